@@ -1,0 +1,180 @@
+"""The `perfrun` command: parse options, run, render, choose the exit code.
+
+The only module that exits; every exit code is defined in `perfrun.errors`.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from perfrun import __version__
+from perfrun.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    EXIT_THRESHOLD_FAILED,
+    PerfrunError,
+)
+from perfrun.report.console import render_list, render_summary
+from perfrun.report.json_report import write_json
+from perfrun.report.model import RunReport, build_run_report
+from perfrun.report.progress import LiveProgress, PlainProgress, QuietProgress
+from perfrun.runner import (
+    COMPLETED,
+    INTERRUPTED,
+    Progress,
+    RunOptions,
+    ScenarioOutcome,
+    run_scenarios,
+)
+from perfrun.scenario.loader import load_scenarios
+from perfrun.scenario.select import select_scenarios
+
+EPILOG = """\b
+Exit codes:
+  0    every selected scenario ran and passed its thresholds
+  1    some threshold failed
+  2    usage error or invalid scenario file
+  3    the run could not be carried out (target unreachable, demo target failed)
+  130  interrupted (Ctrl-C / SIGTERM); the report is still written
+"""
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EPILOG,
+)
+@click.option("--list", "list_only", is_flag=True, help="List the selected scenarios and exit.")
+@click.option(
+    "--scenarios",
+    "-s",
+    "names",
+    multiple=True,
+    metavar="NAME[,NAME]",
+    help="Scenarios to run (comma-separated or repeated). Default: all.",
+)
+@click.option(
+    "--type", "-t", "types", multiple=True, metavar="TYPE", help="Only scenarios of this type."
+)
+@click.option(
+    "--severity",
+    "severities",
+    multiple=True,
+    metavar="SEVERITY",
+    help="Only scenarios of this severity (low, medium, high, critical).",
+)
+@click.option(
+    "--scenarios-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("scenarios"),
+    show_default=True,
+    envvar="PERFRUN_SCENARIOS_DIR",
+    show_envvar=True,
+    help="Directory of scenario YAML files.",
+)
+@click.option(
+    "--base-url", metavar="URL", help="Send every scenario's load here instead of its base_url."
+)
+@click.option(
+    "--monitor-pid",
+    type=click.IntRange(min=1),
+    metavar="PID",
+    help="Monitor this process as the target (overrides the scenario's monitor).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("perfrun-report.json"),
+    show_default=True,
+    help="Where to write the JSON report.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
+@click.version_option(__version__, prog_name="perfrun")
+def cli(
+    list_only: bool,
+    names: tuple[str, ...],
+    types: tuple[str, ...],
+    severities: tuple[str, ...],
+    scenarios_dir: Path,
+    base_url: str | None,
+    monitor_pid: int | None,
+    output: Path,
+    quiet: bool,
+) -> None:
+    """Load-test HTTP services described by YAML scenarios.
+
+    \b
+      perfrun --list
+      perfrun --scenarios health_load
+      perfrun --type stress --severity high
+      perfrun --scenarios health_load --output report.json
+    """
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    try:
+        if base_url is not None:
+            base_url = _check_base_url(base_url)
+        available = load_scenarios(scenarios_dir)
+        selected = select_scenarios(available, names, types, severities)
+        if list_only:
+            render_list(selected, out)
+            sys.exit(EXIT_OK)
+        progress: Progress
+        if quiet:
+            progress = QuietProgress()
+        elif out.is_terminal:
+            progress = LiveProgress(out)
+        else:
+            progress = PlainProgress(out)
+        options = RunOptions(base_url=base_url, monitor_pid=monitor_pid)
+        started_at = datetime.now(timezone.utc)
+        outcomes: list[ScenarioOutcome] = []
+        interrupted = False
+        try:
+            for outcome in run_scenarios(selected, options, progress):
+                outcomes.append(outcome)
+        except KeyboardInterrupt:
+            interrupted = True
+        interrupted = interrupted or any(o.status == INTERRUPTED for o in outcomes)
+        report = build_run_report(
+            outcomes, started_at, datetime.now(timezone.utc), interrupted=interrupted
+        )
+        write_json(report, output)
+        render_summary(report, out)
+        out.print(f"report: {output}", style="dim")
+        sys.exit(exit_code(report))
+    except PerfrunError as exc:
+        err.print(f"perfrun: error: {exc.message}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("perfrun: interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def exit_code(report: RunReport) -> int:
+    """Interrupted beats could-not-run beats threshold failures."""
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    if any(s.status != COMPLETED for s in report.scenarios):
+        return EXIT_RUN_FAILED
+    if not report.passed:
+        return EXIT_THRESHOLD_FAILED
+    return EXIT_OK
+
+
+def _check_base_url(url: str) -> str:
+    if url == "demo" or url.startswith(("http://", "https://")):
+        return url.rstrip("/")
+    raise click.BadParameter(
+        "must be 'demo' or an http:// or https:// URL", param_hint="--base-url"
+    )
+
+
+def main() -> None:
+    cli()

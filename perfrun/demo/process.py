@@ -1,0 +1,220 @@
+"""DemoTarget: run the demo target as a child process for the length of a run.
+
+The child is started in its own session, so a Ctrl-C in the terminal reaches only perfrun,
+which then stops the child itself (SIGTERM, then SIGKILL). Its stderr goes to a temporary
+file that is only read when something went wrong; a file can never fill up and block the
+child the way an unread pipe can.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+from urllib.parse import urlsplit
+
+from perfrun.errors import TargetError
+
+LISTENING_PREFIX = "PERFRUN_DEMO_LISTENING"
+"""The child's one line on stdout is this, a space, and its base URL."""
+
+_STOP_TIMEOUT = 5.0
+_HEALTH_POLL_INTERVAL = 0.02
+_STDERR_TAIL_LINES = 20
+_STDERR_TAIL_BYTES = 64 * 1024
+
+
+class DemoTarget:
+    """The demo target as a child process; a context manager that always stops it."""
+
+    def __init__(self, startup_timeout: float = 15.0, command: Sequence[str] | None = None) -> None:
+        """`command` replaces `python -m perfrun.demo ...`; tests use it to simulate failures."""
+        self.startup_timeout = startup_timeout
+        self._command = list(command) if command is not None else None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:PORT`, once started."""
+        if self._base_url is None:
+            raise RuntimeError("DemoTarget is not started")
+        return self._base_url
+
+    @property
+    def pid(self) -> int:
+        """The child's process id, once started (still readable after stop)."""
+        if self._process is None:
+            raise RuntimeError("DemoTarget is not started")
+        return self._process.pid
+
+    def start(self) -> None:
+        """Start the child and wait until it answers `GET /health` with 200.
+
+        Raises TargetError (after stopping the child) if it exits, does not announce its
+        URL or does not become healthy within `startup_timeout` seconds.
+        """
+        if self._process is not None:
+            raise RuntimeError("DemoTarget can be started once")
+        deadline = time.monotonic() + self.startup_timeout
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives until stop()
+        try:
+            self._process = subprocess.Popen(
+                self._command or self._default_command(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=self._child_env(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self.stop()
+            raise TargetError(f"demo target could not be started: {exc}") from exc
+        try:
+            url = self._read_listening_line(deadline)
+            self._wait_healthy(url, deadline)
+        except BaseException:
+            self.stop()
+            raise
+        self._base_url = url
+
+    def stop(self) -> None:
+        """SIGTERM the child, SIGKILL it after 5 s; safe to call twice or after a failed start."""
+        process = self._process
+        if process is not None:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(_STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        self._base_url = None
+
+    def __enter__(self) -> DemoTarget:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @staticmethod
+    def _default_command() -> list[str]:
+        # --exit-with-parent: in its own session the child would otherwise outlive a
+        # perfrun that was SIGKILLed or crashed before it could stop it.
+        return [sys.executable, "-m", "perfrun.demo", "--port", "0", "--exit-with-parent"]
+
+    def _child_env(self) -> dict[str, str] | None:
+        if self._command is not None:
+            return None
+        # The child must import the same perfrun as this process, also from a source
+        # checkout that is not installed and not the current directory.
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        return env
+
+    def _read_listening_line(self, deadline: float) -> str:
+        process = self._process
+        assert process is not None and process.stdout is not None
+        fd = process.stdout.fileno()
+        buffer = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while b"\n" not in buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._failure(
+                        f"demo target did not announce its URL within {self.startup_timeout:g} s"
+                    )
+                if not selector.select(remaining):
+                    continue
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    code = process.wait()
+                    raise self._failure(
+                        f"demo target exited with code {code} before it was listening"
+                    )
+                buffer += chunk
+        line = buffer.split(b"\n", 1)[0].decode(errors="replace").strip()
+        prefix, _, url = line.partition(" ")
+        if prefix != LISTENING_PREFIX or not url.startswith("http://"):
+            raise self._failure(f"demo target printed {line!r} instead of its URL")
+        # Nothing else is expected on stdout; closing it means stray output fails loudly in
+        # the child instead of filling a pipe nobody reads.
+        process.stdout.close()
+        return url
+
+    def _wait_healthy(self, url: str, deadline: float) -> None:
+        parts = urlsplit(url)
+        address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        request = f"GET /health HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n"
+        last_problem = "no answer"
+        while True:
+            process = self._process
+            assert process is not None
+            code = process.poll()
+            if code is not None:
+                raise self._failure(f"demo target exited with code {code} during startup")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._failure(
+                    f"demo target at {url} was not healthy within "
+                    f"{self.startup_timeout:g} s ({last_problem})"
+                )
+            try:
+                status_line = _get_status_line(address, request.encode(), min(remaining, 2.0))
+            except OSError as exc:
+                last_problem = str(exc) or type(exc).__name__
+            else:
+                if status_line.split(b" ")[1:2] == [b"200"]:
+                    return
+                last_problem = f"GET /health answered {status_line.decode(errors='replace')!r}"
+            time.sleep(_HEALTH_POLL_INTERVAL)
+
+    def _failure(self, message: str) -> TargetError:
+        tail = self._stderr_tail()
+        if tail:
+            message += "\n--- demo target stderr (last lines) ---\n" + tail
+        return TargetError(message)
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        size = self._stderr.seek(0, os.SEEK_END)
+        self._stderr.seek(max(0, size - _STDERR_TAIL_BYTES))
+        lines = self._stderr.read().decode(errors="replace").splitlines()
+        return "\n".join(lines[-_STDERR_TAIL_LINES:])
+
+
+def _get_status_line(address: tuple[str, int], request: bytes, timeout: float) -> bytes:
+    # A raw socket rather than httpx: this runs once per start, and httpx would cost the
+    # import and an SSL context for a single plain-text GET.
+    with socket.create_connection(address, timeout=timeout) as sock:
+        sock.sendall(request)
+        received = b""
+        while b"\r\n" not in received:
+            chunk = sock.recv(1024)
+            if not chunk:
+                break
+            received += chunk
+    return received.split(b"\r\n", 1)[0]

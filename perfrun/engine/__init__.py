@@ -1,0 +1,1 @@
+"""Load generation: engines send requests, executors decide when."""

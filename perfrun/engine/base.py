@@ -1,0 +1,27 @@
+"""The engine interface every HTTP engine implements.
+
+An engine hands out one `Session` per virtual user: its own connection(s), so users
+never contend for a shared pool. `send` never raises for a failed request; the failure
+is in the returned `RequestResult`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from perfrun.engine.result import RequestResult
+from perfrun.scenario.model import RequestSpec
+
+
+class Session(Protocol):
+    async def send(self, request: RequestSpec) -> RequestResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Engine(Protocol):
+    name: str
+
+    def session(self) -> Session: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,91 @@
+"""The closed model: N virtual users, each sending its next request when the last ends.
+
+Users start spread linearly over `ramp_up`. Each stops after `requests_per_user`
+requests, or once `duration` has passed since the load started (a request in flight
+then still completes and counts). Failures never stop a user: they are results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+
+from perfrun.engine.base import Engine
+from perfrun.engine.mix import RequestMix
+from perfrun.engine.result import RequestResult
+from perfrun.scenario.model import LoadSpec, RequestSpec
+
+Sink = Callable[[RequestResult], None]
+
+
+def ramp_delays(users: int, ramp_up: float) -> list[float]:
+    """Start offset of each user: linear over the ramp, the first one at once."""
+    if users <= 1 or ramp_up <= 0:
+        return [0.0] * users
+    step = ramp_up / users
+    return [i * step for i in range(users)]
+
+
+async def run_closed(
+    load: LoadSpec,
+    requests: tuple[RequestSpec, ...],
+    engine: Engine,
+    sink: Sink,
+    *,
+    seed: int | None = None,
+) -> None:
+    """Run the closed model to completion; every result goes to `sink`."""
+    started = time.perf_counter()
+    deadline = started + load.duration if load.duration is not None else None
+    mix = RequestMix(requests)
+    rng = random.Random(seed)
+    users = [
+        _user(
+            engine,
+            mix,
+            random.Random(rng.random()),
+            sink,
+            start_at=started + delay,
+            count=load.requests_per_user,
+            deadline=deadline,
+            think_time=load.think_time,
+        )
+        for delay in ramp_delays(load.users, load.ramp_up)
+    ]
+    await asyncio.gather(*users)
+
+
+async def _user(
+    engine: Engine,
+    mix: RequestMix,
+    rng: random.Random,
+    sink: Sink,
+    *,
+    start_at: float,
+    count: int | None,
+    deadline: float | None,
+    think_time: float,
+) -> None:
+    await _sleep_until(start_at)
+    session = engine.session()
+    try:
+        sent = 0
+        while True:
+            if count is not None and sent >= count:
+                return
+            if deadline is not None and time.perf_counter() >= deadline:
+                return
+            sink(await session.send(mix.pick(rng)))
+            sent += 1
+            if think_time > 0:
+                await asyncio.sleep(think_time)
+    finally:
+        await session.aclose()
+
+
+async def _sleep_until(when: float) -> None:
+    delay = when - time.perf_counter()
+    if delay > 0:
+        await asyncio.sleep(delay)

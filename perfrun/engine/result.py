@@ -1,0 +1,64 @@
+"""The record every engine yields for every request, success or failure."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ErrorKind(str, enum.Enum):
+    """Stable names for why a request failed; they appear in reports and thresholds."""
+
+    TIMEOUT = "timeout"
+    """No complete response within the request timeout (read, write or pool)."""
+    CONNECT_TIMEOUT = "connect_timeout"
+    CONNECT_REFUSED = "connect_refused"
+    CONNECT_ERROR = "connect_error"
+    """Could not connect for another reason (DNS, unreachable network)."""
+    RESET = "reset"
+    """The server closed or reset the connection mid-request."""
+    PROTOCOL = "protocol"
+    """The server answered something that is not valid HTTP."""
+    HTTP_4XX = "http_4xx"
+    HTTP_5XX = "http_5xx"
+    UNEXPECTED_STATUS = "unexpected_status"
+    """A status outside `expect_status` that is neither 4xx nor 5xx."""
+    OTHER = "other"
+
+    @property
+    def is_connect_failure(self) -> bool:
+        """True when no connection could be made at all (the target is unreachable)."""
+        return self in (
+            ErrorKind.CONNECT_REFUSED,
+            ErrorKind.CONNECT_TIMEOUT,
+            ErrorKind.CONNECT_ERROR,
+        )
+
+
+def status_error(status: int) -> ErrorKind:
+    """The error kind of a response whose status is not expected."""
+    if 400 <= status < 500:
+        return ErrorKind.HTTP_4XX
+    if 500 <= status < 600:
+        return ErrorKind.HTTP_5XX
+    return ErrorKind.UNEXPECTED_STATUS
+
+
+@dataclass(frozen=True, slots=True)
+class RequestResult:
+    """One request's outcome. Times are `time.perf_counter()` seconds.
+
+    `status` is 0 when no response arrived. `error` is None for a success.
+    """
+
+    endpoint: str
+    started: float
+    latency: float
+    status: int
+    bytes_received: int
+    error: ErrorKind | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

@@ -1,0 +1,1 @@
+"""Mergeable measurements: latency histograms, per-scenario stats, per-second timeline."""

@@ -1,0 +1,81 @@
+"""A latency histogram: HdrHistogram at microsecond resolution, 3 significant digits.
+
+Constant memory however many values, exact counts, and lossless merging (also across
+processes, through `encode`/`decode`), which a list of samples or a reservoir cannot give.
+"""
+
+from __future__ import annotations
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour; slower values are clamped to it
+SIGNIFICANT_DIGITS = 3
+
+PERCENTILES: tuple[tuple[str, float], ...] = (
+    ("p50", 50.0),
+    ("p75", 75.0),
+    ("p90", 90.0),
+    ("p95", 95.0),
+    ("p99", 99.0),
+    ("p999", 99.9),
+)
+"""Report name and percentile of every percentile perfrun reports."""
+
+
+class LatencyHistogram:
+    """Records latencies in seconds, answers in milliseconds.
+
+    The average is computed from an exact running sum, not from bucket midpoints.
+    """
+
+    __slots__ = ("_hdr", "_sum_us")
+
+    def __init__(self) -> None:
+        self._hdr = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+        self._sum_us = 0
+
+    def record(self, seconds: float) -> None:
+        us = min(max(round(seconds * 1e6), LOWEST_US), HIGHEST_US)
+        self._hdr.record_value(us)
+        self._sum_us += us
+
+    def merge(self, other: LatencyHistogram) -> None:
+        self._hdr.add(other._hdr)
+        self._sum_us += other._sum_us
+
+    @property
+    def count(self) -> int:
+        return int(self._hdr.get_total_count())
+
+    def percentile_ms(self, percentile: float) -> float | None:
+        if self.count == 0:
+            return None
+        return float(self._hdr.get_value_at_percentile(percentile)) / 1000.0
+
+    def summary_ms(self) -> dict[str, float | None]:
+        """min, avg, p50 … p99.9, max in milliseconds; all None when empty."""
+        keys = ["min", "avg", *(name for name, _ in PERCENTILES), "max"]
+        if self.count == 0:
+            return dict.fromkeys(keys)
+        values = self._hdr.get_percentile_to_value_dict([p for _, p in PERCENTILES])
+        out: dict[str, float | None] = {
+            "min": self._hdr.get_min_value() / 1000.0,
+            "avg": self._sum_us / self.count / 1000.0,
+        }
+        for name, p in PERCENTILES:
+            out[name] = values[p] / 1000.0
+        out["max"] = self._hdr.get_max_value() / 1000.0
+        return out
+
+    def encode(self) -> str:
+        """Compressed, base64 text form (HdrHistogram's standard encoding) plus the sum."""
+        return f"{self._sum_us}:{self._hdr.encode().decode('ascii')}"
+
+    @classmethod
+    def decode(cls, text: str) -> LatencyHistogram:
+        sum_us, _, payload = text.partition(":")
+        histogram = cls()
+        histogram._hdr.decode_and_add(payload.encode("ascii"))
+        histogram._sum_us = int(sum_us)
+        return histogram

@@ -1,0 +1,1 @@
+"""Reports: the report model and its renderers (JSON, console)."""

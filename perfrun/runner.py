@@ -1,0 +1,232 @@
+"""Runs scenarios one after another: target, monitor, load, and what was measured.
+
+Each scenario runs in its own event loop with its own engine and clients, its own demo
+target process and its own monitor thread, so nothing one scenario leaves behind
+(pools, threads, a warmed-up or bloated target) can colour the next one's numbers.
+Ctrl-C or SIGTERM stops the load at once; what was measured until then is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+import psutil
+
+from perfrun.demo.process import DemoTarget
+from perfrun.engine.closed import run_closed
+from perfrun.engine.httpx_engine import HttpxEngine
+from perfrun.engine.result import ErrorKind
+from perfrun.errors import PerfrunError
+from perfrun.metrics.stats import ScenarioStats
+from perfrun.monitor import Monitor, MonitorResult, Sample, find_process, open_target
+from perfrun.scenario.model import Scenario
+
+PROGRESS_INTERVAL = 0.5
+
+COMPLETED = "completed"
+INTERRUPTED = "interrupted"
+UNREACHABLE = "unreachable"
+FAILED = "failed"
+"""Scenario statuses: only `completed` scenarios are judged by their thresholds."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line can override for every scenario."""
+
+    base_url: str | None = None
+    monitor_pid: int | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Live figures for the progress display."""
+
+    elapsed: float
+    done: int
+    expected_requests: int | None
+    expected_duration: float | None
+    rps: float
+    p95_ms: float | None
+    errors: int
+    resources: Sample | None
+
+
+@dataclass(frozen=True)
+class ScenarioOutcome:
+    """What running one scenario produced, before any judgement."""
+
+    scenario: Scenario
+    base_url: str
+    engine: str
+    started_at: datetime
+    finished_at: datetime
+    status: str
+    message: str
+    stats: ScenarioStats
+    monitor: MonitorResult | None
+
+
+class Progress(Protocol):
+    def scenario_started(self, scenario: Scenario, index: int, count: int, url: str) -> None: ...
+
+    def update(self, snapshot: Snapshot) -> None: ...
+
+    def scenario_finished(self, outcome: ScenarioOutcome) -> None: ...
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario], options: RunOptions, progress: Progress
+) -> Iterator[ScenarioOutcome]:
+    """Run each scenario in turn, yielding its outcome; stop after one that was interrupted."""
+    for index, scenario in enumerate(scenarios):
+        outcome = run_scenario(scenario, options, progress, index, len(scenarios))
+        yield outcome
+        if outcome.status == INTERRUPTED:
+            return
+
+
+def run_scenario(
+    scenario: Scenario, options: RunOptions, progress: Progress, index: int = 0, count: int = 1
+) -> ScenarioOutcome:
+    """Run one scenario in a fresh event loop; never raises for a failure of the run."""
+    started_at = datetime.now(timezone.utc)
+    stats = ScenarioStats(time.perf_counter())
+    base_url = options.base_url or scenario.base_url
+    try:
+        with contextlib.ExitStack() as stack:
+            demo_pid = None
+            if base_url == "demo":
+                demo = stack.enter_context(DemoTarget())
+                base_url, demo_pid = demo.base_url, demo.pid
+            monitor = Monitor(_target(scenario, options, demo_pid), scenario.monitor.interval)
+            progress.scenario_started(scenario, index, count, base_url)
+            stats = ScenarioStats(time.perf_counter())
+            monitor.start()
+            try:
+                interrupted = _run_loop(scenario, base_url, stats, monitor, progress)
+            finally:
+                monitor_result = monitor.stop()
+    except PerfrunError as exc:
+        outcome = ScenarioOutcome(
+            scenario, base_url, HttpxEngine.name, started_at, _now(), FAILED, str(exc), stats, None
+        )
+        progress.scenario_finished(outcome)
+        return outcome
+    except KeyboardInterrupt:
+        outcome = ScenarioOutcome(
+            scenario, base_url, HttpxEngine.name, started_at, _now(), INTERRUPTED,
+            "interrupted before the load started", stats, None,
+        )  # fmt: skip
+        progress.scenario_finished(outcome)
+        return outcome
+    status, message = _status(stats, base_url, interrupted)
+    outcome = ScenarioOutcome(
+        scenario, base_url, HttpxEngine.name, started_at, _now(), status, message, stats,
+        monitor_result,
+    )  # fmt: skip
+    progress.scenario_finished(outcome)
+    return outcome
+
+
+def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> psutil.Process | None:
+    """The process to monitor: --monitor-pid, then monitor.pid / .process, then the demo."""
+    if options.monitor_pid is not None:
+        return open_target(options.monitor_pid)
+    if scenario.monitor.pid is not None:
+        return open_target(scenario.monitor.pid)
+    if scenario.monitor.process is not None:
+        return find_process(scenario.monitor.process)
+    if demo_pid is not None:
+        return open_target(demo_pid)
+    return None
+
+
+def _run_loop(
+    scenario: Scenario, base_url: str, stats: ScenarioStats, monitor: Monitor, progress: Progress
+) -> bool:
+    """Drive the load in a new event loop; True when it was interrupted."""
+    return asyncio.run(_drive(scenario, base_url, stats, monitor, progress))
+
+
+async def _drive(
+    scenario: Scenario, base_url: str, stats: ScenarioStats, monitor: Monitor, progress: Progress
+) -> bool:
+    loop = asyncio.get_running_loop()
+    engine = HttpxEngine(base_url, scenario.load.timeout, scenario.requests)
+    load = asyncio.create_task(run_closed(scenario.load, scenario.requests, engine, stats.record))
+    interrupted = False
+
+    def on_signal() -> None:
+        nonlocal interrupted
+        interrupted = True
+        load.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)  # a second Ctrl-C interrupts for real
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    ticker = asyncio.create_task(_tick(scenario, stats, monitor, progress))
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await load
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        await engine.aclose()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return interrupted
+
+
+async def _tick(
+    scenario: Scenario, stats: ScenarioStats, monitor: Monitor, progress: Progress
+) -> None:
+    load = scenario.load
+    expected = load.users * load.requests_per_user if load.requests_per_user else None
+    while True:
+        await asyncio.sleep(PROGRESS_INTERVAL)
+        elapsed = time.perf_counter() - stats.origin
+        last_second = int(elapsed) - 1
+        progress.update(
+            Snapshot(
+                elapsed=elapsed,
+                done=stats.overall.total,
+                expected_requests=expected,
+                expected_duration=load.duration,
+                rps=float(stats.timeline.requests_in(last_second)) if last_second >= 0 else 0.0,
+                p95_ms=stats.overall.latency.percentile_ms(95.0),
+                errors=stats.overall.failed,
+                resources=monitor.latest(),
+            )
+        )
+
+
+def _status(stats: ScenarioStats, base_url: str, interrupted: bool) -> tuple[str, str]:
+    if interrupted:
+        return INTERRUPTED, "interrupted: the figures cover the run until then"
+    total = stats.overall.total
+    if total == 0:
+        return FAILED, "no request was sent"
+    if stats.overall.succeeded == 0:
+        kinds = stats.overall.errors
+        if all(ErrorKind(kind).is_connect_failure for kind in kinds):
+            kind = kinds.most_common(1)[0][0]
+            detail = stats.error_samples.get(kind, "")
+            return UNREACHABLE, (
+                f"target {base_url} unreachable: {kind} on all {total} requests"
+                + (f" ({detail})" if detail else "")
+            )
+    return COMPLETED, ""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

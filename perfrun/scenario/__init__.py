@@ -1,0 +1,1 @@
+"""Scenarios: the frozen model, the YAML loader that builds it, and selection."""

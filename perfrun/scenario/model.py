@@ -1,0 +1,108 @@
+"""The scenario domain: what to send, how hard, and what counts as good.
+
+Everything here is immutable and already validated; only `loader.py` sees raw YAML.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEMO_TARGET = "demo"
+"""`base_url` value that makes perfrun start its built-in demo service."""
+
+
+class ScenarioType(str, enum.Enum):
+    LOAD = "load"
+    STRESS = "stress"
+    SPIKE = "spike"
+    VOLUME = "volume"
+    ENDURANCE = "endurance"
+    MEMORY = "memory"
+    CPU = "cpu"
+
+
+class Severity(str, enum.Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for low up to 3 for critical, for ordering."""
+        return list(Severity).index(self)
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """One endpoint of the request mix."""
+
+    name: str
+    method: str = "GET"
+    path: str = "/"
+    weight: float = 1.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    json: Any = None
+    body: str | None = None
+    expect_status: tuple[int, ...] = (200,)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """Closed model: `users` virtual users, each sending back to back.
+
+    Exactly one of `requests_per_user` and `duration` is set. Times are seconds.
+    """
+
+    users: int
+    requests_per_user: int | None = None
+    duration: float | None = None
+    ramp_up: float = 0.0
+    think_time: float = 0.0
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A limit on one measured metric, e.g. `max_p95_response_ms: 500`.
+
+    `key` is the YAML key as the user wrote it; `metric` the measurement it reads
+    (see `perfrun.thresholds.METRICS`); `bound` is "max" (actual <= limit passes)
+    or "min" (actual >= limit passes).
+    """
+
+    key: str
+    metric: str
+    bound: str
+    limit: float
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """Which process is the target. Neither set: the demo target if any, else none."""
+
+    pid: int | None = None
+    process: str | None = None
+    interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    type: ScenarioType
+    severity: Severity
+    base_url: str
+    requests: tuple[RequestSpec, ...]
+    load: LoadSpec
+    thresholds: tuple[Threshold, ...] = ()
+    monitor: MonitorSpec = field(default_factory=MonitorSpec)
+    description: str = ""
+    source: str = ""
+    """Where it was defined, `file:line`, for messages."""
+
+    @property
+    def uses_demo_target(self) -> bool:
+        return self.base_url == DEMO_TARGET

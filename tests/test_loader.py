@@ -1,0 +1,565 @@
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from perfrun.errors import ScenarioError
+from perfrun.scenario.loader import load_file, load_scenarios
+from perfrun.scenario.model import (
+    LoadSpec,
+    MonitorSpec,
+    RequestSpec,
+    Scenario,
+    ScenarioType,
+    Severity,
+    Threshold,
+)
+
+# The smallest valid file; error cases edit one line of it. `# <-` marks the line
+# the error must point at.
+BASE = """\
+scenarios:
+  health_load:
+    description: Health check
+    type: load
+    severity: medium
+    requests:
+      - name: health
+        path: /health
+    load:
+      users: 2
+      requests_per_user: 3
+"""
+
+
+def write(directory: Path, text: str, name: str = "a.yaml") -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def edited(old: str, new: str) -> str:
+    assert BASE.count(old) == 1, old
+    return BASE.replace(old, new)
+
+
+def marked_line(text: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if "# <-" in line)
+
+
+def load_error(path: Path, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(ScenarioError) as excinfo:
+        load_file(path, environ or {})
+    assert excinfo.value.exit_code == 2
+    return str(excinfo.value)
+
+
+def test_base_file_is_valid(tmp_path: Path) -> None:
+    (scenario,) = load_file(write(tmp_path, BASE), {})
+    assert scenario.name == "health_load"
+
+
+# Error cases edit BASE in one place. These helpers add lines at the right indentation.
+S = "health_load"
+REQ = "health_load -> requests -> 0"
+LOAD = "health_load -> load"
+TH = "health_load -> thresholds"
+MON = "health_load -> monitor"
+
+
+def replace(old: str, new: str) -> tuple[str, str]:
+    return old, new
+
+
+def scenario_key(*lines: str) -> tuple[str, str]:
+    return "severity: medium", "severity: medium" + "".join(f"\n    {line}" for line in lines)
+
+
+def request_key(*lines: str) -> tuple[str, str]:
+    return "path: /health", "path: /health" + "".join(f"\n        {line}" for line in lines)
+
+
+def load_key(*lines: str) -> tuple[str, str]:
+    return "users: 2", "users: 2" + "".join(f"\n      {line}" for line in lines)
+
+
+def section(name: str, *lines: str) -> tuple[str, str]:
+    end = "requests_per_user: 3"
+    return end, f"{end}\n    {name}:" + "".join(f"\n      {line}" for line in lines)
+
+
+REQUESTS = "    requests:\n      - name: health\n        path: /health\n"
+LOAD_SECTION = "    load:\n      users: 2\n      requests_per_user: 3\n"
+
+# (id, edit, path in the message, problem)
+BAD_VALUES = [
+    ("unknown-top-level-key", replace("scenarios:", "scenarioz:  # <-"),
+     "", "unknown key 'scenarioz'; did you mean 'scenarios'?"),
+    ("unknown-scenario-key", scenario_key("sevrity: high  # <-"),
+     S, "unknown key 'sevrity'; did you mean 'severity'?"),
+    ("unknown-request-key", request_key("wieght: 2  # <-"),
+     REQ, "unknown key 'wieght'; did you mean 'weight'?"),
+    ("unknown-load-key", replace("users: 2", "user: 2  # <-"),
+     LOAD, "unknown key 'user'; did you mean 'users'?"),
+    ("unknown-threshold-key", section("thresholds", "max_p95_ms: 5  # <-"),
+     TH, "unknown key 'max_p95_ms'; did you mean 'max_p95_response_ms'?"),
+    ("unknown-monitor-key", section("monitor", "pids: 5  # <-"),
+     MON, "unknown key 'pids'; did you mean 'pid'?"),
+    ("unknown-key-no-suggestion", load_key("zzz: 1  # <-"),
+     LOAD, "unknown key 'zzz'; known keys: users, requests_per_user, duration"),
+    ("scenario-name-chars", replace("  health_load:", "  health load:  # <-"),
+     "health load", "bad scenario name 'health load'"),
+    ("scenario-not-mapping", replace("  health_load:", "  other: 5  # <-\n  health_load:"),
+     "other", "must be a mapping, got 5"),
+    ("missing-type", replace("    type: load\n", ""),
+     S, "missing required key 'type'"),
+    ("bad-type", replace("type: load", "type: soak  # <-"),
+     f"{S} -> type", "must be one of load, stress, spike, volume, endurance, memory, cpu; got"),
+    ("bad-severity", replace("severity: medium", "severity: urgent  # <-"),
+     f"{S} -> severity", "must be one of low, medium, high, critical; got 'urgent'"),
+    ("description-not-string", replace("description: Health check", "description: [a]  # <-"),
+     f"{S} -> description", "must be a string, got ['a']"),
+    ("base-url-scheme", scenario_key("base_url: ftp://x  # <-"),
+     f"{S} -> base_url", "must be 'demo' or an http:// or https:// URL, got 'ftp://x'"),
+    ("base-url-no-scheme", scenario_key("base_url: localhost:8000  # <-"),
+     f"{S} -> base_url", "must be 'demo' or an http:// or https:// URL"),
+    ("requests-empty", replace(REQUESTS, "    requests: []  # <-\n"),
+     f"{S} -> requests", "must be a non-empty list of requests, got []"),
+    ("requests-not-list", replace(REQUESTS, "    requests: /health  # <-\n"),
+     f"{S} -> requests", "must be a non-empty list of requests, got '/health'"),
+    ("request-missing-name", replace("- name: health\n        path:", "- path:"),
+     REQ, "missing required key 'name'"),
+    ("request-missing-path", replace("        path: /health\n", ""),
+     REQ, "missing required key 'path'"),
+    ("request-duplicate-name",
+     replace(REQUESTS, REQUESTS + "      - {name: health, path: /}  # <-\n"),
+     f"{S} -> requests -> 1 -> name", "duplicate request name 'health' (also requests -> 0)"),
+    ("path-without-slash", replace("path: /health", "path: health  # <-"),
+     f"{REQ} -> path", "must be a string starting with '/', got 'health'"),
+    ("bad-method", request_key("method: FETCH  # <-"),
+     f"{REQ} -> method", "must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS; got"),
+    ("weight-zero", request_key("weight: 0  # <-"),
+     f"{REQ} -> weight", "must be a number > 0, got 0"),
+    ("weight-bool", request_key("weight: true  # <-"),
+     f"{REQ} -> weight", "must be a number > 0, got True"),
+    ("status-out-of-range", request_key("expect_status: 99  # <-"),
+     f"{REQ} -> expect_status", "must be an HTTP status code 100-599, got 99"),
+    ("status-list-item", request_key("expect_status:", "  - 200", "  - 700  # <-"),
+     f"{REQ} -> expect_status -> 1", "must be an HTTP status code 100-599, got 700"),
+    ("status-text", request_key("expect_status: ok  # <-"),
+     f"{REQ} -> expect_status", "got 'ok'"),
+    ("status-empty", request_key("expect_status: []  # <-"),
+     f"{REQ} -> expect_status", "must be a status code or a non-empty list of them"),
+    ("json-and-body", request_key("json: {a: 1}", "body: text  # <-"),
+     REQ, "set either json or body, not both"),
+    ("body-not-string", request_key("body: 5  # <-"),
+     f"{REQ} -> body", "must be a string, got 5; quote it"),
+    ("header-bool", request_key("headers:", "  X-Debug: on  # <-"),
+     f"{REQ} -> headers -> X-Debug", "must be a string, got True; quote it"),
+    ("header-not-scalar", request_key("headers:", "  X-A: [1]  # <-"),
+     f"{REQ} -> headers -> X-A", "must be a string, got [1]"),
+    ("headers-not-mapping", request_key("headers: x  # <-"),
+     f"{REQ} -> headers", "must be a mapping of header name to value, got 'x'"),
+    ("load-not-mapping", replace(LOAD_SECTION, "    load: 5  # <-\n"),
+     LOAD, "must be a mapping, got 5"),
+    ("users-missing", replace("      users: 2\n", ""),
+     LOAD, "missing required key 'users'"),
+    ("users-zero", replace("users: 2", "users: 0  # <-"),
+     f"{LOAD} -> users", "must be an integer >= 1, got 0"),
+    ("users-text", replace("users: 2", "users: many  # <-"),
+     f"{LOAD} -> users", "must be an integer >= 1, got 'many'"),
+    ("users-float", replace("users: 2", "users: 1.5  # <-"),
+     f"{LOAD} -> users", "must be an integer >= 1, got 1.5"),
+    ("users-bool", replace("users: 2", "users: yes  # <-"),
+     f"{LOAD} -> users", "must be an integer >= 1, got True"),
+    ("requests-per-user-zero", replace("requests_per_user: 3", "requests_per_user: 0  # <-"),
+     f"{LOAD} -> requests_per_user", "must be an integer >= 1, got 0"),
+    ("count-and-duration", load_key("duration: 30s  # <-"),
+     LOAD, "set either requests_per_user or duration, not both"),
+    ("neither-count-nor-duration", replace(LOAD_SECTION, "    load:  # <-\n      users: 2\n"),
+     LOAD, "set one of requests_per_user or duration"),
+    ("duration-zero", replace("requests_per_user: 3", "duration: 0s  # <-"),
+     f"{LOAD} -> duration", "must be greater than 0, got '0s'"),
+    ("duration-garbage", replace("requests_per_user: 3", "duration: soon  # <-"),
+     f"{LOAD} -> duration", "bad duration 'soon': use e.g. 500ms, 30s, 5m, 1h"),
+    ("timeout-zero", load_key("timeout: 0  # <-"),
+     f"{LOAD} -> timeout", "must be greater than 0, got 0"),
+    ("ramp-up-negative", load_key("ramp_up: -1s  # <-"),
+     f"{LOAD} -> ramp_up", "bad duration '-1s': must not be negative"),
+    ("think-time-garbage", load_key("think_time: 5 ms  # <-"),
+     f"{LOAD} -> think_time", "bad duration '5 ms'"),
+    ("thresholds-not-mapping", replace(LOAD_SECTION, LOAD_SECTION + "    thresholds: [1]  # <-\n"),
+     TH, "must be a mapping, got [1]"),
+    ("threshold-bool", section("thresholds", "min_rps: true  # <-"),
+     f"{TH} -> min_rps", "must be a number >= 0, got True"),
+    ("threshold-text", section("thresholds", "min_rps: fast  # <-"),
+     f"{TH} -> min_rps", "must be a number >= 0, got 'fast'"),
+    ("threshold-negative", section("thresholds", "max_avg_response_ms: -5  # <-"),
+     f"{TH} -> max_avg_response_ms", "must be a number >= 0, got -5"),
+    ("success-rate-over-100", section("thresholds", "min_success_rate: 101  # <-"),
+     f"{TH} -> min_success_rate", "is a percentage: must be between 0 and 100, got 101"),
+    ("error-rate-over-100", section("thresholds", "max_error_rate: 150.5  # <-"),
+     f"{TH} -> max_error_rate", "is a percentage: must be between 0 and 100, got 150.5"),
+    ("pid-zero", section("monitor", "pid: 0  # <-"),
+     f"{MON} -> pid", "must be an integer >= 1, got 0"),
+    ("pid-text", section("monitor", "pid: uvicorn  # <-"),
+     f"{MON} -> pid", "must be an integer >= 1, got 'uvicorn'"),
+    ("pid-and-process", section("monitor", "pid: 12", "process: uvicorn  # <-"),
+     MON, "set either pid or process, not both"),
+    ("monitor-interval-zero", section("monitor", "interval: 0s  # <-"),
+     f"{MON} -> interval", "must be greater than 0, got '0s'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("edit", "field_path", "problem"),
+    [pytest.param(*case[1:], id=case[0]) for case in BAD_VALUES],
+)
+def test_bad_value_error_names_file_line_path_and_problem(
+    tmp_path: Path, edit: tuple[str, str], field_path: str, problem: str
+) -> None:
+    text = edited(*edit)
+    # Cases that delete a line have no marker: they point at the enclosing key.
+    line = marked_line(text) if "# <-" in text else _enclosing_line(text, field_path)
+    message = load_error(write(tmp_path, text))
+    location = f"a.yaml:{line}: {field_path}: " if field_path else f"a.yaml:{line}: "
+    assert location in message
+    assert problem in message
+
+
+def _enclosing_line(text: str, field_path: str) -> int:
+    last = field_path.split(" -> ")[-1]
+    start = "- " if last.isdigit() else f"{last}:"  # a list item: the line of its `- `
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.strip().startswith(start))
+
+
+def test_full_file_round_trips_to_exact_dataclasses(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        scenarios:
+          health_load:
+            description: Health endpoint under normal load
+            type: load
+            severity: medium
+            base_url: http://127.0.0.1:8000/
+            requests:
+              - name: health
+                method: get
+                path: /health
+                weight: 3
+                headers: {Accept: application/json, X-Count: 5}
+                expect_status: 200
+              - name: create
+                method: POST
+                path: /items
+                weight: 0.5
+                json: {name: widget, tags: [a, b], price: 9.5}
+                expect_status: [200, 201]
+              - name: upload
+                method: put
+                path: /raw
+                body: hello
+            load:
+              users: 20
+              duration: 1m30s
+              ramp_up: 5s
+              think_time: 250ms
+              timeout: 2s
+            thresholds:
+              min_rps: 10
+              max_p95_response_ms: 500
+              max_error_rate: 1.5
+            monitor:
+              pid: 1234
+              interval: 500ms
+          cpu_burn:
+            type: CPU
+            severity: critical
+            requests:
+              - {name: burn, path: /cpu}
+            load: {users: 1, requests_per_user: 100}
+        """,
+    )
+    assert load_file(path, {}) == [
+        Scenario(
+            name="health_load",
+            type=ScenarioType.LOAD,
+            severity=Severity.MEDIUM,
+            base_url="http://127.0.0.1:8000",
+            requests=(
+                RequestSpec(
+                    name="health",
+                    method="GET",
+                    path="/health",
+                    weight=3.0,
+                    headers={"Accept": "application/json", "X-Count": "5"},
+                    expect_status=(200,),
+                ),
+                RequestSpec(
+                    name="create",
+                    method="POST",
+                    path="/items",
+                    weight=0.5,
+                    json={"name": "widget", "tags": ["a", "b"], "price": 9.5},
+                    expect_status=(200, 201),
+                ),
+                RequestSpec(name="upload", method="PUT", path="/raw", body="hello"),
+            ),
+            load=LoadSpec(users=20, duration=90.0, ramp_up=5.0, think_time=0.25, timeout=2.0),
+            thresholds=(
+                Threshold(key="min_rps", metric="rps", bound="min", limit=10.0),
+                Threshold(
+                    key="max_p95_response_ms", metric="latency_p95_ms", bound="max", limit=500.0
+                ),
+                Threshold(key="max_error_rate", metric="error_rate", bound="max", limit=1.5),
+            ),
+            monitor=MonitorSpec(pid=1234, interval=0.5),
+            description="Health endpoint under normal load",
+            source=f"{path}:2",
+        ),
+        Scenario(
+            name="cpu_burn",
+            type=ScenarioType.CPU,
+            severity=Severity.CRITICAL,
+            base_url="demo",
+            requests=(RequestSpec(name="burn", path="/cpu"),),
+            load=LoadSpec(users=1, requests_per_user=100),
+            source=f"{path}:37",
+        ),
+    ]
+
+
+def test_omitted_fields_get_documented_defaults(tmp_path: Path) -> None:
+    (scenario,) = load_file(write(tmp_path, BASE.replace("    description: Health check\n", "")))
+    assert scenario.description == ""
+    assert scenario.base_url == "demo"
+    assert scenario.uses_demo_target
+    assert scenario.requests == (
+        RequestSpec(name="health", method="GET", path="/health", weight=1.0, headers={}),
+    )
+    assert scenario.requests[0].expect_status == (200,)
+    assert scenario.load == LoadSpec(
+        users=2, requests_per_user=3, ramp_up=0.0, think_time=0.0, timeout=10.0
+    )
+    assert scenario.thresholds == ()
+    assert scenario.monitor == MonitorSpec(pid=None, process=None, interval=1.0)
+
+
+def test_explicit_null_json_means_no_json_body(tmp_path: Path) -> None:
+    text = edited("path: /health", "path: /health\n        json: null\n        body: raw")
+    (scenario,) = load_file(write(tmp_path, text), {})
+    assert scenario.requests[0].json is None
+    assert scenario.requests[0].body == "raw"
+
+
+def test_yaml_anchors_and_merge_keys_are_not_duplicate_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        scenarios:
+          a:
+            type: load
+            severity: low
+            requests: [{name: r, path: /}]
+            load: &load {users: 2, requests_per_user: 3}
+          b:
+            type: load
+            severity: low
+            requests: [{name: r, path: /}]
+            load:
+              <<: *load
+              users: 9
+        """,
+    )
+    first, second = load_file(path, {})
+    assert first.load == LoadSpec(users=2, requests_per_user=3)
+    assert second.load == LoadSpec(users=9, requests_per_user=3)
+
+
+# --- file-level errors ------------------------------------------------------------------
+
+
+def test_yaml_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
+    text = edited("severity: medium", "severity: medium: high  # <-")
+    message = load_error(write(tmp_path, text))
+    assert f"a.yaml:{marked_line(text)}:" in message
+    assert "YAML syntax error: mapping values are not allowed here" in message
+    assert "Traceback" not in message
+
+
+def test_duplicate_yaml_key_is_an_error_naming_both_lines(tmp_path: Path) -> None:
+    text = edited("users: 2", "users: 2\n      users: 4  # <-")
+    message = load_error(write(tmp_path, text))
+    assert f"a.yaml:{marked_line(text)}:" in message
+    assert f"duplicate key 'users' (first on line {marked_line(text) - 1})" in message
+
+
+NOT_A_MAPPING = "expected a mapping with a top-level 'scenarios:' key"
+SCENARIOS_MAPPING = "'scenarios' must be a mapping of name to scenario"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param("", NOT_A_MAPPING, id="empty"),
+        pytest.param("- a\n- b\n", NOT_A_MAPPING, id="list"),
+        pytest.param("just text\n", NOT_A_MAPPING, id="scalar"),
+        pytest.param("other: 1\n", "unknown key 'other'; known keys: scenarios", id="no-key"),
+        pytest.param("scenarios: 5\n", f"{SCENARIOS_MAPPING}, got 5", id="scenarios-not-mapping"),
+        pytest.param("scenarios:\n", f"{SCENARIOS_MAPPING}, got nothing", id="scenarios-empty"),
+    ],
+)  # fmt: skip
+def test_file_without_a_scenarios_mapping_is_an_error_naming_the_file(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    message = load_error(write(tmp_path, text))
+    assert f"{tmp_path / 'a.yaml'}" in message
+    assert problem in message
+
+
+def test_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_bytes(b"scenarios: \xff\xfe\n")
+    assert "cannot read scenario file" in load_error(path)
+
+
+# --- environment substitution -----------------------------------------------------------
+
+
+def test_env_default_is_used_when_variable_is_unset(tmp_path: Path) -> None:
+    text = edited("severity: medium", "severity: medium\n    base_url: ${TARGET:-demo}")
+    (scenario,) = load_file(write(tmp_path, text), {})
+    assert scenario.base_url == "demo"
+
+
+def test_env_value_wins_over_default(tmp_path: Path) -> None:
+    text = edited("severity: medium", "severity: medium\n    base_url: ${TARGET:-demo}")
+    (scenario,) = load_file(write(tmp_path, text), {"TARGET": "https://api.example.com/"})
+    assert scenario.base_url == "https://api.example.com"
+
+
+def test_env_empty_value_falls_back_to_default_like_the_shell(tmp_path: Path) -> None:
+    text = edited("users: 2", "users: ${USERS:-7}")
+    (scenario,) = load_file(write(tmp_path, text), {"USERS": ""})
+    assert scenario.load.users == 7
+
+
+def test_missing_env_variable_names_variable_and_location(tmp_path: Path) -> None:
+    text = edited("users: 2", "users: 2\n      timeout: ${TIMEOUT}  # <-")
+    message = load_error(write(tmp_path, text))
+    assert f"a.yaml:{marked_line(text)}: health_load -> load -> timeout:" in message
+    assert "environment variable TIMEOUT is not set" in message
+    assert "${TIMEOUT:-default}" in message
+
+
+def test_whole_value_substitution_is_reparsed_as_yaml_scalar(tmp_path: Path) -> None:
+    text = edited("users: 2", "users: ${USERS:-20}")
+    assert load_file(write(tmp_path, text), {})[0].load.users == 20
+    assert load_file(write(tmp_path, text), {"USERS": "4"})[0].load.users == 4
+
+
+def test_reparsed_substitution_is_still_validated(tmp_path: Path) -> None:
+    text = edited("users: 2", "users: ${USERS}  # <-")
+    message = load_error(write(tmp_path, text), {"USERS": "0"})
+    assert f"a.yaml:{marked_line(text)}: health_load -> load -> users:" in message
+    assert "must be an integer >= 1, got 0" in message
+
+
+def test_partial_substitution_stays_a_string(tmp_path: Path) -> None:
+    text = edited("path: /health", "path: /items/${ID:-7}")
+    assert load_file(write(tmp_path, text), {})[0].requests[0].path == "/items/7"
+    text = edited("description: Health check", "description: ${N:-5}0")
+    assert load_file(write(tmp_path, text), {})[0].description == "50"
+
+
+def test_double_dollar_is_a_literal_dollar_brace(tmp_path: Path) -> None:
+    text = edited("path: /health", "path: /health\n        body: 'price: $${PRICE}'")
+    (scenario,) = load_file(write(tmp_path, text), {"PRICE": "9"})
+    assert scenario.requests[0].body == "price: ${PRICE}"
+
+
+def test_substitution_reaches_nested_headers_and_json(tmp_path: Path) -> None:
+    text = edited(
+        "path: /health",
+        "path: /health\n"
+        "        headers: {Authorization: 'Bearer ${TOKEN}'}\n"
+        "        json: {user: {id: '${USER_ID}', tags: ['${TAG:-x}']}}",
+    )
+    (scenario,) = load_file(write(tmp_path, text), {"TOKEN": "t0k", "USER_ID": "42"})
+    assert scenario.requests[0].headers == {"Authorization": "Bearer t0k"}
+    assert scenario.requests[0].json == {"user": {"id": 42, "tags": ["x"]}}
+
+
+def test_missing_variable_in_json_names_the_nested_path(tmp_path: Path) -> None:
+    text = edited("path: /health", "path: /health\n        json: {user: [1, '${WHO}']}  # <-")
+    message = load_error(write(tmp_path, text))
+    assert "health_load -> requests -> 0 -> json -> user -> 1:" in message
+    assert f"a.yaml:{marked_line(text)}:" in message
+    assert "WHO" in message
+
+
+def test_malformed_substitution_is_an_error(tmp_path: Path) -> None:
+    text = edited("path: /health", "path: /health/${1BAD}  # <-")
+    message = load_error(write(tmp_path, text))
+    assert f"a.yaml:{marked_line(text)}: health_load -> requests -> 0 -> path:" in message
+    assert "bad ${...} expression" in message
+
+
+# --- directories ------------------------------------------------------------------------
+
+
+def test_load_scenarios_reads_yaml_and_yml_recursively(tmp_path: Path) -> None:
+    write(tmp_path, BASE, "b.yaml")
+    write(tmp_path, BASE.replace("health_load", "nested"), "sub/c.yml")
+    write(tmp_path, "not yaml at all: [", "notes.txt")
+    scenarios = load_scenarios(tmp_path, {})
+    assert sorted(scenarios) == ["health_load", "nested"]
+    assert scenarios["nested"].source == f"{tmp_path / 'sub' / 'c.yml'}:2"
+
+
+def test_same_scenario_name_in_two_files_names_both_places(tmp_path: Path) -> None:
+    write(tmp_path, BASE, "a.yaml")
+    write(tmp_path, "\n\n" + BASE, "b.yaml")
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenarios(tmp_path, {})
+    message = str(excinfo.value)
+    assert "scenario 'health_load' is defined twice" in message
+    assert f"{tmp_path / 'a.yaml'}:2" in message
+    assert f"{tmp_path / 'b.yaml'}:4" in message
+
+
+def test_same_scenario_name_twice_in_one_file_is_an_error(tmp_path: Path) -> None:
+    text = BASE + BASE.removeprefix("scenarios:\n").replace(
+        "  health_load:", "  health_load:  # <-"
+    )
+    message = load_error(write(tmp_path, text))
+    assert f"a.yaml:{marked_line(text)}:" in message
+    assert "duplicate key 'health_load' (first on line 2)" in message
+
+
+def test_missing_directory_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="scenario directory not found") as excinfo:
+        load_scenarios(tmp_path / "nope", {})
+    assert str(tmp_path / "nope") in str(excinfo.value)
+
+
+def test_directory_without_scenario_files_is_named(tmp_path: Path) -> None:
+    write(tmp_path, "hello", "readme.md")
+    with pytest.raises(ScenarioError, match="no scenario files") as excinfo:
+        load_scenarios(tmp_path, {})
+    assert str(tmp_path) in str(excinfo.value)
+
+
+def test_files_defining_no_scenarios_are_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "scenarios: {}\n")
+    with pytest.raises(ScenarioError, match="define no scenarios"):
+        load_scenarios(tmp_path, {})
+
+
+def test_error_in_one_file_stops_loading_and_names_that_file(tmp_path: Path) -> None:
+    write(tmp_path, BASE, "a.yaml")
+    write(tmp_path, edited("users: 2", "users: -1"), "b.yaml")
+    with pytest.raises(ScenarioError, match=r"b\.yaml:10: health_load -> load -> users: "):
+        load_scenarios(tmp_path, {})
