@@ -5,6 +5,7 @@ The only module that exits; every exit code is defined in `perfrun.errors`.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +35,8 @@ from perfrun.runner import (
 )
 from perfrun.scenario.loader import load_scenarios
 from perfrun.scenario.select import select_scenarios
+
+LOG_WIDTH = 120
 
 EPILOG = """\b
 Exit codes:
@@ -116,6 +119,8 @@ def cli(
       perfrun --scenarios health_load --output report.json
     """
     out = Console(highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = LOG_WIDTH  # CI logs: rich would wrap tables at 80 columns
     err = Console(stderr=True, highlight=False)
     try:
         if base_url is not None:

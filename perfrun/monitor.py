@@ -154,13 +154,17 @@ class Monitor:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
-            self._timed_sample()
-        self._timed_sample()
+            self._timed_sample(final=False)
+        self._timed_sample(final=True)
 
-    def _timed_sample(self) -> None:
+    def _timed_sample(self, final: bool) -> None:
         before = time.thread_time()
         sample = self._sample()
         with self._lock:
+            if final and self._samples and sample.dt < self._interval / 2:
+                # A CPU rate over a few milliseconds is noise: fold the short last span
+                # into the previous sample instead of reporting it as a peak.
+                sample = _fold(self._samples.pop(), sample)
             self._samples.append(sample)
         self._overhead += time.thread_time() - before
 
@@ -242,6 +246,40 @@ class Monitor:
         tree.cpu_times = seen
         tree.procs = {pid: p for pid, p in tree.procs.items() if pid in seen}
         return max(delta, 0.0)
+
+
+def _fold(earlier: Sample, later: Sample) -> Sample:
+    """One sample covering both spans: rates weighted by time, gauges at their peak
+    (so a maximum seen just before the end is not lost)."""
+    span = earlier.dt + later.dt
+
+    def rate(a: float | None, b: float | None) -> float | None:
+        if a is None or b is None:
+            return b if a is None else a
+        return round((a * earlier.dt + b * later.dt) / span, 2)
+
+    def peak(a: float | None, b: float | None) -> float | None:
+        return b if a is None else a if b is None else max(a, b)
+
+    def peak_int(a: int | None, b: int | None) -> int | None:
+        return b if a is None else a if b is None else max(a, b)
+
+    return Sample(
+        t=later.t,
+        dt=round(span, 3),
+        target_cpu_percent=rate(earlier.target_cpu_percent, later.target_cpu_percent),
+        target_memory_mb=peak(earlier.target_memory_mb, later.target_memory_mb),
+        target_threads=peak_int(earlier.target_threads, later.target_threads),
+        target_open_files=peak_int(earlier.target_open_files, later.target_open_files),
+        target_connections=peak_int(earlier.target_connections, later.target_connections),
+        target_processes=peak_int(earlier.target_processes, later.target_processes),
+        system_cpu_percent=rate(earlier.system_cpu_percent, later.system_cpu_percent) or 0.0,
+        system_memory_percent=max(earlier.system_memory_percent, later.system_memory_percent),
+        system_memory_used_mb=max(earlier.system_memory_used_mb, later.system_memory_used_mb),
+        generator_cpu_percent=rate(earlier.generator_cpu_percent, later.generator_cpu_percent)
+        or 0.0,
+        generator_memory_mb=max(earlier.generator_memory_mb, later.generator_memory_mb),
+    )
 
 
 def _connections(proc: psutil.Process) -> int:

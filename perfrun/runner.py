@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
@@ -29,6 +29,8 @@ from perfrun.monitor import Monitor, MonitorResult, Sample, find_process, open_t
 from perfrun.scenario.model import Scenario
 
 PROGRESS_INTERVAL = 0.5
+UNREACHABLE_AFTER = 3.0
+"""Seconds of nothing but connection failures after which a scenario gives up."""
 
 COMPLETED = "completed"
 INTERRUPTED = "interrupted"
@@ -153,7 +155,18 @@ def _run_loop(
     scenario: Scenario, base_url: str, stats: ScenarioStats, monitor: Monitor, progress: Progress
 ) -> bool:
     """Drive the load in a new event loop; True when it was interrupted."""
-    return asyncio.run(_drive(scenario, base_url, stats, monitor, progress))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(_drive(scenario, base_url, stats, monitor, progress))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where installed: a cheaper event loop leaves more CPU for requests."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 async def _drive(
@@ -173,14 +186,17 @@ async def _drive(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    ticker = asyncio.create_task(_tick(scenario, stats, monitor, progress))
+    helpers = [
+        asyncio.create_task(_tick(scenario, stats, monitor, progress)),
+        asyncio.create_task(_give_up_if_unreachable(stats, load)),
+    ]
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await load
     finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
+        for task in helpers:
+            task.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
         await engine.aclose()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -210,6 +226,19 @@ async def _tick(
         )
 
 
+async def _give_up_if_unreachable(stats: ScenarioStats, load: asyncio.Task[None]) -> None:
+    """Stop the load once UNREACHABLE_AFTER seconds have passed in which every request
+    failed to connect: hammering a closed port for the whole duration tells nothing."""
+    await asyncio.sleep(UNREACHABLE_AFTER)
+    overall = stats.overall
+    if overall.total and not overall.succeeded and _all_connect_failures(stats):
+        load.cancel()
+
+
+def _all_connect_failures(stats: ScenarioStats) -> bool:
+    return all(ErrorKind(kind).is_connect_failure for kind in stats.overall.errors)
+
+
 def _status(stats: ScenarioStats, base_url: str, interrupted: bool) -> tuple[str, str]:
     if interrupted:
         return INTERRUPTED, "interrupted: the figures cover the run until then"
@@ -218,7 +247,7 @@ def _status(stats: ScenarioStats, base_url: str, interrupted: bool) -> tuple[str
         return FAILED, "no request was sent"
     if stats.overall.succeeded == 0:
         kinds = stats.overall.errors
-        if all(ErrorKind(kind).is_connect_failure for kind in kinds):
+        if _all_connect_failures(stats):
             kind = kinds.most_common(1)[0][0]
             detail = stats.error_samples.get(kind, "")
             return UNREACHABLE, (

@@ -46,9 +46,29 @@ def describe_load(scenario: Scenario) -> str:
     return how + (f" ({', '.join(extras)})" if extras else "")
 
 
-def describe_threshold_limit(verdict_key: str, limit: float) -> str:
-    op = "≤" if verdict_key.startswith("max_") else "≥"
+def describe_threshold_limit(key: str, limit: float) -> str:
+    op = "≤" if key.startswith("max_") else "≥"
     return f"{op} {limit:g}"
+
+
+_SHORT = {
+    "_response_ms": ("", "ms"),
+    "success_rate": ("success", "%"),
+    "error_rate": ("errors", "%"),
+    "cpu_percent": ("cpu", "%"),
+    "memory_mb": ("mem", "MB"),
+    "rps": ("rps", ""),
+}
+
+
+def short_threshold(key: str, limit: float) -> str:
+    """`max_p95_response_ms: 500` → `p95≤500ms`, for compact listings."""
+    name = key.split("_", 1)[1]
+    op = "≤" if key.startswith("max_") else "≥"
+    for suffix, (label, unit) in _SHORT.items():
+        if name.endswith(suffix):
+            return f"{label or name.removesuffix(suffix)}{op}{limit:g}{unit}"
+    return f"{name}{op}{limit:g}"
 
 
 def render_list(scenarios: Sequence[Scenario], console: Console) -> None:
@@ -56,9 +76,7 @@ def render_list(scenarios: Sequence[Scenario], console: Console) -> None:
     for column in ("name", "type", "severity", "load", "target", "thresholds"):
         table.add_column(column, overflow="fold")
     for s in scenarios:
-        thresholds = ", ".join(
-            f"{t.key} {describe_threshold_limit(t.key, t.limit)}" for t in s.thresholds
-        )
+        thresholds = " ".join(short_threshold(t.key, t.limit) for t in s.thresholds)
         table.add_row(
             s.name, s.type.value, s.severity.value, describe_load(s), s.base_url, thresholds or "-"
         )

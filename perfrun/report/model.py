@@ -251,24 +251,15 @@ def _series(samples: Sequence[Sample], read: Callable[[Sample], float | int | No
     return Series(avg, max(v for v, _ in pairs))
 
 
-def _rate_series(
-    samples: Sequence[Sample], interval: float, read: Callable[[Sample], float | None]
-) -> Series:
-    """Like `_series`, but the maximum ignores a final sample much shorter than the
-    interval: a CPU rate over a few milliseconds is noise, not a peak."""
-    full = [s for s in samples if s.dt >= interval / 2] or list(samples)
-    return Series(_series(samples, read).avg, _series(full, read).max)
-
-
 def _resources(monitor: MonitorResult) -> Resources:
-    samples, interval = monitor.samples, monitor.interval
+    samples = monitor.samples
     target = None
     if monitor.target_pid is not None:
         target = TargetResources(
             pid=monitor.target_pid,
             name=monitor.target_name,
             lost=monitor.target_lost,
-            cpu_percent=_rate_series(samples, interval, lambda s: s.target_cpu_percent),
+            cpu_percent=_series(samples, lambda s: s.target_cpu_percent),
             memory_mb=_series(samples, lambda s: s.target_memory_mb),
             threads=_series(samples, lambda s: s.target_threads),
             open_files=_series(samples, lambda s: s.target_open_files),
@@ -277,11 +268,11 @@ def _resources(monitor: MonitorResult) -> Resources:
         )
     return Resources(
         target=target,
-        system_cpu_percent=_rate_series(samples, interval, lambda s: s.system_cpu_percent),
+        system_cpu_percent=_series(samples, lambda s: s.system_cpu_percent),
         system_memory_percent=_series(samples, lambda s: s.system_memory_percent),
-        generator_cpu_percent=_rate_series(samples, interval, lambda s: s.generator_cpu_percent),
+        generator_cpu_percent=_series(samples, lambda s: s.generator_cpu_percent),
         generator_memory_mb=_series(samples, lambda s: s.generator_memory_mb),
-        interval_s=interval,
+        interval_s=monitor.interval,
         monitor_overhead_percent=monitor.overhead_percent,
         samples=samples,
     )
