@@ -88,7 +88,7 @@ def _resources(r: Resources | None) -> dict[str, Any] | None:
             "memory_mb": _series(t.memory_mb),
             "threads": _series(t.threads),
             "open_files": _series(t.open_files),
-            "connections": _series(t.connections),
+            "sockets": _series(t.sockets),
             "processes": _series(t.processes),
         }
     return {

@@ -63,7 +63,7 @@ class TargetResources:
     memory_mb: Series
     threads: Series
     open_files: Series
-    connections: Series
+    sockets: Series
     processes: Series
 
 
@@ -263,7 +263,7 @@ def _resources(monitor: MonitorResult) -> Resources:
             memory_mb=_series(samples, lambda s: s.target_memory_mb),
             threads=_series(samples, lambda s: s.target_threads),
             open_files=_series(samples, lambda s: s.target_open_files),
-            connections=_series(samples, lambda s: s.target_connections),
+            sockets=_series(samples, lambda s: s.target_sockets),
             processes=_series(samples, lambda s: s.target_processes),
         )
     return Resources(
