@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -138,7 +138,7 @@ def cli(
         else:
             progress = PlainProgress(out)
         options = RunOptions(base_url=base_url, monitor_pid=monitor_pid)
-        started_at = datetime.now(timezone.utc)
+        started_at = datetime.now(UTC)
         outcomes: list[ScenarioOutcome] = []
         interrupted = False
         try:
@@ -147,9 +147,7 @@ def cli(
         except KeyboardInterrupt:
             interrupted = True
         interrupted = interrupted or any(o.status == INTERRUPTED for o in outcomes)
-        report = build_run_report(
-            outcomes, started_at, datetime.now(timezone.utc), interrupted=interrupted
-        )
+        report = build_run_report(outcomes, started_at, datetime.now(UTC), interrupted=interrupted)
         write_json(report, output)
         render_summary(report, out)
         out.print(f"report: {output}", style="dim")

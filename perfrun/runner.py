@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 import psutil
@@ -99,7 +99,7 @@ def run_scenario(
     scenario: Scenario, options: RunOptions, progress: Progress, index: int = 0, count: int = 1
 ) -> ScenarioOutcome:
     """Run one scenario in a fresh event loop; never raises for a failure of the run."""
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     stats = ScenarioStats(time.perf_counter())
     base_url = options.base_url or scenario.base_url
     try:
@@ -258,4 +258,4 @@ def _status(stats: ScenarioStats, base_url: str, interrupted: bool) -> tuple[str
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -23,7 +23,7 @@ import itertools
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -47,7 +47,7 @@ _OWNERS = ("ada", "grace", "linus", "margaret", "ken", "barbara", "dennis", "fra
 _TAGS = ("api", "web", "data", "ml", "infra", "mobile", "security", "billing")
 _ADJECTIVES = ("swift", "quiet", "amber", "bold", "cobalt", "lunar", "rapid", "silver")
 _NOUNS = ("falcon", "harbor", "engine", "meadow", "signal", "atlas", "beacon", "summit")
-_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 # One workflow step chains sha256 over _ROUNDS_PER_STEP x 4 KiB (512 KiB). Measured on an
 # AMD EPYC core with SHA-NI: ~2.6 us per round, ~0.33 ms of CPU per step; a CPU without
@@ -241,7 +241,7 @@ class DemoApp:
     def __init__(
         self,
         store: ProjectStore | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store if store is not None else ProjectStore()
         self._clock = clock

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 
 
-class ErrorKind(str, enum.Enum):
+class ErrorKind(enum.StrEnum):
     """Stable names for why a request failed; they appear in reports and thresholds."""
 
     TIMEOUT = "timeout"

@@ -14,7 +14,7 @@ DEMO_TARGET = "demo"
 """`base_url` value that makes perfrun start its built-in demo service."""
 
 
-class ScenarioType(str, enum.Enum):
+class ScenarioType(enum.StrEnum):
     LOAD = "load"
     STRESS = "stress"
     SPIKE = "spike"
@@ -24,7 +24,7 @@ class ScenarioType(str, enum.Enum):
     CPU = "cpu"
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
