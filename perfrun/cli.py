@@ -6,6 +6,7 @@ The only module that exits; every exit code is defined in `perfrun.errors`.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,9 +120,11 @@ def cli(
       perfrun --scenarios health_load --output report.json
     """
     out = Console(highlight=False)
-    if not out.is_terminal and "COLUMNS" not in os.environ:
-        out.width = LOG_WIDTH  # CI logs: rich would wrap tables at 80 columns
-    err = Console(stderr=True, highlight=False)
+    if not out.is_terminal:
+        # CI logs: rich would wrap tables at 80 columns and split long lines mid-word.
+        out = Console(highlight=False, soft_wrap=True, width=_log_width())
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if base_url is not None:
             base_url = _check_base_url(base_url)
@@ -177,6 +180,18 @@ def _check_base_url(url: str) -> str:
     raise click.BadParameter(
         "must be 'demo' or an http:// or https:// URL", param_hint="--base-url"
     )
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (CI cancelling a job) stops perfrun like Ctrl-C: the report is written."""
+    raise KeyboardInterrupt
+
+
+def _log_width() -> int:
+    try:
+        return int(os.environ.get("COLUMNS", LOG_WIDTH))
+    except ValueError:
+        return LOG_WIDTH
 
 
 def main() -> None:

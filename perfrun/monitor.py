@@ -227,7 +227,8 @@ class Monitor:
         """The root and its descendants. Listing descendants reads every process's stat
         file (~1 ms), the bulk of a sample's cost, so it is redone only every
         CHILDREN_REFRESH seconds; children that exit in between are dropped as found."""
-        if not tree.root.is_running():
+        if not tree.root.is_running() or tree.root.status() == psutil.STATUS_ZOMBIE:
+            # A crashed child of perfrun (the demo target) stays a zombie until reaped.
             raise psutil.NoSuchProcess(tree.root.pid)
         now = time.monotonic()
         if now - tree.children_listed >= CHILDREN_REFRESH:

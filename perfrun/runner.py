@@ -28,6 +28,7 @@ from perfrun.metrics.stats import ScenarioStats
 from perfrun.monitor import Monitor, MonitorResult, Sample, find_process, open_target
 from perfrun.scenario.model import Scenario
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 PROGRESS_INTERVAL = 0.5
 UNREACHABLE_AFTER = 3.0
 """Seconds of nothing but connection failures after which a scenario gives up."""
@@ -125,7 +126,7 @@ def run_scenario(
     except KeyboardInterrupt:
         outcome = ScenarioOutcome(
             scenario, base_url, HttpxEngine.name, started_at, _now(), INTERRUPTED,
-            "interrupted before the load started", stats, None,
+            "interrupted: the figures cover the run until then", stats, None,
         )  # fmt: skip
         progress.scenario_finished(outcome)
         return outcome
@@ -176,15 +177,20 @@ async def _drive(
     engine = HttpxEngine(base_url, scenario.load.timeout, scenario.requests)
     load = asyncio.create_task(run_closed(scenario.load, scenario.requests, engine, stats.record))
     interrupted = False
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+
+    def restore_handlers() -> None:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)  # remove_signal_handler leaves SIG_DFL behind
 
     def on_signal() -> None:
         nonlocal interrupted
         interrupted = True
         load.cancel()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)  # a second Ctrl-C interrupts for real
+        restore_handlers()  # a second Ctrl-C interrupts the clean-up too
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, on_signal)
     helpers = [
         asyncio.create_task(_tick(scenario, stats, monitor, progress)),
@@ -198,8 +204,8 @@ async def _drive(
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
         await engine.aclose()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        if not interrupted:
+            restore_handlers()
     return interrupted
 
 

@@ -10,7 +10,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -185,7 +185,7 @@ def test_wrong_method_is_405_with_allow(
 
 def test_store_keeps_only_the_newest_created_projects() -> None:
     store = ProjectStore(seed_count=2, max_created=3)
-    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
     ids = [store.create(f"p{i}", "ada", "active", [], now)[0] for i in range(5)]
     assert ids == [3, 4, 5, 6, 7]
     assert store.total == 5

@@ -1,0 +1,167 @@
+"""Shared fixtures for the integration tests: test targets on 127.0.0.1 and a CLI runner.
+
+`run_perfrun(scenarios, *args)` writes the scenarios as YAML into the test's tmp_path,
+runs `perfrun` in-process through click's CliRunner (a non-TTY, like a CI log) and
+returns the exit code, what it printed and the JSON report it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from perfrun.cli import cli
+from tests.servers.launch import TargetProcess, start_target
+
+REPORT_NAME = "report.json"
+SCENARIOS_DIR = "scenarios"
+
+
+class PerfrunRun(NamedTuple):
+    exit_code: int
+    output: str
+    """stdout and stderr as printed, interleaved."""
+    report: dict[str, Any] | None
+    """The JSON report, None when none was written."""
+
+
+RunPerfrun = Callable[..., PerfrunRun]
+StartTarget = Callable[..., TargetProcess]
+
+
+def scenario(
+    base_url: str,
+    *,
+    type: str = "load",
+    severity: str = "low",
+    requests: list[dict[str, Any]] | None = None,
+    users: int = 1,
+    requests_per_user: int | None = None,
+    duration: str | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    monitor: Mapping[str, Any] | None = None,
+    **load: Any,
+) -> dict[str, Any]:
+    """One scenario as the YAML mapping a user would write; 1 request per user by default."""
+    if requests_per_user is None and duration is None:
+        requests_per_user = 1
+    body: dict[str, Any] = {
+        "type": type,
+        "severity": severity,
+        "base_url": base_url,
+        "requests": requests or [{"name": "get", "path": "/"}],
+        "load": {"users": users, **load},
+    }
+    if requests_per_user is not None:
+        body["load"]["requests_per_user"] = requests_per_user
+    if duration is not None:
+        body["load"]["duration"] = duration
+    if thresholds is not None:
+        body["thresholds"] = dict(thresholds)
+    if monitor is not None:
+        body["monitor"] = dict(monitor)
+    return body
+
+
+def write_scenarios(directory: Path, scenarios: Mapping[str, Any] | str) -> Path:
+    """Write a scenario file (a name → scenario mapping, or raw YAML text) into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = (
+        scenarios
+        if isinstance(scenarios, str)
+        else yaml.safe_dump({"scenarios": scenarios}, sort_keys=False)
+    )
+    path = directory / "scenarios.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def flat(output: str) -> str:
+    """Output with line breaks removed: rich wraps long lines, even inside words."""
+    return output.replace("\n", "")
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on (bound by the OS, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def run_module(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """`python -m perfrun ARGS` as a subprocess, text output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "perfrun", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture()
+def run_perfrun(tmp_path: Path) -> RunPerfrun:
+    """Run the CLI in-process on scenarios written to tmp_path/scenarios."""
+
+    def run(
+        scenarios: Mapping[str, Any] | str | None, *args: str, env: Mapping[str, str] | None = None
+    ) -> PerfrunRun:
+        report_path = tmp_path / REPORT_NAME
+        report_path.unlink(missing_ok=True)
+        options = ["--output", str(report_path)]
+        if scenarios is not None:
+            write_scenarios(tmp_path / SCENARIOS_DIR, scenarios)
+            options += ["--scenarios-dir", str(tmp_path / SCENARIOS_DIR)]
+        result = CliRunner().invoke(cli, [*options, *args], env=env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception  # a crash: show its traceback, not an exit code
+        report = json.loads(report_path.read_text()) if report_path.exists() else None
+        return PerfrunRun(result.exit_code, result.output, report)
+
+    return run
+
+
+@pytest.fixture()
+def target() -> Iterator[StartTarget]:
+    """Start tests/servers/target.py with the given options; every one is stopped after."""
+    started: list[TargetProcess] = []
+
+    def start(*args: str) -> TargetProcess:
+        process = start_target(*args)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def plain_target() -> Iterator[TargetProcess]:
+    """A target answering every request at once with 200; stateless, so shared."""
+    with start_target() as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def delay_target() -> Iterator[TargetProcess]:
+    """A target answering every request after exactly 20 ms."""
+    with start_target("--delay-ms", "20") as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def alloc_target() -> Iterator[TargetProcess]:
+    """A target holding 150 MB of touched, resident memory."""
+    with start_target("--alloc-mb", "150") as process:
+        yield process
