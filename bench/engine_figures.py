@@ -64,8 +64,10 @@ def throughput(users: int, seconds: float) -> None:
     cpu = s["resources"]["generator"]["cpu_percent"]["avg"] / 100 * window
     print(f"throughput: {users} users, {seconds:g}s, GET /health on the demo target")
     print(f"  requests {total}, {s['requests']['rps']:.0f} req/s, errors {s['errors']}")
-    print(f"  client CPU {cpu:.2f} s = {cpu / total * 1e6:.0f} µs/request "
-          f"= {total / cpu:,.0f} requests per client CPU-second")
+    print(
+        f"  client CPU {cpu:.2f} s = {cpu / total * 1e6:.0f} µs/request "
+        f"= {total / cpu:,.0f} requests per client CPU-second"
+    )
     print(f"  latency ms: {s['latency_ms']}")
 
 
