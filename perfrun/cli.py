@@ -22,9 +22,10 @@ from perfrun.errors import (
     EXIT_THRESHOLD_FAILED,
     PerfrunError,
 )
+from perfrun.report.build import build_run_report
 from perfrun.report.console import render_list, render_summary
 from perfrun.report.json_report import write_json
-from perfrun.report.model import RunReport, build_run_report
+from perfrun.report.model import RunReport
 from perfrun.report.progress import LiveProgress, PlainProgress, QuietProgress
 from perfrun.runner import (
     COMPLETED,
@@ -98,6 +99,14 @@ Exit codes:
     show_default=True,
     help="Where to write the JSON report.",
 )
+@click.option(
+    "--on-saturation",
+    type=click.Choice(["warn", "fail"]),
+    default="warn",
+    show_default=True,
+    help="When perfrun itself was the bottleneck (CPU, event-loop lag, late or dropped "
+    "requests): only warn, or fail the scenario.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
 @click.version_option(__version__, prog_name="perfrun")
 def cli(
@@ -109,6 +118,7 @@ def cli(
     base_url: str | None,
     monitor_pid: int | None,
     output: Path,
+    on_saturation: str,
     quiet: bool,
 ) -> None:
     """Load-test HTTP services described by YAML scenarios.
@@ -150,7 +160,13 @@ def cli(
         except KeyboardInterrupt:
             interrupted = True
         interrupted = interrupted or any(o.status == INTERRUPTED for o in outcomes)
-        report = build_run_report(outcomes, started_at, datetime.now(UTC), interrupted=interrupted)
+        report = build_run_report(
+            outcomes,
+            started_at,
+            datetime.now(UTC),
+            interrupted=interrupted,
+            fail_on_saturation=on_saturation == "fail",
+        )
         write_json(report, output)
         render_summary(report, out)
         out.print(f"report: {output}", style="dim")

@@ -12,21 +12,26 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import psutil
 
 from perfrun.demo.process import DemoTarget
-from perfrun.engine.closed import run_closed
+from perfrun.engine.base import Engine
+from perfrun.engine.closed import run_closed, run_closed_stages
 from perfrun.engine.httpx_engine import HttpxEngine
+from perfrun.engine.lag import probe_loop_lag
+from perfrun.engine.open import run_open
+from perfrun.engine.pacer import Pacer
+from perfrun.engine.profile import rate_profile
 from perfrun.engine.result import ErrorKind
 from perfrun.errors import PerfrunError
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.monitor import Monitor, MonitorResult, Sample, find_process, open_target
-from perfrun.scenario.model import Scenario
+from perfrun.scenario.model import LoadModel, LoadSpec, Scenario
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 PROGRESS_INTERVAL = 0.5
@@ -60,6 +65,7 @@ class Snapshot:
     p95_ms: float | None
     errors: int
     resources: Sample | None
+    warming_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,7 @@ def run_scenario(
 ) -> ScenarioOutcome:
     """Run one scenario in a fresh event loop; never raises for a failure of the run."""
     started_at = datetime.now(UTC)
-    stats = ScenarioStats(time.perf_counter())
+    stats = ScenarioStats(time.perf_counter(), scenario.load.warmup)
     base_url = options.base_url or scenario.base_url
     try:
         with contextlib.ExitStack() as stack:
@@ -111,7 +117,6 @@ def run_scenario(
                 base_url, demo_pid = demo.base_url, demo.pid
             monitor = Monitor(_target(scenario, options, demo_pid), scenario.monitor.interval)
             progress.scenario_started(scenario, index, count, base_url)
-            stats = ScenarioStats(time.perf_counter())
             monitor.start()
             try:
                 interrupted = _run_loop(scenario, base_url, stats, monitor, progress)
@@ -175,7 +180,8 @@ async def _drive(
 ) -> bool:
     loop = asyncio.get_running_loop()
     engine = HttpxEngine(base_url, scenario.load.timeout, scenario.requests)
-    load = asyncio.create_task(run_closed(scenario.load, scenario.requests, engine, stats.record))
+    stats.rebase(time.perf_counter())
+    load = asyncio.create_task(_executor(scenario, engine, stats))
     interrupted = False
     previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
 
@@ -193,6 +199,7 @@ async def _drive(
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, on_signal)
     helpers = [
+        asyncio.create_task(probe_loop_lag(stats.loop_lag)),
         asyncio.create_task(_tick(scenario, stats, monitor, progress)),
         asyncio.create_task(_give_up_if_unreachable(stats, load)),
     ]
@@ -209,11 +216,22 @@ async def _drive(
     return interrupted
 
 
+def _executor(
+    scenario: Scenario, engine: Engine, stats: ScenarioStats
+) -> Coroutine[Any, Any, None]:
+    """The coroutine that runs the scenario's load model, starting at stats.origin."""
+    load, requests, start = scenario.load, scenario.requests, stats.origin
+    if load.model is LoadModel.OPEN:
+        return run_open(load, requests, engine, stats.record, stats.schedule, start=start)
+    if load.stages:
+        return run_closed_stages(load, requests, engine, stats.record, start=start)
+    return run_closed(load, requests, engine, stats.record, start=start)
+
+
 async def _tick(
     scenario: Scenario, stats: ScenarioStats, monitor: Monitor, progress: Progress
 ) -> None:
-    load = scenario.load
-    expected = load.users * load.requests_per_user if load.requests_per_user else None
+    expected, duration = expected_load(scenario.load)
     while True:
         await asyncio.sleep(PROGRESS_INTERVAL)
         elapsed = time.perf_counter() - stats.origin
@@ -221,9 +239,10 @@ async def _tick(
         progress.update(
             Snapshot(
                 elapsed=elapsed,
-                done=stats.overall.total,
+                done=stats.overall.total + stats.warmup.total,
                 expected_requests=expected,
-                expected_duration=load.duration,
+                expected_duration=duration,
+                warming_up=time.perf_counter() < stats.warmup_end,
                 rps=float(stats.timeline.requests_in(last_second)) if last_second >= 0 else 0.0,
                 p95_ms=stats.overall.latency.percentile_ms(95.0),
                 errors=stats.overall.failed,
@@ -232,34 +251,51 @@ async def _tick(
         )
 
 
+def expected_load(load: LoadSpec) -> tuple[int | None, float | None]:
+    """How many requests (when known in advance) and how long the load asks for."""
+    if load.model is LoadModel.OPEN:
+        return Pacer(rate_profile(load)).expected(), rate_profile(load).duration
+    if load.requests_per_user is not None:
+        return load.users * load.requests_per_user, None
+    return None, load.duration
+
+
 async def _give_up_if_unreachable(stats: ScenarioStats, load: asyncio.Task[None]) -> None:
     """Stop the load once UNREACHABLE_AFTER seconds have passed in which every request
     failed to connect: hammering a closed port for the whole duration tells nothing."""
     await asyncio.sleep(UNREACHABLE_AFTER)
-    overall = stats.overall
-    if overall.total and not overall.succeeded and _all_connect_failures(stats):
+    if _unreachable(stats):
         load.cancel()
 
 
-def _all_connect_failures(stats: ScenarioStats) -> bool:
-    return all(ErrorKind(kind).is_connect_failure for kind in stats.overall.errors)
+def _unreachable(stats: ScenarioStats) -> bool:
+    """Requests were sent (warm-up included) and not one could connect."""
+    parts = (stats.overall, stats.warmup)
+    sent = sum(p.total for p in parts)
+    kinds = [kind for p in parts for kind in p.errors]
+    return (
+        sent > 0
+        and all(ErrorKind(kind).is_connect_failure for kind in kinds)
+        and not any(p.succeeded for p in parts)
+    )
 
 
 def _status(stats: ScenarioStats, base_url: str, interrupted: bool) -> tuple[str, str]:
     if interrupted:
         return INTERRUPTED, "interrupted: the figures cover the run until then"
-    total = stats.overall.total
-    if total == 0:
-        return FAILED, "no request was sent"
-    if stats.overall.succeeded == 0:
-        kinds = stats.overall.errors
-        if _all_connect_failures(stats):
-            kind = kinds.most_common(1)[0][0]
-            detail = stats.error_samples.get(kind, "")
-            return UNREACHABLE, (
-                f"target {base_url} unreachable: {kind} on all {total} requests"
-                + (f" ({detail})" if detail else "")
-            )
+    if _unreachable(stats):
+        kinds = stats.overall.errors + stats.warmup.errors
+        kind = kinds.most_common(1)[0][0]
+        total = stats.overall.total + stats.warmup.total
+        detail = stats.error_samples.get(kind, "")
+        return UNREACHABLE, (
+            f"target {base_url} unreachable: {kind} on all {total} requests"
+            + (f" ({detail})" if detail else "")
+        )
+    if stats.overall.total == 0:
+        return FAILED, "no request was measured" + (
+            " after the warm-up" if stats.warmup.total else ""
+        )
     return COMPLETED, ""
 
 

@@ -6,12 +6,16 @@ import pytest
 from perfrun.errors import ScenarioError
 from perfrun.scenario.loader import load_file, load_scenarios
 from perfrun.scenario.model import (
+    Arrival,
+    Checks,
+    LoadModel,
     LoadSpec,
     MonitorSpec,
     RequestSpec,
     Scenario,
     ScenarioType,
     Severity,
+    Stage,
     Threshold,
 )
 
@@ -212,9 +216,185 @@ BAD_VALUES = [
 ]  # fmt: skip
 
 
+def load_section(*lines: str) -> tuple[str, str]:
+    """Replace the whole load section with `lines`."""
+    return LOAD_SECTION, "    load:\n" + "".join(f"      {line}\n" for line in lines)
+
+
+OPEN = ("rate: 300", "duration: 30s")
+RATE_STAGES = ("stages:", "  - {duration: 10s, rate: 50}", "  - {duration: 5s, rate: 400}")
+USERS_STAGES = ("stages:", "  - {duration: 5s, users: 10}", "  - {duration: 20s, users: 10}")
+STAGES = f"{LOAD} -> stages"
+OPEN_NOT_CLOSED = "is for the closed model; this load has a rate (open model)"
+CLOSED_NOT_OPEN = "is for the open model; this load has users (closed model)"
+
+LOAD_MODEL_BAD_VALUES = [
+    # the open model
+    ("rate-with-users", load_section(*OPEN, "users: 5  # <-"),
+     LOAD, f"'users' {OPEN_NOT_CLOSED}"),
+    ("rate-with-requests-per-user", load_section(*OPEN, "requests_per_user: 5  # <-"),
+     LOAD, f"'requests_per_user' {OPEN_NOT_CLOSED}"),
+    ("rate-with-ramp-up", load_section(*OPEN, "ramp_up: 5s  # <-"),
+     LOAD, f"'ramp_up' {OPEN_NOT_CLOSED}"),
+    ("rate-with-think-time", load_section(*OPEN, "think_time: 5ms  # <-"),
+     LOAD, f"'think_time' {OPEN_NOT_CLOSED}"),
+    ("rate-with-start-users", load_section(*OPEN, "start_users: 1  # <-"),
+     LOAD, f"'start_users' {OPEN_NOT_CLOSED}"),
+    ("rate-with-start-rate", load_section(*OPEN, "start_rate: 1  # <-"),
+     LOAD, "'start_rate' needs rate stages: the first one ramps from it"),
+    ("rate-without-duration", load_section("rate: 300"),
+     LOAD, "missing required key 'duration' (how long to send at this rate)"),
+    ("rate-zero", load_section("rate: 0  # <-", "duration: 30s"),
+     f"{LOAD} -> rate", "must be greater than 0, got 0"),
+    ("rate-zero-per-minute", load_section("rate: 0/m  # <-", "duration: 30s"),
+     f"{LOAD} -> rate", "must be greater than 0, got '0/m'"),
+    ("rate-garbage", load_section("rate: 3x  # <-", "duration: 30s"),
+     f"{LOAD} -> rate", "bad rate '3x': use e.g. 300, 300/s, 18000/m"),
+    ("rate-per-ms", load_section("rate: 5/ms  # <-", "duration: 30s"),
+     f"{LOAD} -> rate", "bad rate '5/ms': use e.g. 300, 300/s, 18000/m"),
+    ("rate-negative", load_section("rate: -5/s  # <-", "duration: 30s"),
+     f"{LOAD} -> rate", "bad rate '-5/s': must not be negative"),
+    ("rate-and-stages", load_section("rate: 300", "stages:  # <-", "  - {duration: 5s, rate: 5}"),
+     LOAD, "set either rate or stages, not both"),
+    ("rate-duration-zero", load_section("rate: 300", "duration: 0s  # <-"),
+     f"{LOAD} -> duration", "must be greater than 0, got '0s'"),
+    ("max-in-flight-zero", load_section(*OPEN, "max_in_flight: 0  # <-"),
+     f"{LOAD} -> max_in_flight", "must be an integer >= 1, got 0"),
+    ("max-in-flight-typo", load_section(*OPEN, "max_inflight: 10  # <-"),
+     LOAD, "unknown key 'max_inflight'; did you mean 'max_in_flight'?"),
+    ("arrival-unknown", load_section(*OPEN, "arrival: burst  # <-"),
+     f"{LOAD} -> arrival", "must be one of uniform, poisson; got 'burst'"),
+    # open-only and stage-only keys on the closed model
+    ("closed-with-max-in-flight", load_key("max_in_flight: 10  # <-"),
+     LOAD, f"'max_in_flight' {CLOSED_NOT_OPEN}"),
+    ("closed-with-arrival", load_key("arrival: poisson  # <-"),
+     LOAD, f"'arrival' {CLOSED_NOT_OPEN}"),
+    ("closed-with-start-users", load_key("start_users: 1  # <-"),
+     LOAD, "'start_users' needs stages: the first one ramps from it"),
+    ("closed-with-start-rate", load_key("start_rate: 1  # <-"),
+     LOAD, "'start_rate' needs stages: the first one ramps from it"),
+    ("missing-users-hints-at-the-open-model", replace("      users: 2\n", ""),
+     LOAD, "missing required key 'users'; or set rate (open model) or stages"),
+    # warm-up
+    ("warmup-longer-than-rate-run", load_section(*OPEN, "warmup: 40s  # <-"),
+     f"{LOAD} -> warmup", "warmup 40s must be shorter than the run (30s)"),
+    ("warmup-as-long-as-the-run", load_section(*OPEN, "warmup: 30s  # <-"),
+     f"{LOAD} -> warmup", "warmup 30s must be shorter than the run (30s)"),
+    ("warmup-longer-than-closed-run",
+     load_section("users: 2", "duration: 10s", "warmup: 1m  # <-"),
+     f"{LOAD} -> warmup", "warmup 1m must be shorter than the run (10s)"),
+    ("warmup-longer-than-the-stages", load_section(*RATE_STAGES, "warmup: 15s  # <-"),
+     f"{LOAD} -> warmup", "warmup 15s must be shorter than the run (15s)"),
+    ("warmup-negative", load_key("warmup: -1s  # <-"),
+     f"{LOAD} -> warmup", "bad duration '-1s': must not be negative"),
+    # stages
+    ("stages-empty", load_section("stages: []  # <-"),
+     STAGES, "must be a non-empty list of stages, got []"),
+    ("stages-not-a-list", load_section("stages: 5  # <-"),
+     STAGES, "must be a non-empty list of stages, got 5"),
+    ("stage-not-a-mapping", load_section("stages:", "  - 5  # <-"),
+     f"{STAGES} -> 0", "must be a mapping, got 5"),
+    ("stage-unknown-key", load_section("stages:", "  - {duration: 5s, rates: 5}  # <-"),
+     f"{STAGES} -> 0", "unknown key 'rates'; did you mean 'rate'?"),
+    ("stage-unknown-key-no-suggestion",
+     load_section("stages:", "  - {duration: 5s, rate: 5, zzz: 1}  # <-"),
+     f"{STAGES} -> 0", "unknown key 'zzz'; known keys: duration, rate, users"),
+    ("stage-missing-duration", load_section(*RATE_STAGES, "  - {rate: 5}  # <-"),
+     f"{STAGES} -> 2", "missing required key 'duration'"),
+    ("stage-duration-zero", load_section("stages:", "  - {duration: 0s, rate: 5}  # <-"),
+     f"{STAGES} -> 0 -> duration", "must be greater than 0, got '0s'"),
+    ("stage-users-and-rate", load_section("stages:", "  - {duration: 5s, users: 1, rate: 5}  # <-"),
+     f"{STAGES} -> 0", "set either users or rate in a stage, not both"),
+    ("stage-neither-users-nor-rate", load_section("stages:", "  - {duration: 5s}  # <-"),
+     f"{STAGES} -> 0", "set users (closed model) or rate (open model) in every stage"),
+    ("stages-mix-users-and-rate", load_section(*RATE_STAGES, "  - {duration: 5s, users: 5}  # <-"),
+     f"{STAGES} -> 2", "mixes users and rate; use one kind in all stages"),
+    ("stage-users-negative", load_section("stages:", "  - {duration: 5s, users: -1}  # <-"),
+     f"{STAGES} -> 0 -> users", "must be an integer >= 0, got -1"),
+    ("stage-users-fraction", load_section("stages:", "  - {duration: 5s, users: 1.5}  # <-"),
+     f"{STAGES} -> 0 -> users", "must be an integer >= 0, got 1.5"),
+    ("stage-rate-garbage", load_section("stages:", "  - {duration: 5s, rate: fast}  # <-"),
+     f"{STAGES} -> 0 -> rate", "bad rate 'fast': use e.g. 300, 300/s, 18000/m"),
+    ("stages-all-zero-rate",
+     load_section("stages:  # <-", "  - {duration: 5s, rate: 0}", "  - {duration: 5s, rate: 0/s}"),
+     STAGES, "every stage targets 0: at least one must have a rate above 0"),
+    ("stages-all-zero-users", load_section("stages:  # <-", "  - {duration: 5s, users: 0}"),
+     STAGES, "every stage targets 0: at least one must have users above 0"),
+    ("stages-with-duration", load_section(*RATE_STAGES, "duration: 30s  # <-"),
+     LOAD, "'duration' is the sum of the stage durations; give each stage its duration instead"),
+    ("stages-with-users", load_section(*USERS_STAGES, "users: 5  # <-"),
+     LOAD, "'users' goes in each stage when there are stages"),
+    ("stages-with-requests-per-user", load_section(*USERS_STAGES, "requests_per_user: 5  # <-"),
+     LOAD, "'requests_per_user' does not combine with stages"),
+    ("stages-with-ramp-up", load_section(*USERS_STAGES, "ramp_up: 5s  # <-"),
+     LOAD, "'ramp_up' does not combine with stages: ramp with the stages themselves"),
+    ("rate-stages-with-think-time", load_section(*RATE_STAGES, "think_time: 1s  # <-"),
+     LOAD, "'think_time' is for the closed model; these stages have rates (open model)"),
+    ("rate-stages-with-start-users", load_section(*RATE_STAGES, "start_users: 1  # <-"),
+     LOAD, "'start_users' is for users stages; these stages have rates: use start_rate"),
+    ("users-stages-with-start-rate", load_section(*USERS_STAGES, "start_rate: 1  # <-"),
+     LOAD, "'start_rate' is for rate stages; these stages have users: use start_users"),
+    ("users-stages-with-max-in-flight", load_section(*USERS_STAGES, "max_in_flight: 9  # <-"),
+     LOAD, "'max_in_flight' is for the open model; these stages have users (closed model)"),
+    ("users-stages-with-arrival", load_section(*USERS_STAGES, "arrival: poisson  # <-"),
+     LOAD, "'arrival' is for the open model; these stages have users (closed model)"),
+    ("start-rate-negative", load_section(*RATE_STAGES, "start_rate: -1  # <-"),
+     f"{LOAD} -> start_rate", "bad rate -1: must not be negative"),
+    ("start-users-negative", load_section(*USERS_STAGES, "start_users: -1  # <-"),
+     f"{LOAD} -> start_users", "must be an integer >= 0, got -1"),
+]  # fmt: skip
+
+BODY_CONTAINS = f"{REQ} -> expect_body_contains"
+EXPECT_JSON = f"{REQ} -> expect_json"
+EXPECT_HEADER = f"{REQ} -> expect_header"
+
+CHECK_BAD_VALUES = [
+    ("body-contains-empty", request_key("expect_body_contains: ''  # <-"),
+     BODY_CONTAINS, "must be a non-empty string, got ''"),
+    ("body-contains-number", request_key("expect_body_contains: 42  # <-"),
+     BODY_CONTAINS, "must be a non-empty string, got 42; quote it"),
+    ("body-contains-mapping", request_key("expect_body_contains: {a: 1}  # <-"),
+     BODY_CONTAINS, "must be a non-empty string, got {'a': 1}"),
+    ("body-contains-empty-list", request_key("expect_body_contains: []  # <-"),
+     BODY_CONTAINS, "must be a string or a non-empty list of strings"),
+    ("body-contains-list-item", request_key("expect_body_contains:", "  - ok", "  - 5  # <-"),
+     f"{BODY_CONTAINS} -> 1", "must be a non-empty string, got 5; quote it"),
+    ("body-contains-duplicate", request_key("expect_body_contains:", "  - ok", "  - ok  # <-"),
+     f"{BODY_CONTAINS} -> 1", "duplicate 'ok' (also expect_body_contains -> 0)"),
+    ("expect-json-empty", request_key("expect_json: {}  # <-"),
+     EXPECT_JSON, "must be a non-empty mapping of dotted path to expected value, got {}"),
+    ("expect-json-list", request_key("expect_json: [status]  # <-"),
+     EXPECT_JSON, "must be a non-empty mapping of dotted path to expected value, got ['status']"),
+    ("expect-json-number-key", request_key("expect_json:", "  1: x  # <-"),
+     EXPECT_JSON, "must be a non-empty string, got 1; quote it"),
+    ("expect-json-empty-path-part", request_key("expect_json:", "  items..id: 1  # <-"),
+     EXPECT_JSON, "bad path 'items..id': use dotted keys and indexes, e.g. items.0.id"),
+    ("expect-json-date", request_key("expect_json:", "  day: 2026-11-21  # <-"),
+     f"{EXPECT_JSON} -> day", "must be a JSON value, got datetime.date(2026, 11, 21); quote it"),
+    ("expect-json-nan", request_key("expect_json:", "  ratio: .nan  # <-"),
+     f"{EXPECT_JSON} -> ratio", "must be a JSON value, got nan"),
+    ("expect-json-nested-number-key", request_key("expect_json:", "  a: {b: [{1: x}]}  # <-"),
+     f"{EXPECT_JSON} -> a -> b -> 0", "JSON object keys are strings, got 1; quote it"),
+    ("expect-header-not-mapping", request_key("expect_header: content-type  # <-"),
+     EXPECT_HEADER, "must be a mapping of header name to value or null, got 'content-type'"),
+    ("expect-header-bool-value", request_key("expect_header:", "  X-Debug: on  # <-"),
+     f"{EXPECT_HEADER} -> X-Debug", "must be a string, got True; quote it"),
+    ("expect-header-list-value", request_key("expect_header:", "  X-A: [1]  # <-"),
+     f"{EXPECT_HEADER} -> X-A", "must be a string, got [1]"),
+    ("expect-header-empty-name", request_key("expect_header:", "  '': x  # <-"),
+     EXPECT_HEADER, "must be a non-empty string, got ''"),
+    ("expect-header-same-name-twice",
+     request_key("expect_header:", "  Content-Type: a", "  content-type: a  # <-"),
+     EXPECT_HEADER, "duplicate header 'content-type': names are case-insensitive"),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("edit", "field_path", "problem"),
-    [pytest.param(*case[1:], id=case[0]) for case in BAD_VALUES],
+    [
+        pytest.param(*case[1:], id=case[0])
+        for case in BAD_VALUES + LOAD_MODEL_BAD_VALUES + CHECK_BAD_VALUES
+    ],
 )
 def test_bad_value_error_names_file_line_path_and_problem(
     tmp_path: Path, edit: tuple[str, str], field_path: str, problem: str
@@ -376,6 +556,195 @@ def test_yaml_anchors_and_merge_keys_are_not_duplicate_keys(tmp_path: Path) -> N
     first, second = load_file(path, {})
     assert first.load == LoadSpec(users=2, requests_per_user=3)
     assert second.load == LoadSpec(users=9, requests_per_user=3)
+
+
+# --- load models, stages, warm-up ------------------------------------------------------
+
+
+def load_of(tmp_path: Path, *lines: str, environ: dict[str, str] | None = None) -> LoadSpec:
+    (scenario,) = load_file(write(tmp_path, edited(*load_section(*lines))), environ or {})
+    return scenario.load
+
+
+def test_rate_makes_an_open_model_load_with_defaults(tmp_path: Path) -> None:
+    assert load_of(tmp_path, "rate: 300", "duration: 30s") == LoadSpec(
+        model=LoadModel.OPEN,
+        users=0,
+        rate=300.0,
+        duration=30.0,
+        arrival=Arrival.UNIFORM,
+        max_in_flight=1000,
+        warmup=0.0,
+        timeout=10.0,
+    )
+
+
+def test_open_model_reads_every_option(tmp_path: Path) -> None:
+    load = load_of(
+        tmp_path,
+        "rate: 18000/m",
+        "duration: 1m",
+        "max_in_flight: 50",
+        "arrival: Poisson",
+        "warmup: 5s",
+        "timeout: 2s",
+        "users: null",  # an explicit null is "not set", as everywhere else
+    )
+    assert load == LoadSpec(
+        model=LoadModel.OPEN,
+        rate=300.0,
+        duration=60.0,
+        max_in_flight=50,
+        arrival=Arrival.POISSON,
+        warmup=5.0,
+        timeout=2.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rate", "per_second"),
+    [("300", 300.0), ("2.5", 2.5), ("'300 / s'", 300.0), ("7200/h", 2.0), ("${RATE:-600/m}", 10.0)],
+)
+def test_rate_accepts_per_second_minute_and_hour(
+    tmp_path: Path, rate: str, per_second: float
+) -> None:
+    assert load_of(tmp_path, f"rate: {rate}", "duration: 5s").rate == pytest.approx(per_second)
+
+
+def test_rate_stages_make_an_open_model_load_lasting_their_sum(tmp_path: Path) -> None:
+    load = load_of(
+        tmp_path,
+        "stages:",
+        "  - {duration: 10s, rate: 50}",
+        "  - {duration: 5s, rate: 400/s}",
+        "  - {duration: 10s, rate: 0}",
+        "start_rate: 10",
+        "arrival: poisson",
+        "max_in_flight: 200",
+        "warmup: 10s",
+    )
+    assert load == LoadSpec(
+        model=LoadModel.OPEN,
+        duration=25.0,
+        stages=(Stage(10.0, 50.0), Stage(5.0, 400.0), Stage(10.0, 0.0)),
+        start=10.0,
+        arrival=Arrival.POISSON,
+        max_in_flight=200,
+        warmup=10.0,
+    )
+
+
+def test_users_stages_make_a_closed_model_load_sized_for_the_peak(tmp_path: Path) -> None:
+    load = load_of(
+        tmp_path,
+        "stages:",
+        "  - {duration: 5s, users: 10}",
+        "  - {duration: 20s, users: 25}",
+        "  - {duration: 5s, users: 0}",
+        "start_users: 2",
+        "think_time: 100ms",
+    )
+    assert load == LoadSpec(
+        model=LoadModel.CLOSED,
+        users=25,
+        duration=30.0,
+        stages=(Stage(5.0, 10.0), Stage(20.0, 25.0), Stage(5.0, 0.0)),
+        start=2.0,
+        think_time=0.1,
+    )
+
+
+def test_stage_starts_default_to_zero(tmp_path: Path) -> None:
+    assert load_of(tmp_path, "stages: [{duration: 5s, rate: 5}]").start == 0.0
+    assert load_of(tmp_path, "stages: [{duration: 5s, users: 5}]").start == 0.0
+
+
+def test_closed_model_is_the_default_and_takes_a_warmup(tmp_path: Path) -> None:
+    load = load_of(tmp_path, "users: 2", "requests_per_user: 3", "warmup: 1m")
+    # No known duration with requests_per_user, so any warm-up is accepted.
+    assert load == LoadSpec(model=LoadModel.CLOSED, users=2, requests_per_user=3, warmup=60.0)
+    load = load_of(tmp_path, "users: 2", "duration: 30s", "warmup: 29s")
+    assert (load.model, load.duration, load.warmup) == (LoadModel.CLOSED, 30.0, 29.0)
+
+
+# --- response checks --------------------------------------------------------------------
+
+
+def checks_of(tmp_path: Path, *lines: str) -> Checks:
+    (scenario,) = load_file(write(tmp_path, edited(*request_key(*lines))), {})
+    return scenario.requests[0].checks
+
+
+def test_request_without_expectations_has_no_checks(tmp_path: Path) -> None:
+    (scenario,) = load_file(write(tmp_path, BASE), {})
+    assert scenario.requests[0].checks == Checks()
+    assert not scenario.requests[0].checks
+
+
+def test_body_contains_takes_a_string_or_a_list(tmp_path: Path) -> None:
+    assert checks_of(tmp_path, "expect_body_contains: ok") == Checks(body_contains=("ok",))
+    assert checks_of(tmp_path, "expect_body_contains: [ok, '\"up\"']") == Checks(
+        body_contains=("ok", '"up"')
+    )
+
+
+def test_expect_json_keeps_paths_and_plain_values(tmp_path: Path) -> None:
+    checks = checks_of(
+        tmp_path,
+        "expect_json:",
+        "  status: ok",
+        "  items.0.id: 1",
+        "  'meta.tags': [a, {b: null}]",
+        "  price: 9.5",
+        "  deleted: false",
+        "  parent: null",
+    )
+    assert checks == Checks(
+        json={
+            "status": "ok",
+            "items.0.id": 1,
+            "meta.tags": ["a", {"b": None}],
+            "price": 9.5,
+            "deleted": False,
+            "parent": None,
+        }
+    )
+    assert type(checks.json) is dict
+    assert type(checks.json["meta.tags"][1]) is dict  # not the loader's line-tracking dict
+
+
+def test_expect_header_lower_cases_names_and_keeps_null_as_present(tmp_path: Path) -> None:
+    checks = checks_of(
+        tmp_path,
+        "expect_header:",
+        "  Content-Type: application/json",
+        "  X-Request-Id: null",
+        "  X-Count: 5",
+        "  X-Empty: ''",
+    )
+    assert checks == Checks(
+        headers={
+            "content-type": "application/json",
+            "x-request-id": None,
+            "x-count": "5",
+            "x-empty": "",
+        }
+    )
+
+
+def test_all_three_checks_together(tmp_path: Path) -> None:
+    checks = checks_of(
+        tmp_path,
+        "expect_status: [200, 201]",
+        "expect_body_contains: ok",
+        "expect_json: {status: ok}",
+        "expect_header: {content-type: application/json}",
+    )
+    assert checks == Checks(
+        body_contains=("ok",),
+        json={"status": "ok"},
+        headers={"content-type": "application/json"},
+    )
 
 
 # --- file-level errors ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import pytest
 
-from perfrun.scenario.units import parse_duration
+from perfrun.scenario.units import format_duration, parse_duration, parse_rate
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,75 @@ def test_parse_duration_rejects_bad_input_with_a_hint(value: object, message: st
     with pytest.raises(ValueError) as excinfo:
         parse_duration(value)
     assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "per_second"),
+    [
+        (300, 300.0),
+        (2.5, 2.5),
+        (0, 0.0),
+        ("300", 300.0),
+        ("0.5", 0.5),
+        ("300/s", 300.0),
+        ("18000/m", 300.0),
+        ("7200/h", 2.0),
+        ("1/h", 1 / 3600),
+        ("300 / s", 300.0),
+        ("300/ s", 300.0),
+        (" 60/M ", 1.0),
+        ("1.5/s", 1.5),
+        (".5/s", 0.5),
+    ],
+)
+def test_parse_rate_accepts_numbers_and_per_unit_strings(value: object, per_second: float) -> None:
+    assert parse_rate(value) == pytest.approx(per_second)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("3x", "bad rate '3x': use e.g. 300, 300/s, 18000/m"),
+        ("5/ms", "bad rate '5/ms': use e.g."),
+        ("300/min", "bad rate '300/min': use e.g."),
+        ("300 rps", "bad rate '300 rps': use e.g."),
+        ("/s", "bad rate '/s': use e.g."),
+        ("300/", "bad rate '300/': use e.g."),
+        ("", "bad rate '': use e.g."),
+        ("300s", "bad rate '300s': use e.g."),
+        ("-5", "bad rate '-5': must not be negative"),
+        ("-5/s", "bad rate '-5/s': must not be negative"),
+        (-1, "bad rate -1: must not be negative"),
+        (True, "bad rate True: use e.g."),
+        (None, "bad rate None: use e.g."),
+        ([300], "bad rate [300]: use e.g."),
+        (float("nan"), "bad rate nan: use e.g."),
+        (float("inf"), "bad rate inf: use e.g."),
+    ],
+)
+def test_parse_rate_rejects_bad_input_with_a_hint(value: object, message: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        parse_rate(value)
+    assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (0.0001, "0.0001s"),
+        (0.25, "250ms"),
+        (1, "1s"),
+        (1.5, "1.5s"),
+        (30, "30s"),
+        (60, "1m"),
+        (90, "1m30s"),
+        (0.1 + 0.2 + 29.7, "30s"),
+        (3600, "1h"),
+        (5400, "1h30m"),
+        (3661.25, "1h1m1.25s"),
+    ],
+)
+def test_format_duration_reads_back_to_the_same_seconds(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+    assert parse_duration(text) == pytest.approx(seconds)

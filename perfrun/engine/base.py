@@ -14,7 +14,10 @@ from perfrun.scenario.model import RequestSpec
 
 
 class Session(Protocol):
-    async def send(self, request: RequestSpec) -> RequestResult: ...
+    async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
+        """Send one request. `intended` (a perf_counter time) is when the schedule wanted
+        it sent; the result's `queued` is how late it actually went."""
+        ...
 
     async def aclose(self) -> None: ...
 

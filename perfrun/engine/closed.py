@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from perfrun.engine.base import Engine
 from perfrun.engine.mix import RequestMix
+from perfrun.engine.profile import users_profile
 from perfrun.engine.result import RequestResult
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
@@ -34,10 +35,12 @@ async def run_closed(
     engine: Engine,
     sink: Sink,
     *,
+    start: float,
     seed: int | None = None,
 ) -> None:
-    """Run the closed model to completion; every result goes to `sink`."""
-    started = time.perf_counter()
+    """Run the closed model from `start` (a perf_counter time) to completion; every
+    result goes to `sink`."""
+    started = start
     deadline = started + load.duration if load.duration is not None else None
     mix = RequestMix(requests)
     rng = random.Random(seed)
@@ -79,7 +82,7 @@ async def _user(
                 return
             sink(await session.send(mix.pick(rng)))
             sent += 1
-            if think_time > 0:
+            if think_time > 0 and (count is None or sent < count):
                 await asyncio.sleep(think_time)
     finally:
         await session.aclose()
@@ -89,3 +92,69 @@ async def _sleep_until(when: float) -> None:
     delay = when - time.perf_counter()
     if delay > 0:
         await asyncio.sleep(delay)
+
+
+STAGE_TICK = 0.05
+"""Seconds between checks of the staged user count."""
+
+
+async def run_closed_stages(
+    load: LoadSpec,
+    requests: tuple[RequestSpec, ...],
+    engine: Engine,
+    sink: Sink,
+    *,
+    start: float,
+    seed: int | None = None,
+) -> None:
+    """Closed model with a staged number of users: user i runs while the profile's
+    target exceeds i; a user leaving finishes its current request first."""
+    profile = users_profile(load)
+    started = start
+    deadline = started + profile.duration
+    mix = RequestMix(requests)
+    rng = random.Random(seed)
+
+    def target() -> int:
+        return int(profile.value_at(time.perf_counter() - started) + 0.5)
+
+    active: dict[int, asyncio.Task[None]] = {}
+    try:
+        while time.perf_counter() < deadline:
+            for index in range(target()):
+                task = active.get(index)
+                if task is None or task.done():
+                    active[index] = asyncio.create_task(
+                        _staged_user(
+                            engine, mix, random.Random(rng.random()), sink,
+                            index=index, target=target, deadline=deadline,
+                            think_time=load.think_time,
+                        )
+                    )  # fmt: skip
+            await asyncio.sleep(STAGE_TICK)
+        await asyncio.gather(*active.values())
+    finally:
+        for task in active.values():
+            task.cancel()
+        await asyncio.gather(*active.values(), return_exceptions=True)
+
+
+async def _staged_user(
+    engine: Engine,
+    mix: RequestMix,
+    rng: random.Random,
+    sink: Sink,
+    *,
+    index: int,
+    target: Callable[[], int],
+    deadline: float,
+    think_time: float,
+) -> None:
+    session = engine.session()
+    try:
+        while time.perf_counter() < deadline and index < target():
+            sink(await session.send(mix.pick(rng)))
+            if think_time > 0:
+                await asyncio.sleep(think_time)
+    finally:
+        await session.aclose()

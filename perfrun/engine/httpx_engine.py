@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import httpx
 
+from perfrun.engine.checks import failed_checks
 from perfrun.engine.result import ErrorKind, RequestResult, status_error
 from perfrun.scenario.model import RequestSpec
 
@@ -61,7 +62,7 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 class _Prepared:
     """What can be computed once per endpoint: method, headers, encoded body."""
 
-    __slots__ = ("content", "expect", "headers", "method", "name", "path")
+    __slots__ = ("checks", "content", "expect", "headers", "method", "name", "path")
 
     def __init__(self, spec: RequestSpec) -> None:
         self.name = spec.name
@@ -75,6 +76,7 @@ class _Prepared:
         elif spec.body is not None:
             self.content = spec.body.encode()
         self.expect = frozenset(spec.expect_status)
+        self.checks = spec.checks
 
 
 class HttpxSession:
@@ -93,9 +95,10 @@ class HttpxSession:
             follow_redirects=False,
         )
 
-    async def send(self, request: RequestSpec) -> RequestResult:
+    async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         prepared = self._engine.prepared(request)
         started = time.perf_counter()
+        queued = started - intended if intended is not None else 0.0
         try:
             async with asyncio.timeout(self._engine.timeout):
                 response = await self._client.request(
@@ -106,18 +109,25 @@ class HttpxSession:
                 )
         except Exception as exc:  # a failed request is data, never an exception out
             kind, detail = classify(exc)
-            return RequestResult(
-                prepared.name, started, time.perf_counter() - started, 0, 0, kind, detail
-            )
+            latency = time.perf_counter() - started
+            return RequestResult(prepared.name, started, latency, 0, 0, kind, detail, queued)
         latency = time.perf_counter() - started
         status = response.status_code
-        size = len(response.content)
-        if status in prepared.expect:
-            return RequestResult(prepared.name, started, latency, status, size)
-        detail = f"HTTP {status} {prepared.method} {prepared.path}"
-        return RequestResult(
-            prepared.name, started, latency, status, size, status_error(status), detail
-        )
+        body = response.content
+        if status not in prepared.expect:
+            detail = f"HTTP {status} {prepared.method} {prepared.path}"
+            kind = status_error(status)
+            return RequestResult(
+                prepared.name, started, latency, status, len(body), kind, detail, queued
+            )
+        if prepared.checks:
+            failed = failed_checks(prepared.checks, prepared.name, response.headers, body)
+            if failed:
+                return RequestResult(
+                    prepared.name, started, latency, status, len(body),
+                    ErrorKind.CHECK_FAILED, failed[0], queued, failed,
+                )  # fmt: skip
+        return RequestResult(prepared.name, started, latency, status, len(body), None, "", queued)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -23,6 +23,8 @@ class ErrorKind(enum.StrEnum):
     HTTP_5XX = "http_5xx"
     UNEXPECTED_STATUS = "unexpected_status"
     """A status outside `expect_status` that is neither 4xx nor 5xx."""
+    CHECK_FAILED = "check_failed"
+    """The status was expected but a response check (body, JSON, header) failed."""
     OTHER = "other"
 
     @property
@@ -48,6 +50,10 @@ def status_error(status: int) -> ErrorKind:
 class RequestResult:
     """One request's outcome. Times are `time.perf_counter()` seconds.
 
+    `started` is when it was actually sent and `latency` the service time from then to
+    the last byte. `queued` is how long after its intended time it was sent (open model;
+    0 in the closed model, which has no schedule), so the latency a user of a service
+    sending at that schedule would see is `queued + latency`.
     `status` is 0 when no response arrived. `error` is None for a success.
     """
 
@@ -58,7 +64,19 @@ class RequestResult:
     bytes_received: int
     error: ErrorKind | None = None
     detail: str = ""
+    queued: float = 0.0
+    failed_checks: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def intended(self) -> float:
+        """When it should have been sent."""
+        return self.started - self.queued
+
+    @property
+    def corrected_latency(self) -> float:
+        """Latency from the intended send time: what coordinated omission hides."""
+        return self.queued + self.latency

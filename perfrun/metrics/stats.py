@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from perfrun.engine.result import RequestResult
+from perfrun.engine.open import ScheduleCounts
+from perfrun.engine.result import ErrorKind, RequestResult
 from perfrun.metrics.histogram import LatencyHistogram
 from perfrun.metrics.timeline import Timeline
 
@@ -16,7 +17,10 @@ from perfrun.metrics.timeline import Timeline
 class EndpointStats:
     """Counts and latency for one endpoint (or for all of them)."""
 
-    __slots__ = ("bytes_received", "errors", "failed", "failed_latency", "latency", "succeeded")
+    __slots__ = (
+        "bytes_received", "checked", "errors", "failed", "failed_checks", "failed_latency",
+        "latency", "succeeded",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.succeeded = 0
@@ -24,8 +28,11 @@ class EndpointStats:
         self.bytes_received = 0
         self.errors: Counter[str] = Counter()
         self.latency = LatencyHistogram()
-        """Successful requests only; failures are counted by kind instead."""
+        """Successful requests only, from the intended send time (see RequestResult)."""
         self.failed_latency = LatencyHistogram()
+        self.checked = 0
+        """Responses whose status was expected, so their checks ran."""
+        self.failed_checks: Counter[str] = Counter()
 
     @property
     def total(self) -> int:
@@ -33,13 +40,18 @@ class EndpointStats:
 
     def record(self, result: RequestResult) -> None:
         self.bytes_received += result.bytes_received
-        if result.error is None:
+        error = result.error
+        if error is None:
             self.succeeded += 1
-            self.latency.record(result.latency)
-        else:
-            self.failed += 1
-            self.errors[result.error.value] += 1
-            self.failed_latency.record(result.latency)
+            self.checked += 1
+            self.latency.record(result.queued + result.latency)
+            return
+        self.failed += 1
+        self.errors[error.value] += 1
+        self.failed_latency.record(result.queued + result.latency)
+        if error is ErrorKind.CHECK_FAILED:
+            self.checked += 1
+            self.failed_checks.update(result.failed_checks)
 
     def merge(self, other: EndpointStats) -> None:
         self.succeeded += other.succeeded
@@ -48,32 +60,60 @@ class EndpointStats:
         self.errors.update(other.errors)
         self.latency.merge(other.latency)
         self.failed_latency.merge(other.failed_latency)
+        self.checked += other.checked
+        self.failed_checks.update(other.failed_checks)
 
 
 class ScenarioStats:
-    """Everything measured about one scenario's requests, mergeable across workers."""
+    """Everything measured about one scenario's requests, mergeable across workers.
 
-    def __init__(self, origin: float) -> None:
+    Requests intended to start in the first `warmup` seconds go to `warmup` only (and
+    to the timeline, which shows the whole run); everything else is the measurement.
+    """
+
+    def __init__(self, origin: float, warmup: float = 0.0) -> None:
         self.origin = origin
         """perf_counter time the scenario's load started."""
+        self.warmup_end = origin + warmup
         self.overall = EndpointStats()
         self.endpoints: dict[str, EndpointStats] = {}
+        self.warmup = EndpointStats()
         self.timeline = Timeline(origin)
+        self.service = LatencyHistogram()
+        """Successful requests from their actual send: what a closed-loop tool reports."""
+        self.send_delay = LatencyHistogram()
+        """Open model: how long after its intended time each request went out."""
+        self.loop_lag = LatencyHistogram()
+        self.schedule = ScheduleCounts()
         self.first_start: float | None = None
         self.last_end: float | None = None
         self.error_samples: dict[str, str] = {}
         """The first detail message seen for each error kind, to show the user."""
 
+    def rebase(self, origin: float) -> None:
+        """Move the origin to when the load really starts; only before any record()."""
+        self.warmup_end += origin - self.origin
+        self.origin = origin
+        self.timeline = Timeline(origin)
+
     def record(self, result: RequestResult) -> None:
+        finished = result.started + result.latency
+        self.timeline.record(finished, result.queued + result.latency, result.error is None)
+        intended = result.started - result.queued
+        if intended < self.warmup_end:
+            self.warmup.record(result)
+            return
         self.overall.record(result)
+        if result.error is None:
+            self.service.record(result.latency)
+        if result.queued:
+            self.send_delay.record(result.queued)
         endpoint = self.endpoints.get(result.endpoint)
         if endpoint is None:
             endpoint = self.endpoints[result.endpoint] = EndpointStats()
         endpoint.record(result)
-        finished = result.started + result.latency
-        self.timeline.record(finished, result.latency, result.error is None)
-        if self.first_start is None or result.started < self.first_start:
-            self.first_start = result.started
+        if self.first_start is None or intended < self.first_start:
+            self.first_start = intended
         if self.last_end is None or finished > self.last_end:
             self.last_end = finished
         if result.error is not None and result.error.value not in self.error_samples:
@@ -81,6 +121,11 @@ class ScenarioStats:
 
     def merge(self, other: ScenarioStats) -> None:
         self.overall.merge(other.overall)
+        self.warmup.merge(other.warmup)
+        self.service.merge(other.service)
+        self.send_delay.merge(other.send_delay)
+        self.loop_lag.merge(other.loop_lag)
+        self.schedule.merge(other.schedule)
         for name, theirs in other.endpoints.items():
             self.endpoints.setdefault(name, EndpointStats()).merge(theirs)
         self.timeline.merge(other.timeline)
@@ -93,7 +138,7 @@ class ScenarioStats:
 
     @property
     def window(self) -> float:
-        """Seconds from the first request's start to the last one's end."""
+        """Seconds from the first measured request's (intended) start to the last one's end."""
         if self.first_start is None or self.last_end is None:
             return 0.0
         return max(self.last_end - self.first_start, 0.0)

@@ -9,7 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from perfrun.report.model import RunReport, ScenarioReport
-from perfrun.scenario.model import Scenario
+from perfrun.saturation import ADVICE
+from perfrun.scenario.model import LoadModel, Scenario
 from perfrun.thresholds import FAIL, PASS, Verdict
 
 
@@ -33,16 +34,27 @@ def fmt_number(value: float | None, digits: int = 1) -> str:
 
 def describe_load(scenario: Scenario) -> str:
     load = scenario.load
-    how = (
-        f"{load.users} users × {load.requests_per_user} req"
-        if load.requests_per_user is not None
-        else f"{load.users} users for {fmt_duration(load.duration)}"
-    )
+    if load.stages:
+        unit = "req/s" if load.model is LoadModel.OPEN else "users"
+        targets = " → ".join(f"{stage.target:g}" for stage in load.stages)
+        how = f"stages {load.start:g} → {targets} {unit} over {fmt_duration(load.duration)}"
+    elif load.model is LoadModel.OPEN:
+        how = f"{load.rate:g} req/s for {fmt_duration(load.duration)}"
+        if load.arrival.value != "uniform":
+            how += f" ({load.arrival.value})"
+    else:
+        how = (
+            f"{load.users} users × {load.requests_per_user} req"
+            if load.requests_per_user is not None
+            else f"{load.users} users for {fmt_duration(load.duration)}"
+        )
     extras = []
     if load.ramp_up:
         extras.append(f"ramp {fmt_duration(load.ramp_up)}")
     if load.think_time:
         extras.append(f"think {fmt_duration(load.think_time)}")
+    if load.warmup:
+        extras.append(f"warm-up {fmt_duration(load.warmup)}")
     return how + (f" ({', '.join(extras)})" if extras else "")
 
 
@@ -126,6 +138,35 @@ def headline(s: ScenarioReport) -> str:
     return " · ".join(parts)
 
 
+def details(s: ScenarioReport) -> list[str]:
+    """Lines on how the figures were measured: latency basis, schedule, warm-up, checks."""
+    lines = []
+    service = s.service_time_ms
+    if s.latency_basis == "intended_send_time":
+        lines.append(
+            "latency is measured from each request's intended send time (corrected for "
+            "coordinated omission); service time from the actual send: "
+            + " ".join(f"{k} {fmt_number(service[k])}" for k in ("p50", "p95", "p99", "max"))
+            + " ms"
+        )
+    if s.schedule is not None:
+        sch = s.schedule
+        lines.append(
+            f"schedule: {sch.sent} of {sch.due} due requests sent, {sch.late} late, "
+            f"{sch.dropped} dropped; send delay p99 {fmt_number(sch.send_delay_ms['p99'])} ms"
+        )
+    if s.warmup is not None:
+        w = s.warmup
+        lines.append(
+            f"warm-up {fmt_duration(w.duration_s)}: {w.requests.total} requests "
+            f"({w.requests.failed} failed) sent and left out of the figures above"
+        )
+    for check in s.checks:
+        if check.failed:
+            lines.append(f"check failed {check.failed} of {check.evaluated}: {check.name}")
+    return lines
+
+
 def render_summary(report: RunReport, console: Console) -> None:
     console.print()
     for s in report.scenarios:
@@ -139,8 +180,24 @@ def render_summary(report: RunReport, console: Console) -> None:
                 f"{fmt_number(target.memory_mb.max)} MB",
                 highlight=False,
             )
+        for line in details(s):
+            console.print(f"  {line}", highlight=False, markup=False)
         if s.message:
-            console.print(f"  [yellow]{s.message}[/yellow]", highlight=False)
+            console.print(f"  {s.message}", style="yellow", highlight=False, markup=False)
+        if s.generator.saturated:
+            console.print(
+                "  GENERATOR SATURATED: " + "; ".join(s.generator.reasons) + ".",
+                style="bold yellow",
+                highlight=False,
+                markup=False,
+            )
+            verdict = "fail the scenario" if s.generator.fails_run else "are unreliable"
+            console.print(
+                f"  {ADVICE} Its threshold verdicts {verdict}.",
+                style="yellow",
+                highlight=False,
+                markup=False,
+            )
         for kind, detail in s.error_samples.items():
             console.print(f"  first {kind}: {detail}", style="dim", highlight=False, markup=False)
         console.print()

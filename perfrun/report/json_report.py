@@ -47,11 +47,27 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
             "started_at": _time(s.started_at),
             "finished_at": _time(s.finished_at),
             "duration_s": s.duration_s,
+            "window": dataclasses.asdict(s.window),
             "requests": dataclasses.asdict(s.requests),
+            "latency_basis": s.latency_basis,
             "latency_ms": dict(s.latency_ms),
+            "service_time_ms": dict(s.service_time_ms),
             "failed_latency_ms": dict(s.failed_latency_ms),
             "errors": dict(s.errors),
             "error_samples": dict(s.error_samples),
+            "checks": {
+                c.name: {"endpoint": c.endpoint, "evaluated": c.evaluated, "failed": c.failed}
+                for c in s.checks
+            },
+            "warmup": dataclasses.asdict(s.warmup) if s.warmup is not None else None,
+            "schedule": dataclasses.asdict(s.schedule) if s.schedule is not None else None,
+            "generator": {
+                "saturated": s.generator.saturated,
+                "reasons": list(s.generator.reasons),
+                "loop_lag_ms": dict(s.generator.loop_lag_ms),
+                "cpu_percent": s.generator.cpu_percent,
+                "fails_run": s.generator.fails_run,
+            },
             "endpoints": {
                 e.name: {
                     "method": e.method,
@@ -64,6 +80,7 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
             },
             "resources": _resources(s.resources),
             "thresholds": [_verdict(v) for v in s.thresholds],
+            "thresholds_reliable": s.thresholds_reliable,
             "timeline": [dataclasses.asdict(p) for p in s.timeline],
         }
     )

@@ -25,7 +25,7 @@ def _status_line(snapshot: Snapshot) -> str:
         total = snapshot.expected_duration or 0.0
         done = f"{snapshot.elapsed:.0f}/{total:.0f}s, {snapshot.done} req"
     parts = [
-        done,
+        ("warm-up · " if snapshot.warming_up else "") + done,
         f"{fmt_number(snapshot.rps, 0)} req/s",
         f"p95 {fmt_number(snapshot.p95_ms)} ms",
         f"errors {snapshot.errors}",

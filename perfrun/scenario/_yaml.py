@@ -1,24 +1,31 @@
-"""YAML with line numbers, locations for messages, and `${VAR}` substitution.
+"""YAML with line numbers, locations for messages, field readers, `${VAR}` substitution.
 
 The parsing half of the scenario loader: it keeps where every value was written so
-that `loader.py` can name `file:line` and the key path in each error.
+that `loader.py` and `_load.py` can name `file:line` and the key path in each error,
+and it holds the small typed readers (`integer`, `seconds`, ...) both of them share.
 """
 
 from __future__ import annotations
 
+import difflib
+import enum
+import math
 import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from perfrun.errors import ScenarioError
+from perfrun.scenario.units import parse_duration
 
 # `$${` is a literal `${`; the last alternative catches malformed `${...}` so it is reported.
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 _WHOLE_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
+
+_E = TypeVar("_E", bound=enum.Enum)
 
 
 # --- YAML with line numbers -------------------------------------------------------------
@@ -131,6 +138,73 @@ class Loc:
 def shown(value: Any) -> str:
     text = "nothing" if value is None else repr(plain(value))
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- field readers: a typed value, or an error naming where the bad one is -------------
+
+
+def mapping(value: Any, loc: Loc, allowed: tuple[str, ...]) -> LineDict:
+    """`value` as a mapping with only `allowed` keys (an unknown key gets a suggestion)."""
+    if not isinstance(value, LineDict):
+        raise loc.error(f"must be a mapping, got {shown(value)}")
+    for key in value:
+        if not isinstance(key, str) or key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
+            raise loc.key_line(value, key).error(f"unknown key {str(key)!r}; {hint}")
+    return value
+
+
+def require(fields: LineDict, keys: tuple[str, ...], loc: Loc) -> None:
+    for key in keys:
+        if key not in fields:
+            raise loc.error(f"missing required key '{key}'")
+
+
+def optional(fields: LineDict, key: str, default: Any = None) -> Any:
+    """The value of an optional key; an explicit `null` means the default too."""
+    value = fields.get(key)
+    return default if value is None else value
+
+
+def string(value: Any, loc: Loc, allow_empty: bool = False) -> str:
+    if isinstance(value, str) and (value or allow_empty):
+        return value
+    kind = "a string" if allow_empty else "a non-empty string"
+    hint = "; quote it" if isinstance(value, (int, float)) else ""  # YAML typed it: `5`, `yes`
+    raise loc.error(f"must be {kind}, got {shown(value)}{hint}")
+
+
+def integer(value: Any, loc: Loc, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise loc.error(f"must be an integer >= {minimum}, got {shown(value)}")
+    return value
+
+
+def number(value: Any, loc: Loc, positive: bool) -> float:
+    """A finite number >= 0 (or > 0 when `positive`); bools are not numbers here."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if is_number and math.isfinite(value) and (value > 0 or (value == 0 and not positive)):
+        return float(value)
+    raise loc.error(f"must be a number {'>' if positive else '>='} 0, got {shown(value)}")
+
+
+def seconds(value: Any, loc: Loc, allow_zero: bool) -> float:
+    """A duration (`30s`, `1m30s`, a number of seconds) in seconds."""
+    try:
+        result = parse_duration(value)
+    except ValueError as exc:
+        raise loc.error(str(exc)) from None
+    if result == 0 and not allow_zero:
+        raise loc.error(f"must be greater than 0, got {shown(value)}")
+    return result
+
+
+def choice(value: Any, choices: type[_E], loc: Loc) -> _E:
+    allowed = [str(item.value) for item in choices]
+    if isinstance(value, str) and value.lower() in allowed:
+        return choices(value.lower())
+    raise loc.error(f"must be one of {', '.join(allowed)}; got {shown(value)}")
 
 
 # --- environment substitution -----------------------------------------------------------

@@ -37,6 +37,22 @@ class Severity(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Checks:
+    """What a response must hold beyond its status; a failed check fails the request
+    with kind `check_failed`. Empty by default."""
+
+    body_contains: tuple[str, ...] = ()
+    """Substrings the body must contain (`expect_body_contains`, a string or a list)."""
+    json: Mapping[str, Any] = field(default_factory=dict)
+    """Dotted path → expected value (`expect_json: {status: ok, items.0.id: 1}`)."""
+    headers: Mapping[str, str | None] = field(default_factory=dict)
+    """Header name (lower-case) → exact value, or None for "present" (`expect_header`)."""
+
+    def __bool__(self) -> bool:
+        return bool(self.body_contains or self.json or self.headers)
+
+
+@dataclass(frozen=True)
 class RequestSpec:
     """One endpoint of the request mix."""
 
@@ -48,21 +64,53 @@ class RequestSpec:
     json: Any = None
     body: str | None = None
     expect_status: tuple[int, ...] = (200,)
+    checks: Checks = field(default_factory=Checks)
+
+
+class LoadModel(enum.StrEnum):
+    CLOSED = "closed"
+    """`users` virtual users, each sending its next request when the last one ends."""
+    OPEN = "open"
+    """Requests sent at a scheduled `rate`, whatever the responses do."""
+
+
+class Arrival(enum.StrEnum):
+    UNIFORM = "uniform"
+    POISSON = "poisson"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Ramp linearly from the previous stage's target to `target` over `duration`
+    seconds (k6 semantics); the target is users (closed model) or requests/s (open)."""
+
+    duration: float
+    target: float
 
 
 @dataclass(frozen=True)
 class LoadSpec:
-    """Closed model: `users` virtual users, each sending back to back.
+    """How much load, and how it is shaped. Times are seconds.
 
-    Exactly one of `requests_per_user` and `duration` is set. Times are seconds.
+    Closed model: `users` (or closed `stages`), with `requests_per_user` or `duration`.
+    Open model: `rate` with `duration`, or open `stages`; `duration` is then the sum of
+    the stages. With stages, the first stage ramps from `start` (default 0).
+    `warmup` is the first part of the run: sent, but kept out of the stats.
     """
 
-    users: int
+    users: int = 0
     requests_per_user: int | None = None
     duration: float | None = None
     ramp_up: float = 0.0
     think_time: float = 0.0
     timeout: float = 10.0
+    model: LoadModel = LoadModel.CLOSED
+    rate: float | None = None
+    arrival: Arrival = Arrival.UNIFORM
+    max_in_flight: int = 1000
+    stages: tuple[Stage, ...] = ()
+    start: float = 0.0
+    warmup: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Human units for scenario files and options: durations like `500ms`, `1m30s`."""
+"""Human units for scenario files and options: durations like `500ms`, `1m30s`, and
+request rates like `300/s`, `18000/m`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ _PART = re.compile(rf"({_NUMBER})(ms|h|m|s)")
 _DURATION = re.compile(rf"(?:{_NUMBER}(?:ms|h|m|s))+")
 _BARE_NUMBER = re.compile(_NUMBER)
 _HINT = "use e.g. 500ms, 30s, 5m, 1h"
+_PER_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_RATE = re.compile(rf"({_NUMBER})(?:\s*/\s*([smh]))?")
+_RATE_HINT = "use e.g. 300, 300/s, 18000/m"
 
 
 def parse_duration(value: object) -> float:
@@ -58,3 +62,43 @@ def _non_negative(seconds: float, original: object) -> float:
     if seconds < 0:
         raise ValueError(f"bad duration {original!r}: must not be negative")
     return seconds
+
+
+def parse_rate(value: object) -> float:
+    """Requests per second from a number (already per second) or a string like `300`,
+    `300/s`, `18000/m`, `100/h` (spaces around the `/` allowed).
+
+    Zero is returned as is (a stage may ramp to 0); negative rates are refused.
+    Raises ValueError with a message meant for the user.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"bad rate {value!r}: {_RATE_HINT}")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError(f"bad rate {value!r}: {_RATE_HINT}")
+        if value < 0:
+            raise ValueError(f"bad rate {value!r}: must not be negative")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"bad rate {value!r}: {_RATE_HINT}")
+    text = value.strip().lower()
+    match = _RATE.fullmatch(text)
+    if match is None:
+        if text.startswith("-") and _RATE.fullmatch(text[1:].lstrip()):
+            raise ValueError(f"bad rate {value!r}: must not be negative")
+        raise ValueError(f"bad rate {value!r}: {_RATE_HINT}")
+    number, per = match.groups()
+    return float(number) / _PER_SECONDS[per or "s"]
+
+
+def format_duration(seconds: float) -> str:
+    """The inverse of `parse_duration`, for messages: 0.5 -> `500ms`, 90 -> `1m30s`."""
+    millis = round(seconds * 1000)
+    if millis < 1000:
+        return f"{millis}ms" if millis else f"{seconds:g}s"  # 0 -> `0s`, 0.0001 -> `0.0001s`
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    if rest:
+        parts.append(f"{rest / 1000:g}s")
+    return "".join(parts)
