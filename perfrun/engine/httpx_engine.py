@@ -98,7 +98,7 @@ class HttpxSession:
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         prepared = self._engine.prepared(request)
         started = time.perf_counter()
-        queued = started - intended if intended is not None else 0.0
+        queued = max(started - intended, 0.0) if intended is not None else 0.0
         try:
             async with asyncio.timeout(self._engine.timeout):
                 response = await self._client.request(

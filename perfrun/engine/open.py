@@ -78,11 +78,11 @@ async def run_open(
             wait, stop = pacer.pace(time.perf_counter() - start, positions.current)
             if stop:
                 break
-            if wait > 0:
-                await asyncio.sleep(wait)
             due = pacer.due(positions.current)
             assert due is not None  # pace() said the schedule goes on
             intended = start + due
+            if wait > 0:
+                await _sleep_until(intended)
             counts.due += 1
             if not await _acquire_before(slots, end):
                 rest = _remaining(pacer, positions)
@@ -105,6 +105,14 @@ async def run_open(
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
         await asyncio.gather(*(s.aclose() for s in idle), return_exceptions=True)
+
+
+async def _sleep_until(when: float) -> None:
+    """Sleep until `when` (a perf_counter time), never returning early: uvloop's timers
+    have millisecond resolution against a clock cached per loop iteration, so one sleep
+    can wake up to ~1 ms early, and a request sent early would shorten its own latency."""
+    while (remaining := when - time.perf_counter()) > 0:
+        await asyncio.sleep(remaining)
 
 
 async def _acquire_before(slots: asyncio.Semaphore, deadline: float) -> bool:
