@@ -54,17 +54,41 @@ def scenario(
     """One scenario as the YAML mapping a user would write; 1 request per user by default."""
     if requests_per_user is None and duration is None:
         requests_per_user = 1
+    closed: dict[str, Any] = {"users": users, **load}
+    if requests_per_user is not None:
+        closed["requests_per_user"] = requests_per_user
+    if duration is not None:
+        closed["duration"] = duration
+    return scenario_with_load(
+        base_url,
+        closed,
+        type=type,
+        severity=severity,
+        requests=requests,
+        thresholds=thresholds,
+        monitor=monitor,
+    )
+
+
+def scenario_with_load(
+    base_url: str,
+    load: Mapping[str, Any],
+    *,
+    type: str = "load",
+    severity: str = "low",
+    requests: list[dict[str, Any]] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    monitor: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One scenario with its `load:` mapping exactly as given: any model, e.g.
+    `{"rate": 200, "duration": "5s"}` (open) or `{"stages": [...]}`."""
     body: dict[str, Any] = {
         "type": type,
         "severity": severity,
         "base_url": base_url,
         "requests": requests or [{"name": "get", "path": "/"}],
-        "load": {"users": users, **load},
+        "load": dict(load),
     }
-    if requests_per_user is not None:
-        body["load"]["requests_per_user"] = requests_per_user
-    if duration is not None:
-        body["load"]["duration"] = duration
     if thresholds is not None:
         body["thresholds"] = dict(thresholds)
     if monitor is not None:
@@ -83,6 +107,27 @@ def write_scenarios(directory: Path, scenarios: Mapping[str, Any] | str) -> Path
     path = directory / "scenarios.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def only_scenario(report: dict[str, Any] | None) -> dict[str, Any]:
+    """The report's one scenario (fails when no report was written or it has several)."""
+    assert report is not None, "no report was written"
+    (single,) = report["scenarios"]
+    return single
+
+
+class ArrivalStats(NamedTuple):
+    requests: int
+    """Requests the target read, answered or not."""
+    gap_cv: float
+    """Coefficient of variation of the gaps between arrivals: ~0 evenly spaced, ~1 Poisson."""
+
+
+def arrival_stats(process: TargetProcess) -> ArrivalStats:
+    """Stop a target started with `--arrival-stats` and read what it saw."""
+    process.stop()
+    lines = dict(line.split(" ", 1) for line in process.stderr_text().splitlines() if " " in line)
+    return ArrivalStats(int(lines["REQUESTS"]), float(lines["GAP_CV"]))
 
 
 def flat(output: str) -> str:

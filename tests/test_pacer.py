@@ -124,7 +124,6 @@ def _evidence(**changes: object) -> Evidence:
         "generator_cpu_percent": 30.0,
         "sent": 1000,
         "late": 0,
-        "dropped": 0,
     }
     base.update(changes)
     return Evidence(**base)  # type: ignore[arg-type]
@@ -140,7 +139,6 @@ def _evidence(**changes: object) -> Evidence:
         ({"generator_cpu_percent": 97.0}, True, "97% of a CPU core"),
         ({"late": 10}, False, None),
         ({"late": 11}, True, "11 of 1000 requests (1.1%) were sent late"),
-        ({"dropped": 1}, True, "1 scheduled requests were never sent"),
         ({"generator_cpu_percent": None, "loop_lag_p99_ms": None}, False, None),
     ],
 )
@@ -156,7 +154,5 @@ def test_saturation_is_flagged_by_any_sign_past_its_bound(
 
 
 def test_every_sign_found_is_a_reason() -> None:
-    assessment = assess(
-        _evidence(loop_lag_p99_ms=80.0, generator_cpu_percent=100.0, late=500, dropped=7)
-    )
-    assert len(assessment.reasons) == 4
+    assessment = assess(_evidence(loop_lag_p99_ms=80.0, generator_cpu_percent=100.0, late=500))
+    assert len(assessment.reasons) == 3

@@ -14,6 +14,11 @@ import ssl
 import time
 from collections.abc import Sequence
 
+# httpx imports httpcore (~80 ms) when the first client is built and anyio's backend
+# (~25 ms) on the first request. Done here, at import, so those costs never land inside
+# a load schedule as fake latency on the first requests.
+import anyio._backends._asyncio  # noqa: F401
+import httpcore  # noqa: F401
 import httpx
 
 from perfrun.engine.checks import failed_checks

@@ -36,6 +36,11 @@ class ScheduleCounts:
     sent: int = 0
     late: int = 0
     """Sent more than LATE_AFTER after the intended time."""
+    capped: int = 0
+    """Had to wait for a free slot (max_in_flight reached): late because of the cap and
+    the target's latency, not because perfrun ran short of CPU."""
+    late_own: int = 0
+    """Late without having waited for a slot: perfrun itself fell behind."""
     dropped: int = 0
     """Due, but never sent: still waiting for a slot when the schedule ended."""
 
@@ -43,6 +48,8 @@ class ScheduleCounts:
         self.due += other.due
         self.sent += other.sent
         self.late += other.late
+        self.capped += other.capped
+        self.late_own += other.late_own
         self.dropped += other.dropped
 
 
@@ -65,9 +72,13 @@ async def run_open(
     idle: list[Session] = []
     in_flight: set[asyncio.Task[None]] = set()
 
-    async def one(session: Session, spec: RequestSpec, intended: float) -> None:
+    async def one(session: Session, spec: RequestSpec, intended: float, capped: bool) -> None:
         try:
-            sink(await session.send(spec, intended))
+            result = await session.send(spec, intended)
+            if result.queued > LATE_AFTER:
+                counts.late += 1
+                counts.late_own += not capped
+            sink(result)
         finally:
             idle.append(session)
             slots.release()
@@ -84,6 +95,8 @@ async def run_open(
             if wait > 0:
                 await _sleep_until(intended)
             counts.due += 1
+            capped = slots.locked()
+            counts.capped += capped
             if not await _acquire_before(slots, end):
                 rest = _remaining(pacer, positions)
                 counts.due += rest
@@ -91,10 +104,8 @@ async def run_open(
                 break
             positions.advance()
             counts.sent += 1
-            if time.perf_counter() - intended > LATE_AFTER:
-                counts.late += 1
             session = idle.pop() if idle else engine.session()
-            task = asyncio.create_task(one(session, mix.pick(rng), intended))
+            task = asyncio.create_task(one(session, mix.pick(rng), intended, capped))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         if in_flight:

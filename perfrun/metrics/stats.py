@@ -87,6 +87,9 @@ class ScenarioStats:
         self.schedule = ScheduleCounts()
         self.first_start: float | None = None
         self.last_end: float | None = None
+        self.schedule_end: float | None = None
+        """Open model, run to completion: when the schedule ended. The window lasts at
+        least until then, so n requests at rate r read n / r seconds, not one gap less."""
         self.error_samples: dict[str, str] = {}
         """The first detail message seen for each error kind, to show the user."""
 
@@ -133,6 +136,8 @@ class ScenarioStats:
         ends = [t for t in (self.last_end, other.last_end) if t is not None]
         self.first_start = min(starts) if starts else None
         self.last_end = max(ends) if ends else None
+        schedule_ends = [t for t in (self.schedule_end, other.schedule_end) if t is not None]
+        self.schedule_end = max(schedule_ends) if schedule_ends else None
         for kind, detail in other.error_samples.items():
             self.error_samples.setdefault(kind, detail)
 
@@ -141,4 +146,5 @@ class ScenarioStats:
         """Seconds from the first measured request's (intended) start to the last one's end."""
         if self.first_start is None or self.last_end is None:
             return 0.0
-        return max(self.last_end - self.first_start, 0.0)
+        end = max(self.last_end, self.schedule_end or self.last_end)
+        return max(end - self.first_start, 0.0)

@@ -176,8 +176,8 @@ def _checks(scenario: Scenario, stats: ScenarioStats) -> tuple[CheckCount, ...]:
 def _window(stats: ScenarioStats) -> Window:
     if stats.first_start is None or stats.last_end is None:
         return Window(0.0, 0.0, 0.0)
-    start, end = stats.first_start - stats.origin, stats.last_end - stats.origin
-    return Window(start, end, stats.window)
+    start = stats.first_start - stats.origin
+    return Window(start, start + stats.window, stats.window)
 
 
 def _warmup(load: LoadSpec, stats: ScenarioStats) -> Warmup | None:
@@ -196,6 +196,7 @@ def _schedule(stats: ScenarioStats) -> Schedule:
         due=counts.due,
         sent=counts.sent,
         late=counts.late,
+        capped=counts.capped,
         dropped=counts.dropped,
         send_delay_ms=stats.send_delay.summary_ms(),
     )
@@ -212,8 +213,7 @@ def _generator(
             loop_lag_max_ms=lag["max"],
             generator_cpu_percent=cpu,
             sent=stats.schedule.sent,
-            late=stats.schedule.late,
-            dropped=stats.schedule.dropped,
+            late=stats.schedule.late_own,
         )
     )
     return GeneratorHealth(

@@ -155,6 +155,12 @@ def details(s: ScenarioReport) -> list[str]:
             f"schedule: {sch.sent} of {sch.due} due requests sent, {sch.late} late, "
             f"{sch.dropped} dropped; send delay p99 {fmt_number(sch.send_delay_ms['p99'])} ms"
         )
+        if sch.capped:
+            lines.append(
+                f"{sch.capped} requests waited for a free slot (max_in_flight reached): the "
+                "target's latency held them back; their wait is in the latency figures. "
+                "Raise max_in_flight for the target to get the full rate."
+            )
     if s.warmup is not None:
         w = s.warmup
         lines.append(

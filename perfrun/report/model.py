@@ -102,7 +102,11 @@ class Schedule:
     due: int
     sent: int
     late: int
+    """Sent more than 10 ms after the intended time, for any reason."""
+    capped: int
+    """Had to wait for a free max_in_flight slot."""
     dropped: int
+    """Still waiting for a slot when the schedule ended: never sent."""
     send_delay_ms: LatencySummary
     """How long after its intended time each request was sent."""
 

@@ -1,11 +1,15 @@
 """A purpose-built HTTP/1.1 target for perfrun's own tests; a script, not a perfrun import.
 
     python tests/servers/target.py [--delay-ms D] [--fail-every N] [--alloc-mb M]
-        [--burn-cpu] [--stall-ms S --stall-every-ms P] [--close-after N] [--port 0]
+        [--burn-cpu] [--stall-ms S --stall-every-ms P [--stall-from-first-request]]
+        [--close-after N] [--arrival-stats] [--port 0]
 
 Prints `LISTENING http://127.0.0.1:PORT` once bound, serves until SIGTERM / SIGINT.
 Every path and method answers `{"ok":true}` with 200, or 500 where `--fail-every` says;
-`/health` is always 200 and is not counted by `--fail-every`.
+`/health` is always 200 and is not counted by `--fail-every`. With `--arrival-stats` it
+writes, when it stops, `REQUESTS N` (every request read, /health included) and
+`GAP_CV C` (coefficient of variation of the gaps between successive arrivals: about 0
+for evenly spaced requests, about 1 for a Poisson stream) to stderr.
 
 Plain asyncio streams (uvloop when importable) and a minimal HTTP/1.1 parser, so every
 behaviour is exact and under this file's control: which request fails, when a response is
@@ -18,8 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import signal
 import socket
+import statistics
 import sys
 import threading
 from collections.abc import Sequence
@@ -38,7 +44,9 @@ class Options:
     burn_cpu: bool
     stall_ms: float
     stall_every_ms: float
+    stall_from_first_request: bool
     close_after: int
+    arrival_stats: bool
     host: str
     port: int
 
@@ -62,7 +70,19 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--stall-every-ms", type=float, default=0.0, help="stall period P ms")
     parser.add_argument(
+        "--stall-from-first-request",
+        action="store_true",
+        help="start the stall clock when the first request arrives instead of at start-up, "
+        "so the stall windows line up with the start of a load run",
+    )
+    parser.add_argument(
         "--close-after", type=int, default=0, help="close each connection after N responses"
+    )
+    parser.add_argument(
+        "--arrival-stats",
+        action="store_true",
+        help="on exit, write `REQUESTS N` (requests read, answered or not) and `GAP_CV C` "
+        "(coefficient of variation of the gaps between arrivals) to stderr",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
@@ -93,8 +113,10 @@ class Target:
         self.options = options
         self.loop = loop
         self.ballast = ballast  # held for the life of the process: RSS stays >= --alloc-mb
-        self.started = loop.time()
+        self.started: float | None = None if options.stall_from_first_request else loop.time()
         self.counted_requests = 0
+        self.arrivals: list[float] = []
+        """loop.time() of every request read (--arrival-stats), answered or not."""
 
     def _status_for(self, path: bytes) -> int:
         if path.split(b"?", 1)[0] == b"/health":
@@ -107,6 +129,8 @@ class Target:
         options = self.options
         wait = 0.0
         if options.stall_every_ms:
+            if self.started is None:
+                self.started = self.loop.time()
             phase_ms = (self.loop.time() - self.started) * 1000.0 % options.stall_every_ms
             if phase_ms < options.stall_ms:
                 wait = (options.stall_ms - phase_ms) / 1000.0
@@ -120,6 +144,8 @@ class Target:
                 if request is None:
                     return
                 path, keep_alive = request
+                if self.options.arrival_stats:
+                    self.arrivals.append(self.loop.time())
                 status = self._status_for(path)
                 wait = self._wait_seconds()
                 if wait > 0:
@@ -212,9 +238,21 @@ async def serve(options: Options, ballast: bytearray) -> None:
     host, port = sock.getsockname()[:2]
     print(f"LISTENING http://{host}:{port}", flush=True)
     await stop.wait()
+    if options.arrival_stats:
+        print(f"REQUESTS {len(target.arrivals)}", file=sys.stderr)
+        print(f"GAP_CV {_gap_cv(target.arrivals):.4f}", file=sys.stderr, flush=True)
     # Not `async with server`: since Python 3.12 wait_closed() also waits for every
     # keep-alive connection to go away. Returning cancels the handlers, which close theirs.
     server.close()
+
+
+def _gap_cv(arrivals: Sequence[float]) -> float:
+    """Standard deviation / mean of the gaps between successive arrivals (0 when < 2 gaps)."""
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    if len(gaps) < 2:
+        return 0.0
+    mean = statistics.fmean(gaps)
+    return statistics.pstdev(gaps) / mean if mean > 0 else 0.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
