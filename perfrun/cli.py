@@ -36,6 +36,7 @@ from perfrun.runner import (
     run_scenarios,
 )
 from perfrun.scenario.loader import load_scenarios
+from perfrun.scenario.model import EngineChoice
 from perfrun.scenario.select import select_scenarios
 
 LOG_WIDTH = 120
@@ -100,6 +101,20 @@ Exit codes:
     help="Where to write the JSON report.",
 )
 @click.option(
+    "--engine",
+    type=click.Choice([e.value for e in EngineChoice]),
+    help="HTTP engine for every scenario, overriding its `engine:` (default: the scenario's, "
+    "auto: the fast engine where it can do the job, else httpx).",
+)
+@click.option(
+    "--workers",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="Worker processes generating the load, each with its own event loop (auto: one "
+    "per CPU core).",
+)
+@click.option(
     "--on-saturation",
     type=click.Choice(["warn", "fail"]),
     default="warn",
@@ -118,6 +133,8 @@ def cli(
     base_url: str | None,
     monitor_pid: int | None,
     output: Path,
+    engine: str | None,
+    workers: str,
     on_saturation: str,
     quiet: bool,
 ) -> None:
@@ -150,7 +167,12 @@ def cli(
             progress = LiveProgress(out)
         else:
             progress = PlainProgress(out)
-        options = RunOptions(base_url=base_url, monitor_pid=monitor_pid)
+        options = RunOptions(
+            base_url=base_url,
+            monitor_pid=monitor_pid,
+            engine=EngineChoice(engine) if engine else None,
+            workers=_worker_count(workers),
+        )
         started_at = datetime.now(UTC)
         outcomes: list[ScenarioOutcome] = []
         interrupted = False
@@ -196,6 +218,22 @@ def _check_base_url(url: str) -> str:
     raise click.BadParameter(
         "must be 'demo' or an http:// or https:// URL", param_hint="--base-url"
     )
+
+
+def _worker_count(text: str) -> int:
+    if text == "auto":
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise click.BadParameter("must be a whole number >= 1 or 'auto'", param_hint="--workers")
+    return count
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -124,6 +124,8 @@ class Monitor:
         self._started = 0.0
         self._last = 0.0
         self._my_cpu = 0.0
+        self._workers: dict[int, psutil.Process] = {}
+        self._worker_cpu: dict[int, float] = {}
         self._overhead = 0.0
         self._result: MonitorResult | None = None
 
@@ -134,6 +136,18 @@ class Monitor:
         if self._target is not None:
             self._tree_cpu_delta(self._target)
         self._thread.start()
+
+    def add_generator(self, pids: list[int]) -> None:
+        """Count these processes (perfrun's workers) as part of the generator."""
+        with self._lock:
+            for pid in pids:
+                try:
+                    proc = psutil.Process(pid)
+                    # From now on: their start-up (imports) is not load generation.
+                    self._worker_cpu[pid] = _cpu_seconds(proc)
+                except psutil.NoSuchProcess:
+                    continue
+                self._workers[pid] = proc
 
     def latest(self) -> Sample | None:
         """The most recent sample, for live progress."""
@@ -179,8 +193,9 @@ class Monitor:
         elapsed = max(now - self._last, 1e-6)
         self._last = now
         my_cpu = _cpu_seconds(self._me)
-        generator_cpu = 100.0 * (my_cpu - self._my_cpu) / elapsed
+        generator_cpu = 100.0 * (my_cpu - self._my_cpu + self._workers_cpu_delta()) / elapsed
         self._my_cpu = my_cpu
+        generator_rss = self._me.memory_info().rss + self._workers_rss()
         memory = psutil.virtual_memory()
         target = self._sample_target(elapsed)
         return Sample(
@@ -196,8 +211,33 @@ class Monitor:
             system_memory_percent=memory.percent,
             system_memory_used_mb=(memory.total - memory.available) / 2**20,
             generator_cpu_percent=round(generator_cpu, 2),
-            generator_memory_mb=self._me.memory_info().rss / 2**20,
+            generator_memory_mb=generator_rss / 2**20,
         )
+
+    def _workers_cpu_delta(self) -> float:
+        """CPU seconds the worker processes used since the last sample."""
+        with self._lock:
+            workers = list(self._workers.items())
+        delta = 0.0
+        for pid, proc in workers:
+            try:
+                total = _cpu_seconds(proc)
+            except psutil.Error:
+                continue
+            delta += total - self._worker_cpu.get(pid, 0.0)
+            self._worker_cpu[pid] = total
+        return max(delta, 0.0)
+
+    def _workers_rss(self) -> int:
+        with self._lock:
+            workers = list(self._workers.values())
+        rss = 0
+        for proc in workers:
+            try:
+                rss += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        return int(rss)
 
     def _sample_target(
         self, elapsed: float

@@ -8,36 +8,23 @@ Ctrl-C or SIGTERM stops the load at once; what was measured until then is kept.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import gc
-import signal
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import psutil
 
 from perfrun.demo.process import DemoTarget
-from perfrun.engine.base import Engine
-from perfrun.engine.closed import run_closed, run_closed_stages
-from perfrun.engine.httpx_engine import HttpxEngine
-from perfrun.engine.lag import probe_loop_lag
-from perfrun.engine.open import run_open
-from perfrun.engine.pacer import Pacer
-from perfrun.engine.profile import rate_profile
-from perfrun.engine.result import ErrorKind
+from perfrun.drive import drive, expected_load, unreachable
+from perfrun.engine.factory import choose_engine
 from perfrun.errors import PerfrunError
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.monitor import Monitor, MonitorResult, Sample, find_process, open_target
-from perfrun.scenario.model import LoadModel, LoadSpec, Scenario
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-PROGRESS_INTERVAL = 0.5
-UNREACHABLE_AFTER = 3.0
-"""Seconds of nothing but connection failures after which a scenario gives up."""
+from perfrun.scenario.model import EngineChoice, Scenario
+from perfrun.workers import WorkerProgress, run_workers
 
 COMPLETED = "completed"
 INTERRUPTED = "interrupted"
@@ -52,6 +39,9 @@ class RunOptions:
 
     base_url: str | None = None
     monitor_pid: int | None = None
+    engine: EngineChoice | None = None
+    """Overrides every scenario's `engine`."""
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -82,6 +72,7 @@ class ScenarioOutcome:
     message: str
     stats: ScenarioStats
     monitor: MonitorResult | None
+    workers: int = 1
 
 
 class Progress(Protocol):
@@ -106,43 +97,100 @@ def run_scenarios(
 def run_scenario(
     scenario: Scenario, options: RunOptions, progress: Progress, index: int = 0, count: int = 1
 ) -> ScenarioOutcome:
-    """Run one scenario in a fresh event loop; never raises for a failure of the run."""
+    """Run one scenario in a fresh event loop (or fresh worker processes); never raises
+    for a failure of the run: that is the outcome's status."""
     started_at = datetime.now(UTC)
     stats = ScenarioStats(time.perf_counter(), scenario.load.warmup)
     base_url = options.base_url or scenario.base_url
+    engine = "-"
+    monitor_result = None
+
+    def outcome(status: str, message: str) -> ScenarioOutcome:
+        result = ScenarioOutcome(
+            scenario, base_url, engine, started_at, datetime.now(UTC), status, message, stats,
+            monitor_result, options.workers,
+        )  # fmt: skip
+        progress.scenario_finished(result)
+        return result
+
     try:
         with contextlib.ExitStack() as stack:
             demo_pid = None
             if base_url == "demo":
                 demo = stack.enter_context(DemoTarget())
                 base_url, demo_pid = demo.base_url, demo.pid
+            engine = choose_engine(options.engine or scenario.engine, base_url)
             monitor = Monitor(_target(scenario, options, demo_pid), scenario.monitor.interval)
             progress.scenario_started(scenario, index, count, base_url)
             monitor.start()
             try:
-                interrupted = _run_loop(scenario, base_url, stats, monitor, progress)
+                interrupted = _run_load(
+                    scenario, engine, base_url, stats, monitor, progress, options
+                )
             finally:
                 monitor_result = monitor.stop()
     except PerfrunError as exc:
-        outcome = ScenarioOutcome(
-            scenario, base_url, HttpxEngine.name, started_at, _now(), FAILED, str(exc), stats, None
-        )
-        progress.scenario_finished(outcome)
-        return outcome
+        return outcome(FAILED, str(exc))
     except KeyboardInterrupt:
-        outcome = ScenarioOutcome(
-            scenario, base_url, HttpxEngine.name, started_at, _now(), INTERRUPTED,
-            "interrupted: the figures cover the run until then", stats, None,
-        )  # fmt: skip
-        progress.scenario_finished(outcome)
-        return outcome
-    status, message = _status(stats, base_url, interrupted)
-    outcome = ScenarioOutcome(
-        scenario, base_url, HttpxEngine.name, started_at, _now(), status, message, stats,
-        monitor_result,
-    )  # fmt: skip
-    progress.scenario_finished(outcome)
-    return outcome
+        return outcome(INTERRUPTED, "interrupted: the figures cover the run until then")
+    return outcome(*_status(stats, base_url, interrupted))
+
+
+def _run_load(
+    scenario: Scenario,
+    engine: str,
+    base_url: str,
+    stats: ScenarioStats,
+    monitor: Monitor,
+    progress: Progress,
+    options: RunOptions,
+) -> bool:
+    """The load, in this process or in worker processes; True when interrupted."""
+    expected, duration = expected_load(scenario.load)
+
+    def snapshot(done: int, errors: int, rps: float, p95: float | None) -> Snapshot:
+        now = time.perf_counter()
+        return Snapshot(
+            elapsed=now - stats.origin,
+            done=done,
+            expected_requests=expected,
+            expected_duration=duration,
+            rps=rps,
+            p95_ms=p95,
+            errors=errors,
+            resources=monitor.latest(),
+            warming_up=now < stats.warmup_end,
+        )
+
+    if options.workers > 1:
+
+        def on_progress(parts: list[WorkerProgress]) -> None:
+            p95s = [p.p95_ms for p in parts if p.p95_ms is not None]
+            progress.update(
+                snapshot(
+                    sum(p.done for p in parts),
+                    sum(p.errors for p in parts),
+                    float(sum(p.last_second for p in parts)),
+                    max(p95s) if p95s else None,  # live view only; the report merges exactly
+                )
+            )
+
+        return run_workers(
+            scenario, engine, base_url, options.workers, stats, monitor.add_generator, on_progress
+        )
+
+    def tick(current: ScenarioStats) -> None:
+        second = int(time.perf_counter() - current.origin) - 1
+        progress.update(
+            snapshot(
+                current.overall.total + current.warmup.total,
+                current.overall.failed,
+                float(current.timeline.requests_in(second)) if second >= 0 else 0.0,
+                current.overall.latency.percentile_ms(95.0),
+            )
+        )
+
+    return drive(scenario, engine, base_url, stats, tick=tick)
 
 
 def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> psutil.Process | None:
@@ -158,148 +206,10 @@ def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> ps
     return None
 
 
-def _run_loop(
-    scenario: Scenario, base_url: str, stats: ScenarioStats, monitor: Monitor, progress: Progress
-) -> bool:
-    """Drive the load in a new event loop; True when it was interrupted."""
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner, _frozen_heap():
-        return runner.run(_drive(scenario, base_url, stats, monitor, progress))
-
-
-@contextlib.contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """Keep the garbage collector off everything alive before the load: a full
-    collection over perfrun's imported modules takes ~35 ms, long enough to send
-    requests late and stall every response in flight, inflating the figures."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop where installed: a cheaper event loop leaves more CPU for requests."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
-
-
-async def _drive(
-    scenario: Scenario, base_url: str, stats: ScenarioStats, monitor: Monitor, progress: Progress
-) -> bool:
-    loop = asyncio.get_running_loop()
-    engine = HttpxEngine(base_url, scenario.load.timeout, scenario.requests)
-    stats.rebase(time.perf_counter())
-    load = asyncio.create_task(_executor(scenario, engine, stats))
-    interrupted = False
-    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
-
-    def restore_handlers() -> None:
-        for sig, handler in previous.items():
-            loop.remove_signal_handler(sig)
-            signal.signal(sig, handler)  # remove_signal_handler leaves SIG_DFL behind
-
-    def on_signal() -> None:
-        nonlocal interrupted
-        interrupted = True
-        load.cancel()
-        restore_handlers()  # a second Ctrl-C interrupts the clean-up too
-
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, on_signal)
-    helpers = [
-        asyncio.create_task(probe_loop_lag(stats.loop_lag)),
-        asyncio.create_task(_tick(scenario, stats, monitor, progress)),
-        asyncio.create_task(_give_up_if_unreachable(stats, load)),
-    ]
-    try:
-        with contextlib.suppress(asyncio.CancelledError):
-            await load
-        if load.done() and not load.cancelled() and scenario.load.model is LoadModel.OPEN:
-            stats.schedule_end = stats.origin + rate_profile(scenario.load).duration
-    finally:
-        for task in helpers:
-            task.cancel()
-        await asyncio.gather(*helpers, return_exceptions=True)
-        await engine.aclose()
-        if not interrupted:
-            restore_handlers()
-    return interrupted
-
-
-def _executor(
-    scenario: Scenario, engine: Engine, stats: ScenarioStats
-) -> Coroutine[Any, Any, None]:
-    """The coroutine that runs the scenario's load model, starting at stats.origin."""
-    load, requests, start = scenario.load, scenario.requests, stats.origin
-    if load.model is LoadModel.OPEN:
-        return run_open(load, requests, engine, stats.record, stats.schedule, start=start)
-    if load.stages:
-        return run_closed_stages(load, requests, engine, stats.record, start=start)
-    return run_closed(load, requests, engine, stats.record, start=start)
-
-
-async def _tick(
-    scenario: Scenario, stats: ScenarioStats, monitor: Monitor, progress: Progress
-) -> None:
-    expected, duration = expected_load(scenario.load)
-    while True:
-        await asyncio.sleep(PROGRESS_INTERVAL)
-        elapsed = time.perf_counter() - stats.origin
-        last_second = int(elapsed) - 1
-        progress.update(
-            Snapshot(
-                elapsed=elapsed,
-                done=stats.overall.total + stats.warmup.total,
-                expected_requests=expected,
-                expected_duration=duration,
-                warming_up=time.perf_counter() < stats.warmup_end,
-                rps=float(stats.timeline.requests_in(last_second)) if last_second >= 0 else 0.0,
-                p95_ms=stats.overall.latency.percentile_ms(95.0),
-                errors=stats.overall.failed,
-                resources=monitor.latest(),
-            )
-        )
-
-
-def expected_load(load: LoadSpec) -> tuple[int | None, float | None]:
-    """How many requests (when known in advance) and how long the load asks for."""
-    if load.model is LoadModel.OPEN:
-        return Pacer(rate_profile(load)).expected(), rate_profile(load).duration
-    if load.requests_per_user is not None:
-        return load.users * load.requests_per_user, None
-    return None, load.duration
-
-
-async def _give_up_if_unreachable(stats: ScenarioStats, load: asyncio.Task[None]) -> None:
-    """Stop the load once UNREACHABLE_AFTER seconds have passed in which every request
-    failed to connect: hammering a closed port for the whole duration tells nothing."""
-    await asyncio.sleep(UNREACHABLE_AFTER)
-    if _unreachable(stats):
-        load.cancel()
-
-
-def _unreachable(stats: ScenarioStats) -> bool:
-    """Requests were sent (warm-up included) and not one could connect."""
-    parts = (stats.overall, stats.warmup)
-    sent = sum(p.total for p in parts)
-    kinds = [kind for p in parts for kind in p.errors]
-    return (
-        sent > 0
-        and all(ErrorKind(kind).is_connect_failure for kind in kinds)
-        and not any(p.succeeded for p in parts)
-    )
-
-
 def _status(stats: ScenarioStats, base_url: str, interrupted: bool) -> tuple[str, str]:
     if interrupted:
         return INTERRUPTED, "interrupted: the figures cover the run until then"
-    if _unreachable(stats):
+    if unreachable(stats):
         kinds = stats.overall.errors + stats.warmup.errors
         kind = kinds.most_common(1)[0][0]
         total = stats.overall.total + stats.warmup.total
@@ -313,7 +223,3 @@ def _status(stats: ScenarioStats, base_url: str, interrupted: bool) -> tuple[str
             " after the warm-up" if stats.warmup.total else ""
         )
     return COMPLETED, ""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

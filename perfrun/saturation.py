@@ -22,7 +22,7 @@ class Evidence:
     loop_lag_p99_ms: float | None
     loop_lag_max_ms: float | None
     generator_cpu_percent: float | None
-    """Average over the run, % of one core."""
+    """Average over the run, % of one core, per worker process."""
     sent: int
     late: int
     """Sent late for a reason of perfrun's own (not counting those that waited for a
@@ -48,8 +48,8 @@ def assess(evidence: Evidence) -> Assessment:
     cpu = evidence.generator_cpu_percent
     if cpu is not None and cpu >= MAX_GENERATOR_CPU_PERCENT:
         reasons.append(
-            f"perfrun used {cpu:.0f}% of a CPU core (limit {MAX_GENERATOR_CPU_PERCENT:g}%): "
-            "it could not offer more load"
+            f"perfrun used {cpu:.0f}% of a CPU core per worker process "
+            f"(limit {MAX_GENERATOR_CPU_PERCENT:g}%): it could not offer more load"
         )
     if evidence.sent and evidence.late > MAX_LATE_FRACTION * evidence.sent:
         share = 100.0 * evidence.late / evidence.sent

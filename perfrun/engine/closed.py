@@ -16,6 +16,7 @@ from perfrun.engine.base import Engine
 from perfrun.engine.mix import RequestMix
 from perfrun.engine.profile import users_profile
 from perfrun.engine.result import RequestResult
+from perfrun.engine.share import Share
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 Sink = Callable[[RequestResult], None]
@@ -36,26 +37,28 @@ async def run_closed(
     sink: Sink,
     *,
     start: float,
+    share: Share = Share.WHOLE,
     seed: int | None = None,
 ) -> None:
     """Run the closed model from `start` (a perf_counter time) to completion; every
-    result goes to `sink`."""
+    result goes to `sink`. With a `share`, only this worker's users run."""
     started = start
     deadline = started + load.duration if load.duration is not None else None
     mix = RequestMix(requests)
     rng = random.Random(seed)
+    delays = ramp_delays(load.users, load.ramp_up)
     users = [
         _user(
             engine,
             mix,
             random.Random(rng.random()),
             sink,
-            start_at=started + delay,
+            start_at=started + delays[index],
             count=load.requests_per_user,
             deadline=deadline,
             think_time=load.think_time,
         )
-        for delay in ramp_delays(load.users, load.ramp_up)
+        for index in share.indices(load.users)
     ]
     await asyncio.gather(*users)
 
@@ -105,10 +108,12 @@ async def run_closed_stages(
     sink: Sink,
     *,
     start: float,
+    share: Share = Share.WHOLE,
     seed: int | None = None,
 ) -> None:
     """Closed model with a staged number of users: user i runs while the profile's
-    target exceeds i; a user leaving finishes its current request first."""
+    target exceeds i; a user leaving finishes its current request first. With a
+    `share`, only this worker's users run."""
     profile = users_profile(load)
     started = start
     deadline = started + profile.duration
@@ -121,7 +126,7 @@ async def run_closed_stages(
     active: dict[int, asyncio.Task[None]] = {}
     try:
         while time.perf_counter() < deadline:
-            for index in range(target()):
+            for index in share.indices(target()):
                 task = active.get(index)
                 if task is None or task.done():
                     active[index] = asyncio.create_task(

@@ -21,6 +21,7 @@ from perfrun.engine.closed import Sink
 from perfrun.engine.mix import RequestMix
 from perfrun.engine.pacer import Pacer, Positions
 from perfrun.engine.profile import rate_profile
+from perfrun.engine.share import Share
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 LATE_AFTER = 0.010
@@ -61,14 +62,16 @@ async def run_open(
     counts: ScheduleCounts,
     *,
     start: float,
+    share: Share = Share.WHOLE,
     seed: int | None = None,
 ) -> None:
-    """Send on schedule until the rate profile ends, then wait for requests in flight."""
+    """Send on schedule until the rate profile ends, then wait for requests in flight.
+    With a `share`, only this worker's part of the schedule (and of max_in_flight)."""
     pacer = Pacer(rate_profile(load))
-    positions = Positions(load.arrival, seed)
+    positions = Positions(load.arrival, seed, share)
     mix = RequestMix(requests)
     rng = random.Random(seed)
-    slots = asyncio.Semaphore(load.max_in_flight)
+    slots = asyncio.Semaphore(share.cap(load.max_in_flight))
     idle: list[Session] = []
     in_flight: set[asyncio.Task[None]] = set()
 

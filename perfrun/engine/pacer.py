@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 
 from perfrun.engine.profile import Profile
+from perfrun.engine.share import Share
 from perfrun.scenario.model import Arrival
 
 
@@ -39,16 +40,20 @@ class Pacer:
 
 class Positions:
     """The count axis the pacer is read at: 0, 1, 2, … for uniform arrivals; a running
-    sum of Exp(1) steps for Poisson arrivals (same mean rate, random gaps)."""
+    sum of Exp(1) steps for Poisson arrivals (same mean rate, random gaps).
 
-    def __init__(self, arrival: Arrival, seed: int | None = None) -> None:
+    Worker k of n reads positions k, k + n, k + 2n, … (uniform), or a Poisson process
+    of 1/n the rate (the n of them add up to a Poisson process at the full rate)."""
+
+    def __init__(self, arrival: Arrival, seed: int | None = None, share: Share = Share.WHOLE):
         self._poisson = arrival == Arrival.POISSON
         self._rng = random.Random(seed)
-        self._position = 0.0
+        self._step = float(share.count)
+        self._position = 0.0 if self._poisson else float(share.index)
 
     @property
     def current(self) -> float:
         return self._position
 
     def advance(self) -> None:
-        self._position += self._rng.expovariate(1.0) if self._poisson else 1.0
+        self._position += self._step * (self._rng.expovariate(1.0) if self._poisson else 1.0)

@@ -72,10 +72,18 @@ class LatencyHistogram:
         """Compressed, base64 text form (HdrHistogram's standard encoding) plus the sum."""
         return f"{self._sum_us}:{self._hdr.encode().decode('ascii')}"
 
+    def __getstate__(self) -> str:
+        """Pickled as its encoding, so stats travel between worker processes losslessly."""
+        return self.encode()
+
+    def __setstate__(self, state: str) -> None:
+        sum_us, _, payload = state.partition(":")
+        self._hdr = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+        self._hdr.decode_and_add(payload.encode("ascii"))
+        self._sum_us = int(sum_us)
+
     @classmethod
     def decode(cls, text: str) -> LatencyHistogram:
-        sum_us, _, payload = text.partition(":")
-        histogram = cls()
-        histogram._hdr.decode_and_add(payload.encode("ascii"))
-        histogram._sum_us = int(sum_us)
+        histogram = cls.__new__(cls)
+        histogram.__setstate__(text)
         return histogram

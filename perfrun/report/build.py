@@ -77,7 +77,7 @@ def build_scenario_report(
     resources = _resources(outcome.monitor) if outcome.monitor is not None else None
     requests = _counts(stats.overall, duration)
     latency = stats.overall.latency.summary_ms()
-    generator = _generator(stats, resources, fail_on_saturation)
+    generator = _generator(stats, resources, outcome.workers, fail_on_saturation)
     measured, notes = _measurements(requests, latency, resources)
     verdicts = evaluate(scenario.thresholds, measured, notes)
     passed = (
@@ -203,7 +203,7 @@ def _schedule(stats: ScenarioStats) -> Schedule:
 
 
 def _generator(
-    stats: ScenarioStats, resources: Resources | None, fail_on_saturation: bool
+    stats: ScenarioStats, resources: Resources | None, workers: int, fail_on_saturation: bool
 ) -> GeneratorHealth:
     lag = stats.loop_lag.summary_ms()
     cpu = resources.generator_cpu_percent.avg if resources is not None else None
@@ -211,7 +211,8 @@ def _generator(
         Evidence(
             loop_lag_p99_ms=lag["p99"],
             loop_lag_max_ms=lag["max"],
-            generator_cpu_percent=cpu,
+            # Each worker is one event loop on one core: judge the load per worker.
+            generator_cpu_percent=cpu / workers if cpu is not None else None,
             sent=stats.schedule.sent,
             late=stats.schedule.late_own,
         )
@@ -221,6 +222,7 @@ def _generator(
         reasons=assessment.reasons,
         loop_lag_ms=lag,
         cpu_percent=cpu,
+        workers=workers,
         fails_run=fail_on_saturation,
     )
 

@@ -66,6 +66,7 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
                 "reasons": list(s.generator.reasons),
                 "loop_lag_ms": dict(s.generator.loop_lag_ms),
                 "cpu_percent": s.generator.cpu_percent,
+                "workers": s.generator.workers,
                 "fails_run": s.generator.fails_run,
             },
             "endpoints": {

@@ -126,6 +126,8 @@ class GeneratorHealth:
     reasons: tuple[str, ...]
     loop_lag_ms: LatencySummary
     cpu_percent: float | None
+    """All of perfrun's processes together, % of one core."""
+    workers: int
     fails_run: bool
     """--on-saturation fail: a saturated generator fails the scenario."""
 

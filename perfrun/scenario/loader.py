@@ -36,6 +36,7 @@ from perfrun.scenario._yaml import (
 from perfrun.scenario.model import (
     DEMO_TARGET,
     Checks,
+    EngineChoice,
     MonitorSpec,
     RequestSpec,
     Scenario,
@@ -49,7 +50,8 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 _FILE_KEYS = ("scenarios",)
 _SCENARIO_KEYS = (
-    "description", "type", "severity", "base_url", "requests", "load", "thresholds", "monitor"
+    "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
+    "monitor",
 )  # fmt: skip
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
@@ -274,6 +276,7 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         type=choice(fields["type"], ScenarioType, loc.at(fields, "type")),
         severity=choice(fields["severity"], Severity, loc.at(fields, "severity")),
         base_url=_base_url(optional(fields, "base_url", DEMO_TARGET), loc.at(fields, "base_url")),
+        engine=choice(optional(fields, "engine", "auto"), EngineChoice, loc.at(fields, "engine")),
         requests=_requests(fields["requests"], loc.at(fields, "requests")),
         load=parse_load(fields["load"], loc.at(fields, "load")),
         thresholds=_thresholds(optional(fields, "thresholds"), loc.at(fields, "thresholds")),

@@ -67,6 +67,15 @@ class RequestSpec:
     checks: Checks = field(default_factory=Checks)
 
 
+class EngineChoice(enum.StrEnum):
+    AUTO = "auto"
+    """The fast engine when the scenario needs nothing more, else httpx."""
+    FAST = "fast"
+    """perfrun's own HTTP/1.1 engine: asyncio protocols + httptools."""
+    HTTPX = "httpx"
+    """The reference engine, for everything the fast one does not do."""
+
+
 class LoadModel(enum.StrEnum):
     CLOSED = "closed"
     """`users` virtual users, each sending its next request when the last one ends."""
@@ -147,6 +156,7 @@ class Scenario:
     load: LoadSpec
     thresholds: tuple[Threshold, ...] = ()
     monitor: MonitorSpec = field(default_factory=MonitorSpec)
+    engine: EngineChoice = EngineChoice.AUTO
     description: str = ""
     source: str = ""
     """Where it was defined, `file:line`, for messages."""

@@ -28,6 +28,7 @@ import socket
 import statistics
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -149,7 +150,7 @@ class Target:
                 status = self._status_for(path)
                 wait = self._wait_seconds()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    await _sleep_at_least(wait)
                 responses += 1
                 close_after = self.options.close_after
                 if close_after and responses >= close_after:
@@ -254,6 +255,14 @@ def _gap_cv(arrivals: Sequence[float]) -> float:
     mean = statistics.fmean(gaps)
     return statistics.pstdev(gaps) / mean if mean > 0 else 0.0
 
+
+
+async def _sleep_at_least(seconds: float) -> None:
+    """Sleep `seconds`, never less: uvloop's millisecond timers can fire up to ~1 ms early,
+    and a "20 ms server" that answers in 19 ms would make every latency test lie."""
+    until = time.perf_counter() + seconds
+    while (remaining := until - time.perf_counter()) > 0:
+        await asyncio.sleep(remaining)
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)

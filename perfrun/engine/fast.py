@@ -1,0 +1,311 @@
+"""The fast engine: HTTP/1.1 keep-alive on asyncio protocols, parsed by httptools (llhttp).
+
+Built for load generation, not general use: one connection per session, request bytes
+built once per endpoint, responses parsed in C, the body kept only when a check needs
+it. TLS through the standard `ssl` module with one shared context. It does plain
+HTTP/1.1 requests and responses (sized, chunked and read-until-close bodies, HEAD,
+`Connection: close`); anything more (HTTP/2, proxies, redirects, cookies, auth flows)
+is the httpx engine's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import httptools
+
+from perfrun import __version__
+from perfrun.engine.checks import failed_checks
+from perfrun.engine.result import ErrorKind, RequestResult, status_error
+from perfrun.scenario.model import Checks, RequestSpec
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class _Response:
+    """What one response brought: status, body size, and (only if wanted) headers/body."""
+
+    __slots__ = ("body", "headers", "size", "status")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.size = 0
+        self.headers: dict[str, str] = {}
+        self.body: list[bytes] = []
+
+
+class _Failure(Exception):
+    """A request failed; carries the error kind. Never leaves the engine."""
+
+    def __init__(self, kind: ErrorKind, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: send a request, resolve a future with its response."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[_Response] | None = None
+        self._response = _Response()
+        self._keep_headers = False
+        self._keep_body = False
+        self._head = False
+        self._headers_done = False
+        self._delimited = False
+        """The body has a Content-Length or is chunked (else it ends with the connection)."""
+        self.reusable = True
+
+    # --- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(ErrorKind.PROTOCOL, "unexpected protocol upgrade")
+        except httptools.HttpParserError as exc:
+            self._fail(ErrorKind.PROTOCOL, f"invalid HTTP response: {exc}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._waiter is None or self._waiter.done():
+            return
+        if self._headers_done and not self._delimited:
+            self._complete()  # a body without length ends with the connection
+        else:
+            self._fail(ErrorKind.RESET, "server closed the connection before the response ended")
+
+    # --- httptools callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lower = name.lower()
+        if lower == b"connection" and value.lower() == b"close":
+            self.reusable = False
+        elif lower == b"content-length" or (
+            lower == b"transfer-encoding" and b"chunked" in value.lower()
+        ):
+            self._delimited = True
+        if self._keep_headers:
+            key = lower.decode("latin-1")
+            text = value.decode("latin-1")
+            known = self._response.headers.get(key)
+            self._response.headers[key] = text if known is None else f"{known}, {text}"
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+        self._response.status = self._parser.get_status_code()
+        if not self._parser.should_keep_alive():
+            self.reusable = False
+        if self._head:
+            # No body follows a HEAD response, but llhttp cannot be told so: it would wait
+            # for Content-Length bytes. Complete now and parse the next one afresh.
+            self._parser = httptools.HttpResponseParser(self)
+            self._complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._response.size += len(body)
+        if self._keep_body:
+            self._response.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._complete()
+
+    # --- used by the session
+
+    def request(
+        self, payload: bytes, *, head: bool, keep_headers: bool, keep_body: bool
+    ) -> asyncio.Future[_Response]:
+        assert self.transport is not None
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        self._response = _Response()
+        self._head, self._keep_headers, self._keep_body = head, keep_headers, keep_body
+        self._headers_done = False
+        self._delimited = False
+        self.transport.write(payload)
+        return self._waiter
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _complete(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(self._response)
+
+    def _fail(self, kind: ErrorKind, detail: str) -> None:
+        self.reusable = False
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(_Failure(kind, detail))
+        if self.transport is not None:
+            self.transport.close()
+
+
+class _Prepared:
+    """An endpoint's request, serialised once."""
+
+    __slots__ = ("checks", "expect", "head", "keep_body", "keep_headers", "name", "payload")
+
+    def __init__(self, spec: RequestSpec, host_header: str, prefix: str) -> None:
+        self.name = spec.name
+        self.expect = frozenset(spec.expect_status)
+        self.checks: Checks = spec.checks
+        self.head = spec.method == "HEAD"
+        self.keep_body = bool(spec.checks.body_contains or spec.checks.json)
+        self.keep_headers = bool(spec.checks.headers)
+        body = b""
+        headers = {
+            "Host": host_header,
+            "User-Agent": f"perfrun/{__version__}",
+            "Accept": "*/*",
+        }
+        if spec.json is not None:
+            body = json.dumps(spec.json).encode()
+            headers["Content-Type"] = "application/json"
+        elif spec.body is not None:
+            body = spec.body.encode()
+        merged = {k.lower(): (k, v) for k, v in headers.items()}
+        merged.update({k.lower(): (k, v) for k, v in spec.headers.items()})
+        if body or spec.method in ("POST", "PUT", "PATCH"):
+            merged["content-length"] = ("Content-Length", str(len(body)))
+        lines = [f"{spec.method} {prefix}{spec.path} HTTP/1.1"]
+        lines += [f"{name}: {value}" for name, value in merged.values()]
+        self.payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class FastSession:
+    """One virtual user's connection, opened on first use and reopened when closed."""
+
+    def __init__(self, engine: FastEngine) -> None:
+        self._engine = engine
+        self._conn: _Connection | None = None
+
+    async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
+        engine = self._engine
+        prepared = engine.prepared[request.name]
+        started = time.perf_counter()
+        queued = max(started - intended, 0.0) if intended is not None else 0.0
+        phase = "connect"
+        try:
+            async with asyncio.timeout(engine.timeout):
+                conn = self._conn
+                if conn is None or conn.closed or not conn.reusable:
+                    if conn is not None:
+                        conn.close()
+                    conn = self._conn = await engine.connect()
+                phase = "response"
+                response = await conn.request(
+                    prepared.payload,
+                    head=prepared.head,
+                    keep_headers=prepared.keep_headers,
+                    keep_body=prepared.keep_body,
+                )
+        except _Failure as failure:
+            return self._failed(prepared.name, started, queued, failure.kind, failure.detail)
+        except TimeoutError:
+            kind = ErrorKind.CONNECT_TIMEOUT if phase == "connect" else ErrorKind.TIMEOUT
+            detail = f"no {'connection' if phase == 'connect' else 'response'} within the timeout"
+            return self._failed(prepared.name, started, queued, kind, detail)
+        except OSError as exc:
+            kind, detail = classify_os_error(exc, phase)
+            return self._failed(prepared.name, started, queued, kind, detail)
+        latency = time.perf_counter() - started
+        if not conn.reusable:
+            conn.close()
+        status, size = response.status, response.size
+        if status not in prepared.expect:
+            detail = f"HTTP {status} {request.method} {request.path}"
+            return RequestResult(
+                prepared.name, started, latency, status, size, status_error(status), detail, queued
+            )
+        if prepared.checks:
+            failed = failed_checks(
+                prepared.checks, prepared.name, response.headers, b"".join(response.body)
+            )
+            if failed:
+                return RequestResult(
+                    prepared.name, started, latency, status, size,
+                    ErrorKind.CHECK_FAILED, failed[0], queued, failed,
+                )  # fmt: skip
+        return RequestResult(prepared.name, started, latency, status, size, None, "", queued)
+
+    def _failed(
+        self, name: str, started: float, queued: float, kind: ErrorKind, detail: str
+    ) -> RequestResult:
+        if self._conn is not None:
+            self._conn.close()  # its state is unknown: never reuse it
+            self._conn = None
+        return RequestResult(
+            name, started, time.perf_counter() - started, 0, 0, kind, detail, queued
+        )
+
+    async def aclose(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def classify_os_error(exc: OSError, phase: str) -> tuple[ErrorKind, str]:
+    """The one place the fast engine maps socket errors to error kinds."""
+    detail = f"{type(exc).__name__}: {exc}"
+    if phase == "connect":
+        if isinstance(exc, ConnectionRefusedError):
+            return ErrorKind.CONNECT_REFUSED, detail
+        return ErrorKind.CONNECT_ERROR, detail
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return ErrorKind.RESET, detail
+    return ErrorKind.OTHER, detail
+
+
+class FastEngine:
+    """Hands out one `FastSession` (one keep-alive connection) per virtual user."""
+
+    name = "fast"
+
+    def __init__(self, base_url: str, timeout: float, requests: Sequence[RequestSpec]) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+            raise ValueError(f"the fast engine needs an http:// or https:// URL, got {base_url}")
+        self.timeout = timeout
+        self.host = parts.hostname
+        self.port = parts.port or _DEFAULT_PORTS[parts.scheme]
+        self.ssl_context: ssl.SSLContext | None = (
+            ssl.create_default_context() if parts.scheme == "https" else None
+        )
+        default = parts.port is None or parts.port == _DEFAULT_PORTS[parts.scheme]
+        host_header = parts.hostname if default else f"{parts.hostname}:{parts.port}"
+        if ":" in parts.hostname:  # IPv6 literal
+            host_header = f"[{parts.hostname}]" + ("" if default else f":{parts.port}")
+        prefix = parts.path.rstrip("/")
+        self.prepared = {spec.name: _Prepared(spec, host_header, prefix) for spec in requests}
+
+    async def connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        _, protocol = await loop.create_connection(
+            _Connection,
+            self.host,
+            self.port,
+            ssl=self.ssl_context,
+            server_hostname=self.host if self.ssl_context is not None else None,
+        )
+        return protocol
+
+    def session(self) -> FastSession:
+        return FastSession(self)
+
+    async def aclose(self) -> None:
+        """Nothing shared to close: every session closes its own connection."""

@@ -1,0 +1,198 @@
+"""One scenario's load split over N worker processes, one event loop each.
+
+Python runs one event loop per core at most, so beyond one core's worth of requests
+the load needs processes. Each worker takes its `Share` (every n-th user, every n-th
+scheduled request), all start at the same instant, and each sends back its
+`ScenarioStats`, which merge losslessly (HDR histograms travel encoded, never
+re-sampled) into the parent's. The monitor stays in the parent and counts the
+workers' CPU as the generator's.
+
+Protocol over one pipe per worker: worker → ("ready",); parent → start time;
+worker → ("progress", WorkerProgress) every PROGRESS_INTERVAL; worker → ("done",
+stats, interrupted). The parent stops workers with SIGTERM; they ignore SIGINT (a
+terminal's Ctrl-C reaches the whole process group) and let the parent decide.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+
+from perfrun.drive import drive
+from perfrun.engine.share import Share
+from perfrun.errors import TargetError
+from perfrun.metrics.stats import ScenarioStats
+from perfrun.scenario.model import Scenario
+
+START_DELAY = 0.2
+"""Seconds between the last worker reporting ready and the common start."""
+READY_TIMEOUT = 60.0
+STOP_GRACE = 15.0
+"""Seconds a stopped worker gets to send what it measured before it is killed."""
+
+
+@dataclass(frozen=True)
+class WorkerProgress:
+    done: int
+    errors: int
+    last_second: int
+    """Requests completed in the last full second."""
+    p95_ms: float | None
+
+
+@dataclass(frozen=True)
+class _Job:
+    scenario: Scenario
+    engine: str
+    base_url: str
+    share: Share
+
+
+def run_workers(
+    scenario: Scenario,
+    engine: str,
+    base_url: str,
+    count: int,
+    stats: ScenarioStats,
+    on_start: Callable[[list[int]], None],
+    on_progress: Callable[[list[WorkerProgress]], None],
+) -> bool:
+    """Run the scenario in `count` workers, merge their stats into `stats`; True when
+    interrupted. `on_start` gets the workers' pids once they run."""
+    context = multiprocessing.get_context("spawn")  # no fork: the monitor thread runs
+    pipes: list[Connection] = []
+    processes: list[BaseProcess] = []
+    for index in range(count):
+        parent_end, child_end = context.Pipe()
+        job = _Job(scenario, engine, base_url, Share(index, count))
+        process = context.Process(
+            target=_worker_main, args=(child_end, job), name=f"perfrun-worker-{index}"
+        )
+        process.start()
+        child_end.close()
+        pipes.append(parent_end)
+        processes.append(process)
+    interrupted = False
+    try:
+        _await_ready(pipes, processes)
+        on_start([p.pid for p in processes if p.pid is not None])
+        start_at = time.perf_counter() + START_DELAY
+        stats.rebase(start_at)
+        for pipe in pipes:
+            pipe.send(start_at)
+        results = _collect(pipes, on_progress)
+    except KeyboardInterrupt:
+        interrupted = True
+        for worker in processes:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signal.SIGTERM)
+        results = _collect(pipes, None, timeout=STOP_GRACE)
+    finally:
+        for pipe in pipes:
+            pipe.close()  # a worker still waiting for its start time gets EOF and leaves
+        for worker in processes:
+            worker.join(timeout=STOP_GRACE)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+    for worker_stats, worker_interrupted in results:
+        stats.merge(worker_stats)
+        interrupted = interrupted or worker_interrupted
+    if len(results) < count and not interrupted:
+        missing = count - len(results)
+        raise TargetError(
+            f"{missing} of {count} worker processes died during the run: "
+            "their share is missing from the figures"
+        )
+    return interrupted
+
+
+def _await_ready(pipes: list[Connection], processes: list[BaseProcess]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    waiting = set(range(len(pipes)))
+    while waiting:
+        ready = wait([pipes[i] for i in waiting], timeout=max(deadline - time.monotonic(), 0))
+        if not ready:
+            raise TargetError(f"{len(waiting)} worker process(es) did not start in time")
+        for pipe in ready:
+            index = pipes.index(pipe)  # type: ignore[arg-type]
+            try:
+                pipes[index].recv()  # ("ready",)
+            except EOFError:
+                code = processes[index].exitcode
+                raise TargetError(f"worker process {index} died while starting ({code})") from None
+            waiting.discard(index)
+
+
+def _collect(
+    pipes: list[Connection],
+    on_progress: Callable[[list[WorkerProgress]], None] | None,
+    timeout: float | None = None,
+) -> list[tuple[ScenarioStats, bool]]:
+    """Read progress until every worker sent its stats (or died, or time ran out)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    latest: dict[int, WorkerProgress] = {}
+    results: dict[int, tuple[ScenarioStats, bool]] = {}
+    open_pipes = dict(enumerate(pipes))
+    while open_pipes:
+        remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        if remaining == 0.0:
+            break
+        for pipe in wait(list(open_pipes.values()), timeout=remaining):
+            index = pipes.index(pipe)  # type: ignore[arg-type]
+            try:
+                message = pipes[index].recv()
+            except EOFError:  # died: the caller counts the missing result
+                del open_pipes[index]
+                continue
+            if message[0] == "progress":
+                latest[index] = message[1]
+                if on_progress is not None and len(latest) == len(pipes):
+                    on_progress(list(latest.values()))
+            elif message[0] == "done":
+                results[index] = (message[1], message[2])
+                del open_pipes[index]
+    return [results[i] for i in sorted(results)]
+
+
+def _worker_main(pipe: Connection, job: _Job) -> None:
+    """A worker process: build, report ready, wait for the start, drive, report."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stats = ScenarioStats(time.perf_counter(), job.scenario.load.warmup)
+    try:
+        pipe.send(("ready",))
+        start_at = pipe.recv()
+    except (EOFError, OSError):
+        return
+
+    def tick(current: ScenarioStats) -> None:
+        second = int(time.perf_counter() - current.origin) - 1
+        pipe.send(
+            (
+                "progress",
+                WorkerProgress(
+                    done=current.overall.total + current.warmup.total,
+                    errors=current.overall.failed,
+                    last_second=current.timeline.requests_in(second) if second >= 0 else 0,
+                    p95_ms=current.overall.latency.percentile_ms(95.0),
+                ),
+            )
+        )
+
+    interrupted = drive(
+        job.scenario,
+        job.engine,
+        job.base_url,
+        stats,
+        share=job.share,
+        start_at=start_at,
+        tick=tick,
+        signals=(signal.SIGTERM,),
+    )
+    pipe.send(("done", stats, interrupted))
