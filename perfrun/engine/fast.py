@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
 import ssl
 import time
+import zlib
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
+import httpx
 
 from perfrun import __version__
 from perfrun.engine.checks import failed_checks
@@ -54,13 +58,15 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser = _parser(self)
         self._waiter: asyncio.Future[_Response] | None = None
         self._response = _Response()
         self._keep_headers = False
         self._keep_body = False
         self._head = False
         self._headers_done = False
+        self._interim = False
+        self._decoder: Any = None
         self._delimited = False
         """The body has a Content-Length or is chunked (else it ends with the connection)."""
         self.reusable = True
@@ -90,7 +96,16 @@ class _Connection(asyncio.Protocol):
     # --- httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._headers_done:
+            return  # a chunked trailer: not a header (httpx drops them too)
         lower = name.lower()
+        if (
+            self._keep_body
+            and lower == b"content-encoding"
+            and value.strip().lower() in (b"gzip", b"deflate")
+        ):
+            # Decoded only for body checks: bytes_received counts what came over the wire.
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
         if lower == b"connection" and value.lower() == b"close":
             self.reusable = False
         elif lower == b"content-length" or (
@@ -104,22 +119,34 @@ class _Connection(asyncio.Protocol):
             self._response.headers[key] = text if known is None else f"{known}, {text}"
 
     def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:
+            # An interim response (103 Early Hints, 100 Continue): the final one follows.
+            self._interim = True
+            self._response = _Response()
+            self._delimited = False
+            self._decoder = None
+            return
         self._headers_done = True
-        self._response.status = self._parser.get_status_code()
+        self._response.status = status
         if not self._parser.should_keep_alive():
             self.reusable = False
         if self._head:
             # No body follows a HEAD response, but llhttp cannot be told so: it would wait
             # for Content-Length bytes. Complete now and parse the next one afresh.
-            self._parser = httptools.HttpResponseParser(self)
+            self._parser = _parser(self)
             self._complete()
 
     def on_body(self, body: bytes) -> None:
         self._response.size += len(body)
         if self._keep_body:
-            self._response.body.append(body)
+            decoder = self._decoder
+            self._response.body.append(body if decoder is None else decoder.decompress(body))
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
         if self._waiter is not None and not self._waiter.done():
             self._complete()
 
@@ -135,8 +162,15 @@ class _Connection(asyncio.Protocol):
         self._head, self._keep_headers, self._keep_body = head, keep_headers, keep_body
         self._headers_done = False
         self._delimited = False
+        self._decoder = None
         self.transport.write(payload)
         return self._waiter
+
+    def peer_closed(self) -> bool:
+        """The idle connection has something to read: the server's FIN (or garbage)."""
+        assert self.transport is not None
+        sock = self.transport.get_extra_info("socket")
+        return bool(select.select([sock], [], [], 0)[0])
 
     def close(self) -> None:
         self.closed = True
@@ -155,10 +189,26 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+def _parser(protocol: _Connection) -> Any:
+    parser = httptools.HttpResponseParser(protocol)
+    # Transfer-Encoding overrides Content-Length (RFC 9112 6.3), as in httpx.
+    parser.set_dangerous_leniencies(lenient_chunked_length=True)
+    return parser
+
+
 class _Prepared:
     """An endpoint's request, serialised once."""
 
-    __slots__ = ("checks", "expect", "head", "keep_body", "keep_headers", "name", "payload")
+    __slots__ = (
+        "checks",
+        "close",
+        "expect",
+        "head",
+        "keep_body",
+        "keep_headers",
+        "name",
+        "payload",
+    )
 
     def __init__(self, spec: RequestSpec, host_header: str, prefix: str) -> None:
         self.name = spec.name
@@ -172,6 +222,7 @@ class _Prepared:
             "Host": host_header,
             "User-Agent": f"perfrun/{__version__}",
             "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",
         }
         if spec.json is not None:
             body = json.dumps(spec.json).encode()
@@ -182,7 +233,9 @@ class _Prepared:
         merged.update({k.lower(): (k, v) for k, v in spec.headers.items()})
         if body or spec.method in ("POST", "PUT", "PATCH"):
             merged["content-length"] = ("Content-Length", str(len(body)))
-        lines = [f"{spec.method} {prefix}{spec.path} HTTP/1.1"]
+        self.close = merged.get("connection", ("", ""))[1].strip().lower() == "close"
+        target = httpx.URL(spec.path).raw_path.decode("ascii")
+        lines = [f"{spec.method} {prefix}{target} HTTP/1.1"]
         lines += [f"{name}: {value}" for name, value in merged.values()]
         self.payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
@@ -203,7 +256,7 @@ class FastSession:
         try:
             async with asyncio.timeout(engine.timeout):
                 conn = self._conn
-                if conn is None or conn.closed or not conn.reusable:
+                if conn is None or conn.closed or not conn.reusable or conn.peer_closed():
                     if conn is not None:
                         conn.close()
                     conn = self._conn = await engine.connect()
@@ -224,7 +277,7 @@ class FastSession:
             kind, detail = classify_os_error(exc, phase)
             return self._failed(prepared.name, started, queued, kind, detail)
         latency = time.perf_counter() - started
-        if not conn.reusable:
+        if not conn.reusable or prepared.close:
             conn.close()
         status, size = response.status, response.size
         if status not in prepared.expect:

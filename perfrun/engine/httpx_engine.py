@@ -43,7 +43,8 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
         return ErrorKind.RESET, detail
     if isinstance(exc, httpx.RemoteProtocolError):
-        if "disconnected" in str(exc).lower():
+        message = str(exc).lower()
+        if "disconnected" in message or "peer closed connection" in message:
             return ErrorKind.RESET, detail
         return ErrorKind.PROTOCOL, detail
     if isinstance(exc, httpx.ProtocolError):
@@ -89,6 +90,7 @@ class HttpxSession:
 
     def __init__(self, engine: HttpxEngine) -> None:
         self._engine = engine
+        self._connecting = False
         self._client = httpx.AsyncClient(
             base_url=engine.base_url,
             verify=engine.ssl_context,
@@ -98,10 +100,20 @@ class HttpxSession:
             # scenario says, and the numbers must not include a proxy's hop.
             trust_env=False,
             follow_redirects=False,
+            # The same codings as the fast engine, whatever decoders happen to be installed.
+            headers={"Accept-Encoding": "gzip, deflate"},
         )
+
+    async def _trace(self, event: str, info: dict[str, object]) -> None:
+        # Only to tell a connect timeout from a response timeout when the outer guard fires.
+        if event == "connection.connect_tcp.started":
+            self._connecting = True
+        elif event == "http11.send_request_headers.started":
+            self._connecting = False
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         prepared = self._engine.prepared(request)
+        self._connecting = False
         started = time.perf_counter()
         queued = max(started - intended, 0.0) if intended is not None else 0.0
         try:
@@ -111,28 +123,32 @@ class HttpxSession:
                     prepared.path,
                     headers=prepared.headers,
                     content=prepared.content,
+                    extensions={"trace": self._trace},
                 )
         except Exception as exc:  # a failed request is data, never an exception out
             kind, detail = classify(exc)
+            if kind is ErrorKind.TIMEOUT and self._connecting:
+                kind = ErrorKind.CONNECT_TIMEOUT
             latency = time.perf_counter() - started
             return RequestResult(prepared.name, started, latency, 0, 0, kind, detail, queued)
         latency = time.perf_counter() - started
         status = response.status_code
-        body = response.content
+        size = response.num_bytes_downloaded  # on the wire, before any decoding
         if status not in prepared.expect:
             detail = f"HTTP {status} {prepared.method} {prepared.path}"
             kind = status_error(status)
             return RequestResult(
-                prepared.name, started, latency, status, len(body), kind, detail, queued
+                prepared.name, started, latency, status, size, kind, detail, queued
             )
         if prepared.checks:
+            body = response.content
             failed = failed_checks(prepared.checks, prepared.name, response.headers, body)
             if failed:
                 return RequestResult(
-                    prepared.name, started, latency, status, len(body),
+                    prepared.name, started, latency, status, size,
                     ErrorKind.CHECK_FAILED, failed[0], queued, failed,
                 )  # fmt: skip
-        return RequestResult(prepared.name, started, latency, status, len(body), None, "", queued)
+        return RequestResult(prepared.name, started, latency, status, size, None, "", queued)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -256,13 +256,13 @@ def _gap_cv(arrivals: Sequence[float]) -> float:
     return statistics.pstdev(gaps) / mean if mean > 0 else 0.0
 
 
-
 async def _sleep_at_least(seconds: float) -> None:
     """Sleep `seconds`, never less: uvloop's millisecond timers can fire up to ~1 ms early,
     and a "20 ms server" that answers in 19 ms would make every latency test lie."""
     until = time.perf_counter() + seconds
     while (remaining := until - time.perf_counter()) > 0:
         await asyncio.sleep(remaining)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)

@@ -1,0 +1,417 @@
+"""A raw HTTP/1.1 server for the engine conformance tests; a script, not a perfrun import.
+
+    python tests/servers/conformance.py [--port 0]
+
+Prints `LISTENING http://127.0.0.1:PORT` once bound, serves until SIGTERM / SIGINT.
+Every response is written by hand, so each wire shape is exactly what the test asks for:
+sized, chunked and read-until-close bodies, interim responses, trailers, truncated
+bodies, broken framing, and connections closed at chosen moments. Paths answer any
+method; a HEAD gets the GET's status line and headers without the body. Connections
+stay open (keep-alive) except where an endpoint says otherwise, and every response
+carries `X-Nth: n`, the request's position on its connection (1 = a new connection),
+so a test can see whether a client reused a connection or opened a new one.
+
+    /status/{code}          that status, body {"status": code}; none for 1xx, 204, 304
+    /sized/{n}              n bytes with Content-Length
+    /chunked/{n}            n bytes chunked: chunks of 1000 and the remainder
+    /chunked-trailer/{n}    the same, with an `X-Trailer: yes` trailer
+    /empty                  200, Content-Length: 0
+    /headers                X-Test: a, X-Multi twice, JSON content type and body
+    /echo                   201 with the request body, as application/json
+    /target                 the request target and Host as JSON (how a path was encoded)
+    /request-header/{name}  {"value": the request's header `name`, or null}
+    /close                  Connection: close, then closes
+    /until-close[/{n}]      HTTP/1.1 body without length or chunking, ended by closing
+    /idle-close             a keep-alive response sent with the FIN (a keep-alive timeout)
+    /drop                   reads the request, closes without answering
+    /garbage                `NOT HTTP` then closes
+    /slow/{ms}              answers after ms milliseconds
+    /truncated/{n}          Content-Length n, sends n // 2 bytes, closes
+    /truncated-chunked/{n}  chunked, sends the first chunk, closes
+    /early-hints/{n}        a 103 Early Hints, 10 ms later the 200 of /sized/{n}
+    /bad-length             Content-Length: abc
+    /length-and-chunked/{n} Content-Length n and Transfer-Encoding: chunked, chunked body
+    /gzip/{n}               the /sized/{n} body gzip-encoded, whatever the client accepts
+    /http10/{n}             an HTTP/1.0 response with Content-Length, then closes
+
+Bodies are `payload(n)`: `000000000,000000001,...` cut to n bytes, so every 10-byte
+record is unique and a test can look for text that straddles a chunk boundary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+MAX_HEADER_BYTES = 64 * 1024
+CHUNK = 1000
+_REASONS = {
+    103: "Early Hints",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    302: "Found",
+    304: "Not Modified",
+    404: "Not Found",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def payload(n: int) -> bytes:
+    """n bytes of numbered 10-byte records: `000000000,000000001,...`."""
+    records = n // 10 + 1
+    return b"".join(b"%09d," % i for i in range(records))[:n]
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    path: str
+    headers: dict[str, str]
+    """Lower-case names; a repeated header keeps its last value."""
+    body: bytes
+    nth: int
+    """This request's position on its connection, from 1."""
+
+    @property
+    def head(self) -> bool:
+        return self.method == "HEAD"
+
+
+class _BadRequest(Exception):
+    pass
+
+
+class _Close(Exception):
+    """The handler is done with the connection: close it now."""
+
+
+Writer = asyncio.StreamWriter
+Handler = Callable[[Request, Writer, list[str]], Awaitable[bool]]
+"""(request, writer, path arguments) -> keep the connection open."""
+
+
+def head(status: int, headers: Sequence[tuple[str, str]], version: str = "HTTP/1.1") -> bytes:
+    lines = [f"{version} {status} {_REASONS.get(status, 'Status')}"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def sized(
+    request: Request,
+    status: int,
+    body: bytes,
+    headers: Sequence[tuple[str, str]] = (),
+    *,
+    close: bool = False,
+) -> bytes:
+    """A complete response with Content-Length (none for a HEAD's body)."""
+    fields = [*headers, ("Content-Length", str(len(body))), ("X-Nth", str(request.nth))]
+    if close:
+        fields.append(("Connection", "close"))
+    return head(status, fields) + (b"" if request.head else body)
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+async def status(request: Request, writer: Writer, args: list[str]) -> bool:
+    code = int(args[0])
+    if code < 200 or code in (204, 304):
+        writer.write(head(code, [("X-Nth", str(request.nth))]))
+        return True
+    extra = [("Location", "/sized/1")] if 300 <= code < 400 else []
+    body = json.dumps({"status": code}).encode()
+    writer.write(sized(request, code, body, [("Content-Type", "application/json"), *extra]))
+    return True
+
+
+async def sized_body(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(sized(request, 200, payload(int(args[0])), [("Content-Type", "text/plain")]))
+    return True
+
+
+async def chunked(request: Request, writer: Writer, args: list[str]) -> bool:
+    await _chunked(request, writer, int(args[0]), trailer=False)
+    return True
+
+
+async def chunked_trailer(request: Request, writer: Writer, args: list[str]) -> bool:
+    await _chunked(request, writer, int(args[0]), trailer=True)
+    return True
+
+
+async def _chunked(request: Request, writer: Writer, n: int, *, trailer: bool) -> None:
+    fields = [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked")]
+    if trailer:
+        fields.append(("Trailer", "X-Trailer"))
+    writer.write(head(200, [*fields, ("X-Nth", str(request.nth))]))
+    if request.head:
+        return
+    body = payload(n)
+    for start in range(0, n, CHUNK):
+        # One write and drain per chunk, so the client tends to get them in separate reads.
+        writer.write(chunk(body[start : start + CHUNK]))
+        await writer.drain()
+    writer.write(b"0\r\nX-Trailer: yes\r\n\r\n" if trailer else b"0\r\n\r\n")
+
+
+async def empty(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(sized(request, 200, b""))
+    return True
+
+
+async def headers(request: Request, writer: Writer, args: list[str]) -> bool:
+    body = json.dumps({"headers": "ok", "items": [{"id": 1}, {"id": 2}]}).encode()
+    fields = [
+        ("Content-Type", "application/json"),
+        ("X-Test", "a"),
+        ("X-Multi", "one"),
+        ("X-Multi", "two"),
+    ]
+    writer.write(sized(request, 200, body, fields))
+    return True
+
+
+async def echo(request: Request, writer: Writer, args: list[str]) -> bool:
+    fields = [("Content-Type", "application/json"), ("X-Method", request.method)]
+    writer.write(sized(request, 201, request.body, fields))
+    return True
+
+
+async def target(request: Request, writer: Writer, args: list[str]) -> bool:
+    body = json.dumps({"target": request.target, "host": request.headers.get("host")}).encode()
+    writer.write(sized(request, 200, body, [("Content-Type", "application/json")]))
+    return True
+
+
+async def request_header(request: Request, writer: Writer, args: list[str]) -> bool:
+    body = json.dumps({"value": request.headers.get(args[0].lower())}).encode()
+    writer.write(sized(request, 200, body, [("Content-Type", "application/json")]))
+    return True
+
+
+async def close(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(sized(request, 200, b"closing", [("Content-Type", "text/plain")], close=True))
+    return False
+
+
+async def until_close(request: Request, writer: Writer, args: list[str]) -> bool:
+    n = int(args[0]) if args else 1500
+    writer.write(head(200, [("Content-Type", "text/plain"), ("X-Nth", str(request.nth))]))
+    if not request.head:
+        body = payload(n)
+        writer.write(body[: n // 2])
+        await writer.drain()
+        writer.write(body[n // 2 :])
+    return False
+
+
+async def idle_close(request: Request, writer: Writer, args: list[str]) -> bool:
+    # Says nothing about closing: the client learns it only from the FIN that follows.
+    # Corked, the response waits for the close and leaves with the FIN, so a client can
+    # never send its next request before the FIN is there, however the two processes
+    # are scheduled.
+    if hasattr(socket, "TCP_CORK"):
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    writer.write(sized(request, 200, b"bye", [("Content-Type", "text/plain")]))
+    return False
+
+
+async def drop(request: Request, writer: Writer, args: list[str]) -> bool:
+    return False
+
+
+async def garbage(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(b"NOT HTTP\r\n\r\n")
+    return False
+
+
+async def slow(request: Request, writer: Writer, args: list[str]) -> bool:
+    ms = int(args[0])
+    await asyncio.sleep(ms / 1000)
+    body = json.dumps({"slept_ms": ms}).encode()
+    writer.write(sized(request, 200, body, [("Content-Type", "application/json")]))
+    return True
+
+
+async def truncated(request: Request, writer: Writer, args: list[str]) -> bool:
+    n = int(args[0])
+    writer.write(sized(request, 200, payload(n), [("Content-Type", "text/plain")])[: -(n - n // 2)])
+    return False
+
+
+async def truncated_chunked(request: Request, writer: Writer, args: list[str]) -> bool:
+    fields = [("Transfer-Encoding", "chunked"), ("X-Nth", str(request.nth))]
+    writer.write(head(200, fields) + chunk(payload(int(args[0]))[:CHUNK]))
+    return False
+
+
+async def early_hints(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(head(103, [("Link", "</style.css>; rel=preload; as=style")]))
+    await writer.drain()
+    await asyncio.sleep(0.01)  # the final response is still being made: a separate read
+    writer.write(sized(request, 200, payload(int(args[0])), [("Content-Type", "text/plain")]))
+    return True
+
+
+async def bad_length(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(head(200, [("Content-Length", "abc"), ("X-Nth", str(request.nth))]) + b"abc")
+    return False
+
+
+async def length_and_chunked(request: Request, writer: Writer, args: list[str]) -> bool:
+    n = int(args[0])
+    fields = [
+        ("Content-Length", str(n)),
+        ("Transfer-Encoding", "chunked"),
+        ("X-Nth", str(request.nth)),
+    ]
+    writer.write(head(200, fields))
+    if not request.head:
+        writer.write(chunk(payload(n)) + b"0\r\n\r\n")
+    return True
+
+
+async def gzipped(request: Request, writer: Writer, args: list[str]) -> bool:
+    body = gzip.compress(payload(int(args[0])), mtime=0)
+    fields = [("Content-Type", "text/plain"), ("Content-Encoding", "gzip")]
+    writer.write(sized(request, 200, body, fields))
+    return True
+
+
+async def http10(request: Request, writer: Writer, args: list[str]) -> bool:
+    body = payload(int(args[0]))
+    fields = [("Content-Length", str(len(body))), ("X-Nth", str(request.nth))]
+    writer.write(head(200, fields, version="HTTP/1.0") + (b"" if request.head else body))
+    return False
+
+
+ROUTES: dict[str, Handler] = {
+    "status": status,
+    "sized": sized_body,
+    "chunked": chunked,
+    "chunked-trailer": chunked_trailer,
+    "empty": empty,
+    "headers": headers,
+    "echo": echo,
+    "target": target,
+    "request-header": request_header,
+    "close": close,
+    "until-close": until_close,
+    "idle-close": idle_close,
+    "drop": drop,
+    "garbage": garbage,
+    "slow": slow,
+    "truncated": truncated,
+    "truncated-chunked": truncated_chunked,
+    "early-hints": early_hints,
+    "bad-length": bad_length,
+    "length-and-chunked": length_and_chunked,
+    "gzip": gzipped,
+    "http10": http10,
+}
+
+
+async def respond(request: Request, writer: Writer) -> bool:
+    """Answer one request; True when the connection stays open for the next one."""
+    name, *args = request.path.strip("/").split("/")
+    handler = ROUTES.get(name)
+    if handler is None:
+        return await status(request, writer, ["404"])
+    return await handler(request, writer, args)
+
+
+async def handle(reader: asyncio.StreamReader, writer: Writer) -> None:
+    nth = 0
+    try:
+        while True:
+            nth += 1
+            request = await read_request(reader, nth)
+            if request is None:
+                return
+            keep_alive = await respond(request, writer)
+            await writer.drain()
+            if not keep_alive or request.headers.get("connection", "").lower() == "close":
+                return
+    except _BadRequest:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        pass
+    except asyncio.CancelledError:
+        # The server is stopping. Python 3.11's streams report a handler task that ends
+        # cancelled as an unhandled error, so end it normally.
+        pass
+    finally:
+        writer.close()
+
+
+async def read_request(reader: asyncio.StreamReader, nth: int) -> Request | None:
+    """The next request, its body read by Content-Length; None at a clean EOF."""
+    try:
+        raw = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial.strip():
+            raise _BadRequest from exc
+        return None
+    lines = raw.decode("latin-1").split("\r\n")
+    try:
+        method, request_target, _version = lines[0].split(" ")
+    except ValueError:
+        raise _BadRequest from None
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+    length = fields.get("content-length", "0")
+    if not length.isdigit():
+        raise _BadRequest
+    body = await reader.readexactly(int(length))
+    path = request_target.split("?", 1)[0]
+    return Request(method, request_target, path, fields, body, nth)
+
+
+async def serve(host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    server = await asyncio.start_server(handle, sock=sock, limit=MAX_HEADER_BYTES)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bound_host, bound_port = sock.getsockname()[:2]
+    print(f"LISTENING http://{bound_host}:{bound_port}", flush=True)
+    await stop.wait()
+    # Not `async with server`: since Python 3.12 wait_closed() also waits for every
+    # keep-alive connection to go away. Returning cancels the handlers, which close theirs.
+    server.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="conformance.py", description="conformance test server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(args.host, args.port))
+    else:
+        uvloop.run(serve(args.host, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
