@@ -100,7 +100,7 @@ def run_scenario(
     """Run one scenario in a fresh event loop (or fresh worker processes); never raises
     for a failure of the run: that is the outcome's status."""
     started_at = datetime.now(UTC)
-    stats = ScenarioStats(time.perf_counter(), scenario.load.warmup)
+    stats = ScenarioStats.for_load(scenario.load)
     base_url = options.base_url or scenario.base_url
     engine = "-"
     monitor_result = None

@@ -164,7 +164,7 @@ def _collect(
 def _worker_main(pipe: Connection, job: _Job) -> None:
     """A worker process: build, report ready, wait for the start, drive, report."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stats = ScenarioStats(time.perf_counter(), job.scenario.load.warmup)
+    stats = ScenarioStats.for_load(job.scenario.load)
     try:
         pipe.send(("ready",))
         start_at = pipe.recv()

@@ -137,3 +137,25 @@ def test_scenario_stats_merge_is_the_same_as_one_accumulator() -> None:
     assert {s: b.requests for s, b in left.timeline.seconds().items()} == {
         s: b.requests for s, b in one.timeline.seconds().items()
     }
+
+
+@pytest.mark.parametrize(
+    "values_us",
+    [
+        [1, 2, 3, 1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096],
+        [19_999, 20_000, 20_001, 123_456, 999_999, 1_000_000, 3_599_999_999, 3_600_000_000],
+        [*range(1, 5000, 7), 7_777_777, 88_888_888, 1_234_567_890],
+    ],
+)
+def test_inlined_record_counts_exactly_like_hdrhistogram(values_us: list[int]) -> None:
+    from hdrh.histogram import HdrHistogram
+
+    reference = HdrHistogram(1, 3_600_000_000, 3)
+    ours = LatencyHistogram()
+    for us in values_us:
+        reference.record_value(us)
+        ours.record(us / 1e6)
+    assert list(ours._hdr.counts) == list(reference.counts)
+    assert ours._hdr.get_total_count() == reference.get_total_count()
+    assert ours._hdr.get_min_value() == reference.get_min_value()
+    assert ours._hdr.get_max_value() == reference.get_max_value()

@@ -64,7 +64,7 @@ def test_uniform_schedule_split_over_workers_is_the_whole_schedule(workers: int)
 
 
 def test_scenario_stats_survive_pickling_between_processes() -> None:
-    stats = ScenarioStats(origin=10.0, warmup=0.5)
+    stats = ScenarioStats(origin=10.0, warmup=0.5, scheduled=True)
     for i in range(300):
         error = ErrorKind.HTTP_5XX if i % 7 == 0 else None
         stats.record(

@@ -11,7 +11,9 @@ is the httpx engine's job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import select
 import ssl
 import time
@@ -29,6 +31,11 @@ from perfrun.engine.result import ErrorKind, RequestResult, status_error
 from perfrun.scenario.model import Checks, RequestSpec
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_WATCHED_LENGTHS = frozenset(
+    len(name) for name in (b"content-length", b"transfer-encoding", b"content-encoding")
+)
+WATCH_INTERVAL = 0.05
+"""Seconds between sweeps for timed-out requests: timeouts fire up to this late."""
 
 
 class _Response:
@@ -60,6 +67,10 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self._parser = _parser(self)
         self._waiter: asyncio.Future[_Response] | None = None
+        self._poll = select.poll()
+        self._loop = asyncio.get_running_loop()  # built by create_connection, in the loop
+        self.deadline = math.inf
+        """perf_counter time by which the response must be complete (see the watchdog)."""
         self._response = _Response()
         self._keep_headers = False
         self._keep_body = False
@@ -75,6 +86,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        self._poll.register(transport.get_extra_info("socket").fileno(), select.POLLIN)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -96,24 +108,25 @@ class _Connection(asyncio.Protocol):
     # --- httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Called for every header of every response: only the few that matter are looked
+        # at, picked by length first (Connection: close is seen by should_keep_alive()).
         if self._headers_done:
             return  # a chunked trailer: not a header (httpx drops them too)
-        lower = name.lower()
-        if (
-            self._keep_body
-            and lower == b"content-encoding"
-            and value.strip().lower() in (b"gzip", b"deflate")
-        ):
-            # Decoded only for body checks: bytes_received counts what came over the wire.
-            self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
-        if lower == b"connection" and value.lower() == b"close":
-            self.reusable = False
-        elif lower == b"content-length" or (
-            lower == b"transfer-encoding" and b"chunked" in value.lower()
-        ):
-            self._delimited = True
+        if len(name) in _WATCHED_LENGTHS:
+            lower = name.lower()
+            if lower == b"content-length" or (
+                lower == b"transfer-encoding" and b"chunked" in value.lower()
+            ):
+                self._delimited = True
+            elif (
+                lower == b"content-encoding"
+                and self._keep_body
+                and value.strip().lower() in (b"gzip", b"deflate")
+            ):
+                # Decoded only for body checks: bytes_received counts what came over the wire.
+                self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
         if self._keep_headers:
-            key = lower.decode("latin-1")
+            key = name.lower().decode("latin-1")
             text = value.decode("latin-1")
             known = self._response.headers.get(key)
             self._response.headers[key] = text if known is None else f"{known}, {text}"
@@ -153,11 +166,11 @@ class _Connection(asyncio.Protocol):
     # --- used by the session
 
     def request(
-        self, payload: bytes, *, head: bool, keep_headers: bool, keep_body: bool
+        self, payload: bytes, *, deadline: float, head: bool, keep_headers: bool, keep_body: bool
     ) -> asyncio.Future[_Response]:
         assert self.transport is not None
-        loop = asyncio.get_running_loop()
-        self._waiter = loop.create_future()
+        self._waiter = self._loop.create_future()
+        self.deadline = deadline
         self._response = _Response()
         self._head, self._keep_headers, self._keep_body = head, keep_headers, keep_body
         self._headers_done = False
@@ -167,10 +180,14 @@ class _Connection(asyncio.Protocol):
         return self._waiter
 
     def peer_closed(self) -> bool:
-        """The idle connection has something to read: the server's FIN (or garbage)."""
-        assert self.transport is not None
-        sock = self.transport.get_extra_info("socket")
-        return bool(select.select([sock], [], [], 0)[0])
+        """The idle connection has something to read: the server's FIN (or garbage) that
+        the loop has not processed yet. httpcore checks the same before reusing one."""
+        return bool(self._poll.poll(0))
+
+    def expire(self, now: float) -> None:
+        """Fail the pending request if its deadline has passed (called by the watchdog)."""
+        if now > self.deadline and self._waiter is not None and not self._waiter.done():
+            self._fail(ErrorKind.TIMEOUT, "no complete response within the timeout")
 
     def close(self) -> None:
         self.closed = True
@@ -203,6 +220,7 @@ class _Prepared:
         "checks",
         "close",
         "expect",
+        "has_checks",
         "head",
         "keep_body",
         "keep_headers",
@@ -214,6 +232,7 @@ class _Prepared:
         self.name = spec.name
         self.expect = frozenset(spec.expect_status)
         self.checks: Checks = spec.checks
+        self.has_checks = bool(spec.checks)
         self.head = spec.method == "HEAD"
         self.keep_body = bool(spec.checks.body_contains or spec.checks.json)
         self.keep_headers = bool(spec.checks.headers)
@@ -252,30 +271,22 @@ class FastSession:
         prepared = engine.prepared[request.name]
         started = time.perf_counter()
         queued = max(started - intended, 0.0) if intended is not None else 0.0
-        phase = "connect"
+        conn = self._conn
         try:
-            async with asyncio.timeout(engine.timeout):
-                conn = self._conn
-                if conn is None or conn.closed or not conn.reusable or conn.peer_closed():
-                    if conn is not None:
-                        conn.close()
-                    conn = self._conn = await engine.connect()
-                phase = "response"
-                response = await conn.request(
-                    prepared.payload,
-                    head=prepared.head,
-                    keep_headers=prepared.keep_headers,
-                    keep_body=prepared.keep_body,
-                )
+            if conn is None or conn.closed or not conn.reusable or conn.peer_closed():
+                if conn is not None:
+                    conn.close()
+                self._conn = None
+                conn = self._conn = await engine.connect()
+            response = await conn.request(
+                prepared.payload,
+                deadline=started + engine.timeout,
+                head=prepared.head,
+                keep_headers=prepared.keep_headers,
+                keep_body=prepared.keep_body,
+            )
         except _Failure as failure:
             return self._failed(prepared.name, started, queued, failure.kind, failure.detail)
-        except TimeoutError:
-            kind = ErrorKind.CONNECT_TIMEOUT if phase == "connect" else ErrorKind.TIMEOUT
-            detail = f"no {'connection' if phase == 'connect' else 'response'} within the timeout"
-            return self._failed(prepared.name, started, queued, kind, detail)
-        except OSError as exc:
-            kind, detail = classify_os_error(exc, phase)
-            return self._failed(prepared.name, started, queued, kind, detail)
         latency = time.perf_counter() - started
         if not conn.reusable or prepared.close:
             conn.close()
@@ -285,7 +296,7 @@ class FastSession:
             return RequestResult(
                 prepared.name, started, latency, status, size, status_error(status), detail, queued
             )
-        if prepared.checks:
+        if prepared.has_checks:
             failed = failed_checks(
                 prepared.checks, prepared.name, response.headers, b"".join(response.body)
             )
@@ -312,16 +323,13 @@ class FastSession:
             self._conn = None
 
 
-def classify_os_error(exc: OSError, phase: str) -> tuple[ErrorKind, str]:
-    """The one place the fast engine maps socket errors to error kinds."""
+def classify_os_error(exc: OSError) -> tuple[ErrorKind, str]:
+    """The one place the fast engine maps connect errors to error kinds (errors on an
+    open connection arrive through connection_lost as resets)."""
     detail = f"{type(exc).__name__}: {exc}"
-    if phase == "connect":
-        if isinstance(exc, ConnectionRefusedError):
-            return ErrorKind.CONNECT_REFUSED, detail
-        return ErrorKind.CONNECT_ERROR, detail
-    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
-        return ErrorKind.RESET, detail
-    return ErrorKind.OTHER, detail
+    if isinstance(exc, ConnectionRefusedError):
+        return ErrorKind.CONNECT_REFUSED, detail
+    return ErrorKind.CONNECT_ERROR, detail
 
 
 class FastEngine:
@@ -345,20 +353,51 @@ class FastEngine:
             host_header = f"[{parts.hostname}]" + ("" if default else f":{parts.port}")
         prefix = parts.path.rstrip("/")
         self.prepared = {spec.name: _Prepared(spec, host_header, prefix) for spec in requests}
+        self._connections: set[_Connection] = set()
+        self._watchdog: asyncio.Task[None] | None = None
 
     async def connect(self) -> _Connection:
+        """A new connection, or _Failure with the connect error's kind."""
         loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_connection(
-            _Connection,
-            self.host,
-            self.port,
-            ssl=self.ssl_context,
-            server_hostname=self.host if self.ssl_context is not None else None,
-        )
+        if self._watchdog is None:
+            self._watchdog = loop.create_task(self._watch())
+        try:
+            async with asyncio.timeout(self.timeout):
+                _, protocol = await loop.create_connection(
+                    _Connection,
+                    self.host,
+                    self.port,
+                    ssl=self.ssl_context,
+                    server_hostname=self.host if self.ssl_context is not None else None,
+                )
+        except TimeoutError:
+            raise _Failure(ErrorKind.CONNECT_TIMEOUT, "no connection within the timeout") from None
+        except OSError as exc:
+            raise _Failure(*classify_os_error(exc)) from None
+        self._connections.add(protocol)
         return protocol
+
+    async def _watch(self) -> None:
+        """Time out requests without a timer per request: one sweep over the open
+        connections every WATCH_INTERVAL (an asyncio timeout per request costs more
+        than the rest of the request's bookkeeping together)."""
+        interval = min(WATCH_INTERVAL, self.timeout / 4)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.perf_counter()
+            for conn in list(self._connections):
+                if conn.closed:
+                    self._connections.discard(conn)
+                else:
+                    conn.expire(now)
 
     def session(self) -> FastSession:
         return FastSession(self)
 
     async def aclose(self) -> None:
-        """Nothing shared to close: every session closes its own connection."""
+        """Stop the watchdog; every session closes its own connection."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None

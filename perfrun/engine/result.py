@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class ErrorKind(enum.StrEnum):
@@ -46,8 +46,7 @@ def status_error(status: int) -> ErrorKind:
     return ErrorKind.UNEXPECTED_STATUS
 
 
-@dataclass(frozen=True, slots=True)
-class RequestResult:
+class RequestResult(NamedTuple):
     """One request's outcome. Times are `time.perf_counter()` seconds.
 
     `started` is when it was actually sent and `latency` the service time from then to
@@ -55,6 +54,8 @@ class RequestResult:
     0 in the closed model, which has no schedule), so the latency a user of a service
     sending at that schedule would see is `queued + latency`.
     `status` is 0 when no response arrived. `error` is None for a success.
+    A NamedTuple, not a frozen dataclass: one is built per request, and a NamedTuple
+    is ~4x cheaper to build while just as immutable.
     """
 
     endpoint: str

@@ -6,12 +6,14 @@ records. Everything derived (rates, percentiles) is computed once, at report tim
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 from perfrun.engine.open import ScheduleCounts
 from perfrun.engine.result import ErrorKind, RequestResult
 from perfrun.metrics.histogram import LatencyHistogram
 from perfrun.metrics.timeline import Timeline
+from perfrun.scenario.model import LoadModel, LoadSpec
 
 
 class EndpointStats:
@@ -71,16 +73,18 @@ class ScenarioStats:
     to the timeline, which shows the whole run); everything else is the measurement.
     """
 
-    def __init__(self, origin: float, warmup: float = 0.0) -> None:
+    def __init__(self, origin: float, warmup: float = 0.0, scheduled: bool = False) -> None:
         self.origin = origin
         """perf_counter time the scenario's load started."""
         self.warmup_end = origin + warmup
-        self.overall = EndpointStats()
+        self.scheduled = scheduled
+        """Open model: requests have intended times, so service time differs from latency."""
         self.endpoints: dict[str, EndpointStats] = {}
         self.warmup = EndpointStats()
         self.timeline = Timeline(origin)
         self.service = LatencyHistogram()
-        """Successful requests from their actual send: what a closed-loop tool reports."""
+        """Open model: successful requests from their actual send (what a closed-loop tool
+        reports). In the closed model that is the latency itself, recorded once."""
         self.send_delay = LatencyHistogram()
         """Open model: how long after its intended time each request went out."""
         self.loop_lag = LatencyHistogram()
@@ -99,22 +103,39 @@ class ScenarioStats:
         self.origin = origin
         self.timeline = Timeline(origin)
 
+    @classmethod
+    def for_load(cls, load: LoadSpec) -> ScenarioStats:
+        """Empty stats for a scenario's load; `rebase` sets the origin when it starts."""
+        return cls(time.perf_counter(), load.warmup, scheduled=load.model is LoadModel.OPEN)
+
+    @property
+    def overall(self) -> EndpointStats:
+        """All endpoints together: merged on demand (exactly), so that each request is
+        recorded once, in its endpoint's stats, on the hot path."""
+        total = EndpointStats()
+        for endpoint in self.endpoints.values():
+            total.merge(endpoint)
+        return total
+
+    def service_time(self) -> LatencyHistogram:
+        return self.service if self.scheduled else self.overall.latency
+
     def record(self, result: RequestResult) -> None:
-        finished = result.started + result.latency
-        self.timeline.record(finished, result.queued + result.latency, result.error is None)
-        intended = result.started - result.queued
+        latency, queued, error = result.latency, result.queued, result.error
+        finished = result.started + latency
+        self.timeline.record(finished, queued + latency, error is None)
+        intended = result.started - queued
         if intended < self.warmup_end:
             self.warmup.record(result)
             return
-        self.overall.record(result)
-        if result.error is None:
-            self.service.record(result.latency)
-        if result.queued:
-            self.send_delay.record(result.queued)
         endpoint = self.endpoints.get(result.endpoint)
         if endpoint is None:
             endpoint = self.endpoints[result.endpoint] = EndpointStats()
         endpoint.record(result)
+        if self.scheduled:
+            self.send_delay.record(queued)
+            if error is None:
+                self.service.record(latency)
         if self.first_start is None or intended < self.first_start:
             self.first_start = intended
         if self.last_end is None or finished > self.last_end:
@@ -123,7 +144,6 @@ class ScenarioStats:
             self.error_samples[result.error.value] = result.detail
 
     def merge(self, other: ScenarioStats) -> None:
-        self.overall.merge(other.overall)
         self.warmup.merge(other.warmup)
         self.service.merge(other.service)
         self.send_delay.merge(other.send_delay)

@@ -104,7 +104,7 @@ def build_scenario_report(
         requests=requests,
         latency_basis="intended_send_time" if open_model else "send_time",
         latency_ms=latency,
-        service_time_ms=stats.service.summary_ms(),
+        service_time_ms=stats.service_time().summary_ms(),
         failed_latency_ms=stats.overall.failed_latency.summary_ms(),
         errors=dict(stats.overall.errors.most_common()),
         error_samples=dict(stats.error_samples),
