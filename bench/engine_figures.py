@@ -8,7 +8,7 @@ Runs on 127.0.0.1 only, bounded in time, and stops every server it starts:
 2. Latency error: the same against tests/servers/target.py answering after a fixed
    delay; error = measured percentile - delay.
 
-    python bench/engine_figures.py [--users 50] [--seconds 5] [--delay-ms 20]
+    python bench/engine_figures.py [--users 50] [--seconds 5] [--delay-ms 20] [--engines fast,httpx]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def pin(pid: int, cpu: int) -> None:
         os.sched_setaffinity(pid, {cpu})
 
 
-def run_perfrun(url: str, users: int, seconds: float, think_ms: float = 0) -> dict:
+def run_perfrun(url: str, engine: str, users: int, seconds: float, think_ms: float = 0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "bench.yaml").write_text(
             textwrap.dedent(f"""\
@@ -50,19 +50,20 @@ def run_perfrun(url: str, users: int, seconds: float, think_ms: float = 0) -> di
         )
         out = Path(tmp, "report.json")
         cmd = [sys.executable, "-m", "perfrun", "--scenarios-dir", tmp, "-o", str(out), "-q"]
+        cmd += ["--engine", engine]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
         pin(proc.pid, 1)
         proc.wait(timeout=seconds + 60)
         return dict(json.loads(out.read_text())["scenarios"][0])
 
 
-def throughput(users: int, seconds: float) -> None:
+def throughput(engine: str, users: int, seconds: float) -> None:
     with DemoTarget() as demo:
         pin(demo.pid, 0)
-        s = run_perfrun(demo.base_url, users, seconds)
+        s = run_perfrun(demo.base_url, engine, users, seconds)
     total, window = s["requests"]["total"], s["duration_s"]
     cpu = s["resources"]["generator"]["cpu_percent"]["avg"] / 100 * window
-    print(f"throughput: {users} users, {seconds:g}s, GET /health on the demo target")
+    print(f"{engine} engine, throughput: {users} users, {seconds:g}s, GET /health on the demo")
     print(f"  requests {total}, {s['requests']['rps']:.0f} req/s, errors {s['errors']}")
     print(
         f"  client CPU {cpu:.2f} s = {cpu / total * 1e6:.0f} µs/request "
@@ -71,12 +72,14 @@ def throughput(users: int, seconds: float) -> None:
     print(f"  latency ms: {s['latency_ms']}")
 
 
-def latency_error(users: int, seconds: float, delay_ms: float) -> None:
+def latency_error(engine: str, users: int, seconds: float, delay_ms: float) -> None:
     with start_target("--delay-ms", str(delay_ms)) as target:
         pin(target.pid, 0)
-        s = run_perfrun(target.url, users, seconds)
+        s = run_perfrun(target.url, engine, users, seconds)
     lat = s["latency_ms"]
-    print(f"latency error: {users} users, {seconds:g}s against a fixed {delay_ms:g} ms server")
+    print(
+        f"{engine} engine, latency error: {users} users, {seconds:g}s, fixed {delay_ms:g} ms server"
+    )
     for key in ("min", "p50", "p90", "p99", "max"):
         print(f"  {key:>4}: {lat[key]:8.2f} ms  (+{lat[key] - delay_ms:.2f} ms)")
 
@@ -87,9 +90,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--latency-users", type=int, default=10)
+    parser.add_argument("--engines", default="fast,httpx")
     args = parser.parse_args()
-    throughput(args.users, args.seconds)
-    latency_error(args.latency_users, args.seconds, args.delay_ms)
+    for engine in args.engines.split(","):
+        throughput(engine, args.users, args.seconds)
+        latency_error(engine, args.latency_users, args.seconds, args.delay_ms)
 
 
 if __name__ == "__main__":
