@@ -6,6 +6,8 @@ processes, through `encode`/`decode`), which a list of samples or a reservoir ca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
@@ -88,6 +90,13 @@ class LatencyHistogram:
             out[name] = values[p] / 1000.0
         out["max"] = self._hdr.get_max_value() / 1000.0
         return out
+
+    def spectrum_ms(self, percentiles: Sequence[float]) -> list[tuple[float, float]]:
+        """(percentile, value ms) for each percentile: the distribution's shape."""
+        if self.count == 0:
+            return []
+        values = self._hdr.get_percentile_to_value_dict(list(percentiles))
+        return [(p, values[p] / 1000.0) for p in percentiles]
 
     def encode(self) -> str:
         """Compressed, base64 text form (HdrHistogram's standard encoding) plus the sum."""

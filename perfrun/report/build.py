@@ -39,6 +39,11 @@ from perfrun.saturation import Evidence, assess
 from perfrun.scenario.model import LoadModel, LoadSpec, Scenario
 from perfrun.thresholds import evaluate
 
+SPECTRUM_PERCENTILES = (
+    0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 75.0, 80.0, 85.0, 90.0, 95.0, 97.5, 99.0,
+    99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
+)  # fmt: skip
+
 
 def build_run_report(
     outcomes: Sequence[ScenarioOutcome],
@@ -118,6 +123,7 @@ def build_scenario_report(
         thresholds=verdicts,
         thresholds_reliable=not generator.saturated,
         timeline=_timeline(scenario.load, stats),
+        latency_spectrum=tuple(stats.overall.latency.spectrum_ms(SPECTRUM_PERCENTILES)),
     )
 
 

@@ -26,6 +26,8 @@ def to_dict(report: RunReport) -> dict[str, Any]:
         "environment": dict(report.environment),
         "passed": report.passed,
         "interrupted": report.interrupted,
+        "fail_on": report.fail_on,
+        "baseline": dataclasses.asdict(report.baseline) if report.baseline else None,
         "scenarios": [_scenario(s) for s in report.scenarios],
     }
 
@@ -83,6 +85,10 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
             "thresholds": [_verdict(v) for v in s.thresholds],
             "thresholds_reliable": s.thresholds_reliable,
             "timeline": [dataclasses.asdict(p) for p in s.timeline],
+            "latency_spectrum": [{"percentile": p, "ms": v} for p, v in s.latency_spectrum],
+            "insights": [dataclasses.asdict(i) for i in s.insights],
+            "comparison": dataclasses.asdict(s.comparison) if s.comparison else None,
+            "tolerated": s.tolerated,
         }
     )
     return cleaned

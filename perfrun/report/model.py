@@ -177,6 +177,55 @@ class ScenarioReport:
     thresholds_reliable: bool
     """False when the generator was saturated: the verdicts judge perfrun, not the target."""
     timeline: tuple[TimelinePoint, ...]
+    latency_spectrum: tuple[tuple[float, float], ...] = ()
+    """(percentile, latency ms) pairs from p0 to p99.999 and the max: the distribution's
+    shape, for a percentile-spectrum chart."""
+    insights: tuple[Insight, ...] = ()
+    comparison: Comparison | None = None
+    """Against a baseline (--baseline), when the baseline has this scenario."""
+    tolerated: bool = False
+    """Failed, but its severity is below --fail-on: reported, not failing the run."""
+
+
+@dataclass(frozen=True)
+class Insight:
+    """A rule-based observation about a scenario, with the figures that triggered it."""
+
+    rule: str
+    """Stable id: long_tail, timeouts, refused, cpu_saturated, memory_growth,
+    generator_saturated, throughput_plateau."""
+    message: str
+    """Plain words for a person."""
+    evidence: Mapping[str, float | str]
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    """One metric of a scenario against its baseline."""
+
+    metric: str
+    """p50, p95, p99, avg (latency ms), rps, error_rate (%), memory_mb (target)."""
+    baseline: float | None
+    current: float | None
+    change_percent: float | None
+    """(current - baseline) / baseline × 100; None when either is missing or zero."""
+    tolerance_percent: float
+    status: str
+    """regression | improvement | unchanged | not_comparable"""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    source: str
+    """Where the baseline came from: a report file, or the history's median."""
+    changes: tuple[MetricChange, ...]
+
+
+@dataclass(frozen=True)
+class BaselineSummary:
+    source: str
+    only_in_baseline: tuple[str, ...]
+    only_in_run: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -187,7 +236,11 @@ class RunReport:
     environment: Mapping[str, str | int | float]
     interrupted: bool
     scenarios: tuple[ScenarioReport, ...]
+    fail_on: str = "low"
+    """Scenarios below this severity may fail without failing the run (--fail-on)."""
+    baseline: BaselineSummary | None = None
 
     @property
     def passed(self) -> bool:
-        return not self.interrupted and all(s.passed for s in self.scenarios)
+        """Not interrupted, and every scenario passed or had its failure tolerated."""
+        return not self.interrupted and all(s.passed or s.tolerated for s in self.scenarios)
