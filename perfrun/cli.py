@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from perfrun import __version__
+from perfrun.baseline import compare_reports, parse_tolerance
 from perfrun.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -22,9 +23,9 @@ from perfrun.errors import (
     EXIT_THRESHOLD_FAILED,
     PerfrunError,
 )
+from perfrun.publish import Judgement, Outputs, check_baseline, finish, publish
 from perfrun.report.build import build_run_report
-from perfrun.report.console import render_list, render_summary
-from perfrun.report.json_report import write_json
+from perfrun.report.console import render_comparison, render_list, render_summary
 from perfrun.report.model import RunReport
 from perfrun.report.progress import LiveProgress, PlainProgress, QuietProgress
 from perfrun.runner import (
@@ -36,7 +37,7 @@ from perfrun.runner import (
     run_scenarios,
 )
 from perfrun.scenario.loader import load_scenarios
-from perfrun.scenario.model import EngineChoice
+from perfrun.scenario.model import EngineChoice, Severity
 from perfrun.scenario.select import select_scenarios
 
 LOG_WIDTH = 120
@@ -48,6 +49,7 @@ Exit codes:
   2    usage error or invalid scenario file
   3    the run could not be carried out (target unreachable, demo target failed)
   130  interrupted (Ctrl-C / SIGTERM); the report is still written
+With --fail-on, failures of scenarios below that severity are reported but do not count.
 """
 
 
@@ -122,6 +124,53 @@ Exit codes:
     help="When perfrun itself was the bottleneck (CPU, event-loop lag, late or dropped "
     "requests): only warn, or fail the scenario.",
 )
+@click.option(
+    "--html", type=click.Path(path_type=Path, dir_okay=False), help="Also write an HTML report."
+)
+@click.option(
+    "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML."
+)
+@click.option(
+    "--markdown",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a Markdown summary (appended to $GITHUB_STEP_SUMMARY when set, anyway).",
+)
+@click.option(
+    "--baseline",
+    metavar="REPORT.json|history",
+    help="Compare with an earlier report (or the median of the --history): regressions "
+    "beyond the tolerance fail the scenario.",
+)
+@click.option(
+    "--max-regression",
+    default="10%",
+    show_default=True,
+    metavar="PERCENT",
+    help="Tolerance for --baseline, per metric overridable in a scenario's regression: block.",
+)
+@click.option(
+    "--history",
+    type=click.Path(path_type=Path),
+    metavar="DIR_OR_FILE",
+    help="Append this run's figures to a JSON-lines history (a directory gets "
+    "perfrun-history.jsonl).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice([s.value for s in Severity]),
+    default=Severity.LOW.value,
+    show_default=True,
+    help="Only failures of scenarios at or above this severity fail the run; the others "
+    "are reported as tolerated.",
+)
+@click.option(
+    "--compare",
+    "compare_files",
+    nargs=2,
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="OLD.json NEW.json",
+    help="Compare two saved reports side by side, run nothing (exit 1 on a regression).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
 @click.version_option(__version__, prog_name="perfrun")
 def cli(
@@ -136,6 +185,14 @@ def cli(
     engine: str | None,
     workers: str,
     on_saturation: str,
+    html: Path | None,
+    junit: Path | None,
+    markdown: Path | None,
+    baseline: str | None,
+    max_regression: str,
+    history: Path | None,
+    fail_on: str,
+    compare_files: tuple[Path, Path] | None,
     quiet: bool,
 ) -> None:
     """Load-test HTTP services described by YAML scenarios.
@@ -144,7 +201,8 @@ def cli(
       perfrun --list
       perfrun --scenarios health_load
       perfrun --type stress --severity high
-      perfrun --scenarios health_load --output report.json
+      perfrun --scenarios health_load --output report.json --html report.html
+      perfrun --compare old-report.json new-report.json
     """
     out = Console(highlight=False)
     if not out.is_terminal:
@@ -153,8 +211,14 @@ def cli(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     signal.signal(signal.SIGTERM, _terminate)
     try:
+        tolerance = _tolerance(max_regression)
+        if compare_files:
+            sys.exit(_compare_saved(compare_files[0], compare_files[1], tolerance, out))
         if base_url is not None:
             base_url = _check_base_url(base_url)
+        outputs = Outputs(output, html, junit, markdown, history)
+        judgement = Judgement(baseline, tolerance, Severity(fail_on))
+        check_baseline(judgement, outputs)
         available = load_scenarios(scenarios_dir)
         selected = select_scenarios(available, names, types, severities)
         if list_only:
@@ -189,9 +253,10 @@ def cli(
             interrupted=interrupted,
             fail_on_saturation=on_saturation == "fail",
         )
-        write_json(report, output)
+        report = finish(report, selected, judgement, outputs)
+        written = publish(report, outputs, os.environ)
         render_summary(report, out)
-        out.print(f"report: {output}", style="dim")
+        out.print("reports: " + ", ".join(str(path) for path in written), style="dim")
         sys.exit(exit_code(report))
     except PerfrunError as exc:
         err.print(f"perfrun: error: {exc.message}", markup=False)
@@ -205,7 +270,7 @@ def exit_code(report: RunReport) -> int:
     """Interrupted beats could-not-run beats threshold failures."""
     if report.interrupted:
         return EXIT_INTERRUPTED
-    if any(s.status != COMPLETED for s in report.scenarios):
+    if any(s.status != COMPLETED and not s.tolerated for s in report.scenarios):
         return EXIT_RUN_FAILED
     if not report.passed:
         return EXIT_THRESHOLD_FAILED
@@ -218,6 +283,32 @@ def _check_base_url(url: str) -> str:
     raise click.BadParameter(
         "must be 'demo' or an http:// or https:// URL", param_hint="--base-url"
     )
+
+
+def _tolerance(text: str) -> float:
+    try:
+        return parse_tolerance(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-regression") from None
+
+
+def _compare_saved(old: Path, new: Path, tolerance: float, out: Console) -> int:
+    """`--compare OLD NEW`: nothing runs; exit 1 when NEW regressed against OLD."""
+    summary, comparisons = compare_reports(old, new, tolerance)
+    out.print(f"{new} against {old} (tolerance {tolerance:g}%)", highlight=False)
+    for name, comparison in comparisons.items():
+        out.print(name, style="bold", highlight=False)
+        render_comparison(comparison, out)
+    for label, names in (("only in", summary.only_in_baseline), ("new in", summary.only_in_run)):
+        if names:
+            where = old if label == "only in" else new
+            out.print(f"{label} {where}: {', '.join(names)}", highlight=False)
+    regressed = any(
+        change.status == "regression"
+        for comparison in comparisons.values()
+        for change in comparison.changes
+    )
+    return EXIT_THRESHOLD_FAILED if regressed else EXIT_OK
 
 
 def _worker_count(text: str) -> int:

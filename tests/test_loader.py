@@ -932,3 +932,45 @@ def test_error_in_one_file_stops_loading_and_names_that_file(tmp_path: Path) -> 
     write(tmp_path, edited("users: 2", "users: -1"), "b.yaml")
     with pytest.raises(ScenarioError, match=r"b\.yaml:10: health_load -> load -> users: "):
         load_scenarios(tmp_path, {})
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ("{p95: 5%, rps: 20}", {"p95": 5.0, "rps": 20.0}),
+        ("{error_rate: '2.5%', memory_mb: 0}", {"error_rate": 2.5, "memory_mb": 0.0}),
+        ("null", {}),
+    ],
+)
+def test_regression_block_gives_per_metric_tolerances(
+    tmp_path: Path, block: str, expected: dict[str, float]
+) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "scenarios:\n  a:\n    type: load\n    severity: low\n"
+        "    requests: [{name: h, path: /}]\n    load: {users: 1, requests_per_user: 1}\n"
+        f"    regression: {block}\n"
+    )
+    assert load_file(path)[0].regression == expected
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("{p96: 5%}", "unknown key 'p96'; did you mean 'p99'?"),
+        ("{p95: abc}", "must be a percentage like 10% or 10, got 'abc'"),
+        ("{p95: -3}", "must be a number >= 0"),
+    ],
+)
+def test_bad_regression_block_names_the_metric(tmp_path: Path, block: str, message: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "scenarios:\n  a:\n    type: load\n    severity: low\n"
+        "    requests: [{name: h, path: /}]\n    load: {users: 1, requests_per_user: 1}\n"
+        f"    regression: {block}\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_file(path)
+    assert "r.yaml:7" in str(caught.value)
+    assert "a -> regression" in str(caught.value)
+    assert message in str(caught.value)

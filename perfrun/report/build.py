@@ -8,7 +8,7 @@ import platform
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 
 import psutil
@@ -36,8 +36,11 @@ from perfrun.report.model import (
 )
 from perfrun.runner import COMPLETED, ScenarioOutcome
 from perfrun.saturation import Evidence, assess
-from perfrun.scenario.model import LoadModel, LoadSpec, Scenario
+from perfrun.scenario.model import LoadModel, LoadSpec, Scenario, Severity
 from perfrun.thresholds import evaluate
+
+MIN_CPU_SPAN = 0.5
+"""Seconds of monitoring below which perfrun's CPU is not used to judge saturation."""
 
 SPECTRUM_PERCENTILES = (
     0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 75.0, 80.0, 85.0, 90.0, 95.0, 97.5, 99.0,
@@ -60,6 +63,16 @@ def build_run_report(
         interrupted=interrupted,
         scenarios=tuple(build_scenario_report(o, fail_on_saturation) for o in outcomes),
     )
+
+
+def apply_fail_on(report: RunReport, fail_on: Severity) -> RunReport:
+    """Mark failed scenarios below `fail_on` severity as tolerated: still reported as
+    failed, but not failing the run. Apply last, after anything that can fail a scenario."""
+    scenarios = tuple(
+        replace(s, tolerated=not s.passed and Severity(s.severity).rank < fail_on.rank)
+        for s in report.scenarios
+    )
+    return replace(report, scenarios=scenarios, fail_on=fail_on.value)
 
 
 def environment() -> dict[str, str | int | float]:
@@ -213,12 +226,15 @@ def _generator(
 ) -> GeneratorHealth:
     lag = stats.loop_lag.summary_ms()
     cpu = resources.generator_cpu_percent.avg if resources is not None else None
+    observed = sum(sample.dt for sample in resources.samples) if resources is not None else 0.0
+    # A CPU rate over a few milliseconds (a run that ended at once) is start-up noise.
+    judged_cpu = cpu if observed >= MIN_CPU_SPAN else None
     assessment = assess(
         Evidence(
             loop_lag_p99_ms=lag["p99"],
             loop_lag_max_ms=lag["max"],
             # Each worker is one event loop on one core: judge the load per worker.
-            generator_cpu_percent=cpu / workers if cpu is not None else None,
+            generator_cpu_percent=judged_cpu / workers if judged_cpu is not None else None,
             sent=stats.schedule.sent,
             late=stats.schedule.late_own,
         )

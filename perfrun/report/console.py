@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from perfrun.report.model import RunReport, ScenarioReport
+from perfrun.report.model import Comparison, RunReport, ScenarioReport
 from perfrun.saturation import ADVICE
 from perfrun.scenario.model import LoadModel, Scenario
 from perfrun.thresholds import FAIL, PASS, Verdict
@@ -58,9 +58,8 @@ def describe_load(scenario: Scenario) -> str:
     return how + (f" ({', '.join(extras)})" if extras else "")
 
 
-def describe_threshold_limit(key: str, limit: float) -> str:
-    op = "≤" if key.startswith("max_") else "≥"
-    return f"{op} {limit:g}"
+def describe_threshold_limit(bound: str, limit: float) -> str:
+    return f"{'≤' if bound == 'max' else '≥'} {fmt_number(limit, 2)}"
 
 
 _SHORT = {
@@ -115,7 +114,7 @@ def _scenario_table(s: ScenarioReport) -> Table:
     for v in s.thresholds:
         table.add_row(
             v.key,
-            describe_threshold_limit(v.key, v.limit),
+            describe_threshold_limit(v.bound, v.limit),
             fmt_number(v.actual, 2),
             _verdict_text(v),
             v.note,
@@ -173,6 +172,24 @@ def details(s: ScenarioReport) -> list[str]:
     return lines
 
 
+_CHANGE_STYLE = {"regression": "bold red", "improvement": "green"}
+
+
+def render_comparison(comparison: Comparison, console: Console) -> None:
+    """One line per metric against the baseline: value, baseline, change and verdict."""
+    parts = []
+    for change in comparison.changes:
+        if change.change_percent is None:
+            continue
+        text = (
+            f"{change.metric} {fmt_number(change.current, 2)} vs {fmt_number(change.baseline, 2)}"
+            f" ({change.change_percent:+.1f}%)"
+        )
+        style = _CHANGE_STYLE.get(change.status)
+        parts.append(f"[{style}]{text}[/{style}]" if style else text)
+    console.print(f"  vs baseline: {', '.join(parts) or 'nothing comparable'}", highlight=False)
+
+
 def render_summary(report: RunReport, console: Console) -> None:
     console.print()
     for s in report.scenarios:
@@ -206,10 +223,32 @@ def render_summary(report: RunReport, console: Console) -> None:
             )
         for kind, detail in s.error_samples.items():
             console.print(f"  first {kind}: {detail}", style="dim", highlight=False, markup=False)
+        if s.comparison is not None:
+            render_comparison(s.comparison, console)
+        for insight in s.insights:
+            console.print(
+                f"  insight: {insight.message}", style="cyan", highlight=False, markup=False
+            )
+        if s.tolerated:
+            console.print(
+                f"  failure tolerated: severity {s.severity} is below --fail-on {report.fail_on}",
+                style="yellow",
+                highlight=False,
+                markup=False,
+            )
         console.print()
+    if report.baseline is not None:
+        b = report.baseline
+        console.print(f"baseline: {b.source}", highlight=False, markup=False)
+        for label, names in (("only in the baseline", b.only_in_baseline), ("new", b.only_in_run)):
+            if names:
+                console.print(f"  {label}: {', '.join(names)}", highlight=False, markup=False)
     passed = sum(1 for s in report.scenarios if s.passed)
+    tolerated = sum(1 for s in report.scenarios if s.tolerated)
     failed = len(report.scenarios) - passed
     line = f"{passed} passed, {failed} failed"
+    if tolerated:
+        line += f" ({tolerated} tolerated below --fail-on {report.fail_on})"
     if report.interrupted:
         console.print(f"[bold yellow]INTERRUPTED[/bold yellow] after {line}")
     elif report.passed:

@@ -192,7 +192,7 @@ class Insight:
     """A rule-based observation about a scenario, with the figures that triggered it."""
 
     rule: str
-    """Stable id: long_tail, timeouts, refused, cpu_saturated, memory_growth,
+    """Stable id: long_tail, timeouts, refused_or_reset, cpu_saturated, memory_growth,
     generator_saturated, throughput_plateau."""
     message: str
     """Plain words for a person."""

@@ -51,8 +51,9 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 _FILE_KEYS = ("scenarios",)
 _SCENARIO_KEYS = (
     "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
-    "monitor",
+    "monitor", "regression",
 )  # fmt: skip
+REGRESSION_METRICS = ("p50", "p95", "p99", "avg", "rps", "error_rate", "memory_mb")
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
     "expect_body_contains", "expect_json", "expect_header",
@@ -267,6 +268,23 @@ def _monitor(value: Any, loc: Loc) -> MonitorSpec:
     )
 
 
+def _regression(value: Any, loc: Loc) -> dict[str, float]:
+    """`regression: {p95: 5%, rps: 20}`: per-metric tolerances in percent for --baseline."""
+    if value is None:
+        return {}
+    fields = mapping(value, loc, REGRESSION_METRICS)
+    tolerances = {}
+    for key, raw in fields.items():
+        key_loc = loc.at(fields, key)
+        text = raw.strip().removesuffix("%") if isinstance(raw, str) else raw
+        try:
+            parsed = float(text) if isinstance(text, str) else text
+        except ValueError:
+            raise key_loc.error(f"must be a percentage like 10% or 10, got {shown(raw)}") from None
+        tolerances[key] = number(parsed, key_loc, positive=False)
+    return tolerances
+
+
 def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
     fields = mapping(value, loc, _SCENARIO_KEYS)
     require(fields, ("type", "severity", "requests", "load"), loc)
@@ -281,6 +299,7 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         load=parse_load(fields["load"], loc.at(fields, "load")),
         thresholds=_thresholds(optional(fields, "thresholds"), loc.at(fields, "thresholds")),
         monitor=_monitor(optional(fields, "monitor"), loc.at(fields, "monitor")),
+        regression=_regression(optional(fields, "regression"), loc.at(fields, "regression")),
         description=string(description, loc.at(fields, "description"), allow_empty=True),
         source=f"{loc.file}:{loc.line}",
     )

@@ -157,6 +157,9 @@ class Scenario:
     thresholds: tuple[Threshold, ...] = ()
     monitor: MonitorSpec = field(default_factory=MonitorSpec)
     engine: EngineChoice = EngineChoice.AUTO
+    regression: Mapping[str, float] = field(default_factory=dict)
+    """Per-metric tolerance in percent for --baseline (p50, p95, p99, avg, rps,
+    error_rate, memory_mb); others use --max-regression."""
     description: str = ""
     source: str = ""
     """Where it was defined, `file:line`, for messages."""

@@ -1,0 +1,350 @@
+"""The HTML report: one self-contained page, readable offline.
+
+Everything is inline: the styles, the chart library (uPlot, vendored in `assets/`, see
+`assets/VENDORED.md`), the report's data (the JSON report's dict, so the page and
+`--output` agree figure for figure) and a small script that draws the charts from it.
+Tables are rendered here, so they read fine even with scripts off; charts need scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from importlib.resources import files
+from pathlib import Path
+
+from perfrun.report.console import (
+    describe_threshold_limit,
+    details,
+    fmt_duration,
+    fmt_number,
+    headline,
+)
+from perfrun.report.json_report import to_dict, write_atomically
+from perfrun.report.model import RunReport, ScenarioReport
+from perfrun.saturation import ADVICE
+from perfrun.thresholds import FAIL, PASS
+
+ASSET_FILES = ("uPlot.min.css", "report.css", "uPlot.iife.min.js", "report.js")
+LATENCY_COLUMNS = ("avg", "p50", "p95", "p99", "max")
+CHARTS = (
+    ("throughput", "Requests/s and errors/s"),
+    ("latency", "Latency per second (ms)"),
+    ("spectrum", "Latency percentile spectrum (ms)"),
+    ("resources", "Target CPU % and memory MB"),
+    ("generator", "Generator (perfrun) CPU % and memory MB"),
+)
+NO_TARGET_CAPTION = "System CPU % (no target process was monitored)"
+
+
+def render_html(report: RunReport) -> str:
+    """The whole report as one HTML document (no network access needed to view it)."""
+    assets = {name: _asset(name) for name in ASSET_FILES}
+    data = json.dumps(to_dict(report), ensure_ascii=False, separators=(",", ":"))
+    title = f"perfrun report {report.started_at:%Y-%m-%d %H:%M}"
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{escape(title)}</title>",
+            f"<style>\n{assets['uPlot.min.css']}\n{assets['report.css']}\n</style>",
+            "</head>",
+            "<body>",
+            _banner(report),
+            "<main>",
+            _run_meta(report),
+            *(_scenario(s, index) for index, s in enumerate(report.scenarios)),
+            "</main>",
+            # `<` escaped: no string in the data can close the script element early.
+            '<script type="application/json" id="perfrun-data">'
+            + data.replace("<", "\\u003c")
+            + "</script>",
+            f"<script>\n{assets['uPlot.iife.min.js']}\n</script>",
+            f"<script>\n{assets['report.js']}\n</script>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def write_html(report: RunReport, path: Path) -> None:
+    """Write the HTML report atomically, like the JSON one (ReportError when it cannot)."""
+    write_atomically(path, render_html(report))
+
+
+def _asset(name: str) -> str:
+    text = (files("perfrun.report") / "assets" / name).read_text(encoding="utf-8")
+    if "</script" in text.lower() or "</style" in text.lower():
+        raise ValueError(f"asset {name} would close its inline element early")
+    return text
+
+
+def _banner(report: RunReport) -> str:
+    passed = sum(1 for s in report.scenarios if s.passed)
+    tolerated = sum(1 for s in report.scenarios if not s.passed and s.tolerated)
+    failed = len(report.scenarios) - passed - tolerated
+    if report.interrupted:
+        verdict, css = "INTERRUPTED", "interrupted"
+    elif report.passed:
+        verdict, css = "PASSED", "passed"
+    else:
+        verdict, css = "FAILED", "failed"
+    counts = f"{passed} passed, {failed} failed"
+    if tolerated:
+        counts += f", {tolerated} failed but tolerated (below --fail-on {report.fail_on})"
+    return (
+        f'<header class="banner {css}" id="verdict"><span class="verdict">{verdict}</span>'
+        f"<span>{escape(counts)}</span></header>"
+    )
+
+
+def _run_meta(report: RunReport) -> str:
+    env = report.environment
+    wall = (report.finished_at - report.started_at).total_seconds()
+    items: list[tuple[str, object]] = [
+        ("perfrun", report.perfrun_version),
+        ("started", report.started_at.isoformat(timespec="seconds")),
+        ("took", f"{wall:.1f}s"),
+        (
+            "host",
+            f"{env.get('host', '-')} ({env.get('cpu_count', '-')} CPUs, "
+            f"{env.get('memory_mb', '-')} MB)",
+        ),
+        ("os", env.get("os", "-")),
+        ("python", env.get("python", "-")),
+        ("command", env.get("argv", "-")),
+    ]
+    if report.baseline is not None:
+        items.append(("baseline", report.baseline.source))
+        if report.baseline.only_in_baseline:
+            items.append(("only in baseline", ", ".join(report.baseline.only_in_baseline)))
+    rows = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(str(v))}</dd></div>" for k, v in items)
+    return f'<section class="run"><dl class="meta">{rows}</dl></section>'
+
+
+def _scenario(s: ScenarioReport, index: int) -> str:
+    if s.passed:
+        badge, css = "PASS", "pass"
+    elif s.tolerated:
+        badge, css = "FAIL (tolerated)", "tolerated"
+    else:
+        badge, css = "FAIL", "fail"
+    facts = [
+        f"type {s.type}",
+        f"severity {s.severity}",
+        f"status {s.status}",
+        f"engine {s.engine}",
+        _describe_load(s.load),
+        s.base_url,
+        s.source,
+    ]
+    parts = [
+        f'<section class="scenario" id="scenario-{index}" data-scenario="{index}">',
+        f'<h2>{escape(s.name)} <span class="badge {css}">{badge}</span></h2>',
+        f'<p class="description">{escape(s.description)}</p>' if s.description else "",
+        '<p class="facts">' + " · ".join(escape(f) for f in facts) + "</p>",
+        _figures(s),
+        f'<p class="headline">{escape(headline(s))}</p>',
+    ]
+    if s.message:
+        parts.append(f'<p class="warning">{escape(s.message)}</p>')
+    parts += [f'<p class="detail">{escape(line)}</p>' for line in details(s)]
+    if s.generator.saturated:
+        verdict = "fail the scenario" if s.generator.fails_run else "are unreliable"
+        parts.append(
+            '<div class="warning"><strong>Generator saturated:</strong> '
+            + escape("; ".join(s.generator.reasons))
+            + f". {escape(ADVICE)} Its threshold verdicts {verdict}.</div>"
+        )
+    parts += [
+        _thresholds(s),
+        _insights(s),
+        _comparison(s),
+        '<h3>Charts</h3><div class="charts">',
+        *(_chart(s, index, name, caption) for name, caption in CHARTS),
+        "</div>",
+        _endpoints(s),
+        _checks(s),
+        _errors(s),
+        "</section>",
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def _describe_load(load: Mapping[str, object]) -> str:
+    open_model = load.get("model") == "open"
+    unit = "req/s" if open_model else "users"
+    duration = load.get("duration_s")
+    stages = load.get("stages")
+    if isinstance(stages, list) and stages:
+        targets = " → ".join(f"{stage['target']:g}" for stage in stages)
+        text = f"stages {load.get('start', 0):g} → {targets} {unit}"
+    elif open_model:
+        text = f"{load.get('rate')} req/s"
+    else:
+        per_user = load.get("requests_per_user")
+        text = f"{load.get('users')} users" + (f" × {per_user} req" if per_user else "")
+    if isinstance(duration, float | int):
+        text += f" for {fmt_duration(duration)}"
+    return f"{load.get('model')} model: {text}"
+
+
+def _figures(s: ScenarioReport) -> str:
+    lat, r = s.latency_ms, s.requests
+    cards = [
+        ("requests", f"{r.total:,}"),
+        ("req/s", fmt_number(r.rps)),
+        ("success", f"{fmt_number(r.success_rate, 2)} %"),
+        *((f"{k} ms", fmt_number(lat.get(k))) for k in ("p50", "p95", "p99", "max")),
+    ]
+    return (
+        '<div class="figures">'
+        + "".join(
+            f'<div class="figure"><span class="value">{escape(v)}</span>'
+            f'<span class="label">{escape(k)}</span></div>'
+            for k, v in cards
+        )
+        + "</div>"
+    )
+
+
+def _table(caption: str, header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table whose cells are already-escaped HTML."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return (
+        f'<h3>{escape(caption)}</h3><div class="scroll"><table>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+def _status_cell(status: str) -> str:
+    if status == PASS:
+        return '<span class="badge pass">PASS</span>'
+    if status == FAIL:
+        return '<span class="badge fail">FAIL</span>'
+    return '<span class="badge unmeasured">NOT MEASURED</span>'
+
+
+def _thresholds(s: ScenarioReport) -> str:
+    if not s.thresholds:
+        return '<h3>Thresholds</h3><p class="note">No thresholds set.</p>'
+    rows = [
+        (
+            f"<code>{escape(v.key)}</code>",
+            escape(describe_threshold_limit(v.bound, v.limit)),
+            escape(fmt_number(v.actual, 2)),
+            _status_cell(v.status),
+            escape(v.note),
+        )
+        for v in s.thresholds
+    ]
+    table = _table("Thresholds", ("threshold", "limit", "actual", "verdict", "note"), rows)
+    if not s.thresholds_reliable:
+        table += (
+            '<p class="warning">These verdicts are unreliable: the generator was saturated, '
+            "so they judge perfrun rather than the target.</p>"
+        )
+    return table
+
+
+def _insights(s: ScenarioReport) -> str:
+    if not s.insights:
+        return ""
+    items = "".join(
+        f'<li><code>{escape(i.rule)}</code> {escape(i.message)}<span class="evidence">'
+        + escape(", ".join(f"{k}={v}" for k, v in i.evidence.items()))
+        + "</span></li>"
+        for i in s.insights
+    )
+    return f'<h3>Insights</h3><ul class="insights">{items}</ul>'
+
+
+def _comparison(s: ScenarioReport) -> str:
+    if s.comparison is None:
+        return ""
+    rows = [
+        (
+            escape(c.metric),
+            escape(fmt_number(c.baseline, 2)),
+            escape(fmt_number(c.current, 2)),
+            escape("-" if c.change_percent is None else f"{c.change_percent:+.1f} %"),
+            escape(f"±{c.tolerance_percent:g} %"),
+            f'<span class="change {escape(c.status)}">{escape(c.status)}</span>',
+        )
+        for c in s.comparison.changes
+    ]
+    caption = f"Against the baseline ({s.comparison.source})"
+    return _table(caption, ("metric", "baseline", "now", "change", "tolerance", "status"), rows)
+
+
+def _chart(s: ScenarioReport, index: int, name: str, caption: str) -> str:
+    empty = _empty_reason(s, name)
+    if name == "resources" and s.resources is not None and s.resources.target is None:
+        caption = NO_TARGET_CAPTION
+    attrs = f'class="chart" data-chart="{name}" data-scenario="{index}"'
+    if empty:
+        return (
+            f'<figure {attrs} data-chart-empty="true"><figcaption>{escape(caption)}'
+            f'</figcaption><p class="note">{escape(empty)}</p></figure>'
+        )
+    return (
+        f"<figure {attrs}><figcaption>{escape(caption)}</figcaption>"
+        '<div class="plot"></div></figure>'
+    )
+
+
+def _empty_reason(s: ScenarioReport, name: str) -> str:
+    """Why a chart has nothing to draw ("" when it has)."""
+    if name in ("throughput", "latency") and not s.timeline:
+        return "No data: no request completed."
+    if name == "latency" and all(p.p50_ms is None for p in s.timeline):
+        return "No data: no request succeeded."
+    if name == "spectrum" and not s.latency_spectrum:
+        return "No data: no request succeeded."
+    if name in ("resources", "generator") and (s.resources is None or not s.resources.samples):
+        return "No data: no resource samples were taken."
+    return ""
+
+
+def _endpoints(s: ScenarioReport) -> str:
+    rows = [
+        (
+            escape(e.name),
+            escape(e.method),
+            f"<code>{escape(e.path)}</code>",
+            f"{e.requests.total:,}",
+            f"{e.requests.failed:,}",
+            escape(fmt_number(e.requests.rps)),
+            *(escape(fmt_number(e.latency_ms.get(k))) for k in LATENCY_COLUMNS),
+            escape(", ".join(f"{k}={n}" for k, n in e.errors.items()) or "-"),
+        )
+        for e in s.endpoints
+    ]
+    latency = (f"{k} ms" for k in LATENCY_COLUMNS)
+    header = ("endpoint", "method", "path", "requests", "failed", "req/s", *latency, "errors")
+    return _table("Endpoints", header, rows)
+
+
+def _checks(s: ScenarioReport) -> str:
+    if not s.checks:
+        return ""
+    rows = [
+        (escape(c.name), escape(c.endpoint), f"{c.evaluated:,}", f"{c.failed:,}") for c in s.checks
+    ]
+    return _table("Response checks", ("check", "endpoint", "evaluated", "failed"), rows)
+
+
+def _errors(s: ScenarioReport) -> str:
+    if not s.errors:
+        return ""
+    rows = [
+        (f"<code>{escape(kind)}</code>", f"{count:,}", escape(s.error_samples.get(kind, "")))
+        for kind, count in s.errors.items()
+    ]
+    return _table("Errors", ("kind", "count", "first message"), rows)
