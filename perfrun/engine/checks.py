@@ -11,13 +11,45 @@ failures are counted under, so `check_names` and `failed_checks` build it the sa
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from perfrun.engine.result import ErrorKind, RequestResult, status_error
 from perfrun.scenario.model import Checks, RequestSpec
 
 _MISSING = object()
 """What a JSON path that leads nowhere (or a body that is not JSON) yields."""
+
+
+def judge_response(
+    name: str,
+    started: float,
+    latency: float,
+    queued: float,
+    status: int,
+    size: int,
+    expected: frozenset[int],
+    checks: Checks | None,
+    headers: Mapping[str, str],
+    body: Callable[[], bytes],
+    request_line: str,
+) -> RequestResult:
+    """The record of a request that got a response: both engines judge it here, so an
+    unexpected status or a failed check means the same whichever engine ran.
+    `checks` is None when the request has none; `body` is read only for checks."""
+    if status not in expected:
+        detail = f"HTTP {status} {request_line}"
+        return RequestResult(
+            name, started, latency, status, size, status_error(status), detail, queued
+        )
+    if checks is not None:
+        failed = failed_checks(checks, name, headers, body())
+        if failed:
+            return RequestResult(
+                name, started, latency, status, size,
+                ErrorKind.CHECK_FAILED, failed[0], queued, failed,
+            )  # fmt: skip
+    return RequestResult(name, started, latency, status, size, None, "", queued)
 
 
 def check_names(spec: RequestSpec) -> tuple[str, ...]:

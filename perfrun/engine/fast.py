@@ -26,8 +26,8 @@ import httptools
 import httpx
 
 from perfrun import __version__
-from perfrun.engine.checks import failed_checks
-from perfrun.engine.result import ErrorKind, RequestResult, status_error
+from perfrun.engine.checks import judge_response
+from perfrun.engine.result import ErrorKind, RequestResult
 from perfrun.scenario.model import Checks, RequestSpec
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -220,19 +220,19 @@ class _Prepared:
         "checks",
         "close",
         "expect",
-        "has_checks",
         "head",
         "keep_body",
         "keep_headers",
         "name",
         "payload",
+        "request_line",
     )
 
     def __init__(self, spec: RequestSpec, host_header: str, prefix: str) -> None:
         self.name = spec.name
         self.expect = frozenset(spec.expect_status)
-        self.checks: Checks = spec.checks
-        self.has_checks = bool(spec.checks)
+        self.checks: Checks | None = spec.checks if spec.checks else None
+        self.request_line = f"{spec.method} {spec.path}"
         self.head = spec.method == "HEAD"
         self.keep_body = bool(spec.checks.body_contains or spec.checks.json)
         self.keep_headers = bool(spec.checks.headers)
@@ -290,22 +290,11 @@ class FastSession:
         latency = time.perf_counter() - started
         if not conn.reusable or prepared.close:
             conn.close()
-        status, size = response.status, response.size
-        if status not in prepared.expect:
-            detail = f"HTTP {status} {request.method} {request.path}"
-            return RequestResult(
-                prepared.name, started, latency, status, size, status_error(status), detail, queued
-            )
-        if prepared.has_checks:
-            failed = failed_checks(
-                prepared.checks, prepared.name, response.headers, b"".join(response.body)
-            )
-            if failed:
-                return RequestResult(
-                    prepared.name, started, latency, status, size,
-                    ErrorKind.CHECK_FAILED, failed[0], queued, failed,
-                )  # fmt: skip
-        return RequestResult(prepared.name, started, latency, status, size, None, "", queued)
+        return judge_response(
+            prepared.name, started, latency, queued, response.status, response.size,
+            prepared.expect, prepared.checks, response.headers,
+            lambda: b"".join(response.body), prepared.request_line,
+        )  # fmt: skip
 
     def _failed(
         self, name: str, started: float, queued: float, kind: ErrorKind, detail: str

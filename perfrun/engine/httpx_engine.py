@@ -21,8 +21,8 @@ import anyio._backends._asyncio  # noqa: F401
 import httpcore  # noqa: F401
 import httpx
 
-from perfrun.engine.checks import failed_checks
-from perfrun.engine.result import ErrorKind, RequestResult, status_error
+from perfrun.engine.checks import judge_response
+from perfrun.engine.result import ErrorKind, RequestResult
 from perfrun.scenario.model import RequestSpec
 
 
@@ -82,7 +82,7 @@ class _Prepared:
         elif spec.body is not None:
             self.content = spec.body.encode()
         self.expect = frozenset(spec.expect_status)
-        self.checks = spec.checks
+        self.checks = spec.checks if spec.checks else None
 
 
 class HttpxSession:
@@ -132,23 +132,12 @@ class HttpxSession:
             latency = time.perf_counter() - started
             return RequestResult(prepared.name, started, latency, 0, 0, kind, detail, queued)
         latency = time.perf_counter() - started
-        status = response.status_code
-        size = response.num_bytes_downloaded  # on the wire, before any decoding
-        if status not in prepared.expect:
-            detail = f"HTTP {status} {prepared.method} {prepared.path}"
-            kind = status_error(status)
-            return RequestResult(
-                prepared.name, started, latency, status, size, kind, detail, queued
-            )
-        if prepared.checks:
-            body = response.content
-            failed = failed_checks(prepared.checks, prepared.name, response.headers, body)
-            if failed:
-                return RequestResult(
-                    prepared.name, started, latency, status, size,
-                    ErrorKind.CHECK_FAILED, failed[0], queued, failed,
-                )  # fmt: skip
-        return RequestResult(prepared.name, started, latency, status, size, None, "", queued)
+        return judge_response(
+            prepared.name, started, latency, queued, response.status_code,
+            response.num_bytes_downloaded,  # on the wire, before any decoding
+            prepared.expect, prepared.checks, response.headers, lambda: response.content,
+            f"{prepared.method} {prepared.path}",
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         await self._client.aclose()
