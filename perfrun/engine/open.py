@@ -43,7 +43,8 @@ class ScheduleCounts:
     late_own: int = 0
     """Late without having waited for a slot: perfrun itself fell behind."""
     dropped: int = 0
-    """Due, but never sent: still waiting for a slot when the schedule ended."""
+    """Due, but never sent before the schedule ended (waiting for a slot, or perfrun
+    too far behind)."""
 
     def merge(self, other: ScheduleCounts) -> None:
         self.due += other.due
@@ -97,6 +98,13 @@ async def run_open(
             intended = start + due
             if wait > 0:
                 await _sleep_until(intended)
+            elif time.perf_counter() >= end:
+                # Behind schedule past its end: what is still due is dropped, not sent late
+                # for ever, so the run ends when its schedule does.
+                rest = _remaining(pacer, positions)
+                counts.due += 1 + rest
+                counts.dropped += 1 + rest
+                break
             counts.due += 1
             capped = slots.locked()
             counts.capped += capped

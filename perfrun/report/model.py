@@ -106,7 +106,8 @@ class Schedule:
     capped: int
     """Had to wait for a free max_in_flight slot."""
     dropped: int
-    """Still waiting for a slot when the schedule ended: never sent."""
+    """Never sent: still waiting for a slot, or perfrun too far behind, when the
+    schedule ended."""
     send_delay_ms: LatencySummary
     """How long after its intended time each request was sent."""
 
