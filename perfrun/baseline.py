@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfrun.errors import UsageError
+from perfrun.errors import ReportError, UsageError
 from perfrun.report.json_report import to_dict
 from perfrun.report.model import BaselineSummary, Comparison, MetricChange, RunReport
 from perfrun.scenario.model import Threshold
@@ -245,7 +245,7 @@ def append_history(target: Path, report: RunReport) -> Path:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
     except OSError as exc:
-        raise UsageError(f"history {path}: cannot write: {exc.strerror or exc}") from None
+        raise ReportError(f"history {path}: cannot write: {exc.strerror or exc}") from None
     return path
 
 

@@ -26,6 +26,7 @@ from perfrun.errors import (
 from perfrun.publish import Judgement, Outputs, check_baseline, finish, publish
 from perfrun.report.build import build_run_report
 from perfrun.report.console import render_comparison, render_list, render_summary
+from perfrun.report.json_report import write_json
 from perfrun.report.model import RunReport
 from perfrun.report.progress import LiveProgress, PlainProgress, QuietProgress
 from perfrun.runner import (
@@ -39,6 +40,7 @@ from perfrun.runner import (
 from perfrun.scenario.loader import load_scenarios
 from perfrun.scenario.model import EngineChoice, Severity
 from perfrun.scenario.select import select_scenarios
+from perfrun.scenario.units import parse_base_url
 
 LOG_WIDTH = 120
 
@@ -121,8 +123,8 @@ With --fail-on, failures of scenarios below that severity are reported but do no
     type=click.Choice(["warn", "fail"]),
     default="warn",
     show_default=True,
-    help="When perfrun itself was the bottleneck (CPU, event-loop lag, late or dropped "
-    "requests): only warn, or fail the scenario.",
+    help="When perfrun itself was the bottleneck (CPU, event-loop lag, requests sent "
+    "late): only warn, or fail the scenario.",
 )
 @click.option(
     "--html", type=click.Path(path_type=Path, dir_okay=False), help="Also write an HTML report."
@@ -253,8 +255,17 @@ def cli(
             interrupted=interrupted,
             fail_on_saturation=on_saturation == "fail",
         )
-        report = finish(report, selected, judgement, outputs)
-        written = publish(report, outputs, os.environ)
+        try:
+            report = finish(report, selected, judgement, outputs)
+        except PerfrunError:
+            write_json(report, output)  # what was measured is kept, judged or not
+            raise
+        try:
+            written = publish(report, outputs, os.environ)
+        except PerfrunError as exc:
+            err.print(f"perfrun: error: {exc.message}", markup=False)
+            render_summary(report, out)
+            sys.exit(EXIT_INTERRUPTED if report.interrupted else exc.exit_code)
         render_summary(report, out)
         out.print("reports: " + ", ".join(str(path) for path in written), style="dim")
         sys.exit(exit_code(report))
@@ -278,11 +289,10 @@ def exit_code(report: RunReport) -> int:
 
 
 def _check_base_url(url: str) -> str:
-    if url == "demo" or url.startswith(("http://", "https://")):
-        return url.rstrip("/")
-    raise click.BadParameter(
-        "must be 'demo' or an http:// or https:// URL", param_hint="--base-url"
-    )
+    try:
+        return parse_base_url(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--base-url") from None
 
 
 def _tolerance(text: str) -> float:

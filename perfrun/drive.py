@@ -25,6 +25,7 @@ from perfrun.engine.pacer import Pacer
 from perfrun.engine.profile import rate_profile
 from perfrun.engine.result import ErrorKind
 from perfrun.engine.share import Share
+from perfrun.engine.timing import sleep_until
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.model import LoadModel, LoadSpec, Scenario
 
@@ -90,7 +91,7 @@ async def _drive(
     helpers: list[asyncio.Task[None]] = []
     try:
         if start_at is not None:
-            await _sleep_until(start_at)
+            await sleep_until(start_at)
         if interrupted:
             return True
         stats.rebase(start_at if start_at is not None else time.perf_counter())
@@ -119,15 +120,12 @@ def _executor(
     """The coroutine that runs the scenario's load model, starting at stats.origin."""
     load, requests, start = scenario.load, scenario.requests, stats.origin
     sink = stats.record
-    # Different workers must draw different random request mixes and arrival gaps.
-    seed = None if share.count == 1 else time.time_ns() + share.index
+    # No seed: each process seeds its random draws from os.urandom, so workers differ.
     if load.model is LoadModel.OPEN:
-        return run_open(
-            load, requests, engine, sink, stats.schedule, start=start, share=share, seed=seed
-        )
+        return run_open(load, requests, engine, sink, stats.schedule, start=start, share=share)
     if load.stages:
-        return run_closed_stages(load, requests, engine, sink, start=start, share=share, seed=seed)
-    return run_closed(load, requests, engine, sink, start=start, share=share, seed=seed)
+        return run_closed_stages(load, requests, engine, sink, start=start, share=share)
+    return run_closed(load, requests, engine, sink, start=start, share=share)
 
 
 async def _ticker(tick: Tick, stats: ScenarioStats) -> None:
@@ -136,16 +134,11 @@ async def _ticker(tick: Tick, stats: ScenarioStats) -> None:
         tick(stats)
 
 
-async def _sleep_until(when: float) -> None:
-    delay = when - time.perf_counter()
-    if delay > 0:
-        await asyncio.sleep(delay)
-
-
 def expected_load(load: LoadSpec) -> tuple[int | None, float | None]:
     """How many requests (when known in advance) and how long the load asks for."""
     if load.model is LoadModel.OPEN:
-        return Pacer(rate_profile(load)).expected(), rate_profile(load).duration
+        profile = rate_profile(load)
+        return Pacer(profile).expected(), profile.duration
     if load.requests_per_user is not None:
         return load.users * load.requests_per_user, None
     return None, load.duration

@@ -61,6 +61,7 @@ def check_baseline(judgement: Judgement, outputs: Outputs) -> None:
     if judgement.baseline == HISTORY_BASELINE:
         if outputs.history is None:
             raise UsageError("--baseline history needs --history DIR_OR_FILE")
+        history_baseline(outputs.history, {})  # a history that exists must be readable
         return
     load_baseline(Path(judgement.baseline))
 

@@ -21,10 +21,10 @@ from perfrun.demo.process import DemoTarget
 from perfrun.drive import drive, expected_load, unreachable
 from perfrun.engine.factory import choose_engine
 from perfrun.errors import PerfrunError
-from perfrun.metrics.stats import ScenarioStats
+from perfrun.metrics.stats import LiveFigures, ScenarioStats
 from perfrun.monitor import Monitor, MonitorResult, Sample, find_process, open_target
 from perfrun.scenario.model import EngineChoice, Scenario
-from perfrun.workers import WorkerProgress, run_workers
+from perfrun.workers import run_workers
 
 COMPLETED = "completed"
 INTERRUPTED = "interrupted"
@@ -164,7 +164,7 @@ def _run_load(
 
     if options.workers > 1:
 
-        def on_progress(parts: list[WorkerProgress]) -> None:
+        def on_progress(parts: list[LiveFigures]) -> None:
             p95s = [p.p95_ms for p in parts if p.p95_ms is not None]
             progress.update(
                 snapshot(
@@ -176,19 +176,13 @@ def _run_load(
             )
 
         return run_workers(
-            scenario, engine, base_url, options.workers, stats, monitor.add_generator, on_progress
-        )
+            scenario, engine, base_url, options.workers, stats, monitor.add_generator,
+            on_progress, on_done=monitor.stop,
+        )  # fmt: skip
 
     def tick(current: ScenarioStats) -> None:
-        second = int(time.perf_counter() - current.origin) - 1
-        progress.update(
-            snapshot(
-                current.overall.total + current.warmup.total,
-                current.overall.failed,
-                float(current.timeline.requests_in(second)) if second >= 0 else 0.0,
-                current.overall.latency.percentile_ms(95.0),
-            )
-        )
+        live = current.live()
+        progress.update(snapshot(live.done, live.errors, float(live.last_second), live.p95_ms))
 
     return drive(scenario, engine, base_url, stats, tick=tick)
 

@@ -8,13 +8,14 @@ re-sampled) into the parent's. The monitor stays in the parent and counts the
 workers' CPU as the generator's.
 
 Protocol over one pipe per worker: worker → ("ready",); parent → start time;
-worker → ("progress", WorkerProgress) every PROGRESS_INTERVAL; worker → ("done",
+worker → ("progress", LiveFigures) every PROGRESS_INTERVAL; worker → ("done",
 stats, interrupted). The parent stops workers with SIGTERM; they ignore SIGINT (a
 terminal's Ctrl-C reaches the whole process group) and let the parent decide.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -27,7 +28,7 @@ from multiprocessing.process import BaseProcess
 from perfrun.drive import drive
 from perfrun.engine.share import Share
 from perfrun.errors import TargetError
-from perfrun.metrics.stats import ScenarioStats
+from perfrun.metrics.stats import LiveFigures, ScenarioStats
 from perfrun.scenario.model import Scenario
 
 START_DELAY = 0.2
@@ -35,15 +36,6 @@ START_DELAY = 0.2
 READY_TIMEOUT = 60.0
 STOP_GRACE = 15.0
 """Seconds a stopped worker gets to send what it measured before it is killed."""
-
-
-@dataclass(frozen=True)
-class WorkerProgress:
-    done: int
-    errors: int
-    last_second: int
-    """Requests completed in the last full second."""
-    p95_ms: float | None
 
 
 @dataclass(frozen=True)
@@ -61,10 +53,13 @@ def run_workers(
     count: int,
     stats: ScenarioStats,
     on_start: Callable[[list[int]], None],
-    on_progress: Callable[[list[WorkerProgress]], None],
+    on_progress: Callable[[list[LiveFigures]], None],
+    on_done: Callable[[], object] | None = None,
 ) -> bool:
     """Run the scenario in `count` workers, merge their stats into `stats`; True when
-    interrupted. `on_start` gets the workers' pids once they run."""
+    interrupted. `on_start` gets the workers' pids once they run; `on_done` is called
+    once every worker has reported, while they still live (e.g. the monitor's last
+    sample, which must still see their CPU)."""
     context = multiprocessing.get_context("spawn")  # no fork: the monitor thread runs
     pipes: list[Connection] = []
     processes: list[BaseProcess] = []
@@ -79,6 +74,8 @@ def run_workers(
         pipes.append(parent_end)
         processes.append(process)
     interrupted = False
+    received: dict[int, tuple[ScenarioStats, bool]] = {}
+    """Filled as workers report, so an interrupt mid-way loses none of what came."""
     try:
         _await_ready(pipes, processes)
         on_start([p.pid for p in processes if p.pid is not None])
@@ -86,14 +83,16 @@ def run_workers(
         stats.rebase(start_at)
         for pipe in pipes:
             pipe.send(start_at)
-        results = _collect(pipes, on_progress)
+        _collect(pipes, received, on_progress)
     except KeyboardInterrupt:
         interrupted = True
         for worker in processes:
             if worker.pid is not None and worker.is_alive():
                 os.kill(worker.pid, signal.SIGTERM)
-        results = _collect(pipes, None, timeout=STOP_GRACE)
+        _collect(pipes, received, None, timeout=STOP_GRACE)
     finally:
+        if on_done is not None:
+            on_done()
         for pipe in pipes:
             pipe.close()  # a worker still waiting for its start time gets EOF and leaves
         for worker in processes:
@@ -101,11 +100,12 @@ def run_workers(
             if worker.is_alive():
                 worker.kill()
                 worker.join()
-    for worker_stats, worker_interrupted in results:
+    for index in sorted(received):
+        worker_stats, worker_interrupted = received[index]
         stats.merge(worker_stats)
         interrupted = interrupted or worker_interrupted
-    if len(results) < count and not interrupted:
-        missing = count - len(results)
+    if len(received) < count and not interrupted:
+        missing = count - len(received)
         raise TargetError(
             f"{missing} of {count} worker processes died during the run: "
             "their share is missing from the figures"
@@ -132,14 +132,15 @@ def _await_ready(pipes: list[Connection], processes: list[BaseProcess]) -> None:
 
 def _collect(
     pipes: list[Connection],
-    on_progress: Callable[[list[WorkerProgress]], None] | None,
+    results: dict[int, tuple[ScenarioStats, bool]],
+    on_progress: Callable[[list[LiveFigures]], None] | None,
     timeout: float | None = None,
-) -> list[tuple[ScenarioStats, bool]]:
-    """Read progress until every worker sent its stats (or died, or time ran out)."""
+) -> None:
+    """Read progress until every worker sent its stats into `results` (or died, or time
+    ran out)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    latest: dict[int, WorkerProgress] = {}
-    results: dict[int, tuple[ScenarioStats, bool]] = {}
-    open_pipes = dict(enumerate(pipes))
+    latest: dict[int, LiveFigures] = {}
+    open_pipes = {i: pipe for i, pipe in enumerate(pipes) if i not in results}
     while open_pipes:
         remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
         if remaining == 0.0:
@@ -158,7 +159,6 @@ def _collect(
             elif message[0] == "done":
                 results[index] = (message[1], message[2])
                 del open_pipes[index]
-    return [results[i] for i in sorted(results)]
 
 
 def _worker_main(pipe: Connection, job: _Job) -> None:
@@ -172,18 +172,7 @@ def _worker_main(pipe: Connection, job: _Job) -> None:
         return
 
     def tick(current: ScenarioStats) -> None:
-        second = int(time.perf_counter() - current.origin) - 1
-        pipe.send(
-            (
-                "progress",
-                WorkerProgress(
-                    done=current.overall.total + current.warmup.total,
-                    errors=current.overall.failed,
-                    last_second=current.timeline.requests_in(second) if second >= 0 else 0,
-                    p95_ms=current.overall.latency.percentile_ms(95.0),
-                ),
-            )
-        )
+        pipe.send(("progress", current.live()))
 
     interrupted = drive(
         job.scenario,
@@ -196,3 +185,6 @@ def _worker_main(pipe: Connection, job: _Job) -> None:
         signals=(signal.SIGTERM,),
     )
     pipe.send(("done", stats, interrupted))
+    # Stay until the parent has taken its last sample of our CPU (it closes the pipe).
+    with contextlib.suppress(EOFError, OSError):
+        pipe.recv()

@@ -1,6 +1,8 @@
+import re
+
 import pytest
 
-from perfrun.scenario.units import format_duration, parse_duration, parse_rate
+from perfrun.scenario.units import format_duration, parse_base_url, parse_duration, parse_rate
 
 
 @pytest.mark.parametrize(
@@ -125,3 +127,31 @@ def test_parse_rate_rejects_bad_input_with_a_hint(value: object, message: str) -
 def test_format_duration_reads_back_to_the_same_seconds(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
     assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("demo", "demo"),
+        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000"),
+        ("https://api.example/v1", "https://api.example/v1"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+    ],
+)
+def test_parse_base_url_accepts_demo_and_http_urls(value: str, expected: str) -> None:
+    assert parse_base_url(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ftp://x", "must be 'demo' or an http:// or https:// URL"),
+        ("http://", "no host in 'http://'"),
+        ("http://127.0.0.1:99999", "bad port in 'http://127.0.0.1:99999'"),
+        ("http://a..b", "bad host name in 'http://a..b'"),
+        (8080, "must be 'demo' or an http:// or https:// URL, got 8080"),
+    ],
+)
+def test_parse_base_url_names_what_is_wrong(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_base_url(value)

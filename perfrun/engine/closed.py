@@ -17,6 +17,7 @@ from perfrun.engine.mix import RequestMix
 from perfrun.engine.profile import users_profile
 from perfrun.engine.result import RequestResult
 from perfrun.engine.share import Share
+from perfrun.engine.timing import sleep_until
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 Sink = Callable[[RequestResult], None]
@@ -74,7 +75,7 @@ async def _user(
     deadline: float | None,
     think_time: float,
 ) -> None:
-    await _sleep_until(start_at)
+    await sleep_until(start_at)
     session = engine.session()
     try:
         sent = 0
@@ -85,16 +86,13 @@ async def _user(
                 return
             sink(await session.send(mix.pick(rng)))
             sent += 1
-            if think_time > 0 and (count is None or sent < count):
+            more = (count is None or sent < count) and (
+                deadline is None or time.perf_counter() < deadline
+            )
+            if think_time > 0 and more:
                 await asyncio.sleep(think_time)
     finally:
         await session.aclose()
-
-
-async def _sleep_until(when: float) -> None:
-    delay = when - time.perf_counter()
-    if delay > 0:
-        await asyncio.sleep(delay)
 
 
 STAGE_TICK = 0.05

@@ -287,6 +287,9 @@ class FastSession:
             )
         except _Failure as failure:
             return self._failed(prepared.name, started, queued, failure.kind, failure.detail)
+        except Exception as exc:  # never out of the engine: a failed request is data
+            detail = f"{type(exc).__name__}: {exc}"
+            return self._failed(prepared.name, started, queued, ErrorKind.OTHER, detail)
         latency = time.perf_counter() - started
         if not conn.reusable or prepared.close:
             conn.close()
@@ -312,7 +315,7 @@ class FastSession:
             self._conn = None
 
 
-def classify_os_error(exc: OSError) -> tuple[ErrorKind, str]:
+def classify_os_error(exc: OSError | ValueError) -> tuple[ErrorKind, str]:
     """The one place the fast engine maps connect errors to error kinds (errors on an
     open connection arrive through connection_lost as resets)."""
     detail = f"{type(exc).__name__}: {exc}"
@@ -361,7 +364,7 @@ class FastEngine:
                 )
         except TimeoutError:
             raise _Failure(ErrorKind.CONNECT_TIMEOUT, "no connection within the timeout") from None
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError/UnicodeError: a name that is no name
             raise _Failure(*classify_os_error(exc)) from None
         self._connections.add(protocol)
         return protocol

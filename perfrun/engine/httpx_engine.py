@@ -144,7 +144,7 @@ class HttpxSession:
 
 
 class HttpxEngine:
-    """Hands out one `HttpxSession` per virtual user; closes them all at the end."""
+    """Hands out one `HttpxSession` per virtual user (each closes its own client)."""
 
     name = "httpx"
 

@@ -22,6 +22,7 @@ from perfrun.engine.mix import RequestMix
 from perfrun.engine.pacer import Pacer, Positions
 from perfrun.engine.profile import rate_profile
 from perfrun.engine.share import Share
+from perfrun.engine.timing import sleep_until
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 LATE_AFTER = 0.010
@@ -69,11 +70,16 @@ async def run_open(
     """Send on schedule until the rate profile ends, then wait for requests in flight.
     With a `share`, only this worker's part of the schedule (and of max_in_flight)."""
     pacer = Pacer(rate_profile(load))
-    positions = Positions(load.arrival, seed, share)
+    master = random.Random(seed)
+    # Separate streams: the request picked must not decide the gap after it.
+    positions = Positions(load.arrival, master.getrandbits(64), share)
     mix = RequestMix(requests)
-    rng = random.Random(seed)
+    rng = random.Random(master.getrandbits(64))
     slots = asyncio.Semaphore(share.cap(load.max_in_flight))
     idle: list[Session] = []
+    sessions: list[Session] = []
+    """Every session opened, to close them all: a task cancelled before its first step
+    never gives its session back to `idle`."""
     in_flight: set[asyncio.Task[None]] = set()
 
     async def one(session: Session, spec: RequestSpec, intended: float, capped: bool) -> None:
@@ -90,14 +96,12 @@ async def run_open(
     end = start + pacer.profile.duration
     try:
         while True:
-            wait, stop = pacer.pace(time.perf_counter() - start, positions.current)
-            if stop:
-                break
             due = pacer.due(positions.current)
-            assert due is not None  # pace() said the schedule goes on
+            if due is None:
+                break
             intended = start + due
-            if wait > 0:
-                await _sleep_until(intended)
+            if intended > time.perf_counter():
+                await sleep_until(intended)
             elif time.perf_counter() >= end:
                 # Behind schedule past its end: what is still due is dropped, not sent late
                 # for ever, so the run ends when its schedule does.
@@ -115,7 +119,11 @@ async def run_open(
                 break
             positions.advance()
             counts.sent += 1
-            session = idle.pop() if idle else engine.session()
+            if idle:
+                session = idle.pop()
+            else:
+                session = engine.session()
+                sessions.append(session)
             task = asyncio.create_task(one(session, mix.pick(rng), intended, capped))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
@@ -126,15 +134,7 @@ async def run_open(
             task.cancel()
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
-        await asyncio.gather(*(s.aclose() for s in idle), return_exceptions=True)
-
-
-async def _sleep_until(when: float) -> None:
-    """Sleep until `when` (a perf_counter time), never returning early: uvloop's timers
-    have millisecond resolution against a clock cached per loop iteration, so one sleep
-    can wake up to ~1 ms early, and a request sent early would shorten its own latency."""
-    while (remaining := when - time.perf_counter()) > 0:
-        await asyncio.sleep(remaining)
+        await asyncio.gather(*(s.aclose() for s in sessions), return_exceptions=True)
 
 
 async def _acquire_before(slots: asyncio.Semaphore, deadline: float) -> bool:

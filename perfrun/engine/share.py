@@ -7,7 +7,6 @@ the shares add up exactly to the whole, whatever n.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -24,8 +23,9 @@ class Share:
         return range(self.index, total, self.count)
 
     def cap(self, limit: int) -> int:
-        """This worker's part of a limit on the whole (e.g. max_in_flight), at least 1."""
-        return max(1, math.ceil(limit / self.count))
+        """This worker's part of a limit on the whole (e.g. max_in_flight): the parts add
+        up to the limit (the first `limit % count` workers take one more), at least 1."""
+        return max(1, limit // self.count + (self.index < limit % self.count))
 
 
 Share.WHOLE = Share(0, 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 from perfrun.engine.open import ScheduleCounts
 from perfrun.engine.result import ErrorKind, RequestResult
@@ -66,6 +67,18 @@ class EndpointStats:
         self.failed_checks.update(other.failed_checks)
 
 
+@dataclass(frozen=True)
+class LiveFigures:
+    """What the progress display shows while a run goes on."""
+
+    done: int
+    """Requests completed, warm-up included."""
+    errors: int
+    last_second: int
+    """Requests completed in the last full second."""
+    p95_ms: float | None
+
+
 class ScenarioStats:
     """Everything measured about one scenario's requests, mergeable across workers.
 
@@ -116,6 +129,17 @@ class ScenarioStats:
         for endpoint in self.endpoints.values():
             total.merge(endpoint)
         return total
+
+    def live(self) -> LiveFigures:
+        """The progress figures, from one merge of the endpoints."""
+        overall = self.overall
+        second = int(time.perf_counter() - self.origin) - 1
+        return LiveFigures(
+            done=overall.total + self.warmup.total,
+            errors=overall.failed,
+            last_second=self.timeline.requests_in(second) if second >= 0 else 0,
+            p95_ms=overall.latency.percentile_ms(95.0),
+        )
 
     def service_time(self) -> LatencyHistogram:
         return self.service if self.scheduled else self.overall.latency

@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from perfrun.errors import ScenarioError
 from perfrun.scenario._load import parse_load
@@ -44,6 +43,7 @@ from perfrun.scenario.model import (
     Severity,
     Threshold,
 )
+from perfrun.scenario.units import parse_base_url
 from perfrun.thresholds import THRESHOLD_KEYS, threshold_from_key
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -68,12 +68,10 @@ _SCENARIO_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def _base_url(value: Any, loc: Loc) -> str:
-    if value == DEMO_TARGET:
-        return DEMO_TARGET
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise loc.error(f"must be 'demo' or an http:// or https:// URL, got {shown(value)}")
-    return str(value).rstrip("/")
+    try:
+        return parse_base_url(value)
+    except ValueError as exc:
+        raise loc.error(str(exc)) from None
 
 
 def _statuses(value: Any, loc: Loc) -> tuple[int, ...]:

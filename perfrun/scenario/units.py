@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from urllib.parse import urlsplit
 
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
@@ -102,3 +103,24 @@ def format_duration(seconds: float) -> str:
     if rest:
         parts.append(f"{rest / 1000:g}s")
     return "".join(parts)
+
+
+def parse_base_url(value: object) -> str:
+    """`demo`, or an http:// / https:// URL with a host (and a valid port, if any),
+    without a trailing slash. ValueError saying what is wrong otherwise."""
+    if value == "demo":
+        return "demo"
+    if not isinstance(value, str):
+        raise ValueError(f"must be 'demo' or an http:// or https:// URL, got {value!r}")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"must be 'demo' or an http:// or https:// URL, got {value!r}")
+    if not parts.hostname:
+        raise ValueError(f"no host in {value!r}")
+    try:
+        parts.port  # noqa: B018  # urlsplit checks the port only when asked
+    except ValueError:
+        raise ValueError(f"bad port in {value!r}: use 1-65535") from None
+    if any(not label for label in parts.hostname.split(".")[:-1]):
+        raise ValueError(f"bad host name in {value!r}")
+    return value.rstrip("/")
