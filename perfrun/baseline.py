@@ -30,13 +30,13 @@ HISTORY_FILE = "perfrun-history.jsonl"
 HISTORY_RUNS = 5
 """How many of the latest comparable runs the history baseline takes the median of."""
 MIN_ERROR_RATE_CHANGE_PP = 0.5
+"""The error rate (%) must move by more than this many percentage points, whatever the
+tolerance, to count as a change: a relative tolerance means nothing against a baseline of
+0 %, and one stray error in a 200-request run is not a regression."""
 MIN_LATENCY_CHANGE_MS = 1.0
 """A latency must also move by at least this much to count as a change: run-to-run noise
 on a millisecond-fast endpoint easily exceeds 10 %, and the generator's own error is
 about 1 ms (README, Figures)."""
-"""The error rate (%) must move by more than this many percentage points, whatever the
-tolerance, to count as a change: a relative tolerance means nothing against a baseline of
-0 %, and one stray error in a 200-request run is not a regression."""
 
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"
