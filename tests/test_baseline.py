@@ -31,7 +31,7 @@ from perfrun.errors import EXIT_USAGE, UsageError
 from perfrun.report.json_report import write_json
 from perfrun.report.model import MetricChange, RunReport, ScenarioReport
 from perfrun.thresholds import Verdict
-from tests.test_insights import START, counts, latency, resources, sample, scenario_report
+from tests.factories import START, counts, latency, resources, sample, scenario_report
 
 LOAD = {"model": "closed", "users": 10, "duration_s": 10.0, "warmup_s": 0.0}
 KEY = load_key(LOAD)
