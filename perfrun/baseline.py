@@ -37,6 +37,10 @@ MIN_LATENCY_CHANGE_MS = 1.0
 """A latency must also move by at least this much to count as a change: run-to-run noise
 on a millisecond-fast endpoint easily exceeds 10 %, and the generator's own error is
 about 1 ms (README, Figures)."""
+MIN_TAIL_SAMPLES = 10
+"""A percentile is compared only when both runs have at least this many requests beyond it:
+p50 needs 20 requests, p95 200, p99 1000. Below that a percentile is one or two requests'
+luck (the p99 of 40 requests is their slowest), and it would fail runs at random."""
 
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"
@@ -56,18 +60,29 @@ class Metric:
     """The metric name its regression verdict carries (as in perfrun.thresholds)."""
     higher_is_worse: bool
     unit: str
+    percentile: float | None = None
+    """For a latency percentile, which one: its comparison needs enough requests."""
+
+    def min_samples(self) -> int:
+        """How many requests a run needs for this metric to be compared (MIN_TAIL_SAMPLES
+        beyond a percentile; one for the others)."""
+        if self.percentile is None:
+            return 1
+        return math.ceil(MIN_TAIL_SAMPLES * 100 / (100 - self.percentile) - 1e-9)
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("p50", ("latency_ms", "p50"), "latency_p50_ms", True, "ms"),
-    Metric("p95", ("latency_ms", "p95"), "latency_p95_ms", True, "ms"),
-    Metric("p99", ("latency_ms", "p99"), "latency_p99_ms", True, "ms"),
+    Metric("p50", ("latency_ms", "p50"), "latency_p50_ms", True, "ms", 50.0),
+    Metric("p95", ("latency_ms", "p95"), "latency_p95_ms", True, "ms", 95.0),
+    Metric("p99", ("latency_ms", "p99"), "latency_p99_ms", True, "ms", 99.0),
     Metric("avg", ("latency_ms", "avg"), "latency_avg_ms", True, "ms"),
     Metric("rps", ("requests", "rps"), "rps", False, "req/s"),
     Metric("error_rate", ("requests", "error_rate"), "error_rate", True, "%"),
     Metric("memory_mb", ("resources", "target", "memory_mb", "max"), "memory_mb", True, "MB"),
 )
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
+SAMPLES_PATH = ("requests", "succeeded")
+"""Where a JSON-report scenario says how many requests its latency figures stand on."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,9 @@ class ScenarioFigures:
     """Metric name (see METRICS) → value; None when not measured."""
     source: str = ""
     """Where these figures came from, when it differs per scenario (history medians)."""
+    samples: int | None = None
+    """How many requests the latency figures stand on (the successful ones); for history
+    medians the fewest of the runs taken. None when unknown: then it is not checked."""
 
     def value(self, metric: str) -> float | None:
         return self.values.get(metric)
@@ -118,6 +136,7 @@ def figures_from_report_dict(report: Mapping[str, Any]) -> dict[str, ScenarioFig
             name=scenario["name"],
             load_key=load_key(load if isinstance(load, dict) else {}),
             values={m.name: _number(_lookup(scenario, m.path)) for m in METRICS},
+            samples=_count(_lookup(scenario, SAMPLES_PATH)),
         )
     return figures
 
@@ -136,6 +155,7 @@ def _figures_from_history_entry(scenarios: Mapping[str, Any]) -> dict[str, Scena
             name=name,
             load_key=entry["load_key"],
             values={m: _number(entry.get(m)) for m in METRIC_NAMES},
+            samples=_count(entry.get("samples")),
         )
     return figures
 
@@ -146,6 +166,12 @@ def _lookup(data: Mapping[str, Any], path: Iterable[str]) -> Any:
         if not isinstance(value, dict):
             return None
         value = value.get(key)
+    return value
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
     return value
 
 
@@ -223,7 +249,7 @@ def history_entry(report: RunReport) -> dict[str, Any]:
     """One run's summary as a history line holds it: completed scenarios only."""
     data = to_dict(report)
     scenarios = {
-        f.name: {"load_key": f.load_key, **f.values}
+        f.name: {"load_key": f.load_key, "samples": f.samples, **f.values}
         for f in figures_from_report_dict(data).values()
     }
     return {
@@ -295,11 +321,13 @@ def _history_medians(
         for metric in METRIC_NAMES:
             seen = [v for f in matching if (v := f.value(metric)) is not None]
             values[metric] = statistics.median(seen) if seen else None
+        counts = [f.samples for f in matching if f.samples is not None]
         baseline[name] = ScenarioFigures(
             name=name,
             load_key=key,
             values=values,
             source=f"history {path} (median of {_runs(len(matching))})",
+            samples=min(counts) if counts else None,
         )
     return baseline
 
@@ -378,8 +406,8 @@ def compare(
         pairs = [
             _compare_metric(
                 m,
-                cur.value(m.name),
-                base.value(m.name),
+                cur,
+                base,
                 float(scenario_tolerances.get(m.name, default_tolerance)),
                 where,
             )
@@ -392,15 +420,24 @@ def compare(
 
 
 def _compare_metric(
-    metric: Metric, current: float | None, baseline: float | None, tolerance: float, source: str
+    metric: Metric,
+    now: ScenarioFigures,
+    then: ScenarioFigures,
+    tolerance: float,
+    source: str,
 ) -> tuple[MetricChange, Verdict | None]:
-    def change(status: str, percent: float | None = None) -> MetricChange:
-        return MetricChange(metric.name, baseline, current, percent, tolerance, status)
+    current, baseline = now.value(metric.name), then.value(metric.name)
+
+    def change(status: str, percent: float | None = None, note: str = "") -> MetricChange:
+        return MetricChange(metric.name, baseline, current, percent, tolerance, status, note)
 
     if current is None or baseline is None:
         return change(NOT_COMPARABLE), None
     if baseline == 0 and metric.name != "error_rate":
         return change(NOT_COMPARABLE), None
+    too_few = _too_few_samples(metric, now.samples, then.samples)
+    if too_few:
+        return change(NOT_COMPARABLE, note=too_few), None
     percent = (current - baseline) / baseline * 100.0 if baseline else None
     allowed = abs(baseline) * tolerance / 100.0
     allowance = f"tolerance {tolerance:g}%"
@@ -424,6 +461,22 @@ def _compare_metric(
         threshold = Threshold(key, metric.verdict_metric, "min", baseline - allowed)
     note = f"baseline {baseline:g} {metric.unit}, {allowance} ({source})"
     return change(status, percent), judge(threshold, current, note)
+
+
+def _too_few_samples(metric: Metric, now: int | None, then: int | None) -> str:
+    """Why a percentile of this few requests is not compared, or "" when it can be."""
+    needed = metric.min_samples()
+    short = [
+        f"{count} in the {side}"
+        for side, count in (("run", now), ("baseline", then))
+        if count is not None and count < needed
+    ]
+    if not short:
+        return ""
+    return (
+        f"too few requests to compare a {metric.name}: {' and '.join(short)}, "
+        f"it needs {needed} ({MIN_TAIL_SAMPLES} beyond it)"
+    )
 
 
 def apply_comparison(

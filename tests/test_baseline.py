@@ -14,6 +14,7 @@ import pytest
 from perfrun.baseline import (
     HISTORY_FILE,
     METRIC_NAMES,
+    METRICS,
     ScenarioFigures,
     append_history,
     apply_comparison,
@@ -122,6 +123,7 @@ def test_figures_of_a_run_are_read_from_its_json_form() -> None:
             "error_rate": 2.0,
             "memory_mb": 50.0,
         },
+        samples=1960,  # the successful requests: latency figures stand on them
     )
 
 
@@ -316,6 +318,52 @@ def test_metrics_missing_or_zero_are_not_comparable_and_get_no_verdict(
     assert len(verdicts) == len(METRIC_NAMES) - 1
 
 
+@pytest.mark.parametrize(
+    ("metric", "needed"),
+    [("p50", 20), ("p95", 200), ("p99", 1000), ("avg", 1), ("rps", 1), ("error_rate", 1)],
+)
+def test_a_percentile_needs_ten_requests_beyond_it(metric: str, needed: int) -> None:
+    assert next(m for m in METRICS if m.name == metric).min_samples() == needed
+
+
+@pytest.mark.parametrize(
+    ("run", "baseline", "compared"),
+    [
+        (40, 40, {"p50", "avg", "rps", "error_rate", "memory_mb"}),  # a p99 of 40 is their max
+        (200, 200, {"p50", "p95", "avg", "rps", "error_rate", "memory_mb"}),
+        (199, 5000, {"p50", "avg", "rps", "error_rate", "memory_mb"}),
+        (5000, 199, {"p50", "avg", "rps", "error_rate", "memory_mb"}),
+        (1000, 1000, set(METRIC_NAMES)),
+        (None, 40, {"p50", "avg", "rps", "error_rate", "memory_mb"}),  # unknown: not checked
+        (None, None, set(METRIC_NAMES)),
+    ],
+)
+def test_percentiles_of_too_few_requests_are_not_compared(
+    run: int | None, baseline: int | None, compared: set[str]
+) -> None:
+    worse = {"p50": 100.0, "p95": 150.0, "p99": 400.0}  # 10x the baseline: a regression
+    changes, verdicts = compare_one(
+        dataclasses.replace(figures(**worse), samples=run),
+        dataclasses.replace(figures(), samples=baseline),
+    )
+    assert {c.metric for c in changes if c.status != "not_comparable"} == compared
+    assert {v.key for v in verdicts} == {f"regression.{m}" for m in compared}
+
+
+def test_a_percentile_not_compared_says_why() -> None:
+    changes, _ = compare_one(
+        dataclasses.replace(figures(), samples=40), dataclasses.replace(figures(), samples=500)
+    )
+    assert change_of(changes, "p99").note == (
+        "too few requests to compare a p99: 40 in the run and 500 in the baseline, "
+        "it needs 1000 (10 beyond it)"
+    )
+    assert change_of(changes, "p95").note == (
+        "too few requests to compare a p95: 40 in the run, it needs 200 (10 beyond it)"
+    )
+    assert change_of(changes, "p50").note == ""
+
+
 def test_scenarios_in_only_one_run_are_listed_not_compared() -> None:
     summary, results = compare(
         {"a": figures("a"), "new": figures("new")},
@@ -417,6 +465,7 @@ def test_append_history_writes_one_line_per_run_creating_directories(tmp_path: P
     assert entry["scenarios"] == {
         "health": {
             "load_key": KEY,
+            "samples": 1000,
             "p50": 10.0,
             "p95": 15.0,
             "p99": 40.0,
@@ -434,7 +483,7 @@ def test_history_baseline_is_the_median_of_the_last_comparable_runs(tmp_path: Pa
         measured(p50=1000.0),  # older than the last 5: left out
         measured(p50=10.0, memory_mb=None),
         other_load,  # other load settings: not comparable
-        measured(p50=11.0, memory_mb=60.0),
+        measured(p50=11.0, memory_mb=60.0, failed=100),  # 900 successful requests
         measured(p50=500.0, memory_mb=None),  # one noisy run does not become the bar
         measured(p50=12.0, memory_mb=62.0),
         measured(p50=9.0, memory_mb=64.0),
@@ -446,6 +495,7 @@ def test_history_baseline_is_the_median_of_the_last_comparable_runs(tmp_path: Pa
     assert baseline["health"].value("p50") == 11.0  # median of 10, 11, 500, 12, 9
     assert baseline["health"].value("memory_mb") == 62.0  # None values are ignored
     assert source == f"history {tmp_path / HISTORY_FILE} (median of 5 runs)"
+    assert baseline["health"].samples == 900  # the fewest of the runs taken
     _, last_two = history_baseline(tmp_path, current, last=2)
     assert last_two["health"].value("p50") == 10.5
 

@@ -388,6 +388,7 @@ def test_markdown_lists_insights_and_the_baseline_comparison() -> None:
             MetricChange("p95", 4.0, 5.32, 33.0, 10.0, "regression"),
             MetricChange("rps", 200.0, 180.57, -9.715, 10.0, "unchanged"),
             MetricChange("p50", 2.5, 1.87, -25.2, 10.0, "improvement"),
+            MetricChange("p99", 9.0, 30.0, None, 10.0, "not_comparable", "too few requests"),
         ),
     )
     s = scenario(
@@ -397,8 +398,8 @@ def test_markdown_lists_insights_and_the_baseline_comparison() -> None:
     markdown = render_markdown(run(s))
     assert "**health_load**\n- 💡 p99 is 10× the median\n" in markdown
     assert (
-        "- vs baseline baseline.json: p95 +33.0% (regression), p50 -25.2% (improvement)\n"
-        in markdown
+        "- vs baseline baseline.json: p95 +33.0% (regression), p50 -25.2% (improvement);"
+        " p99 not compared (too few requests)\n" in markdown
     )
 
 

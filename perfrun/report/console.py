@@ -188,6 +188,9 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
         style = _CHANGE_STYLE.get(change.status)
         parts.append(f"[{style}]{text}[/{style}]" if style else text)
     console.print(f"  vs baseline: {', '.join(parts) or 'nothing comparable'}", highlight=False)
+    for change in comparison.changes:
+        if change.note:
+            console.print(f"  {change.metric} not compared: {change.note}", highlight=False)
 
 
 def render_summary(report: RunReport, console: Console) -> None:

@@ -276,11 +276,13 @@ def _comparison(s: ScenarioReport) -> str:
             escape("-" if c.change_percent is None else f"{c.change_percent:+.1f} %"),
             escape(f"±{c.tolerance_percent:g} %"),
             f'<span class="change {escape(c.status)}">{escape(c.status)}</span>',
+            escape(c.note),
         )
         for c in s.comparison.changes
     ]
     caption = f"Against the baseline ({s.comparison.source})"
-    return _table(caption, ("metric", "baseline", "now", "change", "tolerance", "status"), rows)
+    columns = ("metric", "baseline", "now", "change", "tolerance", "status", "note")
+    return _table(caption, columns, rows)
 
 
 def _chart(s: ScenarioReport, index: int, name: str, caption: str) -> str:

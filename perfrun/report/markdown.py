@@ -126,7 +126,9 @@ def _comparison(comparison: Comparison) -> str:
         if c.status in ("regression", "improvement") and c.change_percent is not None
     ]
     against = f"vs baseline {_text(comparison.source)}"
-    return f"{against}: " + (", ".join(moved) if moved else "no change beyond tolerance")
+    skipped = [c.metric for c in comparison.changes if c.note]
+    aside = f"; {', '.join(skipped)} not compared (too few requests)" if skipped else ""
+    return f"{against}: " + (", ".join(moved) if moved else "no change beyond tolerance") + aside
 
 
 def _text(text: str) -> str:

@@ -213,6 +213,8 @@ class MetricChange:
     tolerance_percent: float
     status: str
     """regression | improvement | unchanged | not_comparable"""
+    note: str = ""
+    """Why a metric was not compared, when it is not obvious (too few requests)."""
 
 
 @dataclass(frozen=True)
