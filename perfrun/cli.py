@@ -211,7 +211,8 @@ def cli(
         # CI logs: rich would wrap tables at 80 columns and split long lines mid-word.
         out = Console(highlight=False, soft_wrap=True, width=_log_width())
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:  # ignored by whoever started us
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         tolerance = _tolerance(max_regression)
         if compare_files:

@@ -72,7 +72,9 @@ async def _drive(
     engine = build_engine(engine_name, base_url, scenario.load.timeout, scenario.requests)
     interrupted = False
     load: asyncio.Task[None] | None = None
-    previous = {sig: signal.getsignal(sig) for sig in signals}
+    # A signal ignored when perfrun started (`perfrun ... &` in a script ignores SIGINT)
+    # stays ignored, as it does outside the load: the same signal means the same at any time.
+    previous = {sig: h for sig in signals if (h := signal.getsignal(sig)) is not signal.SIG_IGN}
 
     def restore_handlers() -> None:
         for sig, handler in previous.items():
@@ -86,7 +88,7 @@ async def _drive(
             load.cancel()
         restore_handlers()  # a second Ctrl-C interrupts the clean-up too
 
-    for sig in signals:
+    for sig in previous:
         loop.add_signal_handler(sig, on_signal)
     helpers: list[asyncio.Task[None]] = []
     try:

@@ -119,15 +119,16 @@ def only_scenario(report: dict[str, Any] | None) -> dict[str, Any]:
 class ArrivalStats(NamedTuple):
     requests: int
     """Requests the target read, answered or not."""
-    gap_cv: float
-    """Coefficient of variation of the gaps between arrivals: ~0 evenly spaced, ~1 Poisson."""
+    gap_spread: float
+    """Interquartile range / median of the gaps between arrivals: ~0 evenly spaced, 1.58
+    for Poisson (exponential gaps: (ln 4 - ln 4/3) / ln 2)."""
 
 
 def arrival_stats(process: TargetProcess) -> ArrivalStats:
     """Stop a target started with `--arrival-stats` and read what it saw."""
     process.stop()
     lines = dict(line.split(" ", 1) for line in process.stderr_text().splitlines() if " " in line)
-    return ArrivalStats(int(lines["REQUESTS"]), float(lines["GAP_CV"]))
+    return ArrivalStats(int(lines["REQUESTS"]), float(lines["GAP_SPREAD"]))
 
 
 def flat(output: str) -> str:
@@ -135,12 +136,13 @@ def flat(output: str) -> str:
     return output.replace("\n", "")
 
 
-def unused_port() -> int:
-    """A loopback port nothing listens on (bound by the OS, then released)."""
+@pytest.fixture(scope="session")
+def refused_url() -> Iterator[str]:
+    """`http://127.0.0.1:PORT` where every connect is refused: the port stays bound, not
+    listening, for the whole session, so no other process can take it meanwhile."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def run_module(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:

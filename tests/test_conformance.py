@@ -34,7 +34,6 @@ from perfrun.engine.fast import FastEngine
 from perfrun.engine.httpx_engine import HttpxEngine
 from perfrun.engine.result import ErrorKind, RequestResult
 from perfrun.scenario.model import Checks, RequestSpec
-from tests.conftest import unused_port
 from tests.servers.conformance import payload
 from tests.servers.launch import TargetProcess
 
@@ -519,11 +518,11 @@ class Records(dict[str, dict[str, RequestResult]]):
 
 
 @pytest.fixture(scope="module")
-def records(server: str, full_backlog: str | None) -> Records:
+def records(server: str, full_backlog: str | None, refused_url: str) -> Records:
     """Every series run through every engine (but one that has nowhere to go)."""
     urls: dict[str, str | None] = {
         SERVER: server,
-        REFUSED: f"http://127.0.0.1:{unused_port()}",
+        REFUSED: refused_url,
         FULL_BACKLOG: full_backlog,
     }
 

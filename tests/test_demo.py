@@ -297,6 +297,22 @@ def test_demo_exits_when_the_perfrun_that_started_it_is_killed() -> None:
     assert _wait_gone(demo_pid, timeout=5.0)
 
 
+def test_demo_started_for_a_parent_already_gone_exits_by_itself() -> None:
+    # perfrun interrupted inside Popen, before it could know the child: the child's parent is
+    # then not the pid it was given, and it must not serve on as an orphan.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "perfrun.demo", "--parent-pid", str(gone.pid)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = demo.communicate(timeout=15)
+    assert demo.returncode == 0, stderr
+    assert stdout.startswith(b"PERFRUN_DEMO_LISTENING http://127.0.0.1:")
+
+
 # --- tests/servers/target.py ---------------------------------------------------------
 
 
@@ -338,18 +354,21 @@ def test_target_close_after_closes_on_the_nth_response() -> None:
 
 
 def test_target_stall_holds_requests_until_the_window_ends() -> None:
+    # Requests 50 ms apart for more than a 600 ms period: some arrive in the first half of
+    # a 150 ms stall window. Held to the window's end, none takes much over 150 ms; held to
+    # the period's end instead, the early ones would take 450 ms or more.
     durations = []
     with (
-        start_target("--stall-ms", "150", "--stall-every-ms", "300") as target,
+        start_target("--stall-ms", "150", "--stall-every-ms", "600") as target,
         httpx.Client() as http,
     ):
-        for _ in range(12):
+        for _ in range(16):
             started = time.perf_counter()
             http.get(f"{target.url}/")
             durations.append(time.perf_counter() - started)
             time.sleep(0.05)
     assert max(durations) >= 0.075  # some request arrived in the first half of a window
-    assert max(durations) < 0.150 + 0.1
+    assert max(durations) < 0.150 + 0.25
     assert min(durations) < 0.02  # and some outside every window
 
 

@@ -24,7 +24,7 @@ from perfrun.report.model import RunReport
 from perfrun.report.progress import QuietProgress
 from perfrun.runner import RunOptions, run_scenarios
 from perfrun.scenario.loader import load_file
-from tests.conftest import scenario, unused_port, write_scenarios
+from tests.conftest import scenario, write_scenarios
 from tests.servers.launch import TargetProcess
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
@@ -41,7 +41,9 @@ CONSOLE_LINE = re.compile(r":CONSOLE[:(]|Uncaught")
 
 
 @pytest.fixture(scope="module")
-def report(plain_target: TargetProcess, tmp_path_factory: pytest.TempPathFactory) -> RunReport:
+def report(
+    plain_target: TargetProcess, refused_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> RunReport:
     scenarios = {
         "steady": scenario(
             plain_target.url,
@@ -50,7 +52,7 @@ def report(plain_target: TargetProcess, tmp_path_factory: pytest.TempPathFactory
             thresholds={"max_p95_response_ms": 1000, "min_rps": 1e9},
             monitor={"pid": plain_target.pid},
         ),
-        "nobody_home": scenario(f"http://127.0.0.1:{unused_port()}", severity="high"),
+        "nobody_home": scenario(refused_url, severity="high"),
     }
     path = write_scenarios(tmp_path_factory.mktemp("scenarios"), scenarios)
     started = datetime.now(UTC)

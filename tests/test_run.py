@@ -26,7 +26,6 @@ from tests.conftest import (
     StartTarget,
     flat,
     scenario,
-    unused_port,
     write_scenarios,
 )
 from tests.servers.launch import TargetProcess
@@ -388,9 +387,10 @@ def test_threshold_that_cannot_be_measured_is_not_measured_and_fails(
 # --- unreachable target --------------------------------------------------------------------
 
 
-def test_unreachable_target_exits_3_and_still_writes_the_report(run_perfrun: RunPerfrun) -> None:
-    url = f"http://127.0.0.1:{unused_port()}"
-    run = run_perfrun({"nowhere": scenario(url, users=3, requests_per_user=4)})
+def test_unreachable_target_exits_3_and_still_writes_the_report(
+    run_perfrun: RunPerfrun, refused_url: str
+) -> None:
+    run = run_perfrun({"nowhere": scenario(refused_url, users=3, requests_per_user=4)})
 
     assert run.exit_code == 3, run.output
     s = only_scenario(run.report)
@@ -399,15 +399,17 @@ def test_unreachable_target_exits_3_and_still_writes_the_report(run_perfrun: Run
     assert s["errors"] == {"connect_refused": 12}
     assert s["requests"]["total"] == 12
     assert s["requests"]["succeeded"] == 0
-    assert url in s["message"]
+    assert refused_url in s["message"]
     output = flat(run.output)
-    assert url in output
+    assert refused_url in output
     assert "connect_refused" in output
 
 
-def test_unreachable_target_ends_a_duration_scenario_early(run_perfrun: RunPerfrun) -> None:
-    url = f"http://127.0.0.1:{unused_port()}"
-    run = run_perfrun({"nowhere_long": scenario(url, duration="60s", think_time="20ms")})
+def test_unreachable_target_ends_a_duration_scenario_early(
+    run_perfrun: RunPerfrun, refused_url: str
+) -> None:
+    load = {"duration": "60s", "think_time": "20ms"}
+    run = run_perfrun({"nowhere_long": scenario(refused_url, **load)})
 
     assert run.exit_code == 3, run.output
     s = only_scenario(run.report)
@@ -553,7 +555,12 @@ def test_demo_target_runs_green_and_is_stopped_afterwards(run_perfrun: RunPerfru
 # --- interrupts ----------------------------------------------------------------------------
 
 
-def _start_perfrun(scenarios_dir: Path, output: Path, *args: str) -> subprocess.Popen[str]:
+def _start_perfrun(
+    scenarios_dir: Path, output: Path, *args: str, sigint: signal.Handlers = signal.SIG_DFL
+) -> subprocess.Popen[str]:
+    """perfrun as a child, with SIGINT as given: by default the terminal's default, also
+    when pytest itself runs with SIGINT ignored (a background job of a script), which a
+    child would inherit."""
     return subprocess.Popen(
         [sys.executable, "-m", "perfrun", "--scenarios-dir", str(scenarios_dir),
          "--output", str(output), *args],
@@ -561,6 +568,7 @@ def _start_perfrun(scenarios_dir: Path, output: Path, *args: str) -> subprocess.
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )  # fmt: skip
 
 
@@ -612,6 +620,25 @@ def test_signal_during_the_load_exits_130_with_an_interrupted_report(
     assert s["requests"]["total"] > 0
     assert sum(p["requests"] for p in s["timeline"]) == s["requests"]["total"]
     assert "INTERRUPTED" in stdout
+
+
+def test_sigint_ignored_when_perfrun_started_stays_ignored_during_the_load(
+    plain_target: TargetProcess, tmp_path: Path
+) -> None:
+    scenarios_dir, output = tmp_path / "scenarios", tmp_path / "report.json"
+    write_scenarios(scenarios_dir, {"long": scenario(plain_target.url, users=1, duration="30s")})
+    process = _start_perfrun(scenarios_dir, output, sigint=signal.SIG_IGN)
+    _wait_for_line(process, "[1/1] long:", timeout=20)
+    time.sleep(0.5)  # the load is running, its signal handlers installed
+
+    process.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(1.0)  # still running: `perfrun ... &` in a script is not stopped by Ctrl-C
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=15)
+
+    assert process.returncode == 130, stdout + stderr
+    assert json.loads(output.read_text())["interrupted"] is True
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -67,9 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="default: %(default)s (loopback)")
     parser.add_argument("--port", type=int, default=0, help="default: 0, a free port")
     parser.add_argument(
-        "--exit-with-parent",
-        action="store_true",
-        help="stop when the process that started this one goes away",
+        "--parent-pid",
+        type=int,
+        metavar="PID",
+        help="stop when PID is no longer this process's parent (it died, or was gone already)",
     )
     args = parser.parse_args(argv)
 
@@ -96,8 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # printed, so a signal that comes before uvicorn is serving is not lost either.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, server.handle_exit)
-    if args.exit_with_parent:
-        threading.Thread(target=_exit_with_parent, args=(server, os.getppid()), daemon=True).start()
+    if args.parent_pid is not None:
+        # The pid comes from the parent itself: one read here with os.getppid() would be
+        # init's already if the parent died while this process was starting.
+        watch = (server, args.parent_pid)
+        threading.Thread(target=_exit_with_parent, args=watch, daemon=True).start()
 
     print(f"{LISTENING_PREFIX} {socket_url(sock)}", flush=True)
     with sock:

@@ -119,9 +119,10 @@ class DemoTarget:
 
     @staticmethod
     def _default_command() -> list[str]:
-        # --exit-with-parent: in its own session the child would otherwise outlive a
-        # perfrun that was SIGKILLed or crashed before it could stop it.
-        return [sys.executable, "-m", "perfrun.demo", "--port", "0", "--exit-with-parent"]
+        # --parent-pid: in its own session the child would otherwise outlive a perfrun
+        # that was SIGKILLed, crashed, or interrupted inside Popen before it could stop it.
+        parent = str(os.getpid())
+        return [sys.executable, "-m", "perfrun.demo", "--port", "0", "--parent-pid", parent]
 
     def _child_env(self) -> dict[str, str] | None:
         if self._command is not None:

@@ -8,8 +8,8 @@ Prints `LISTENING http://127.0.0.1:PORT` once bound, serves until SIGTERM / SIGI
 Every path and method answers `{"ok":true}` with 200, or 500 where `--fail-every` says;
 `/health` is always 200 and is not counted by `--fail-every`. With `--arrival-stats` it
 writes, when it stops, `REQUESTS N` (every request read, /health included) and
-`GAP_CV C` (coefficient of variation of the gaps between successive arrivals: about 0
-for evenly spaced requests, about 1 for a Poisson stream) to stderr.
+`GAP_SPREAD S` (interquartile range / median of the gaps between successive arrivals:
+near 0 for evenly spaced requests, ln 3 / ln 2 = 1.58 for a Poisson stream) to stderr.
 
 Plain asyncio streams (uvloop when importable) and a minimal HTTP/1.1 parser, so every
 behaviour is exact and under this file's control: which request fails, when a response is
@@ -82,8 +82,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--arrival-stats",
         action="store_true",
-        help="on exit, write `REQUESTS N` (requests read, answered or not) and `GAP_CV C` "
-        "(coefficient of variation of the gaps between arrivals) to stderr",
+        help="on exit, write `REQUESTS N` (requests read, answered or not) and `GAP_SPREAD S` "
+        "(interquartile range / median of the gaps between arrivals) to stderr",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
@@ -241,19 +241,22 @@ async def serve(options: Options, ballast: bytearray) -> None:
     await stop.wait()
     if options.arrival_stats:
         print(f"REQUESTS {len(target.arrivals)}", file=sys.stderr)
-        print(f"GAP_CV {_gap_cv(target.arrivals):.4f}", file=sys.stderr, flush=True)
+        print(f"GAP_SPREAD {_gap_spread(target.arrivals):.4f}", file=sys.stderr, flush=True)
     # Not `async with server`: since Python 3.12 wait_closed() also waits for every
     # keep-alive connection to go away. Returning cancels the handlers, which close theirs.
     server.close()
 
 
-def _gap_cv(arrivals: Sequence[float]) -> float:
-    """Standard deviation / mean of the gaps between successive arrivals (0 when < 2 gaps)."""
+def _gap_spread(arrivals: Sequence[float]) -> float:
+    """Interquartile range / median of the gaps between successive arrivals (0 when there
+    are fewer than 4 gaps). Quartiles, not the standard deviation: one pause of the client
+    (a burst of catch-up gaps of ~0 after one long gap) moves a few gaps out of a thousand,
+    not the spread of the rest."""
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    if len(gaps) < 2:
+    if len(gaps) < 4:
         return 0.0
-    mean = statistics.fmean(gaps)
-    return statistics.pstdev(gaps) / mean if mean > 0 else 0.0
+    q1, median, q3 = statistics.quantiles(gaps, n=4)
+    return (q3 - q1) / median if median > 0 else 0.0
 
 
 async def _sleep_at_least(seconds: float) -> None:
