@@ -276,6 +276,21 @@ def test_demo_prints_one_line_and_exits_0_on_sigterm() -> None:
     assert stdout == b""
 
 
+def test_demo_is_this_perfrun_even_from_a_directory_holding_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Run from another checkout, `python -m perfrun.demo` would import that checkout's
+    # demo (the current directory comes first on sys.path), not the running perfrun's.
+    impostor = tmp_path / "perfrun" / "demo"
+    impostor.mkdir(parents=True)
+    (tmp_path / "perfrun" / "__init__.py").write_text("")
+    (impostor / "__init__.py").write_text("")
+    (impostor / "__main__.py").write_text("import sys; print('IMPOSTOR'); sys.exit(7)\n")
+    monkeypatch.chdir(tmp_path)
+    with DemoTarget() as demo:
+        assert httpx.get(f"{demo.base_url}/health").status_code == 200
+
+
 def test_demo_exits_when_the_perfrun_that_started_it_is_killed() -> None:
     parent_script = textwrap.dedent(
         """

@@ -121,8 +121,11 @@ class DemoTarget:
     def _default_command() -> list[str]:
         # --parent-pid: in its own session the child would otherwise outlive a perfrun
         # that was SIGKILLed, crashed, or interrupted inside Popen before it could stop it.
+        # -P: not the current directory first on sys.path, where another perfrun (a source
+        # checkout) would win over the one _child_env puts on PYTHONPATH.
         parent = str(os.getpid())
-        return [sys.executable, "-m", "perfrun.demo", "--port", "0", "--parent-pid", parent]
+        module = [sys.executable, "-P", "-m", "perfrun.demo"]
+        return [*module, "--port", "0", "--parent-pid", parent]
 
     def _child_env(self) -> dict[str, str] | None:
         if self._command is not None:
