@@ -26,7 +26,8 @@ CHILDREN_REFRESH = 5.0
 
 @dataclass(frozen=True)
 class Sample:
-    """One sampling instant; `t` is seconds since the monitor started."""
+    """One sampling instant; `t` is seconds since the monitor started (in a report: since
+    the load started, see MonitorResult.started)."""
 
     t: float
     dt: float
@@ -55,6 +56,9 @@ class MonitorResult:
     overhead_cpu_seconds: float
     """CPU time the sampling thread itself used."""
     wall_seconds: float
+    started: float
+    """time.perf_counter() when sampling started: the load's clock, so that sample times
+    can be put on the timeline's axis."""
 
     @property
     def overhead_percent(self) -> float:
@@ -130,7 +134,7 @@ class Monitor:
         self._result: MonitorResult | None = None
 
     def start(self) -> None:
-        self._started = self._last = time.monotonic()
+        self._started = self._last = time.perf_counter()
         self._my_cpu = _cpu_seconds(self._me)
         psutil.cpu_percent(None)  # prime the system-wide counter
         if self._target is not None:
@@ -168,7 +172,8 @@ class Monitor:
             interval=self._interval,
             samples=tuple(self._samples),
             overhead_cpu_seconds=self._overhead,
-            wall_seconds=time.monotonic() - self._started,
+            wall_seconds=time.perf_counter() - self._started,
+            started=self._started,
         )
         return self._result
 
@@ -189,7 +194,7 @@ class Monitor:
         self._overhead += time.thread_time() - before
 
     def _sample(self) -> Sample:
-        now = time.monotonic()
+        now = time.perf_counter()
         elapsed = max(now - self._last, 1e-6)
         self._last = now
         my_cpu = _cpu_seconds(self._me)

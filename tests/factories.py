@@ -117,7 +117,16 @@ def timeline(
     p95s = p95 if p95 is not None else [12.0] * len(requests)
     targets = target if target is not None else [None] * len(requests)
     return tuple(
-        TimelinePoint(t=t, requests=r, errors=0, p50_ms=10.0, p95_ms=q, target=g, warmup=t < warmup)
+        TimelinePoint(
+            t=t,
+            requests=r,
+            errors=0,
+            p50_ms=10.0,
+            p95_ms=q,
+            p99_ms=q * 1.5 if q is not None else None,
+            target=g,
+            warmup=t < warmup,
+        )
         for t, (r, q, g) in enumerate(zip(requests, p95s, targets, strict=True))
     )
 

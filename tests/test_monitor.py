@@ -9,13 +9,20 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import psutil
 import pytest
 
 from perfrun.errors import TargetError
+from perfrun.metrics.stats import ScenarioStats
 from perfrun.monitor import Monitor, MonitorResult, find_process
-from tests.conftest import StartTarget
+from perfrun.report.build import build_scenario_report
+from perfrun.runner import ScenarioOutcome
+from perfrun.scenario.loader import load_file
+from tests.conftest import StartTarget, scenario, write_scenarios
+from tests.factories import sample as a_sample
 from tests.servers.launch import TARGET_SCRIPT, TargetProcess
 
 
@@ -159,3 +166,28 @@ def test_find_process_never_picks_the_perfrun_process_itself() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "no match"
+
+
+def test_a_reports_samples_are_timed_from_the_loads_start(tmp_path: Path) -> None:
+    # The monitor starts 0.25 s before the load (with workers, their spawning lies between):
+    # in the report, samples share the timeline's axis, which starts with the load.
+    path = write_scenarios(tmp_path, {"s": scenario("http://127.0.0.1:1", users=1)})
+    (spec,) = load_file(path)
+    monitor = MonitorResult(
+        target_pid=None,
+        target_name=None,
+        target_lost=False,
+        interval=1.0,
+        samples=(a_sample(1.0), a_sample(2.0), a_sample(2.6)),
+        overhead_cpu_seconds=0.0,
+        wall_seconds=2.6,
+        started=100.0,
+    )
+    now = datetime.now(UTC)
+    outcome = ScenarioOutcome(
+        spec, "http://127.0.0.1:1", "fast", now, now, "completed", "",
+        ScenarioStats(origin=100.25), monitor,
+    )  # fmt: skip
+    report = build_scenario_report(outcome)
+    assert report.resources is not None
+    assert [s.t for s in report.resources.samples] == [0.75, 1.75, 2.35]

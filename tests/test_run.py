@@ -498,7 +498,9 @@ def test_json_report_has_the_documented_shape_and_is_written_atomically(
     timeline = s["timeline"]
     assert len(timeline) >= 2
     for point in timeline:
-        assert {"t", "requests", "errors", "p50_ms", "p95_ms"} <= set(point)
+        assert {"t", "requests", "errors", "p50_ms", "p95_ms", "p99_ms"} <= set(point)
+        if point["p50_ms"] is not None:
+            assert point["p50_ms"] <= point["p95_ms"] <= point["p99_ms"]
     assert [p["t"] for p in timeline] == sorted(p["t"] for p in timeline)
     assert sum(p["requests"] for p in timeline) == requests["total"]
     assert sum(p["errors"] for p in timeline) == requests["failed"]

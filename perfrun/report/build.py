@@ -92,7 +92,8 @@ def build_scenario_report(
 ) -> ScenarioReport:
     scenario, stats = outcome.scenario, outcome.stats
     duration = stats.window
-    resources = _resources(outcome.monitor) if outcome.monitor is not None else None
+    monitor = outcome.monitor
+    resources = _resources(monitor, stats.origin) if monitor is not None else None
     requests = _counts(stats.overall, duration)
     latency = stats.overall.latency.summary_ms()
     generator = _generator(stats, resources, outcome.workers, fail_on_saturation)
@@ -279,6 +280,7 @@ def _timeline(load: LoadSpec, stats: ScenarioStats) -> tuple[TimelinePoint, ...]
                 errors=second.errors,
                 p50_ms=histogram.percentile_ms(50.0),
                 p95_ms=histogram.percentile_ms(95.0),
+                p99_ms=histogram.percentile_ms(99.0),
                 target=profile.value_at(t + 0.5) if profile is not None else None,
                 warmup=t < warmup_seconds,
             )
@@ -296,8 +298,11 @@ def _series(samples: Sequence[Sample], read: Callable[[Sample], float | int | No
     return Series(avg, max(v for v, _ in pairs))
 
 
-def _resources(monitor: MonitorResult) -> Resources:
-    samples = monitor.samples
+def _resources(monitor: MonitorResult, origin: float) -> Resources:
+    """The monitor's figures, its samples timed from `origin` (the load's start, as the
+    timeline is): the monitor starts first, so samples before the load have t < 1."""
+    shift = monitor.started - origin
+    samples = tuple(replace(s, t=round(s.t + shift, 3)) for s in monitor.samples)
     target = None
     if monitor.target_pid is not None:
         target = TargetResources(

@@ -79,6 +79,8 @@ class TimelinePoint:
     errors: int
     p50_ms: float | None
     p95_ms: float | None
+    p99_ms: float | None
+    """Of that second's successful requests; with fewer than 100 of them, their slowest."""
     target: float | None
     """What the load profile asked for at the middle of that second: users (closed
     model) or requests/s (open model); None for a plain closed model."""

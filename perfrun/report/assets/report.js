@@ -18,6 +18,10 @@
   // Start value axes at zero: a flat line must look flat, not like noise magnified.
   function fromZero(u, lo, hi) { return [0, hi > 0 ? hi * 1.1 : 1]; }
   function col(rows, key) { return rows.map(function (r) { return r[key]; }); }
+  // Every point sits at the middle of the span it covers, so that the timeline (whole
+  // seconds from t) and the resource samples (the dt seconds before t) line up.
+  function seconds(points) { return points.map(function (p) { return p.t + 0.5; }); }
+  function spans(samples) { return samples.map(function (r) { return r.t - r.dt / 2; }); }
   function yAxis(label, scale, right) {
     var a = { label: label, stroke: "#374151" };
     if (scale) { a.scale = scale; }
@@ -43,7 +47,7 @@
     throughput: function (s) {
       var t = s.timeline;
       var series = [line("requests/s", C.blue), line("errors/s", C.red, "errors")];
-      var cols = [col(t, "t"), col(t, "requests"), col(t, "errors")];
+      var cols = [seconds(t), col(t, "requests"), col(t, "errors")];
       if (s.load.model === "open") {
         series.push(line("scheduled req/s", C.grey, null, true));
         cols.push(col(t, "target"));
@@ -54,9 +58,9 @@
     latency: function (s) {
       var t = s.timeline;
       var p99 = s.latency_ms.p99;
-      var series = [line("p50 ms", C.green), line("p95 ms", C.orange),
-                    line("p99 ms (whole run)", C.red, null, true)];
-      var cols = [col(t, "t"), col(t, "p50_ms"), col(t, "p95_ms"),
+      var series = [line("p50 ms", C.green), line("p95 ms", C.orange), line("p99 ms", C.red),
+                    line("p99 ms (whole run)", C.grey, null, true)];
+      var cols = [seconds(t), col(t, "p50_ms"), col(t, "p95_ms"), col(t, "p99_ms"),
                   t.map(function () { return p99; })];
       return [timeOpts(series, [yAxis("ms")]), cols];
     },
@@ -88,17 +92,17 @@
         var series = [line("target CPU %", C.blue), line("target memory MB", C.purple, "mb")];
         var axes = [yAxis("CPU % of one core"), yAxis("MB", "mb", true)];
         return [timeOpts(series, axes, { mb: { range: fromZero } }),
-                [col(rows, "t"), col(rows, "target_cpu_percent"), col(rows, "target_memory_mb")]];
+                [spans(rows), col(rows, "target_cpu_percent"), col(rows, "target_memory_mb")]];
       }
       return [timeOpts([line("system CPU %", C.grey)], [yAxis("CPU % of the machine")]),
-              [col(rows, "t"), col(rows, "system_cpu_percent")]];
+              [spans(rows), col(rows, "system_cpu_percent")]];
     },
     generator: function (s) {
       var rows = s.resources.samples;
       var series = [line("perfrun CPU %", C.orange), line("perfrun memory MB", C.purple, "mb")];
       var axes = [yAxis("CPU % of one core"), yAxis("MB", "mb", true)];
       return [timeOpts(series, axes, { mb: { range: fromZero } }),
-              [col(rows, "t"), col(rows, "generator_cpu_percent"), col(rows, "generator_memory_mb")]];
+              [spans(rows), col(rows, "generator_cpu_percent"), col(rows, "generator_memory_mb")]];
     }
   };
 
