@@ -12,16 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from perfrun.baseline import (
-    ScenarioFigures,
-    append_history,
-    apply_comparison,
-    compare,
-    figures_from_run,
-    history_baseline,
-    load_baseline,
-)
+from perfrun.baseline import apply_comparison, compare, load_baseline
 from perfrun.errors import UsageError
+from perfrun.figures import ScenarioFigures, figures_from_run
+from perfrun.history import append_history, history_baseline
 from perfrun.insights import insights
 from perfrun.report.build import apply_fail_on
 from perfrun.report.html import write_html

@@ -1,5 +1,6 @@
-"""Baselines, regressions and the run history: figures read from the JSON report's shape,
-compared metric by metric with tolerances, and turned into verdicts."""
+"""Baselines, regressions and the run history (perfrun.figures, .history and .baseline):
+figures read from the JSON report's shape, compared metric by metric with tolerances, and
+turned into verdicts."""
 
 from __future__ import annotations
 
@@ -12,23 +13,23 @@ from typing import Any
 import pytest
 
 from perfrun.baseline import (
-    HISTORY_FILE,
-    METRIC_NAMES,
-    METRICS,
-    ScenarioFigures,
-    append_history,
     apply_comparison,
     compare,
     compare_reports,
-    figures_from_report_dict,
-    figures_from_run,
-    history_baseline,
-    history_file,
     load_baseline,
-    load_key,
+    min_samples,
     parse_tolerance,
 )
 from perfrun.errors import EXIT_USAGE, UsageError
+from perfrun.figures import (
+    METRIC_NAMES,
+    METRICS,
+    ScenarioFigures,
+    figures_from_report_dict,
+    figures_from_run,
+    load_key,
+)
+from perfrun.history import HISTORY_FILE, append_history, history_baseline, history_file
 from perfrun.report.json_report import write_json
 from perfrun.report.model import MetricChange, RunReport, ScenarioReport
 from perfrun.thresholds import Verdict
@@ -323,7 +324,7 @@ def test_metrics_missing_or_zero_are_not_comparable_and_get_no_verdict(
     [("p50", 20), ("p95", 200), ("p99", 1000), ("avg", 1), ("rps", 1), ("error_rate", 1)],
 )
 def test_a_percentile_needs_ten_requests_beyond_it(metric: str, needed: int) -> None:
-    assert next(m for m in METRICS if m.name == metric).min_samples() == needed
+    assert min_samples(next(m for m in METRICS if m.name == metric)) == needed
 
 
 @pytest.mark.parametrize(
