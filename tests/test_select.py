@@ -89,6 +89,20 @@ def test_unknown_type_lists_allowed_types() -> None:
     assert "load, stress, spike, volume, endurance, memory, cpu" in message
 
 
+@pytest.mark.parametrize(
+    ("types", "severities", "expected"),
+    [
+        (("stres",), (), "unknown type 'stres'; did you mean 'stress'? choose from load,"),
+        ((), ("hihg",), "unknown severity 'hihg'; did you mean 'high'? choose from low,"),
+        (("Spiek",), (), "unknown type 'Spiek'; did you mean 'spike'? choose from load,"),
+    ],
+)
+def test_a_mistyped_type_or_severity_gets_the_closest_one(
+    types: tuple[str, ...], severities: tuple[str, ...], expected: str
+) -> None:
+    assert expected in usage_error(types=types, severities=severities)
+
+
 def test_unknown_severity_lists_allowed_severities() -> None:
     message = usage_error(severities=("urgent",))
     assert "unknown severity 'urgent'; choose from low, medium, high, critical" in message

@@ -55,7 +55,10 @@ def _values(values: Sequence[str], choices: type[enum.Enum], label: str) -> list
     chosen = []
     for item in _split(values):
         if item.lower() not in allowed:
-            raise UsageError(f"unknown {label} '{item}'; choose from {', '.join(allowed)}")
+            close = difflib.get_close_matches(item.lower(), list(allowed), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            listed = ", ".join(allowed)
+            raise UsageError(f"unknown {label} '{item}'; {hint}choose from {listed}")
         chosen.append(allowed[item.lower()])
     return chosen
 
