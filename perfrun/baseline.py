@@ -39,10 +39,11 @@ NOT_COMPARABLE = "not_comparable"
 
 
 def min_samples(metric: Metric) -> int:
-    """How many requests a run needs for `metric` to be compared: MIN_TAIL_SAMPLES beyond
-    a percentile, one for the others."""
+    """How many successful requests a run needs for `metric` to be compared: MIN_TAIL_SAMPLES
+    beyond a percentile; none for the others (a run whose every request failed still has an
+    error rate and a req/s to compare, and they are what regressed)."""
     if metric.percentile is None:
-        return 1
+        return 0
     return math.ceil(MIN_TAIL_SAMPLES * 100 / (100 - metric.percentile) - 1e-9)
 
 

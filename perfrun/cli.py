@@ -211,7 +211,8 @@ def cli(
         # CI logs: rich would wrap tables at 80 columns and split long lines mid-word.
         out = Console(highlight=False, soft_wrap=True, width=_log_width())
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:  # ignored by whoever started us
+    previous_sigterm = signal.getsignal(signal.SIGTERM)
+    if previous_sigterm is not signal.SIG_IGN:  # ignored by whoever started us
         signal.signal(signal.SIGTERM, _terminate)
     try:
         tolerance = _tolerance(max_regression)
@@ -276,6 +277,9 @@ def cli(
     except KeyboardInterrupt:
         err.print("perfrun: interrupted")
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        if previous_sigterm is not None:  # None: set outside Python, nothing to put back
+            signal.signal(signal.SIGTERM, previous_sigterm)
 
 
 def exit_code(report: RunReport) -> int:

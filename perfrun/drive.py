@@ -14,6 +14,7 @@ import gc
 import signal
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from types import FrameType
 from typing import Any
 
 from perfrun.engine.base import Engine
@@ -58,6 +59,16 @@ def drive(
         )
 
 
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers
+
+
+def _handler(sig: signal.Signals) -> SignalHandler:
+    """The signal's handler now; SIG_DFL for one set outside Python (which reads as None
+    and could not be put back)."""
+    handler = signal.getsignal(sig)
+    return handler if handler is not None else signal.SIG_DFL
+
+
 async def _drive(
     scenario: Scenario,
     engine_name: str,
@@ -74,7 +85,7 @@ async def _drive(
     load: asyncio.Task[None] | None = None
     # A signal ignored when perfrun started (`perfrun ... &` in a script ignores SIGINT)
     # stays ignored, as it does outside the load: the same signal means the same at any time.
-    previous = {sig: h for sig in signals if (h := signal.getsignal(sig)) is not signal.SIG_IGN}
+    previous = {sig: h for sig in signals if (h := _handler(sig)) is not signal.SIG_IGN}
 
     def restore_handlers() -> None:
         for sig, handler in previous.items():

@@ -35,6 +35,10 @@ class Metric:
     percentile: float | None = None
     """For a latency percentile, which one: its comparison needs enough requests."""
 
+    def __post_init__(self) -> None:
+        if self.percentile is not None and not 0 < self.percentile < 100:
+            raise ValueError(f"{self.name}: a percentile is between 0 and 100 (exclusive)")
+
 
 METRICS: tuple[Metric, ...] = (
     Metric("p50", ("latency_ms", "p50"), "latency_p50_ms", True, "ms", 50.0),
@@ -64,7 +68,8 @@ class ScenarioFigures:
     """Where these figures came from, when it differs per scenario (history medians)."""
     samples: int | None = None
     """How many requests the latency figures stand on (the successful ones); for history
-    medians the fewest of the runs taken. None when unknown: then it is not checked."""
+    medians the fewest of the runs taken (lines written before perfrun stored it have
+    none, and are left out of that). None when unknown: then it is not checked."""
 
     def value(self, metric: str) -> float | None:
         return self.values.get(metric)

@@ -163,7 +163,9 @@ def _collect(
 
 def _worker_main(pipe: Connection, job: _Job) -> None:
     """A worker process: build, report ready, wait for the start, drive, report."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # SIGTERM is how the parent stops us: heard even when perfrun was started ignoring it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     stats = ScenarioStats.for_load(job.scenario.load)
     try:
         pipe.send(("ready",))

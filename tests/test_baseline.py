@@ -24,6 +24,7 @@ from perfrun.errors import EXIT_USAGE, UsageError
 from perfrun.figures import (
     METRIC_NAMES,
     METRICS,
+    Metric,
     ScenarioFigures,
     figures_from_report_dict,
     figures_from_run,
@@ -321,7 +322,7 @@ def test_metrics_missing_or_zero_are_not_comparable_and_get_no_verdict(
 
 @pytest.mark.parametrize(
     ("metric", "needed"),
-    [("p50", 20), ("p95", 200), ("p99", 1000), ("avg", 1), ("rps", 1), ("error_rate", 1)],
+    [("p50", 20), ("p95", 200), ("p99", 1000), ("avg", 0), ("rps", 0), ("error_rate", 0)],
 )
 def test_a_percentile_needs_ten_requests_beyond_it(metric: str, needed: int) -> None:
     assert min_samples(next(m for m in METRICS if m.name == metric)) == needed
@@ -349,6 +350,22 @@ def test_percentiles_of_too_few_requests_are_not_compared(
     )
     assert {c.metric for c in changes if c.status != "not_comparable"} == compared
     assert {v.key for v in verdicts} == {f"regression.{m}" for m in compared}
+
+
+def test_a_run_whose_every_request_failed_regresses_on_its_error_rate_and_throughput() -> None:
+    changes, verdicts = compare_one(
+        dataclasses.replace(figures(p50=None, p95=None, p99=None, avg=None, error_rate=100.0,
+                                    rps=40.0), samples=0),
+        dataclasses.replace(figures(), samples=1000),
+    )  # fmt: skip
+    assert change_of(changes, "error_rate").status == "regression"
+    assert change_of(changes, "rps").status == "regression"
+    assert {v.key for v in verdicts if not v.passed} == {"regression.error_rate", "regression.rps"}
+
+
+def test_a_metric_is_no_percentile_of_100() -> None:
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        Metric("p100", ("latency_ms", "max"), "latency_max_ms", True, "ms", 100.0)
 
 
 def test_a_percentile_not_compared_says_why() -> None:

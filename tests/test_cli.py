@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -334,3 +335,18 @@ def test_version_prints_the_package_version() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"perfrun, version {__version__}"
+
+
+def test_the_cli_puts_back_the_sigterm_handler_it_found(
+    run_perfrun: RunPerfrun, four_scenarios: dict[str, object]
+) -> None:
+    # In-process (a test, an embedding program), perfrun's SIGTERM handler must not outlive
+    # the call: it would turn the caller's SIGTERM into a KeyboardInterrupt.
+    def mine(signum: int, frame: object) -> None: ...
+
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        assert run_perfrun(four_scenarios, "--list").exit_code == 0
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -408,7 +408,7 @@ def test_unreachable_target_exits_3_and_still_writes_the_report(
 def test_unreachable_target_ends_a_duration_scenario_early(
     run_perfrun: RunPerfrun, refused_url: str
 ) -> None:
-    load = {"duration": "60s", "think_time": "20ms"}
+    load: dict[str, Any] = {"duration": "60s", "think_time": "20ms"}
     run = run_perfrun({"nowhere_long": scenario(refused_url, **load)})
 
     assert run.exit_code == 3, run.output

@@ -52,8 +52,9 @@ def socket_url(sock: socket.socket) -> str:
 
 
 def _exit_with_parent(server: uvicorn.Server, parent_pid: int) -> None:
-    # Reparenting is the only portable sign that the parent died without stopping us
-    # (SIGKILL, crash). uvicorn's main loop polls `should_exit`, so no signal is needed.
+    # Reparenting is the POSIX sign that the parent died without stopping us (SIGKILL,
+    # crash); the demo target is POSIX-only, like its launcher's pipe handling. uvicorn's
+    # main loop polls `should_exit`, so no signal is needed.
     while os.getppid() == parent_pid:
         time.sleep(_PARENT_POLL_SECONDS)
     server.should_exit = True

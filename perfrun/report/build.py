@@ -300,7 +300,9 @@ def _series(samples: Sequence[Sample], read: Callable[[Sample], float | int | No
 
 def _resources(monitor: MonitorResult, origin: float) -> Resources:
     """The monitor's figures, its samples timed from `origin` (the load's start, as the
-    timeline is): the monitor starts first, so samples before the load have t < 1."""
+    timeline is). The monitor starts first, so the first sample's span begins before the
+    load (t - dt < 0); with workers, whose start-up lies between, a sample can be all
+    before it (t <= 0)."""
     shift = monitor.started - origin
     samples = tuple(replace(s, t=round(s.t + shift, 3)) for s in monitor.samples)
     target = None

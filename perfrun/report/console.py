@@ -190,7 +190,7 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
     console.print(f"  vs baseline: {', '.join(parts) or 'nothing comparable'}", highlight=False)
     for change in comparison.changes:
         if change.note:
-            console.print(f"  {change.metric} not compared: {change.note}", highlight=False)
+            console.print(f"  {change.note}", highlight=False)
 
 
 def render_summary(report: RunReport, console: Console) -> None:
