@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 
 from perfrun import __version__
-from perfrun.baseline import compare_reports, parse_tolerance
+from perfrun.app import Judgement, Outputs, check_baseline, finish, publish
 from perfrun.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -23,13 +23,13 @@ from perfrun.errors import (
     EXIT_THRESHOLD_FAILED,
     PerfrunError,
 )
-from perfrun.publish import Judgement, Outputs, check_baseline, finish, publish
-from perfrun.report.build import build_run_report
+from perfrun.judge.baseline import compare_reports, parse_tolerance
+from perfrun.judge.build import build_run_report
+from perfrun.report.codec import write_json
 from perfrun.report.console import render_comparison, render_list, render_summary
-from perfrun.report.json_report import write_json
 from perfrun.report.model import RunReport
 from perfrun.report.progress import LiveProgress, PlainProgress, QuietProgress
-from perfrun.runner import (
+from perfrun.run.runner import (
     COMPLETED,
     INTERRUPTED,
     Progress,

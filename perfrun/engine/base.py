@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from perfrun.engine.result import RequestResult
+from perfrun.metrics.result import RequestResult
 from perfrun.scenario.model import RequestSpec
 
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from perfrun.engine.result import ErrorKind, RequestResult, status_error
+from perfrun.metrics.result import ErrorKind, RequestResult, status_error
 from perfrun.scenario.model import Checks, RequestSpec
 
 _MISSING = object()

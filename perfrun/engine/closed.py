@@ -15,9 +15,9 @@ from collections.abc import Callable
 from perfrun.engine.base import Engine
 from perfrun.engine.mix import RequestMix
 from perfrun.engine.profile import users_profile
-from perfrun.engine.result import RequestResult
 from perfrun.engine.share import Share
 from perfrun.engine.timing import sleep_until
+from perfrun.metrics.result import RequestResult
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 Sink = Callable[[RequestResult], None]

@@ -27,7 +27,7 @@ import httpx
 
 from perfrun import __version__
 from perfrun.engine.checks import judge_response
-from perfrun.engine.result import ErrorKind, RequestResult
+from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import Checks, RequestSpec
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

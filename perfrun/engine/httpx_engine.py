@@ -22,7 +22,7 @@ import httpcore  # noqa: F401
 import httpx
 
 from perfrun.engine.checks import judge_response
-from perfrun.engine.result import ErrorKind, RequestResult
+from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import RequestSpec
 
 

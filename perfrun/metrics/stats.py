@@ -10,9 +10,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from perfrun.engine.open import ScheduleCounts
-from perfrun.engine.result import ErrorKind, RequestResult
 from perfrun.metrics.histogram import LatencyHistogram
+from perfrun.metrics.result import ErrorKind, RequestResult
+from perfrun.metrics.schedule import ScheduleCounts
 from perfrun.metrics.timeline import Timeline
 from perfrun.scenario.model import LoadModel, LoadSpec
 

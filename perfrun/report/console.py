@@ -8,10 +8,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from perfrun.judge.saturation import ADVICE
+from perfrun.judge.thresholds import FAIL, PASS, Verdict
 from perfrun.report.model import Comparison, RunReport, ScenarioReport
-from perfrun.saturation import ADVICE
 from perfrun.scenario.model import LoadModel, Scenario
-from perfrun.thresholds import FAIL, PASS, Verdict
 
 
 def fmt_duration(seconds: float | None) -> str:

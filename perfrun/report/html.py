@@ -14,6 +14,9 @@ from html import escape
 from importlib.resources import files
 from pathlib import Path
 
+from perfrun.judge.saturation import ADVICE
+from perfrun.judge.thresholds import FAIL, PASS
+from perfrun.report.codec import to_dict, write_atomically
 from perfrun.report.console import (
     describe_threshold_limit,
     details,
@@ -21,10 +24,7 @@ from perfrun.report.console import (
     fmt_number,
     headline,
 )
-from perfrun.report.json_report import to_dict, write_atomically
 from perfrun.report.model import RunReport, ScenarioReport
-from perfrun.saturation import ADVICE
-from perfrun.thresholds import FAIL, PASS
 
 ASSET_FILES = ("uPlot.min.css", "report.css", "uPlot.iife.min.js", "report.js")
 LATENCY_COLUMNS = ("avg", "p50", "p95", "p99", "max")

@@ -16,11 +16,11 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
+from perfrun.judge.thresholds import FAIL, PASS, Verdict
+from perfrun.report.codec import write_atomically
 from perfrun.report.console import headline
-from perfrun.report.json_report import write_atomically
 from perfrun.report.model import RunReport, ScenarioReport
-from perfrun.runner import COMPLETED
-from perfrun.thresholds import FAIL, PASS, Verdict
+from perfrun.run.runner import COMPLETED
 
 PASSED = "passed"
 FAILED = "failed"

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from perfrun.errors import ReportError
+from perfrun.report.codec import write_atomically
 from perfrun.report.console import fmt_number
-from perfrun.report.json_report import write_atomically
 from perfrun.report.junit import ERRORED, PASSED, TOLERATED, failure_lines, outcome
 from perfrun.report.model import Comparison, RunReport, ScenarioReport
 

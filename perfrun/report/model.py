@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from perfrun.monitor import Sample
-from perfrun.thresholds import Verdict
+from perfrun.judge.thresholds import Verdict
+from perfrun.metrics.resources import Sample
 
 LatencySummary = Mapping[str, float | None]
 
@@ -123,7 +123,7 @@ class Warmup:
 
 @dataclass(frozen=True)
 class GeneratorHealth:
-    """Was perfrun itself the bottleneck? (see perfrun.saturation)"""
+    """Was perfrun itself the bottleneck? (see perfrun.judge.saturation)"""
 
     saturated: bool
     reasons: tuple[str, ...]

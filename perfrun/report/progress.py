@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.text import Text
 
 from perfrun.report.console import describe_load, fmt_number
-from perfrun.runner import COMPLETED, ScenarioOutcome, Snapshot
+from perfrun.run.runner import COMPLETED, ScenarioOutcome, Snapshot
 from perfrun.scenario.model import Scenario
 
 PLAIN_EVERY = 5.0

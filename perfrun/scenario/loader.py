@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from perfrun.errors import ScenarioError
+from perfrun.judge.thresholds import THRESHOLD_KEYS, threshold_from_key
 from perfrun.scenario._load import parse_load
 from perfrun.scenario._yaml import (
     LineDict,
@@ -44,7 +45,6 @@ from perfrun.scenario.model import (
     Threshold,
 )
 from perfrun.scenario.units import parse_base_url
-from perfrun.thresholds import THRESHOLD_KEYS, threshold_from_key
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 

@@ -127,7 +127,7 @@ class Threshold:
     """A limit on one measured metric, e.g. `max_p95_response_ms: 500`.
 
     `key` is the YAML key as the user wrote it; `metric` the measurement it reads
-    (see `perfrun.thresholds.METRICS`); `bound` is "max" (actual <= limit passes)
+    (see `perfrun.judge.thresholds.METRICS`); `bound` is "max" (actual <= limit passes)
     or "min" (actual >= limit passes).
     """
 

@@ -1,0 +1,2 @@
+"""Judging a run: the report built from what was measured, thresholds, saturation, insights,
+baselines, the history and --fail-on."""

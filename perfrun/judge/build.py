@@ -1,0 +1,362 @@
+"""Builds the report model from what the runner measured: every derived figure
+(rates, percentiles, resource series, verdicts, saturation) is computed here, once."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+from datetime import datetime
+
+import psutil
+
+from perfrun import __version__
+from perfrun.engine.checks import check_names
+from perfrun.engine.profile import Profile, rate_profile, users_profile
+from perfrun.judge.saturation import Evidence, assess
+from perfrun.judge.thresholds import evaluate
+from perfrun.metrics.resources import Sample
+from perfrun.metrics.stats import EndpointStats, ScenarioStats
+from perfrun.report.model import (
+    CheckCount,
+    EndpointReport,
+    GeneratorHealth,
+    LatencySummary,
+    RequestCounts,
+    Resources,
+    RunReport,
+    ScenarioReport,
+    Schedule,
+    Series,
+    TargetResources,
+    TimelinePoint,
+    Warmup,
+    Window,
+)
+from perfrun.run.monitor import MonitorResult
+from perfrun.run.runner import COMPLETED, ScenarioOutcome
+from perfrun.scenario.model import LoadModel, LoadSpec, Scenario, Severity
+
+MIN_CPU_SPAN = 0.5
+"""Seconds of monitoring below which perfrun's CPU is not used to judge saturation."""
+
+SPECTRUM_PERCENTILES = (
+    0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 75.0, 80.0, 85.0, 90.0, 95.0, 97.5, 99.0,
+    99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
+)  # fmt: skip
+
+
+def build_run_report(
+    outcomes: Sequence[ScenarioOutcome],
+    started_at: datetime,
+    finished_at: datetime,
+    interrupted: bool,
+    fail_on_saturation: bool = False,
+) -> RunReport:
+    return RunReport(
+        perfrun_version=__version__,
+        started_at=started_at,
+        finished_at=finished_at,
+        environment=environment(),
+        interrupted=interrupted,
+        scenarios=tuple(build_scenario_report(o, fail_on_saturation) for o in outcomes),
+    )
+
+
+def apply_fail_on(report: RunReport, fail_on: Severity) -> RunReport:
+    """Mark failed scenarios below `fail_on` severity as tolerated: still reported as
+    failed, but not failing the run. Apply last, after anything that can fail a scenario."""
+    scenarios = tuple(
+        replace(s, tolerated=not s.passed and Severity(s.severity).rank < fail_on.rank)
+        for s in report.scenarios
+    )
+    return replace(report, scenarios=scenarios, fail_on=fail_on.value)
+
+
+def environment() -> dict[str, str | int | float]:
+    """Where the run happened, so figures from different machines are not compared blindly."""
+    return {
+        "host": socket.gethostname(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "cpu_count": os.cpu_count() or 0,
+        "memory_mb": round(psutil.virtual_memory().total / 2**20),
+        "argv": " ".join(sys.argv),
+    }
+
+
+def build_scenario_report(
+    outcome: ScenarioOutcome, fail_on_saturation: bool = False
+) -> ScenarioReport:
+    scenario, stats = outcome.scenario, outcome.stats
+    duration = stats.window
+    monitor = outcome.monitor
+    resources = _resources(monitor, stats.origin) if monitor is not None else None
+    requests = _counts(stats.overall, duration)
+    latency = stats.overall.latency.summary_ms()
+    generator = _generator(stats, resources, outcome.workers, fail_on_saturation)
+    measured, notes = _measurements(requests, latency, resources)
+    verdicts = evaluate(scenario.thresholds, measured, notes)
+    passed = (
+        outcome.status == COMPLETED
+        and all(v.passed for v in verdicts)
+        and not (generator.saturated and generator.fails_run)
+    )
+    open_model = scenario.load.model is LoadModel.OPEN
+    return ScenarioReport(
+        name=scenario.name,
+        description=scenario.description,
+        type=scenario.type.value,
+        severity=scenario.severity.value,
+        source=scenario.source,
+        base_url=outcome.base_url,
+        engine=outcome.engine,
+        load=_load(scenario.load),
+        status=outcome.status,
+        message=outcome.message,
+        passed=passed,
+        started_at=outcome.started_at,
+        finished_at=outcome.finished_at,
+        duration_s=duration,
+        requests=requests,
+        latency_basis="intended_send_time" if open_model else "send_time",
+        latency_ms=latency,
+        service_time_ms=stats.service_time().summary_ms(),
+        failed_latency_ms=stats.overall.failed_latency.summary_ms(),
+        errors=dict(stats.overall.errors.most_common()),
+        error_samples=dict(stats.error_samples),
+        endpoints=_endpoints(scenario, stats, duration),
+        checks=_checks(scenario, stats),
+        window=_window(stats),
+        warmup=_warmup(scenario.load, stats),
+        schedule=_schedule(stats) if open_model else None,
+        generator=generator,
+        resources=resources,
+        thresholds=verdicts,
+        thresholds_reliable=not generator.saturated,
+        timeline=_timeline(scenario.load, stats),
+        latency_spectrum=tuple(stats.overall.latency.spectrum_ms(SPECTRUM_PERCENTILES)),
+    )
+
+
+def _load(load: LoadSpec) -> dict[str, object]:
+    """The load settings as run, with times in seconds."""
+    settings: dict[str, object] = {"model": load.model.value}
+    if load.model is LoadModel.OPEN:
+        settings.update(
+            rate=load.rate,
+            arrival=load.arrival.value,
+            max_in_flight=load.max_in_flight,
+        )
+    else:
+        settings.update(
+            users=load.users,
+            requests_per_user=load.requests_per_user,
+            ramp_up_s=load.ramp_up,
+            think_time_s=load.think_time,
+        )
+    if load.stages:
+        settings["start"] = load.start
+        settings["stages"] = [asdict(stage) for stage in load.stages]
+    settings.update(duration_s=load.duration, warmup_s=load.warmup, timeout_s=load.timeout)
+    return settings
+
+
+def _endpoints(
+    scenario: Scenario, stats: ScenarioStats, duration: float
+) -> tuple[EndpointReport, ...]:
+    specs = {r.name: r for r in scenario.requests}
+    return tuple(
+        EndpointReport(
+            name=name,
+            method=specs[name].method,
+            path=specs[name].path,
+            requests=_counts(ep, duration),
+            latency_ms=ep.latency.summary_ms(),
+            errors=dict(ep.errors),
+        )
+        for name, ep in sorted(stats.endpoints.items())
+    )
+
+
+def _checks(scenario: Scenario, stats: ScenarioStats) -> tuple[CheckCount, ...]:
+    """Every declared check, with how many responses it judged and how many failed."""
+    counts = []
+    for spec in scenario.requests:
+        endpoint = stats.endpoints.get(spec.name, EndpointStats())
+        for name in check_names(spec):
+            counts.append(
+                CheckCount(name, spec.name, endpoint.checked, endpoint.failed_checks[name])
+            )
+    return tuple(counts)
+
+
+def _window(stats: ScenarioStats) -> Window:
+    if stats.first_start is None or stats.last_end is None:
+        return Window(0.0, 0.0, 0.0)
+    start = stats.first_start - stats.origin
+    return Window(start, start + stats.window, stats.window)
+
+
+def _warmup(load: LoadSpec, stats: ScenarioStats) -> Warmup | None:
+    if load.warmup <= 0:
+        return None
+    return Warmup(
+        duration_s=load.warmup,
+        requests=_counts(stats.warmup, load.warmup),
+        latency_ms=stats.warmup.latency.summary_ms(),
+    )
+
+
+def _schedule(stats: ScenarioStats) -> Schedule:
+    counts = stats.schedule
+    return Schedule(
+        due=counts.due,
+        sent=counts.sent,
+        late=counts.late,
+        capped=counts.capped,
+        dropped=counts.dropped,
+        send_delay_ms=stats.send_delay.summary_ms(),
+    )
+
+
+def _generator(
+    stats: ScenarioStats, resources: Resources | None, workers: int, fail_on_saturation: bool
+) -> GeneratorHealth:
+    lag = stats.loop_lag.summary_ms()
+    cpu = resources.generator_cpu_percent.avg if resources is not None else None
+    observed = sum(sample.dt for sample in resources.samples) if resources is not None else 0.0
+    # A CPU rate over a few milliseconds (a run that ended at once) is start-up noise.
+    judged_cpu = cpu if observed >= MIN_CPU_SPAN else None
+    assessment = assess(
+        Evidence(
+            loop_lag_p99_ms=lag["p99"],
+            loop_lag_max_ms=lag["max"],
+            # Each worker is one event loop on one core: judge the load per worker.
+            generator_cpu_percent=judged_cpu / workers if judged_cpu is not None else None,
+            sent=stats.schedule.sent,
+            late=stats.schedule.late_own,
+        )
+    )
+    return GeneratorHealth(
+        saturated=assessment.saturated,
+        reasons=assessment.reasons,
+        loop_lag_ms=lag,
+        cpu_percent=cpu,
+        workers=workers,
+        fails_run=fail_on_saturation,
+    )
+
+
+def _counts(stats: EndpointStats, duration: float) -> RequestCounts:
+    total = stats.total
+    return RequestCounts(
+        total=total,
+        succeeded=stats.succeeded,
+        failed=stats.failed,
+        success_rate=100.0 * stats.succeeded / total if total else None,
+        error_rate=100.0 * stats.failed / total if total else None,
+        rps=total / duration if duration > 0 else 0.0,
+        bytes_received=stats.bytes_received,
+    )
+
+
+def _timeline(load: LoadSpec, stats: ScenarioStats) -> tuple[TimelinePoint, ...]:
+    profile: Profile | None = None
+    if load.model is LoadModel.OPEN:
+        profile = rate_profile(load)
+    elif load.stages:
+        profile = users_profile(load)
+    warmup_seconds = stats.warmup_end - stats.origin
+    points = []
+    for t, second in stats.timeline.seconds().items():
+        histogram = second.histogram()
+        points.append(
+            TimelinePoint(
+                t=t,
+                requests=second.requests,
+                errors=second.errors,
+                p50_ms=histogram.percentile_ms(50.0),
+                p95_ms=histogram.percentile_ms(95.0),
+                p99_ms=histogram.percentile_ms(99.0),
+                target=profile.value_at(t + 0.5) if profile is not None else None,
+                warmup=t < warmup_seconds,
+            )
+        )
+    return tuple(points)
+
+
+def _series(samples: Sequence[Sample], read: Callable[[Sample], float | int | None]) -> Series:
+    """Time-weighted average (samples cover unequal spans) and maximum."""
+    pairs = [(float(v), s.dt) for s in samples if (v := read(s)) is not None]
+    if not pairs:
+        return Series(None, None)
+    span = sum(dt for _, dt in pairs)
+    avg = sum(v * dt for v, dt in pairs) / span if span > 0 else pairs[-1][0]
+    return Series(avg, max(v for v, _ in pairs))
+
+
+def _resources(monitor: MonitorResult, origin: float) -> Resources:
+    """The monitor's figures, its samples timed from `origin` (the load's start, as the
+    timeline is). The monitor starts first, so the first sample's span begins before the
+    load (t - dt < 0); with workers, whose start-up lies between, a sample can be all
+    before it (t <= 0)."""
+    shift = monitor.started - origin
+    samples = tuple(replace(s, t=round(s.t + shift, 3)) for s in monitor.samples)
+    target = None
+    if monitor.target_pid is not None:
+        target = TargetResources(
+            pid=monitor.target_pid,
+            name=monitor.target_name,
+            lost=monitor.target_lost,
+            cpu_percent=_series(samples, lambda s: s.target_cpu_percent),
+            memory_mb=_series(samples, lambda s: s.target_memory_mb),
+            threads=_series(samples, lambda s: s.target_threads),
+            open_files=_series(samples, lambda s: s.target_open_files),
+            sockets=_series(samples, lambda s: s.target_sockets),
+            processes=_series(samples, lambda s: s.target_processes),
+        )
+    return Resources(
+        target=target,
+        system_cpu_percent=_series(samples, lambda s: s.system_cpu_percent),
+        system_memory_percent=_series(samples, lambda s: s.system_memory_percent),
+        generator_cpu_percent=_series(samples, lambda s: s.generator_cpu_percent),
+        generator_memory_mb=_series(samples, lambda s: s.generator_memory_mb),
+        interval_s=monitor.interval,
+        monitor_overhead_percent=monitor.overhead_percent,
+        samples=samples,
+    )
+
+
+def _measurements(
+    requests: RequestCounts, latency: LatencySummary, resources: Resources | None
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """The flat metric → value mapping thresholds are judged on, and notes explaining it."""
+    measured: dict[str, float | None] = {f"latency_{k}_ms": v for k, v in latency.items()}
+    measured["rps"] = requests.rps
+    measured["success_rate"] = requests.success_rate
+    measured["error_rate"] = requests.error_rate
+    notes: dict[str, str] = {}
+    no_target = "no target process known: set monitor.pid or monitor.process, or --monitor-pid"
+    target = resources.target if resources is not None else None
+    if target is not None and target.cpu_percent.avg is not None:
+        measured["cpu_percent"] = target.cpu_percent.avg
+        notes["cpu_percent"] = (
+            f"target avg over the run, % of one core (peak {target.cpu_percent.max:.0f})"
+        )
+        measured["memory_mb"] = target.memory_mb.max
+        notes["memory_mb"] = "target RSS, max over the run"
+    elif resources is not None and resources.system_cpu_percent.avg is not None:
+        measured["cpu_percent"] = resources.system_cpu_percent.avg
+        notes["cpu_percent"] = "system CPU avg (" + no_target + ")"
+        measured["memory_mb"] = None
+        notes["memory_mb"] = no_target
+    else:
+        measured["cpu_percent"] = measured["memory_mb"] = None
+        notes["cpu_percent"] = notes["memory_mb"] = "not monitored"
+    if target is not None and target.lost:
+        notes["memory_mb"] = notes.get("memory_mb", "") + "; target process exited during the run"
+    return measured, notes

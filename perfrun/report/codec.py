@@ -1,0 +1,194 @@
+"""The JSON report: a documented contract (README, "JSON report"), written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from perfrun.errors import ReportError
+from perfrun.judge.thresholds import Verdict
+from perfrun.report.model import Resources, RunReport, ScenarioReport, Series
+
+FLOAT_DIGITS = 3
+
+
+def to_dict(report: RunReport) -> dict[str, Any]:
+    return {
+        "perfrun_version": report.perfrun_version,
+        "started_at": _time(report.started_at),
+        "finished_at": _time(report.finished_at),
+        "environment": dict(report.environment),
+        "passed": report.passed,
+        "interrupted": report.interrupted,
+        "fail_on": report.fail_on,
+        "baseline": dataclasses.asdict(report.baseline) if report.baseline else None,
+        "scenarios": [_scenario(s) for s in report.scenarios],
+    }
+
+
+def _scenario(s: ScenarioReport) -> dict[str, Any]:
+    cleaned: dict[str, Any] = _clean(
+        {
+            "name": s.name,
+            "description": s.description,
+            "type": s.type,
+            "severity": s.severity,
+            "source": s.source,
+            "base_url": s.base_url,
+            "engine": s.engine,
+            "load": dict(s.load),
+            "status": s.status,
+            "message": s.message,
+            "passed": s.passed,
+            "started_at": _time(s.started_at),
+            "finished_at": _time(s.finished_at),
+            "duration_s": s.duration_s,
+            "window": dataclasses.asdict(s.window),
+            "requests": dataclasses.asdict(s.requests),
+            "latency_basis": s.latency_basis,
+            "latency_ms": dict(s.latency_ms),
+            "service_time_ms": dict(s.service_time_ms),
+            "failed_latency_ms": dict(s.failed_latency_ms),
+            "errors": dict(s.errors),
+            "error_samples": dict(s.error_samples),
+            "checks": {
+                c.name: {"endpoint": c.endpoint, "evaluated": c.evaluated, "failed": c.failed}
+                for c in s.checks
+            },
+            "warmup": dataclasses.asdict(s.warmup) if s.warmup is not None else None,
+            "schedule": dataclasses.asdict(s.schedule) if s.schedule is not None else None,
+            "generator": {
+                "saturated": s.generator.saturated,
+                "reasons": list(s.generator.reasons),
+                "loop_lag_ms": dict(s.generator.loop_lag_ms),
+                "cpu_percent": s.generator.cpu_percent,
+                "workers": s.generator.workers,
+                "fails_run": s.generator.fails_run,
+            },
+            "endpoints": {
+                e.name: {
+                    "method": e.method,
+                    "path": e.path,
+                    "requests": dataclasses.asdict(e.requests),
+                    "latency_ms": dict(e.latency_ms),
+                    "errors": dict(e.errors),
+                }
+                for e in s.endpoints
+            },
+            "resources": _resources(s.resources),
+            "thresholds": [_verdict(v) for v in s.thresholds],
+            "thresholds_reliable": s.thresholds_reliable,
+            "timeline": [dataclasses.asdict(p) for p in s.timeline],
+            "latency_spectrum": [{"percentile": p, "ms": v} for p, v in s.latency_spectrum],
+            "insights": [dataclasses.asdict(i) for i in s.insights],
+            "comparison": dataclasses.asdict(s.comparison) if s.comparison else None,
+            "tolerated": s.tolerated,
+        }
+    )
+    return cleaned
+
+
+def _series(series: Series) -> dict[str, float | None]:
+    return {"avg": series.avg, "max": series.max}
+
+
+def _resources(r: Resources | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    target = None
+    if r.target is not None:
+        t = r.target
+        target = {
+            "pid": t.pid,
+            "name": t.name,
+            "lost": t.lost,
+            "cpu_percent": _series(t.cpu_percent),
+            "memory_mb": _series(t.memory_mb),
+            "threads": _series(t.threads),
+            "open_files": _series(t.open_files),
+            "sockets": _series(t.sockets),
+            "processes": _series(t.processes),
+        }
+    return {
+        "target": target,
+        "system": {
+            "cpu_percent": _series(r.system_cpu_percent),
+            "memory_percent": _series(r.system_memory_percent),
+        },
+        "generator": {
+            "cpu_percent": _series(r.generator_cpu_percent),
+            "memory_mb": _series(r.generator_memory_mb),
+        },
+        "monitor": {
+            "interval_s": r.interval_s,
+            "samples": len(r.samples),
+            "overhead_cpu_percent": r.monitor_overhead_percent,
+        },
+        "samples": [dataclasses.asdict(sample) for sample in r.samples],
+    }
+
+
+def _verdict(v: Verdict) -> dict[str, Any]:
+    return {
+        "key": v.key,
+        "metric": v.metric,
+        "bound": v.bound,
+        "limit": v.limit,
+        "actual": v.actual,
+        "passed": v.passed,
+        "status": v.status,
+        "note": v.note,
+    }
+
+
+def _time(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _clean(value: Any) -> Any:
+    """Round floats for readability; everything else as it is."""
+    if isinstance(value, float):
+        return round(value, FLOAT_DIGITS)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(report: RunReport, path: Path) -> None:
+    """Write atomically: a temp file in the same directory, fsync, then rename over `path`,
+    so a reader (or a crash) never sees half a report."""
+    text = json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    write_atomically(path, text)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomically(path: Path, text: str) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise ReportError(f"cannot write report {path}: {exc.strerror or exc}") from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes it private; a report is not secret
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise ReportError(f"cannot write report {path}: {exc.strerror or exc}") from None

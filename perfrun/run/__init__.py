@@ -1,0 +1,1 @@
+"""Running scenarios: one after another, each in isolation, with its target, monitor and load."""

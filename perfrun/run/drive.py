@@ -1,0 +1,200 @@
+"""One event loop driving one share of a scenario's load.
+
+The whole load in a single-process run, or worker k's share of it in a multi-process
+run: build the engine, start at the agreed time, run the load model, and alongside it
+probe the event loop's lag, report progress, and give up on an unreachable target.
+A stop signal cancels the load; what was measured until then stays in `stats`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import signal
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from types import FrameType
+from typing import Any
+
+from perfrun.engine.base import Engine
+from perfrun.engine.closed import run_closed, run_closed_stages
+from perfrun.engine.factory import build_engine
+from perfrun.engine.lag import probe_loop_lag
+from perfrun.engine.open import run_open
+from perfrun.engine.pacer import Pacer
+from perfrun.engine.profile import rate_profile
+from perfrun.engine.share import Share
+from perfrun.engine.timing import sleep_until
+from perfrun.metrics.result import ErrorKind
+from perfrun.metrics.stats import ScenarioStats
+from perfrun.scenario.model import LoadModel, LoadSpec, Scenario
+
+PROGRESS_INTERVAL = 0.5
+UNREACHABLE_AFTER = 3.0
+"""Seconds of nothing but connection failures after which a scenario gives up."""
+
+Tick = Callable[[ScenarioStats], None]
+
+
+def drive(
+    scenario: Scenario,
+    engine_name: str,
+    base_url: str,
+    stats: ScenarioStats,
+    *,
+    share: Share = Share.WHOLE,
+    start_at: float | None = None,
+    tick: Tick | None = None,
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+) -> bool:
+    """Run the load in a new event loop; True when a stop signal interrupted it.
+
+    The load starts at `start_at` (a perf_counter time: workers start together) or at
+    once; `stats` is rebased to that moment. `tick` is called every PROGRESS_INTERVAL.
+    """
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner, _frozen_heap():
+        return runner.run(
+            _drive(scenario, engine_name, base_url, stats, share, start_at, tick, signals)
+        )
+
+
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers
+
+
+def _handler(sig: signal.Signals) -> SignalHandler:
+    """The signal's handler now; SIG_DFL for one set outside Python (which reads as None
+    and could not be put back)."""
+    handler = signal.getsignal(sig)
+    return handler if handler is not None else signal.SIG_DFL
+
+
+async def _drive(
+    scenario: Scenario,
+    engine_name: str,
+    base_url: str,
+    stats: ScenarioStats,
+    share: Share,
+    start_at: float | None,
+    tick: Tick | None,
+    signals: tuple[signal.Signals, ...],
+) -> bool:
+    loop = asyncio.get_running_loop()
+    engine = build_engine(engine_name, base_url, scenario.load.timeout, scenario.requests)
+    interrupted = False
+    load: asyncio.Task[None] | None = None
+    # A signal ignored when perfrun started (`perfrun ... &` in a script ignores SIGINT)
+    # stays ignored, as it does outside the load: the same signal means the same at any time.
+    previous = {sig: h for sig in signals if (h := _handler(sig)) is not signal.SIG_IGN}
+
+    def restore_handlers() -> None:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)  # remove_signal_handler leaves SIG_DFL behind
+
+    def on_signal() -> None:
+        nonlocal interrupted
+        interrupted = True
+        if load is not None:
+            load.cancel()
+        restore_handlers()  # a second Ctrl-C interrupts the clean-up too
+
+    for sig in previous:
+        loop.add_signal_handler(sig, on_signal)
+    helpers: list[asyncio.Task[None]] = []
+    try:
+        if start_at is not None:
+            await sleep_until(start_at)
+        if interrupted:
+            return True
+        stats.rebase(start_at if start_at is not None else time.perf_counter())
+        load = asyncio.create_task(_executor(scenario, engine, stats, share))
+        helpers = [asyncio.create_task(probe_loop_lag(stats.loop_lag))]
+        if tick is not None:
+            helpers.append(asyncio.create_task(_ticker(tick, stats)))
+        helpers.append(asyncio.create_task(_give_up_if_unreachable(stats, load)))
+        with contextlib.suppress(asyncio.CancelledError):
+            await load
+        if not load.cancelled() and scenario.load.model is LoadModel.OPEN:
+            stats.schedule_end = stats.origin + rate_profile(scenario.load).duration
+    finally:
+        for task in helpers:
+            task.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        await engine.aclose()
+        if not interrupted:
+            restore_handlers()
+    return interrupted
+
+
+def _executor(
+    scenario: Scenario, engine: Engine, stats: ScenarioStats, share: Share
+) -> Coroutine[Any, Any, None]:
+    """The coroutine that runs the scenario's load model, starting at stats.origin."""
+    load, requests, start = scenario.load, scenario.requests, stats.origin
+    sink = stats.record
+    # No seed: each process seeds its random draws from os.urandom, so workers differ.
+    if load.model is LoadModel.OPEN:
+        return run_open(load, requests, engine, sink, stats.schedule, start=start, share=share)
+    if load.stages:
+        return run_closed_stages(load, requests, engine, sink, start=start, share=share)
+    return run_closed(load, requests, engine, sink, start=start, share=share)
+
+
+async def _ticker(tick: Tick, stats: ScenarioStats) -> None:
+    while True:
+        await asyncio.sleep(PROGRESS_INTERVAL)
+        tick(stats)
+
+
+def expected_load(load: LoadSpec) -> tuple[int | None, float | None]:
+    """How many requests (when known in advance) and how long the load asks for."""
+    if load.model is LoadModel.OPEN:
+        profile = rate_profile(load)
+        return Pacer(profile).expected(), profile.duration
+    if load.requests_per_user is not None:
+        return load.users * load.requests_per_user, None
+    return None, load.duration
+
+
+async def _give_up_if_unreachable(stats: ScenarioStats, load: asyncio.Task[None]) -> None:
+    """Stop the load once UNREACHABLE_AFTER seconds have passed in which every request
+    failed to connect: hammering a closed port for the whole duration tells nothing."""
+    await asyncio.sleep(UNREACHABLE_AFTER)
+    if unreachable(stats):
+        load.cancel()
+
+
+def unreachable(stats: ScenarioStats) -> bool:
+    """Requests were sent (warm-up included) and not one could connect."""
+    parts = (stats.overall, stats.warmup)
+    sent = sum(p.total for p in parts)
+    kinds = [kind for p in parts for kind in p.errors]
+    return (
+        sent > 0
+        and all(ErrorKind(kind).is_connect_failure for kind in kinds)
+        and not any(p.succeeded for p in parts)
+    )
+
+
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep the garbage collector off everything alive before the load: a full
+    collection over perfrun's imported modules takes ~35 ms, long enough to send
+    requests late and stall every response in flight, inflating the figures."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where installed: a cheaper event loop leaves more CPU for requests."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory

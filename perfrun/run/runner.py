@@ -1,0 +1,220 @@
+"""Runs scenarios one after another: target, monitor, load, and what was measured.
+
+Each scenario runs in its own event loop with its own engine and clients, its own demo
+target process and its own monitor thread, so nothing one scenario leaves behind
+(pools, threads, a warmed-up or bloated target) can colour the next one's numbers.
+Ctrl-C or SIGTERM stops the load at once; what was measured until then is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import psutil
+
+from perfrun.demo.process import DemoTarget
+from perfrun.engine.factory import choose_engine
+from perfrun.errors import PerfrunError
+from perfrun.metrics.resources import Sample
+from perfrun.metrics.stats import LiveFigures, ScenarioStats
+from perfrun.run.drive import drive, expected_load, unreachable
+from perfrun.run.monitor import Monitor, MonitorResult, find_process, open_target
+from perfrun.run.workers import run_workers
+from perfrun.scenario.model import EngineChoice, Scenario
+
+COMPLETED = "completed"
+INTERRUPTED = "interrupted"
+UNREACHABLE = "unreachable"
+FAILED = "failed"
+"""Scenario statuses: only `completed` scenarios are judged by their thresholds."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line can override for every scenario."""
+
+    base_url: str | None = None
+    monitor_pid: int | None = None
+    engine: EngineChoice | None = None
+    """Overrides every scenario's `engine`."""
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Live figures for the progress display."""
+
+    elapsed: float
+    done: int
+    expected_requests: int | None
+    expected_duration: float | None
+    rps: float
+    p95_ms: float | None
+    errors: int
+    resources: Sample | None
+    warming_up: bool = False
+
+
+@dataclass(frozen=True)
+class ScenarioOutcome:
+    """What running one scenario produced, before any judgement."""
+
+    scenario: Scenario
+    base_url: str
+    engine: str
+    started_at: datetime
+    finished_at: datetime
+    status: str
+    message: str
+    stats: ScenarioStats
+    monitor: MonitorResult | None
+    workers: int = 1
+
+
+class Progress(Protocol):
+    def scenario_started(self, scenario: Scenario, index: int, count: int, url: str) -> None: ...
+
+    def update(self, snapshot: Snapshot) -> None: ...
+
+    def scenario_finished(self, outcome: ScenarioOutcome) -> None: ...
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario], options: RunOptions, progress: Progress
+) -> Iterator[ScenarioOutcome]:
+    """Run each scenario in turn, yielding its outcome; stop after one that was interrupted."""
+    for index, scenario in enumerate(scenarios):
+        outcome = run_scenario(scenario, options, progress, index, len(scenarios))
+        yield outcome
+        if outcome.status == INTERRUPTED:
+            return
+
+
+def run_scenario(
+    scenario: Scenario, options: RunOptions, progress: Progress, index: int = 0, count: int = 1
+) -> ScenarioOutcome:
+    """Run one scenario in a fresh event loop (or fresh worker processes); never raises
+    for a failure of the run: that is the outcome's status."""
+    started_at = datetime.now(UTC)
+    stats = ScenarioStats.for_load(scenario.load)
+    base_url = options.base_url or scenario.base_url
+    engine = "-"
+    monitor_result = None
+
+    def outcome(status: str, message: str) -> ScenarioOutcome:
+        result = ScenarioOutcome(
+            scenario, base_url, engine, started_at, datetime.now(UTC), status, message, stats,
+            monitor_result, options.workers,
+        )  # fmt: skip
+        progress.scenario_finished(result)
+        return result
+
+    try:
+        with contextlib.ExitStack() as stack:
+            demo_pid = None
+            if base_url == "demo":
+                demo = stack.enter_context(DemoTarget())
+                base_url, demo_pid = demo.base_url, demo.pid
+            engine = choose_engine(options.engine or scenario.engine, base_url)
+            monitor = Monitor(_target(scenario, options, demo_pid), scenario.monitor.interval)
+            progress.scenario_started(scenario, index, count, base_url)
+            monitor.start()
+            try:
+                interrupted = _run_load(
+                    scenario, engine, base_url, stats, monitor, progress, options
+                )
+            finally:
+                monitor_result = monitor.stop()
+    except PerfrunError as exc:
+        return outcome(FAILED, str(exc))
+    except KeyboardInterrupt:
+        return outcome(INTERRUPTED, "interrupted: the figures cover the run until then")
+    return outcome(*_status(stats, base_url, interrupted))
+
+
+def _run_load(
+    scenario: Scenario,
+    engine: str,
+    base_url: str,
+    stats: ScenarioStats,
+    monitor: Monitor,
+    progress: Progress,
+    options: RunOptions,
+) -> bool:
+    """The load, in this process or in worker processes; True when interrupted."""
+    expected, duration = expected_load(scenario.load)
+
+    def snapshot(done: int, errors: int, rps: float, p95: float | None) -> Snapshot:
+        now = time.perf_counter()
+        return Snapshot(
+            elapsed=now - stats.origin,
+            done=done,
+            expected_requests=expected,
+            expected_duration=duration,
+            rps=rps,
+            p95_ms=p95,
+            errors=errors,
+            resources=monitor.latest(),
+            warming_up=now < stats.warmup_end,
+        )
+
+    if options.workers > 1:
+
+        def on_progress(parts: list[LiveFigures]) -> None:
+            p95s = [p.p95_ms for p in parts if p.p95_ms is not None]
+            progress.update(
+                snapshot(
+                    sum(p.done for p in parts),
+                    sum(p.errors for p in parts),
+                    float(sum(p.last_second for p in parts)),
+                    max(p95s) if p95s else None,  # live view only; the report merges exactly
+                )
+            )
+
+        return run_workers(
+            scenario, engine, base_url, options.workers, stats, monitor.add_generator,
+            on_progress, on_done=monitor.stop,
+        )  # fmt: skip
+
+    def tick(current: ScenarioStats) -> None:
+        live = current.live()
+        progress.update(snapshot(live.done, live.errors, float(live.last_second), live.p95_ms))
+
+    return drive(scenario, engine, base_url, stats, tick=tick)
+
+
+def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> psutil.Process | None:
+    """The process to monitor: --monitor-pid, then monitor.pid / .process, then the demo."""
+    if options.monitor_pid is not None:
+        return open_target(options.monitor_pid)
+    if scenario.monitor.pid is not None:
+        return open_target(scenario.monitor.pid)
+    if scenario.monitor.process is not None:
+        return find_process(scenario.monitor.process)
+    if demo_pid is not None:
+        return open_target(demo_pid)
+    return None
+
+
+def _status(stats: ScenarioStats, base_url: str, interrupted: bool) -> tuple[str, str]:
+    if interrupted:
+        return INTERRUPTED, "interrupted: the figures cover the run until then"
+    if unreachable(stats):
+        kinds = stats.overall.errors + stats.warmup.errors
+        kind = kinds.most_common(1)[0][0]
+        total = stats.overall.total + stats.warmup.total
+        detail = stats.error_samples.get(kind, "")
+        return UNREACHABLE, (
+            f"target {base_url} unreachable: {kind} on all {total} requests"
+            + (f" ({detail})" if detail else "")
+        )
+    if stats.overall.total == 0:
+        return FAILED, "no request was measured" + (
+            " after the warm-up" if stats.warmup.total else ""
+        )
+    return COMPLETED, ""

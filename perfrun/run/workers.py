@@ -1,0 +1,192 @@
+"""One scenario's load split over N worker processes, one event loop each.
+
+Python runs one event loop per core at most, so beyond one core's worth of requests
+the load needs processes. Each worker takes its `Share` (every n-th user, every n-th
+scheduled request), all start at the same instant, and each sends back its
+`ScenarioStats`, which merge losslessly (HDR histograms travel encoded, never
+re-sampled) into the parent's. The monitor stays in the parent and counts the
+workers' CPU as the generator's.
+
+Protocol over one pipe per worker: worker → ("ready",); parent → start time;
+worker → ("progress", LiveFigures) every PROGRESS_INTERVAL; worker → ("done",
+stats, interrupted). The parent stops workers with SIGTERM; they ignore SIGINT (a
+terminal's Ctrl-C reaches the whole process group) and let the parent decide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+
+from perfrun.engine.share import Share
+from perfrun.errors import TargetError
+from perfrun.metrics.stats import LiveFigures, ScenarioStats
+from perfrun.run.drive import drive
+from perfrun.scenario.model import Scenario
+
+START_DELAY = 0.2
+"""Seconds between the last worker reporting ready and the common start."""
+READY_TIMEOUT = 60.0
+STOP_GRACE = 15.0
+"""Seconds a stopped worker gets to send what it measured before it is killed."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    scenario: Scenario
+    engine: str
+    base_url: str
+    share: Share
+
+
+def run_workers(
+    scenario: Scenario,
+    engine: str,
+    base_url: str,
+    count: int,
+    stats: ScenarioStats,
+    on_start: Callable[[list[int]], None],
+    on_progress: Callable[[list[LiveFigures]], None],
+    on_done: Callable[[], object] | None = None,
+) -> bool:
+    """Run the scenario in `count` workers, merge their stats into `stats`; True when
+    interrupted. `on_start` gets the workers' pids once they run; `on_done` is called
+    once every worker has reported, while they still live (e.g. the monitor's last
+    sample, which must still see their CPU)."""
+    context = multiprocessing.get_context("spawn")  # no fork: the monitor thread runs
+    pipes: list[Connection] = []
+    processes: list[BaseProcess] = []
+    for index in range(count):
+        parent_end, child_end = context.Pipe()
+        job = _Job(scenario, engine, base_url, Share(index, count))
+        process = context.Process(
+            target=_worker_main, args=(child_end, job), name=f"perfrun-worker-{index}"
+        )
+        process.start()
+        child_end.close()
+        pipes.append(parent_end)
+        processes.append(process)
+    interrupted = False
+    received: dict[int, tuple[ScenarioStats, bool]] = {}
+    """Filled as workers report, so an interrupt mid-way loses none of what came."""
+    try:
+        _await_ready(pipes, processes)
+        on_start([p.pid for p in processes if p.pid is not None])
+        start_at = time.perf_counter() + START_DELAY
+        stats.rebase(start_at)
+        for pipe in pipes:
+            pipe.send(start_at)
+        _collect(pipes, received, on_progress)
+    except KeyboardInterrupt:
+        interrupted = True
+        for worker in processes:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signal.SIGTERM)
+        _collect(pipes, received, None, timeout=STOP_GRACE)
+    finally:
+        if on_done is not None:
+            on_done()
+        for pipe in pipes:
+            pipe.close()  # a worker still waiting for its start time gets EOF and leaves
+        for worker in processes:
+            worker.join(timeout=STOP_GRACE)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+    for index in sorted(received):
+        worker_stats, worker_interrupted = received[index]
+        stats.merge(worker_stats)
+        interrupted = interrupted or worker_interrupted
+    if len(received) < count and not interrupted:
+        missing = count - len(received)
+        raise TargetError(
+            f"{missing} of {count} worker processes died during the run: "
+            "their share is missing from the figures"
+        )
+    return interrupted
+
+
+def _await_ready(pipes: list[Connection], processes: list[BaseProcess]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    waiting = set(range(len(pipes)))
+    while waiting:
+        ready = wait([pipes[i] for i in waiting], timeout=max(deadline - time.monotonic(), 0))
+        if not ready:
+            raise TargetError(f"{len(waiting)} worker process(es) did not start in time")
+        for pipe in ready:
+            index = pipes.index(pipe)  # type: ignore[arg-type]
+            try:
+                pipes[index].recv()  # ("ready",)
+            except EOFError:
+                code = processes[index].exitcode
+                raise TargetError(f"worker process {index} died while starting ({code})") from None
+            waiting.discard(index)
+
+
+def _collect(
+    pipes: list[Connection],
+    results: dict[int, tuple[ScenarioStats, bool]],
+    on_progress: Callable[[list[LiveFigures]], None] | None,
+    timeout: float | None = None,
+) -> None:
+    """Read progress until every worker sent its stats into `results` (or died, or time
+    ran out)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    latest: dict[int, LiveFigures] = {}
+    open_pipes = {i: pipe for i, pipe in enumerate(pipes) if i not in results}
+    while open_pipes:
+        remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        if remaining == 0.0:
+            break
+        for pipe in wait(list(open_pipes.values()), timeout=remaining):
+            index = pipes.index(pipe)  # type: ignore[arg-type]
+            try:
+                message = pipes[index].recv()
+            except EOFError:  # died: the caller counts the missing result
+                del open_pipes[index]
+                continue
+            if message[0] == "progress":
+                latest[index] = message[1]
+                if on_progress is not None and len(latest) == len(pipes):
+                    on_progress(list(latest.values()))
+            elif message[0] == "done":
+                results[index] = (message[1], message[2])
+                del open_pipes[index]
+
+
+def _worker_main(pipe: Connection, job: _Job) -> None:
+    """A worker process: build, report ready, wait for the start, drive, report."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # SIGTERM is how the parent stops us: heard even when perfrun was started ignoring it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    stats = ScenarioStats.for_load(job.scenario.load)
+    try:
+        pipe.send(("ready",))
+        start_at = pipe.recv()
+    except (EOFError, OSError):
+        return
+
+    def tick(current: ScenarioStats) -> None:
+        pipe.send(("progress", current.live()))
+
+    interrupted = drive(
+        job.scenario,
+        job.engine,
+        job.base_url,
+        stats,
+        share=job.share,
+        start_at=start_at,
+        tick=tick,
+        signals=(signal.SIGTERM,),
+    )
+    pipe.send(("done", stats, interrupted))
+    # Stay until the parent has taken its last sample of our CPU (it closes the pipe).
+    with contextlib.suppress(EOFError, OSError):
+        pipe.recv()

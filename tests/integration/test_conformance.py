@@ -1,0 +1,574 @@
+"""Both engines yield the same result records for the same requests against real servers.
+
+Every case runs through the httpx engine (the reference) and the fast engine, each on
+one session per sequence, so connection reuse, reconnecting after a close and a GET
+after a HEAD on the same connection are exercised, not just single requests. Each case
+is then held to its expected outcome on each engine, and the two engines' records are
+compared field by field (not the timings, and not the `detail` texts, which only have
+to be non-empty for failures).
+
+The server (tests/servers/conformance.py) writes every response by hand and tags each
+with `X-Nth`, the request's position on its connection, so an `expect_header x-nth`
+check shows whether a request went out on a reused connection ("2" and up) or a new
+one ("1").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+import uvloop
+
+from perfrun.engine.fast import FastEngine
+from perfrun.engine.httpx_engine import HttpxEngine
+from perfrun.metrics.result import ErrorKind, RequestResult
+from perfrun.scenario.model import Checks, RequestSpec
+from tests.servers.conformance import payload
+from tests.servers.launch import TargetProcess
+
+SERVER_SCRIPT = Path(__file__).parents[1] / "servers" / "conformance.py"
+ENGINES = {"httpx": HttpxEngine, "fast": FastEngine}
+
+SERVER, REFUSED, FULL_BACKLOG = "server", "refused", "full_backlog"
+"""Where a sequence sends: the conformance server, a port nothing listens on, or a
+listener whose accept queue is full (connecting hangs)."""
+
+
+class Outcome(NamedTuple):
+    status: int
+    bytes_received: int | None
+    """None: any size (it depends on the environment), as long as both engines agree."""
+    error: ErrorKind | None = None
+    failed_checks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request of a sequence and what it must yield. `id` names the behaviour."""
+
+    id: str
+    spec: RequestSpec
+    expected: Outcome
+    pause: float = 0.0
+    """Seconds to wait before sending (the connection sits idle meanwhile)."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """Requests sent one after another on one session of a fresh engine."""
+
+    cases: tuple[Case, ...]
+    target: str = SERVER
+    timeout: float = 0.5
+
+    @property
+    def specs(self) -> tuple[RequestSpec, ...]:
+        return tuple(case.spec for case in self.cases)
+
+
+def get(
+    name: str,
+    path: str,
+    *,
+    checks: Checks | None = None,
+    headers: dict[str, str] | None = None,
+    expect_status: tuple[int, ...] = (200,),
+) -> RequestSpec:
+    return RequestSpec(
+        name,
+        path=path,
+        headers=headers or {},
+        expect_status=expect_status,
+        checks=checks or Checks(),
+    )
+
+
+def on_connection(nth: int) -> Checks:
+    """The request was the nth on its connection (1: a new connection was opened)."""
+    return Checks(headers={"x-nth": str(nth)})
+
+
+OK_10 = Outcome(200, 10)
+
+MAIN = Series(
+    (
+        Case("status_200_with_sized_body", get("s200", "/status/200"), Outcome(200, 15)),
+        Case(
+            "no_content_204_has_no_body",
+            get("s204", "/status/204", expect_status=(204,)),
+            Outcome(204, 0),
+        ),
+        Case(
+            "not_modified_304_has_no_body",
+            get("s304", "/status/304", expect_status=(304,)),
+            Outcome(304, 0),
+        ),
+        Case(
+            "status_404_is_http_4xx",
+            get("s404", "/status/404"),
+            Outcome(404, 15, ErrorKind.HTTP_4XX),
+        ),
+        Case(
+            "status_503_is_http_5xx",
+            get("s503", "/status/503"),
+            Outcome(503, 15, ErrorKind.HTTP_5XX),
+        ),
+        Case(
+            "redirect_302_is_not_followed_and_unexpected",
+            get("s302", "/status/302"),
+            Outcome(302, 15, ErrorKind.UNEXPECTED_STATUS),
+        ),
+        Case(  # the six requests above all went out on one connection
+            "connection_was_kept_alive_through_every_status",
+            get("kept", "/sized/10", checks=on_connection(7)),
+            OK_10,
+        ),
+        Case("sized_body_counts_every_byte", get("sized", "/sized/1234"), Outcome(200, 1234)),
+        Case("empty_body_is_zero_bytes", get("empty", "/empty"), Outcome(200, 0)),
+        Case(
+            "chunked_body_counts_every_byte_and_is_checked_across_chunks",
+            get(
+                "chunked",
+                "/chunked/2500",
+                checks=Checks(body_contains=("000000099,000000100",)),
+            ),
+            Outcome(200, 2500),
+        ),
+        Case(
+            "large_chunked_body_over_many_reads",
+            get("chunked_big", "/chunked/200000", checks=Checks(body_contains=("000019999,",))),
+            Outcome(200, 200000),
+        ),
+        Case(
+            "header_and_json_checks_pass",
+            get(
+                "headers",
+                "/headers",
+                checks=Checks(
+                    json={"headers": "ok", "items.1.id": 2},
+                    headers={
+                        "content-type": "application/json",
+                        "x-test": "a",
+                        "x-multi": "one, two",
+                    },
+                ),
+            ),
+            Outcome(200, 50),
+        ),
+        Case(
+            "missing_header_fails_its_check",
+            get("headers_missing", "/headers", checks=Checks(headers={"x-missing": None})),
+            Outcome(
+                200,
+                50,
+                ErrorKind.CHECK_FAILED,
+                ("headers_missing: header x-missing present",),
+            ),
+        ),
+        Case(
+            "post_json_is_echoed",
+            RequestSpec(
+                "echo",
+                method="POST",
+                path="/echo",
+                json={"a": [1, 2], "b": "é"},
+                expect_status=(201,),
+                checks=Checks(
+                    json={"a.1": 2, "b": "é"},
+                    headers={"content-type": "application/json", "x-method": "POST"},
+                ),
+            ),
+            Outcome(201, 28),
+        ),
+        Case(
+            "post_without_body_sends_content_length_0",
+            RequestSpec("echo_empty", method="POST", path="/echo", expect_status=(201,)),
+            Outcome(201, 0),
+        ),
+        Case("connection_close_response_is_read", get("close", "/close"), Outcome(200, 7)),
+        Case(
+            "request_after_connection_close_opens_a_new_connection",
+            get("after_close", "/sized/10", checks=on_connection(1)),
+            OK_10,
+        ),
+        Case(
+            "head_has_no_body",
+            RequestSpec("head", method="HEAD", path="/sized/5000", checks=on_connection(2)),
+            Outcome(200, 0),
+        ),
+        Case(
+            "get_after_head_reuses_the_connection",
+            get("after_head", "/sized/10", checks=on_connection(3)),
+            OK_10,
+        ),
+        Case(
+            "head_of_a_chunked_response_has_no_body",
+            RequestSpec("head_chunked", method="HEAD", path="/chunked/3000"),
+            Outcome(200, 0),
+        ),
+        Case(
+            "get_after_chunked_head_reuses_the_connection",
+            get("after_head_chunked", "/sized/10", checks=on_connection(5)),
+            OK_10,
+        ),
+        Case(
+            "body_without_length_is_read_until_close",
+            get("until_close", "/until-close/1500"),
+            Outcome(200, 1500),
+        ),
+        Case(
+            "request_after_read_until_close_opens_a_new_connection",
+            get("after_until_close", "/sized/10", checks=on_connection(1)),
+            OK_10,
+        ),
+        Case(
+            "http_1_0_response_is_read_and_not_reused",
+            get("http10", "/http10/10"),
+            OK_10,
+        ),
+        Case(
+            "request_after_http_1_0_opens_a_new_connection",
+            get("after_http10", "/sized/10", checks=on_connection(1)),
+            OK_10,
+        ),
+        Case(
+            "server_closing_without_answer_is_reset",
+            get("drop", "/drop"),
+            Outcome(0, 0, ErrorKind.RESET),
+        ),
+        Case("request_after_reset_works", get("after_drop", "/sized/10"), OK_10),
+        Case(
+            "non_http_answer_is_protocol",
+            get("garbage", "/garbage"),
+            Outcome(0, 0, ErrorKind.PROTOCOL),
+        ),
+        Case("request_after_protocol_error_works", get("after_garbage", "/sized/10"), OK_10),
+        Case(
+            "malformed_content_length_is_protocol",
+            get("bad_length", "/bad-length"),
+            Outcome(0, 0, ErrorKind.PROTOCOL),
+        ),
+        Case(
+            "request_after_malformed_length_works",
+            get("after_bad_length", "/sized/10"),
+            OK_10,
+        ),
+        Case("answer_within_timeout_is_ok", get("slow_ok", "/slow/50"), Outcome(200, 16)),
+        Case(
+            "answer_after_timeout_is_timeout",
+            get("slow_timeout", "/slow/1000"),
+            Outcome(0, 0, ErrorKind.TIMEOUT),
+        ),
+        Case(
+            "request_after_timeout_works_on_a_new_connection",
+            get("after_timeout", "/sized/10", checks=on_connection(1)),
+            OK_10,
+        ),
+        Case(
+            "server_closing_an_idle_connection",
+            get("idle_close", "/idle-close"),
+            Outcome(200, 3),
+        ),
+        Case(
+            "request_after_idle_close_opens_a_new_connection",
+            get("after_idle_close", "/sized/10", checks=on_connection(1)),
+            OK_10,
+            pause=0.05,
+        ),
+    )
+)
+
+EDGES = (
+    # The server closes right after a keep-alive response (its keep-alive timeout or
+    # request limit), and the next request follows at once: the FIN is already here.
+    Series(
+        (
+            Case(
+                "server_closing_right_after_a_response",
+                get("closing", "/idle-close"),
+                Outcome(200, 3),
+            ),
+            Case(
+                "request_right_after_server_close_opens_a_new_connection",
+                get("right_after_close", "/sized/10", checks=on_connection(1)),
+                OK_10,
+            ),
+        )
+    ),
+    # The request itself says `Connection: close`; the server closes without saying so.
+    Series(
+        (
+            Case(
+                "request_with_connection_close_is_answered",
+                get("asks_close", "/sized/10", headers={"Connection": "close"}),
+                OK_10,
+            ),
+            Case(
+                "request_after_asking_to_close_opens_a_new_connection",
+                get("after_asks_close", "/sized/10", checks=on_connection(1)),
+                OK_10,
+            ),
+        )
+    ),
+    Series(
+        (
+            Case(
+                "interim_103_response_is_skipped",
+                get("early_hints", "/early-hints/10"),
+                OK_10,
+            ),
+            Case(
+                "response_after_interim_103_belongs_to_its_request",
+                get("after_early_hints", "/sized/7", checks=on_connection(2)),
+                Outcome(200, 7),
+            ),
+        )
+    ),
+    Series(
+        (
+            Case(
+                "sized_body_cut_short_by_close_is_reset",
+                get("truncated", "/truncated/1000"),
+                Outcome(0, 0, ErrorKind.RESET),
+            ),
+            Case("request_after_cut_sized_body_works", get("after_truncated", "/sized/10"), OK_10),
+        )
+    ),
+    Series(
+        (
+            Case(
+                "chunked_body_cut_short_by_close_is_reset",
+                get("truncated_chunked", "/truncated-chunked/3000"),
+                Outcome(0, 0, ErrorKind.RESET),
+            ),
+            Case(
+                "request_after_cut_chunked_body_works",
+                get("after_truncated_chunked", "/sized/10"),
+                OK_10,
+            ),
+        )
+    ),
+    Series(
+        (
+            Case(
+                "chunked_trailer_is_not_a_header",
+                get("trailer", "/chunked-trailer/2500", checks=Checks(headers={"x-trailer": None})),
+                Outcome(200, 2500, ErrorKind.CHECK_FAILED, ("trailer: header x-trailer present",)),
+            ),
+            Case(
+                "request_after_trailer_reuses_the_connection",
+                get("after_trailer", "/sized/10", checks=on_connection(2)),
+                OK_10,
+            ),
+        )
+    ),
+    Series(
+        (
+            Case(
+                "transfer_encoding_overrides_content_length",
+                get("length_and_chunked", "/length-and-chunked/100"),
+                Outcome(200, 100),
+            ),
+        )
+    ),
+    Series(
+        (
+            Case(
+                # bytes_received counts what came over the wire; checks see the decoded body.
+                "gzip_body_counts_wire_bytes_and_is_decoded_for_checks",
+                get("gzip", "/gzip/1000", checks=Checks(body_contains=("000000050,",))),
+                Outcome(200, len(gzip.compress(payload(1000), mtime=0))),
+            ),
+        )
+    ),
+    # What the client accepts decides whether a server compresses: the server's work,
+    # and with it the figures, must not depend on the engine.
+    Series(
+        (
+            Case(
+                "client_asks_for_the_same_content_codings",
+                get("accept_encoding", "/request-header/accept-encoding"),
+                Outcome(200, None),
+            ),
+        )
+    ),
+    Series(
+        (
+            Case(
+                "path_and_query_are_percent_encoded",
+                get(
+                    "target",
+                    "/target?q=a b&é=1",
+                    checks=Checks(json={"target": "/target?q=a%20b&%C3%A9=1"}),
+                ),
+                Outcome(200, None),
+            ),
+        )
+    ),
+    Series(
+        (
+            Case(
+                "refused_connection_is_connect_refused",
+                get("refused", "/sized/10"),
+                Outcome(0, 0, ErrorKind.CONNECT_REFUSED),
+            ),
+            Case(
+                "refused_again_on_the_same_session",
+                get("refused_again", "/sized/10"),
+                Outcome(0, 0, ErrorKind.CONNECT_REFUSED),
+            ),
+        ),
+        target=REFUSED,
+    ),
+    Series(
+        (
+            Case(
+                "connect_that_never_completes_is_connect_timeout",
+                get("connect_hangs", "/sized/10"),
+                Outcome(0, 0, ErrorKind.CONNECT_TIMEOUT),
+            ),
+        ),
+        target=FULL_BACKLOG,
+        timeout=0.3,
+    ),
+)
+
+SERIES = (MAIN, *EDGES)
+CASES = [case for series in SERIES for case in series.cases]
+
+
+def start_server(timeout: float = 15.0) -> TargetProcess:
+    """Run conformance.py; return once it has printed its URL."""
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the TargetProcess
+    process = subprocess.Popen(
+        [sys.executable, str(SERVER_SCRIPT)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    # The server prints its one line in a single write, so once readable it is all there.
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    line = process.stdout.readline().decode() if ready else ""
+    process.stdout.close()
+    if not line.startswith("LISTENING "):
+        process.kill()
+        process.wait()
+        stderr.seek(0)
+        output = stderr.read().decode(errors="replace")
+        raise RuntimeError(f"conformance.py did not start ({line!r}):\n{output}")
+    return TargetProcess(process, line.split()[1], stderr)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with start_server() as process:
+        yield process.url
+
+
+@pytest.fixture(scope="module")
+def full_backlog() -> Iterator[str | None]:
+    """A listener that never accepts, its accept queue filled: a connect hangs (its SYN
+    is dropped) instead of being refused. None where the system accepts it anyway."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    address = listener.getsockname()
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(address)
+        fillers.append(filler)
+    probe = socket.socket()
+    probe.setblocking(False)
+    probe.connect_ex(address)
+    _, writable, _ = select.select([], [probe], [], 0.1)
+    try:
+        yield None if writable else f"http://{address[0]}:{address[1]}"
+    finally:
+        for sock in (probe, *fillers, listener):
+            sock.close()
+
+
+class Records(dict[str, dict[str, RequestResult]]):
+    """engine name -> case id -> its record."""
+
+    def of(self, engine: str, case: Case) -> RequestResult:
+        """The case's record; skips the test when the case could not be run here."""
+        record = self[engine].get(case.id)
+        if record is None:
+            pytest.skip("a full accept queue does not hold connects back on this system")
+        return record
+
+    def __repr__(self) -> str:  # pytest prints fixture values with every failure
+        return f"<records of {len(CASES)} cases from {', '.join(self)}>"
+
+
+@pytest.fixture(scope="module")
+def records(server: str, full_backlog: str | None, refused_url: str) -> Records:
+    """Every series run through every engine (but one that has nowhere to go)."""
+    urls: dict[str, str | None] = {
+        SERVER: server,
+        REFUSED: refused_url,
+        FULL_BACKLOG: full_backlog,
+    }
+
+    async def run(engine_name: str) -> dict[str, RequestResult]:
+        found: dict[str, RequestResult] = {}
+        for series in SERIES:
+            url = urls[series.target]
+            if url is None:
+                continue
+            engine = ENGINES[engine_name](url, series.timeout, series.specs)
+            session = engine.session()
+            try:
+                for case in series.cases:
+                    if case.pause:
+                        await asyncio.sleep(case.pause)
+                    found[case.id] = await session.send(case.spec)
+            finally:
+                await session.aclose()
+                await engine.aclose()
+        return found
+
+    return Records((name, uvloop.run(run(name))) for name in ENGINES)
+
+
+def outcome(record: RequestResult) -> Outcome:
+    return Outcome(record.status, record.bytes_received, record.error, record.failed_checks)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_engine_yields_the_expected_outcome(records: Records, engine: str, case: Case) -> None:
+    record = records.of(engine, case)
+    expected = case.expected
+    actual = outcome(record)
+    if expected.bytes_received is None:
+        actual = actual._replace(bytes_received=None)
+    assert record.endpoint == case.spec.name
+    assert actual._asdict() == expected._asdict(), record.detail
+    assert bool(record.detail) == (record.error is not None)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_engines_yield_the_same_record(records: Records, case: Case) -> None:
+    reference, fast = records.of("httpx", case), records.of("fast", case)
+    assert fast.endpoint == reference.endpoint
+    assert outcome(fast)._asdict() == outcome(reference)._asdict(), (
+        f"httpx: {reference.detail!r}; fast: {fast.detail!r}"
+    )
+    assert bool(fast.detail) == bool(reference.detail)

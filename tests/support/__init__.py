@@ -1,0 +1,1 @@
+"""What the tests share: helpers, report factories and the scripted engine."""

@@ -1,0 +1,70 @@
+"""Thresholds → verdicts, as tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from perfrun.judge.thresholds import (
+    FAIL,
+    NOT_MEASURED,
+    PASS,
+    THRESHOLD_KEYS,
+    evaluate,
+    judge,
+    threshold_from_key,
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "limit", "actual", "status"),
+    [
+        ("max_avg_response_ms", 100, 99.9, PASS),
+        ("max_avg_response_ms", 100, 100.0, PASS),
+        ("max_avg_response_ms", 100, 100.1, FAIL),
+        ("max_p99_response_ms", 50, 51, FAIL),
+        ("min_rps", 10, 10.0, PASS),
+        ("min_rps", 10, 9.99, FAIL),
+        ("min_success_rate", 95, 95.0, PASS),
+        ("min_success_rate", 95, 94.9, FAIL),
+        ("max_error_rate", 5, 0.0, PASS),
+        ("max_error_rate", 5, 5.1, FAIL),
+        ("max_cpu_percent", 70, 69, PASS),
+        ("max_memory_mb", 200, 250, FAIL),
+        ("max_memory_mb", 200, None, NOT_MEASURED),
+        ("min_rps", 10, None, NOT_MEASURED),
+    ],
+)
+def test_judge_compares_against_the_bound(
+    key: str, limit: float, actual: float | None, status: str
+) -> None:
+    verdict = judge(threshold_from_key(key, limit), actual)
+    assert verdict.status == status
+    assert verdict.passed is (status == PASS)
+    assert verdict.actual == actual
+    assert verdict.limit == limit
+
+
+def test_unmeasured_threshold_does_not_pass_silently() -> None:
+    (verdict,) = evaluate((threshold_from_key("max_memory_mb", 100),), {}, {"memory_mb": "why"})
+    assert verdict.status == NOT_MEASURED
+    assert not verdict.passed
+    assert verdict.note == "why"
+
+
+def test_every_key_reads_a_metric_with_a_known_bound() -> None:
+    for key, (metric, bound) in THRESHOLD_KEYS.items():
+        assert bound in ("max", "min")
+        assert key.startswith(bound + "_")
+        assert metric
+
+
+def test_evaluate_keeps_order_and_reads_each_metric() -> None:
+    thresholds = (
+        threshold_from_key("min_rps", 100),
+        threshold_from_key("max_p95_response_ms", 20),
+    )
+    verdicts = evaluate(thresholds, {"rps": 150.0, "latency_p95_ms": 25.0})
+    assert [(v.key, v.status) for v in verdicts] == [
+        ("min_rps", PASS),
+        ("max_p95_response_ms", FAIL),
+    ]
