@@ -1,37 +1,51 @@
-"""After the run: judge against a baseline, add insights, apply --fail-on, write every report.
+"""What perfrun does, without a command line: list, run, compare, and write the reports.
 
-The steps that turn a built report into what the CLI prints and writes, in order:
-insights (observations), the baseline comparison (regressions become failed verdicts),
---fail-on (tolerated failures, applied last), then the files: JSON always, and HTML,
-JUnit, Markdown, the GitHub step summary and the history when asked for.
+The CLI turns its options into a `RunConfig`, calls `run(config, progress)` for the report,
+renders it, writes it with `publish`, and picks the exit code. Nothing here exits or prints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from perfrun.errors import UsageError
-from perfrun.judge.baseline import apply_comparison, compare, load_baseline
-from perfrun.judge.build import apply_fail_on
-from perfrun.judge.figures import ScenarioFigures, figures_from_run
+from perfrun.judge.baseline import DEFAULT_TOLERANCE_PERCENT, compare_reports, load_baseline
+from perfrun.judge.build import Rules, build_run_report
+from perfrun.judge.figures import Baseline, load_key, load_settings
 from perfrun.judge.history import append_history, history_baseline
-from perfrun.judge.insights import insights
 from perfrun.report.codec import write_json
 from perfrun.report.html import write_html
 from perfrun.report.junit import write_junit
 from perfrun.report.markdown import append_step_summary, write_markdown
-from perfrun.report.model import RunReport
-from perfrun.scenario.model import Scenario, Severity
+from perfrun.report.model import BaselineSummary, Comparison, RunReport
+from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome
+from perfrun.run.runner import run_scenarios
+from perfrun.scenario.loader import load_scenarios
+from perfrun.scenario.model import Scenario, ScenarioStatus, Severity
+from perfrun.scenario.select import select_scenarios
 
 HISTORY_BASELINE = "history"
 """`--baseline history`: the median of the last comparable runs in --history."""
 
 
 @dataclass(frozen=True)
+class Selection:
+    """Which scenarios: from a directory, filtered by name, type and severity."""
+
+    directory: Path = Path("scenarios")
+    names: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Outputs:
-    json: Path
+    """Where the run's reports go: the JSON always, the others when asked for."""
+
+    json: Path = Path("perfrun-report.json")
     html: Path | None = None
     junit: Path | None = None
     markdown: Path | None = None
@@ -39,57 +53,67 @@ class Outputs:
 
 
 @dataclass(frozen=True)
-class Judgement:
-    """How the run is judged beyond its thresholds."""
+class RunConfig:
+    """Everything a run needs, as the command line gave it."""
 
+    selection: Selection = field(default_factory=Selection)
+    options: RunOptions = field(default_factory=RunOptions)
+    outputs: Outputs = field(default_factory=Outputs)
     baseline: str | None = None
-    """A report file, or HISTORY_BASELINE."""
-    max_regression: float = 10.0
+    """A saved report or history file, or HISTORY_BASELINE."""
+    max_regression: float = DEFAULT_TOLERANCE_PERCENT
     fail_on: Severity = Severity.LOW
+    fail_on_saturation: bool = False
 
 
-def check_baseline(judgement: Judgement, outputs: Outputs) -> None:
-    """Fail fast (exit 2), before any load is sent, on a baseline that cannot be used."""
-    if judgement.baseline is None:
-        return
-    if judgement.baseline == HISTORY_BASELINE:
-        if outputs.history is None:
-            raise UsageError("--baseline history needs --history DIR_OR_FILE")
-        history_baseline(outputs.history, {})  # a history that exists must be readable
-        return
-    load_baseline(Path(judgement.baseline))
+def select(selection: Selection) -> list[Scenario]:
+    """The selected scenarios; ScenarioError or UsageError (exit 2) for bad files or names."""
+    available = load_scenarios(selection.directory)
+    return select_scenarios(available, selection.names, selection.types, selection.severities)
 
 
-def finish(
-    report: RunReport, scenarios: Sequence[Scenario], judgement: Judgement, outputs: Outputs
-) -> RunReport:
-    """Insights, the baseline comparison and --fail-on, applied to a built report."""
-    report = replace(
-        report, scenarios=tuple(replace(s, insights=insights(s)) for s in report.scenarios)
+def run(config: RunConfig, progress: Progress) -> RunReport:
+    """Run the selected scenarios and return the judged report.
+
+    Everything that can be wrong with the input (scenario files, selection, baseline) is
+    found before any load is sent. Ctrl-C or SIGTERM ends the run early; the report then
+    says `interrupted` and holds what was measured until then.
+    """
+    scenarios = select(config.selection)
+    rules = Rules(
+        fail_on=config.fail_on,
+        fail_on_saturation=config.fail_on_saturation,
+        baseline=resolve_baseline(config, scenarios),
+        max_regression=config.max_regression,
     )
-    if judgement.baseline is not None:
-        current = figures_from_run(report)
-        source, baseline = _baseline(judgement.baseline, outputs, current)
-        tolerances: Mapping[str, Mapping[str, float]] = {s.name: s.regression for s in scenarios}
-        summary, per_scenario = compare(
-            current, baseline, tolerances, judgement.max_regression, source
-        )
-        report = apply_comparison(report, summary, per_scenario)
-    return apply_fail_on(report, judgement.fail_on)
+    started_at = datetime.now(UTC)
+    outcomes: list[ScenarioOutcome] = []
+    interrupted = False
+    try:
+        for outcome in run_scenarios(scenarios, config.options, progress):
+            outcomes.append(outcome)
+    except KeyboardInterrupt:
+        interrupted = True
+    interrupted = interrupted or any(o.status is ScenarioStatus.INTERRUPTED for o in outcomes)
+    return build_run_report(outcomes, started_at, datetime.now(UTC), interrupted, rules)
 
 
-def _baseline(
-    baseline: str, outputs: Outputs, current: Mapping[str, ScenarioFigures]
-) -> tuple[str, Mapping[str, ScenarioFigures]]:
-    if baseline == HISTORY_BASELINE:
-        assert outputs.history is not None  # check_baseline made sure
-        # Before this run is appended: a run is never its own baseline.
-        return history_baseline(outputs.history, dict(current))
-    return load_baseline(Path(baseline))
+def resolve_baseline(config: RunConfig, scenarios: list[Scenario]) -> Baseline | None:
+    """The baseline to compare with, read before the run (UsageError when unusable). The
+    history's is read before this run is appended: a run is never its own baseline."""
+    if config.baseline is None:
+        return None
+    if config.baseline != HISTORY_BASELINE:
+        return load_baseline(Path(config.baseline))
+    if config.outputs.history is None:
+        raise UsageError("--baseline history needs --history DIR_OR_FILE")
+    wanted = {s.name: load_key(load_settings(s.load)) for s in scenarios}
+    return history_baseline(config.outputs.history, wanted)
 
 
 def publish(report: RunReport, outputs: Outputs, environ: Mapping[str, str]) -> list[Path]:
-    """Write every report asked for; the JSON first, so it exists whatever fails next."""
+    """Write every report asked for; the JSON first, so it exists whatever fails next.
+    ReportError naming the file that could not be written."""
     write_json(report, outputs.json)
     written = [outputs.json]
     for path, write in (
@@ -106,3 +130,10 @@ def publish(report: RunReport, outputs: Outputs, environ: Mapping[str, str]) -> 
     if outputs.history is not None:
         written.append(append_history(outputs.history, report))
     return written
+
+
+def compare(
+    old: Path, new: Path, tolerance: float
+) -> tuple[BaselineSummary, dict[str, Comparison]]:
+    """`--compare OLD NEW`: two saved reports side by side; nothing runs."""
+    return compare_reports(old, new, tolerance)

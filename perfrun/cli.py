@@ -1,6 +1,8 @@
-"""The `perfrun` command: parse options, run, render, choose the exit code.
+"""The `perfrun` command: options become a RunConfig, `perfrun.app` does the work, this
+module renders the result and picks the exit code.
 
-The only module that exits; every exit code is defined in `perfrun.errors`.
+The only module that exits (once, at the end of `cli`); every exit code is defined in
+`perfrun.errors`.
 """
 
 from __future__ import annotations
@@ -8,38 +10,29 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
 from perfrun import __version__
-from perfrun.app import Judgement, Outputs, check_baseline, finish, publish
+from perfrun.app import Outputs, RunConfig, Selection, compare, publish, run, select
 from perfrun.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_RUN_FAILED,
     EXIT_THRESHOLD_FAILED,
     PerfrunError,
+    UsageError,
 )
-from perfrun.judge.baseline import compare_reports, parse_tolerance
-from perfrun.judge.build import build_run_report
-from perfrun.report.codec import write_json
+from perfrun.judge.baseline import parse_tolerance
 from perfrun.report.console import render_comparison, render_list, render_summary
-from perfrun.report.model import RunReport
+from perfrun.report.model import ChangeStatus, RunReport
 from perfrun.report.progress import LiveProgress, PlainProgress, QuietProgress
-from perfrun.run.runner import (
-    COMPLETED,
-    INTERRUPTED,
-    Progress,
-    RunOptions,
-    ScenarioOutcome,
-    run_scenarios,
-)
-from perfrun.scenario.loader import load_scenarios
+from perfrun.run.outcome import Progress, RunOptions
 from perfrun.scenario.model import EngineChoice, Severity
-from perfrun.scenario.select import select_scenarios
 from perfrun.scenario.units import parse_base_url
 
 LOG_WIDTH = 120
@@ -206,87 +199,109 @@ def cli(
       perfrun --scenarios health_load --output report.json --html report.html
       perfrun --compare old-report.json new-report.json
     """
-    out = Console(highlight=False)
-    if not out.is_terminal:
-        # CI logs: rich would wrap tables at 80 columns and split long lines mid-word.
-        out = Console(highlight=False, soft_wrap=True, width=_log_width())
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out, err = _consoles()
+
+    def perform() -> int:
+        selection = Selection(scenarios_dir, names, types, severities)
+        if list_only:
+            _refuse_ignored("--list", LIST_OPTIONS)
+            render_list(select(selection), out)
+            return EXIT_OK
+        tolerance = _tolerance(max_regression)
+        if compare_files:
+            _refuse_ignored("--compare", COMPARE_OPTIONS)
+            return _compare_saved(compare_files[0], compare_files[1], tolerance, out)
+        config = RunConfig(
+            selection=selection,
+            options=RunOptions(
+                base_url=_check_base_url(base_url) if base_url is not None else None,
+                monitor_pid=monitor_pid,
+                engine=EngineChoice(engine) if engine else None,
+                workers=_worker_count(workers),
+            ),
+            outputs=Outputs(output, html, junit, markdown, history),
+            baseline=baseline,
+            max_regression=tolerance,
+            fail_on=Severity(fail_on),
+            fail_on_saturation=on_saturation == "fail",
+        )
+        return _publish(run(config, _progress(out, quiet)), config.outputs, out, err)
+
+    sys.exit(_exit_code_of(perform, err))
+
+
+def _exit_code_of(perform: Callable[[], int], err: Console) -> int:
+    """Run `perform` with SIGTERM meaning Ctrl-C; perfrun's errors become their exit codes
+    (the message on stderr), an interrupt before the run ends becomes 130."""
     previous_sigterm = signal.getsignal(signal.SIGTERM)
     if previous_sigterm is not signal.SIG_IGN:  # ignored by whoever started us
         signal.signal(signal.SIGTERM, _terminate)
     try:
-        tolerance = _tolerance(max_regression)
-        if compare_files:
-            sys.exit(_compare_saved(compare_files[0], compare_files[1], tolerance, out))
-        if base_url is not None:
-            base_url = _check_base_url(base_url)
-        outputs = Outputs(output, html, junit, markdown, history)
-        judgement = Judgement(baseline, tolerance, Severity(fail_on))
-        check_baseline(judgement, outputs)
-        available = load_scenarios(scenarios_dir)
-        selected = select_scenarios(available, names, types, severities)
-        if list_only:
-            render_list(selected, out)
-            sys.exit(EXIT_OK)
-        progress: Progress
-        if quiet:
-            progress = QuietProgress()
-        elif out.is_terminal:
-            progress = LiveProgress(out)
-        else:
-            progress = PlainProgress(out)
-        options = RunOptions(
-            base_url=base_url,
-            monitor_pid=monitor_pid,
-            engine=EngineChoice(engine) if engine else None,
-            workers=_worker_count(workers),
-        )
-        started_at = datetime.now(UTC)
-        outcomes: list[ScenarioOutcome] = []
-        interrupted = False
-        try:
-            for outcome in run_scenarios(selected, options, progress):
-                outcomes.append(outcome)
-        except KeyboardInterrupt:
-            interrupted = True
-        interrupted = interrupted or any(o.status == INTERRUPTED for o in outcomes)
-        report = build_run_report(
-            outcomes,
-            started_at,
-            datetime.now(UTC),
-            interrupted=interrupted,
-            fail_on_saturation=on_saturation == "fail",
-        )
-        try:
-            report = finish(report, selected, judgement, outputs)
-        except PerfrunError:
-            write_json(report, output)  # what was measured is kept, judged or not
-            raise
-        try:
-            written = publish(report, outputs, os.environ)
-        except PerfrunError as exc:
-            err.print(f"perfrun: error: {exc.message}", markup=False)
-            render_summary(report, out)
-            sys.exit(EXIT_INTERRUPTED if report.interrupted else exc.exit_code)
-        render_summary(report, out)
-        out.print("reports: " + ", ".join(str(path) for path in written), style="dim")
-        sys.exit(exit_code(report))
+        return perform()
     except PerfrunError as exc:
         err.print(f"perfrun: error: {exc.message}", markup=False)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except KeyboardInterrupt:
         err.print("perfrun: interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     finally:
         if previous_sigterm is not None:  # None: set outside Python, nothing to put back
             signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+def _consoles() -> tuple[Console, Console]:
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        # CI logs: rich would wrap tables at 80 columns and split long lines mid-word.
+        out = Console(highlight=False, soft_wrap=True, width=_log_width())
+    return out, Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+LIST_OPTIONS = frozenset({"list_only", "names", "types", "severities", "scenarios_dir"})
+"""What --list takes: the selection. Any other option would be silently ignored."""
+COMPARE_OPTIONS = frozenset({"compare_files", "max_regression"})
+
+
+def _refuse_ignored(mode: str, allowed: frozenset[str]) -> None:
+    """A mode that is not a run refuses options it would ignore (exit 2), so that
+    `--compare a b --html x` does not quietly write no HTML."""
+    context = click.get_current_context()
+    ignored = [
+        param.opts[0]
+        for param in context.command.params
+        if param.name not in allowed
+        and context.get_parameter_source(param.name or "") is ParameterSource.COMMANDLINE
+    ]
+    if ignored:
+        raise UsageError(f"{mode} runs nothing: it does not take {', '.join(ignored)}")
+
+
+def _progress(out: Console, quiet: bool) -> Progress:
+    if quiet:
+        return QuietProgress()
+    if out.is_terminal:
+        return LiveProgress(out)
+    return PlainProgress(out)
+
+
+def _publish(report: RunReport, outputs: Outputs, out: Console, err: Console) -> int:
+    """Write the reports, print the summary, and return the exit code."""
+    try:
+        written = publish(report, outputs, os.environ)
+    except PerfrunError as exc:
+        err.print(f"perfrun: error: {exc.message}", markup=False)
+        render_summary(report, out)
+        return EXIT_INTERRUPTED if report.interrupted else exc.exit_code
+    render_summary(report, out)
+    out.print("reports: " + ", ".join(str(path) for path in written), style="dim")
+    return exit_code(report)
 
 
 def exit_code(report: RunReport) -> int:
     """Interrupted beats could-not-run beats threshold failures."""
     if report.interrupted:
         return EXIT_INTERRUPTED
-    if any(s.status != COMPLETED and not s.tolerated for s in report.scenarios):
+    if report.tally.errored:
         return EXIT_RUN_FAILED
     if not report.passed:
         return EXIT_THRESHOLD_FAILED
@@ -309,7 +324,7 @@ def _tolerance(text: str) -> float:
 
 def _compare_saved(old: Path, new: Path, tolerance: float, out: Console) -> int:
     """`--compare OLD NEW`: nothing runs; exit 1 when NEW regressed against OLD."""
-    summary, comparisons = compare_reports(old, new, tolerance)
+    summary, comparisons = compare(old, new, tolerance)
     out.print(f"{new} against {old} (tolerance {tolerance:g}%)", highlight=False)
     for name, comparison in comparisons.items():
         out.print(name, style="bold", highlight=False)
@@ -319,7 +334,7 @@ def _compare_saved(old: Path, new: Path, tolerance: float, out: Console) -> int:
             where = old if label == "only in" else new
             out.print(f"{label} {where}: {', '.join(names)}", highlight=False)
     regressed = any(
-        change.status == "regression"
+        change.status is ChangeStatus.REGRESSION
         for comparison in comparisons.values()
         for change in comparison.changes
     )

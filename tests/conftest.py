@@ -57,7 +57,8 @@ def run_perfrun(tmp_path: Path) -> RunPerfrun:
     ) -> PerfrunRun:
         report_path = tmp_path / REPORT_NAME
         report_path.unlink(missing_ok=True)
-        options = ["--output", str(report_path)]
+        runs = not {"--list", "--compare"} & set(args)  # they refuse --output: no report
+        options = ["--output", str(report_path)] if runs else []
         if scenarios is not None:
             write_scenarios(tmp_path / SCENARIOS_DIR, scenarios)
             options += ["--scenarios-dir", str(tmp_path / SCENARIOS_DIR)]

@@ -254,30 +254,29 @@ class DemoApp:
             await _send(send, await self._route(scope, receive))
 
     async def _route(self, scope: Scope, receive: Receive) -> Response:
-        path: str = scope["path"]
-        method: str = scope["method"]
         try:
-            if path == "/health":
-                return _HEALTH if method == "GET" else _ONLY_GET
-            if path == "/projects":
-                if method == "GET":
-                    return self._list(scope)
-                if method == "POST":
-                    return self._create(await _read_body(scope, receive))
-                return _GET_OR_POST
-            if path.startswith("/projects/"):
-                if method != "GET":
-                    return _ONLY_GET
-                return self._get(path[len("/projects/") :])
-            if path == "/workflow":
-                if method != "POST":
-                    return _ONLY_POST
-                return self._workflow(await _read_body(scope, receive))
-            return _NOT_FOUND
+            return await self._dispatch(scope["path"], scope["method"], scope, receive)
         except _BadRequest as exc:
             return _error(400, str(exc))
         except _BodyTooLarge:
             return _TOO_LARGE
+
+    async def _dispatch(self, path: str, method: str, scope: Scope, receive: Receive) -> Response:
+        if path == "/health":
+            return _HEALTH if method == "GET" else _ONLY_GET
+        if path == "/projects":
+            if method == "GET":
+                return self._list(scope)
+            if method == "POST":
+                return self._create(await _read_body(scope, receive))
+            return _GET_OR_POST
+        if path.startswith("/projects/"):
+            return self._get(path[len("/projects/") :]) if method == "GET" else _ONLY_GET
+        if path == "/workflow":
+            if method != "POST":
+                return _ONLY_POST
+            return self._workflow(await _read_body(scope, receive))
+        return _NOT_FOUND
 
     def _list(self, scope: Scope) -> Response:
         params = dict(parse_qsl(scope["query_string"].decode("latin-1")))

@@ -6,22 +6,17 @@ The comparison is pure; reading a baseline file is the only I/O.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from pathlib import Path
 
 from perfrun.errors import UsageError
-from perfrun.judge.figures import (
-    METRICS,
-    Metric,
-    ScenarioFigures,
-    figures_from_report_dict,
-    read_entries,
-)
+from perfrun.judge.figures import Baseline, ScenarioFigures, figures_from_report_dict
 from perfrun.judge.history import HISTORY_RUNS, history_medians, history_runs, history_source
-from perfrun.judge.thresholds import Verdict, judge
-from perfrun.report.model import BaselineSummary, Comparison, MetricChange, RunReport
+from perfrun.judge.thresholds import judge
+from perfrun.report.codec import read_entries
+from perfrun.report.model import BaselineSummary, ChangeStatus, Comparison, MetricChange, Verdict
+from perfrun.scenario.metrics import COMPARED, Metric
 from perfrun.scenario.model import Threshold
 
 DEFAULT_TOLERANCE_PERCENT = 10.0
@@ -32,16 +27,11 @@ tolerance, to count as a change: a relative tolerance means nothing against a ba
 MIN_LATENCY_CHANGE_MS = 1.0
 """A latency must also move by at least this much to count as a change: run-to-run noise
 on a millisecond-fast endpoint easily exceeds 10 %, and the generator's own error is
-about 1 ms (README, Figures)."""
+about 1 ms (docs/benchmarks.md)."""
 MIN_TAIL_SAMPLES = 10
 """A percentile is compared only when both runs have at least this many requests beyond it:
 p50 needs 20 requests, p95 200, p99 1000. Below that a percentile is one or two requests'
 luck (the p99 of 40 requests is their slowest), and it would fail runs at random."""
-
-REGRESSION = "regression"
-IMPROVEMENT = "improvement"
-UNCHANGED = "unchanged"
-NOT_COMPARABLE = "not_comparable"
 
 
 def min_samples(metric: Metric) -> int:
@@ -53,8 +43,8 @@ def min_samples(metric: Metric) -> int:
     return math.ceil(MIN_TAIL_SAMPLES * 100 / (100 - metric.percentile) - 1e-9)
 
 
-def load_baseline(path: Path) -> tuple[str, dict[str, ScenarioFigures]]:
-    """Read a saved JSON report (or a history file) as a baseline: (source, figures).
+def load_baseline(path: Path) -> Baseline:
+    """Read a saved JSON report (or a history file) as a baseline.
 
     A history file gives, per scenario, the median of its last HISTORY_RUNS runs with the
     load settings of its latest one. UsageError, naming the file, when it cannot be used.
@@ -62,7 +52,7 @@ def load_baseline(path: Path) -> tuple[str, dict[str, ScenarioFigures]]:
     entries = read_entries(path, "baseline")
     if len(entries) == 1 and not isinstance(entries[0].get("scenarios"), dict):
         try:
-            return str(path), figures_from_report_dict(entries[0])
+            return Baseline(str(path), figures_from_report_dict(entries[0]))
         except ValueError as exc:
             raise UsageError(f"baseline {path}: {exc}") from None
     runs = history_runs(path, entries)
@@ -70,7 +60,7 @@ def load_baseline(path: Path) -> tuple[str, dict[str, ScenarioFigures]]:
     for run in runs:
         latest.update({name: f.load_key for name, f in run.items()})
     baseline = history_medians(path, runs, latest, HISTORY_RUNS)
-    return history_source(path, baseline, HISTORY_RUNS), baseline
+    return Baseline(history_source(path, baseline, HISTORY_RUNS), baseline)
 
 
 # --- comparing --------------------------------------------------------------------------
@@ -120,27 +110,28 @@ def compare(
         if cur.load_key != base.load_key:
             changes = tuple(
                 MetricChange(
-                    metric=m.name,
-                    baseline=base.value(m.name),
-                    current=cur.value(m.name),
+                    metric=name,
+                    baseline=base.value(name),
+                    current=cur.value(name),
                     change_percent=None,
-                    tolerance_percent=scenario_tolerances.get(m.name, default_tolerance),
-                    status=NOT_COMPARABLE,
+                    tolerance_percent=scenario_tolerances.get(name, default_tolerance),
+                    status=ChangeStatus.NOT_COMPARABLE,
                 )
-                for m in METRICS
+                for name in COMPARED
             )
             note = f"{where}: load settings differ, not compared"
             results[name] = (Comparison(source=note, changes=changes), ())
             continue
         pairs = [
             _compare_metric(
-                m,
+                name,
+                metric,
                 cur,
                 base,
-                float(scenario_tolerances.get(m.name, default_tolerance)),
+                float(scenario_tolerances.get(name, default_tolerance)),
                 where,
             )
-            for m in METRICS
+            for name, metric in COMPARED.items()
         ]
         changes = tuple(change for change, _ in pairs)
         verdicts = tuple(verdict for _, verdict in pairs if verdict is not None)
@@ -149,28 +140,29 @@ def compare(
 
 
 def _compare_metric(
+    name: str,
     metric: Metric,
     now: ScenarioFigures,
     then: ScenarioFigures,
     tolerance: float,
     source: str,
 ) -> tuple[MetricChange, Verdict | None]:
-    current, baseline = now.value(metric.name), then.value(metric.name)
+    current, baseline = now.value(name), then.value(name)
 
-    def change(status: str, percent: float | None = None, note: str = "") -> MetricChange:
-        return MetricChange(metric.name, baseline, current, percent, tolerance, status, note)
+    def change(status: ChangeStatus, percent: float | None = None, note: str = "") -> MetricChange:
+        return MetricChange(name, baseline, current, percent, tolerance, status, note)
 
     if current is None or baseline is None:
-        return change(NOT_COMPARABLE), None
-    if baseline == 0 and metric.name != "error_rate":
-        return change(NOT_COMPARABLE), None
-    too_few = _too_few_samples(metric, now.samples, then.samples)
+        return change(ChangeStatus.NOT_COMPARABLE), None
+    if baseline == 0 and name != "error_rate":
+        return change(ChangeStatus.NOT_COMPARABLE), None
+    too_few = _too_few_samples(name, metric, now.samples, then.samples)
     if too_few:
-        return change(NOT_COMPARABLE, note=too_few), None
+        return change(ChangeStatus.NOT_COMPARABLE, note=too_few), None
     percent = (current - baseline) / baseline * 100.0 if baseline else None
     allowed = abs(baseline) * tolerance / 100.0
     allowance = f"tolerance {tolerance:g}%"
-    if metric.name == "error_rate" and allowed < MIN_ERROR_RATE_CHANGE_PP:
+    if name == "error_rate" and allowed < MIN_ERROR_RATE_CHANGE_PP:
         allowed = MIN_ERROR_RATE_CHANGE_PP
         allowance = f"tolerance {allowed:g} percentage points"
     elif metric.unit == "ms" and allowed < MIN_LATENCY_CHANGE_MS:
@@ -178,21 +170,18 @@ def _compare_metric(
         allowance = f"tolerance {tolerance:g}%, at least {allowed:g} ms"
     worse = current - baseline if metric.higher_is_worse else baseline - current
     if worse > allowed:
-        status = REGRESSION
+        status = ChangeStatus.REGRESSION
     elif -worse > allowed:
-        status = IMPROVEMENT
+        status = ChangeStatus.IMPROVEMENT
     else:
-        status = UNCHANGED
-    key = f"regression.{metric.name}"
-    if metric.higher_is_worse:
-        threshold = Threshold(key, metric.verdict_metric, "max", baseline + allowed)
-    else:
-        threshold = Threshold(key, metric.verdict_metric, "min", baseline - allowed)
+        status = ChangeStatus.UNCHANGED
+    limit = baseline + allowed if metric.higher_is_worse else baseline - allowed
+    threshold = Threshold(f"regression.{name}", metric.name, metric.bound, limit)
     note = f"baseline {baseline:g} {metric.unit}, {allowance} ({source})"
     return change(status, percent), judge(threshold, current, note)
 
 
-def _too_few_samples(metric: Metric, now: int | None, then: int | None) -> str:
+def _too_few_samples(name: str, metric: Metric, now: int | None, then: int | None) -> str:
     """Why a percentile of this few requests is not compared, or "" when it can be."""
     needed = min_samples(metric)
     short = [
@@ -203,38 +192,16 @@ def _too_few_samples(metric: Metric, now: int | None, then: int | None) -> str:
     if not short:
         return ""
     return (
-        f"too few requests to compare a {metric.name}: {' and '.join(short)}, "
+        f"too few requests to compare a {name}: {' and '.join(short)}, "
         f"it needs {needed} ({MIN_TAIL_SAMPLES} beyond it)"
     )
-
-
-def apply_comparison(
-    report: RunReport,
-    summary: BaselineSummary,
-    per_scenario: Mapping[str, tuple[Comparison, tuple[Verdict, ...]]],
-) -> RunReport:
-    """The report with each compared scenario's comparison set, its regression verdicts
-    added to its thresholds (a failed one fails the scenario), and the baseline summary.
-    Apply before apply_fail_on, which must see the final pass/fail."""
-    scenarios = []
-    for s in report.scenarios:
-        if s.name in per_scenario:
-            comparison, verdicts = per_scenario[s.name]
-            s = dataclasses.replace(
-                s,
-                comparison=comparison,
-                thresholds=(*s.thresholds, *verdicts),
-                passed=s.passed and all(v.passed for v in verdicts),
-            )
-        scenarios.append(s)
-    return dataclasses.replace(report, scenarios=tuple(scenarios), baseline=summary)
 
 
 def compare_reports(
     old: Path, new: Path, default_tolerance: float = DEFAULT_TOLERANCE_PERCENT
 ) -> tuple[BaselineSummary, dict[str, Comparison]]:
     """Two saved reports side by side (nothing is run): `new` against `old`."""
-    source, baseline = load_baseline(old)
-    _, current = load_baseline(new)
-    summary, results = compare(current, baseline, {}, default_tolerance, source)
+    baseline = load_baseline(old)
+    current = load_baseline(new).figures
+    summary, results = compare(current, baseline.figures, {}, default_tolerance, baseline.source)
     return summary, {name: comparison for name, (comparison, _) in results.items()}

@@ -1,5 +1,8 @@
-"""Builds the report model from what the runner measured: every derived figure
-(rates, percentiles, resource series, verdicts, saturation) is computed here, once."""
+"""Builds the report model from what the runner measured, judged: every derived figure
+(rates, percentiles, resource series), the verdicts (thresholds, saturation, the
+baseline's regressions, --fail-on) and the insights are computed here, once. The report
+that leaves this module is final: nothing downstream replaces a part of it.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ import os
 import platform
 import socket
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import psutil
@@ -16,12 +19,17 @@ import psutil
 from perfrun import __version__
 from perfrun.engine.checks import check_names
 from perfrun.engine.profile import Profile, rate_profile, users_profile
+from perfrun.judge.baseline import DEFAULT_TOLERANCE_PERCENT, compare
+from perfrun.judge.figures import Baseline, ScenarioFigures, load_settings, scenario_figures
+from perfrun.judge.insights import insights
 from perfrun.judge.saturation import Evidence, assess
 from perfrun.judge.thresholds import evaluate
 from perfrun.metrics.resources import Sample
 from perfrun.metrics.stats import EndpointStats, ScenarioStats
 from perfrun.report.model import (
+    BaselineSummary,
     CheckCount,
+    Comparison,
     EndpointReport,
     GeneratorHealth,
     LatencySummary,
@@ -33,12 +41,13 @@ from perfrun.report.model import (
     Series,
     TargetResources,
     TimelinePoint,
+    Verdict,
     Warmup,
     Window,
 )
 from perfrun.run.monitor import MonitorResult
-from perfrun.run.runner import COMPLETED, ScenarioOutcome
-from perfrun.scenario.model import LoadModel, LoadSpec, Scenario, Severity
+from perfrun.run.outcome import ScenarioOutcome
+from perfrun.scenario.model import LoadModel, LoadSpec, Scenario, ScenarioStatus, Severity
 
 MIN_CPU_SPAN = 0.5
 """Seconds of monitoring below which perfrun's CPU is not used to judge saturation."""
@@ -49,31 +58,78 @@ SPECTRUM_PERCENTILES = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Rules:
+    """How a run is judged beyond each scenario's own thresholds."""
+
+    fail_on: Severity = Severity.LOW
+    """Failures of scenarios below this severity are tolerated: reported, not failing."""
+    fail_on_saturation: bool = False
+    """--on-saturation fail: a saturated generator fails its scenario."""
+    baseline: Baseline | None = None
+    max_regression: float = DEFAULT_TOLERANCE_PERCENT
+    """Percent; a scenario's `regression:` block overrides it per metric."""
+
+
 def build_run_report(
     outcomes: Sequence[ScenarioOutcome],
     started_at: datetime,
     finished_at: datetime,
     interrupted: bool,
-    fail_on_saturation: bool = False,
+    rules: Rules = Rules(),
 ) -> RunReport:
+    """The run's report: each scenario measured, then judged against its thresholds, the
+    baseline (when there is one) and --fail-on."""
+    measured = [measure_scenario(o, rules.fail_on_saturation) for o in outcomes]
+    tolerances = {o.scenario.name: o.scenario.regression for o in outcomes}
+    summary, scenarios = judge_scenarios(measured, tolerances, rules)
     return RunReport(
         perfrun_version=__version__,
         started_at=started_at,
         finished_at=finished_at,
         environment=environment(),
         interrupted=interrupted,
-        scenarios=tuple(build_scenario_report(o, fail_on_saturation) for o in outcomes),
+        scenarios=scenarios,
+        fail_on=rules.fail_on,
+        baseline=summary,
     )
 
 
-def apply_fail_on(report: RunReport, fail_on: Severity) -> RunReport:
-    """Mark failed scenarios below `fail_on` severity as tolerated: still reported as
-    failed, but not failing the run. Apply last, after anything that can fail a scenario."""
-    scenarios = tuple(
-        replace(s, tolerated=not s.passed and Severity(s.severity).rank < fail_on.rank)
-        for s in report.scenarios
+def judge_scenarios(
+    measured: Sequence[ScenarioReport],
+    tolerances: Mapping[str, Mapping[str, float]],
+    rules: Rules,
+) -> tuple[BaselineSummary | None, tuple[ScenarioReport, ...]]:
+    """Measured scenarios judged beyond their thresholds: each gets its insights and its
+    comparison with the baseline (a regression fails it), then --fail-on decides whether
+    its failure is tolerated. `tolerances`: scenario → its `regression:` block."""
+    summary: BaselineSummary | None = None
+    compared: dict[str, tuple[Comparison, tuple[Verdict, ...]]] = {}
+    if rules.baseline is not None:
+        current: dict[str, ScenarioFigures] = {
+            s.name: scenario_figures(s) for s in measured if s.status is ScenarioStatus.COMPLETED
+        }
+        summary, compared = compare(
+            current, rules.baseline.figures, tolerances, rules.max_regression, rules.baseline.source
+        )
+    return summary, tuple(_judged(s, compared.get(s.name), rules.fail_on) for s in measured)
+
+
+def _judged(
+    s: ScenarioReport,
+    compared: tuple[Comparison, tuple[Verdict, ...]] | None,
+    fail_on: Severity,
+) -> ScenarioReport:
+    comparison, regressions = compared if compared is not None else (None, ())
+    passed = s.passed and all(v.passed for v in regressions)
+    return replace(
+        s,
+        insights=insights(s),
+        comparison=comparison,
+        thresholds=(*s.thresholds, *regressions),
+        passed=passed,
+        tolerated=not passed and s.severity.rank < fail_on.rank,
     )
-    return replace(report, scenarios=scenarios, fail_on=fail_on.value)
 
 
 def environment() -> dict[str, str | int | float]:
@@ -88,9 +144,9 @@ def environment() -> dict[str, str | int | float]:
     }
 
 
-def build_scenario_report(
-    outcome: ScenarioOutcome, fail_on_saturation: bool = False
-) -> ScenarioReport:
+def measure_scenario(outcome: ScenarioOutcome, fail_on_saturation: bool = False) -> ScenarioReport:
+    """One scenario's figures and its threshold and saturation verdicts; not yet compared
+    with a baseline nor given insights (see build_run_report)."""
     scenario, stats = outcome.scenario, outcome.stats
     duration = stats.window
     monitor = outcome.monitor
@@ -101,7 +157,7 @@ def build_scenario_report(
     measured, notes = _measurements(requests, latency, resources)
     verdicts = evaluate(scenario.thresholds, measured, notes)
     passed = (
-        outcome.status == COMPLETED
+        outcome.status is ScenarioStatus.COMPLETED
         and all(v.passed for v in verdicts)
         and not (generator.saturated and generator.fails_run)
     )
@@ -109,12 +165,12 @@ def build_scenario_report(
     return ScenarioReport(
         name=scenario.name,
         description=scenario.description,
-        type=scenario.type.value,
-        severity=scenario.severity.value,
+        type=scenario.type,
+        severity=scenario.severity,
         source=scenario.source,
         base_url=outcome.base_url,
         engine=outcome.engine,
-        load=_load(scenario.load),
+        load=load_settings(scenario.load),
         status=outcome.status,
         message=outcome.message,
         passed=passed,
@@ -140,29 +196,6 @@ def build_scenario_report(
         timeline=_timeline(scenario.load, stats),
         latency_spectrum=tuple(stats.overall.latency.spectrum_ms(SPECTRUM_PERCENTILES)),
     )
-
-
-def _load(load: LoadSpec) -> dict[str, object]:
-    """The load settings as run, with times in seconds."""
-    settings: dict[str, object] = {"model": load.model.value}
-    if load.model is LoadModel.OPEN:
-        settings.update(
-            rate=load.rate,
-            arrival=load.arrival.value,
-            max_in_flight=load.max_in_flight,
-        )
-    else:
-        settings.update(
-            users=load.users,
-            requests_per_user=load.requests_per_user,
-            ramp_up_s=load.ramp_up,
-            think_time_s=load.think_time,
-        )
-    if load.stages:
-        settings["start"] = load.start
-        settings["stages"] = [asdict(stage) for stage in load.stages]
-    settings.update(duration_s=load.duration, warmup_s=load.warmup, timeout_s=load.timeout)
-    return settings
 
 
 def _endpoints(

@@ -11,13 +11,14 @@ from typing import Any
 
 from perfrun.errors import ReportError, UsageError
 from perfrun.judge.figures import (
-    METRIC_NAMES,
+    Baseline,
     ScenarioFigures,
     figures_from_report_dict,
-    read_entries,
+    figures_of,
 )
-from perfrun.report.codec import to_dict
+from perfrun.report.codec import read_entries, timestamp
 from perfrun.report.model import RunReport
+from perfrun.scenario.metrics import COMPARED
 
 HISTORY_FILE = "perfrun-history.jsonl"
 HISTORY_RUNS = 5
@@ -34,14 +35,13 @@ def history_file(target: Path) -> Path:
 
 def history_entry(report: RunReport) -> dict[str, Any]:
     """One run's summary as a history line holds it: completed scenarios only."""
-    data = to_dict(report)
     scenarios = {
         f.name: {"load_key": f.load_key, "samples": f.samples, **f.values}
-        for f in figures_from_report_dict(data).values()
+        for f in figures_of(report).values()
     }
     return {
-        "perfrun_version": data["perfrun_version"],
-        "started_at": data["started_at"],
+        "perfrun_version": report.perfrun_version,
+        "started_at": timestamp(report.started_at),
         "scenarios": scenarios,
     }
 
@@ -62,11 +62,9 @@ def append_history(target: Path, report: RunReport) -> Path:
     return path
 
 
-def history_baseline(
-    target: Path, current: Mapping[str, ScenarioFigures], last: int = HISTORY_RUNS
-) -> tuple[str, dict[str, ScenarioFigures]]:
-    """Per scenario of the current run, the median of each metric over the `last` history
-    runs with the same name and load settings (None values ignored).
+def history_baseline(target: Path, wanted: Mapping[str, str], last: int = HISTORY_RUNS) -> Baseline:
+    """Per wanted scenario (name → load key), the median of each metric over the `last`
+    history runs with the same name and load settings (None values ignored).
 
     Scenarios without comparable history are left out (the comparison lists them as only
     in the run). A missing history file is an empty history. Call it before
@@ -74,9 +72,8 @@ def history_baseline(
     """
     path = history_file(target)
     runs = history_runs(path, read_entries(path, "history")) if path.exists() else []
-    wanted = {name: f.load_key for name, f in current.items()}
     baseline = history_medians(path, runs, wanted, last)
-    return history_source(path, baseline, last), baseline
+    return Baseline(history_source(path, baseline, last), baseline)
 
 
 def history_runs(path: Path, entries: list[dict[str, Any]]) -> list[dict[str, ScenarioFigures]]:
@@ -105,7 +102,7 @@ def history_medians(
         if not matching:
             continue
         values = {}
-        for metric in METRIC_NAMES:
+        for metric in COMPARED:
             seen = [v for f in matching if (v := f.value(metric)) is not None]
             values[metric] = statistics.median(seen) if seen else None
         counts = [f.samples for f in matching if f.samples is not None]

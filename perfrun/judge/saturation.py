@@ -55,10 +55,3 @@ def assess(evidence: Evidence) -> Assessment:
         share = 100.0 * evidence.late / evidence.sent
         reasons.append(f"{evidence.late} of {evidence.sent} requests ({share:.1f}%) were sent late")
     return Assessment(saturated=bool(reasons), reasons=tuple(reasons), evidence=evidence)
-
-
-ADVICE = (
-    "The load generator was the bottleneck, so these figures describe perfrun more than "
-    "the target. Lower the load, raise max_in_flight if requests waited for a slot, or "
-    "run perfrun on a machine (or cores) of its own."
-)

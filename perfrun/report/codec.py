@@ -1,19 +1,17 @@
-"""The JSON report: a documented contract (README, "JSON report"), written atomically."""
+"""The JSON report: the report model as a documented contract (docs/report.md, checked
+against docs/report.schema.json), written atomically."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from perfrun.errors import ReportError
-from perfrun.judge.thresholds import Verdict
-from perfrun.report.model import Resources, RunReport, ScenarioReport, Series
+from perfrun.errors import UsageError
+from perfrun.report.files import write_atomically
+from perfrun.report.model import Resources, RunReport, ScenarioReport, Series, Verdict
 
 FLOAT_DIGITS = 3
 
@@ -21,8 +19,8 @@ FLOAT_DIGITS = 3
 def to_dict(report: RunReport) -> dict[str, Any]:
     return {
         "perfrun_version": report.perfrun_version,
-        "started_at": _time(report.started_at),
-        "finished_at": _time(report.finished_at),
+        "started_at": timestamp(report.started_at),
+        "finished_at": timestamp(report.finished_at),
         "environment": dict(report.environment),
         "passed": report.passed,
         "interrupted": report.interrupted,
@@ -33,7 +31,7 @@ def to_dict(report: RunReport) -> dict[str, Any]:
 
 
 def _scenario(s: ScenarioReport) -> dict[str, Any]:
-    cleaned: dict[str, Any] = _clean(
+    cleaned: dict[str, Any] = clean(
         {
             "name": s.name,
             "description": s.description,
@@ -46,8 +44,8 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
             "status": s.status,
             "message": s.message,
             "passed": s.passed,
-            "started_at": _time(s.started_at),
-            "finished_at": _time(s.finished_at),
+            "started_at": timestamp(s.started_at),
+            "finished_at": timestamp(s.finished_at),
             "duration_s": s.duration_s,
             "window": dataclasses.asdict(s.window),
             "requests": dataclasses.asdict(s.requests),
@@ -147,48 +145,61 @@ def _verdict(v: Verdict) -> dict[str, Any]:
     }
 
 
-def _time(moment: datetime) -> str:
+def timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
     """Round floats for readability; everything else as it is."""
     if isinstance(value, float):
         return round(value, FLOAT_DIGITS)
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: clean(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     return value
 
 
 def write_json(report: RunReport, path: Path) -> None:
-    """Write atomically: a temp file in the same directory, fsync, then rename over `path`,
-    so a reader (or a crash) never sees half a report."""
+    """Write the JSON report atomically (perfrun.report.files)."""
     text = json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
     write_atomically(path, text)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def read_entries(path: Path, what: str) -> list[dict[str, Any]]:
+    """A saved JSON report (one object) or history (JSON lines, one object each), as the
+    objects it holds; UsageError naming the file (and line) when it is neither."""
+    text = _read_text(path, what)
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    if whole is not None:
+        if not isinstance(whole, dict):
+            raise UsageError(f"{what} {path}: not a perfrun JSON report")
+        return [whole]
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{what} {path}:{number}: invalid JSON: {exc.msg}") from None
+        if not isinstance(entry, dict):
+            raise UsageError(f"{what} {path}:{number}: not a perfrun history entry")
+        entries.append(entry)
+    return entries
 
 
-def write_atomically(path: Path, text: str) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
+def _read_text(path: Path, what: str) -> str:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise ReportError(f"cannot write report {path}: {exc.strerror or exc}") from None
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes it private; a report is not secret
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise ReportError(f"cannot write report {path}: {exc.strerror or exc}") from None
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"{what} {path}: cannot read: {reason}") from None
+    if not text.strip():
+        raise UsageError(f"{what} {path}: the file is empty")
+    return text

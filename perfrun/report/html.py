@@ -14,17 +14,20 @@ from html import escape
 from importlib.resources import files
 from pathlib import Path
 
-from perfrun.judge.saturation import ADVICE
-from perfrun.judge.thresholds import FAIL, PASS
-from perfrun.report.codec import to_dict, write_atomically
-from perfrun.report.console import (
+from perfrun.report.codec import to_dict
+from perfrun.report.files import write_atomically
+from perfrun.report.model import RunReport, ScenarioReport, VerdictStatus
+from perfrun.report.text import (
+    SATURATION_ADVICE,
+    VERDICT_LABELS,
     describe_threshold_limit,
     details,
     fmt_duration,
     fmt_number,
     headline,
+    run_verdict,
+    tally_line,
 )
-from perfrun.report.model import RunReport, ScenarioReport
 
 ASSET_FILES = ("uPlot.min.css", "report.css", "uPlot.iife.min.js", "report.js")
 LATENCY_COLUMNS = ("avg", "p50", "p95", "p99", "max")
@@ -85,18 +88,8 @@ def _asset(name: str) -> str:
 
 
 def _banner(report: RunReport) -> str:
-    passed = sum(1 for s in report.scenarios if s.passed)
-    tolerated = sum(1 for s in report.scenarios if not s.passed and s.tolerated)
-    failed = len(report.scenarios) - passed - tolerated
-    if report.interrupted:
-        verdict, css = "INTERRUPTED", "interrupted"
-    elif report.passed:
-        verdict, css = "PASSED", "passed"
-    else:
-        verdict, css = "FAILED", "failed"
-    counts = f"{passed} passed, {failed} failed"
-    if tolerated:
-        counts += f", {tolerated} failed but tolerated (below --fail-on {report.fail_on})"
+    verdict = run_verdict(report)
+    css, counts = verdict.lower(), tally_line(report)
     return (
         f'<header class="banner {css}" id="verdict"><span class="verdict">{verdict}</span>'
         f"<span>{escape(counts)}</span></header>"
@@ -159,7 +152,7 @@ def _scenario(s: ScenarioReport, index: int) -> str:
         parts.append(
             '<div class="warning"><strong>Generator saturated:</strong> '
             + escape("; ".join(s.generator.reasons))
-            + f". {escape(ADVICE)} Its threshold verdicts {verdict}.</div>"
+            + f". {escape(SATURATION_ADVICE)} Its threshold verdicts {verdict}.</div>"
         )
     parts += [
         _thresholds(s),
@@ -223,12 +216,15 @@ def _table(caption: str, header: Sequence[str], rows: Iterable[Sequence[str]]) -
     )
 
 
-def _status_cell(status: str) -> str:
-    if status == PASS:
-        return '<span class="badge pass">PASS</span>'
-    if status == FAIL:
-        return '<span class="badge fail">FAIL</span>'
-    return '<span class="badge unmeasured">NOT MEASURED</span>'
+_BADGES = {
+    VerdictStatus.PASS: "pass",
+    VerdictStatus.FAIL: "fail",
+    VerdictStatus.NOT_MEASURED: "unmeasured",
+}
+
+
+def _status_cell(status: VerdictStatus) -> str:
+    return f'<span class="badge {_BADGES[status]}">{VERDICT_LABELS[status]}</span>'
 
 
 def _thresholds(s: ScenarioReport) -> str:

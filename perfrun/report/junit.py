@@ -16,76 +16,18 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
-from perfrun.judge.thresholds import FAIL, PASS, Verdict
-from perfrun.report.codec import write_atomically
-from perfrun.report.console import headline
-from perfrun.report.model import RunReport, ScenarioReport
-from perfrun.run.runner import COMPLETED
-
-PASSED = "passed"
-FAILED = "failed"
-ERRORED = "error"
-TOLERATED = "tolerated"
+from perfrun.report.files import write_atomically
+from perfrun.report.model import Outcome, RunReport, ScenarioReport
+from perfrun.report.text import failure_lines, headline, tolerated_message
 
 # Characters XML 1.0 cannot carry at all, not even escaped (control characters from a
 # server's error body, say): replaced so the report stays well-formed.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def outcome(s: ScenarioReport) -> str:
-    """passed | tolerated (failed below --fail-on) | error (did not complete) | failed."""
-    if s.passed:
-        return PASSED
-    if s.tolerated:
-        return TOLERATED
-    if s.status != COMPLETED:
-        return ERRORED
-    return FAILED
-
-
-def fmt_value(value: float) -> str:
-    """Up to 2 decimals, no trailing zeros: 812.4, 500, 0.05."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def verdict_line(v: Verdict) -> str:
-    """`max_p95_response_ms: limit ≤ 500, actual 812.4 (FAIL)`."""
-    op = "≤" if v.bound == "max" else "≥"
-    actual = "not measured" if v.actual is None else f"actual {fmt_value(v.actual)}"
-    status = "FAIL" if v.status == FAIL else "NOT MEASURED"
-    line = f"{v.key}: limit {op} {v.limit:g}, {actual} ({status})"
-    if v.status != FAIL and v.note:
-        line += f": {v.note}"
-    return line
-
-
-def failed_verdicts(s: ScenarioReport) -> list[Verdict]:
-    """Thresholds and baseline regressions (`regression.*`) that did not pass."""
-    return [v for v in s.thresholds if v.status != PASS]
-
-
-def failure_lines(s: ScenarioReport) -> list[str]:
-    """Every reason the scenario did not pass, one line each (shared with the Markdown)."""
-    lines = []
-    if s.status != COMPLETED:
-        lines.append(s.message or f"scenario {s.status}")
-    lines.extend(verdict_line(v) for v in failed_verdicts(s))
-    if s.generator.saturated and s.generator.fails_run:
-        lines.append(
-            "generator saturated (--on-saturation fail): " + "; ".join(s.generator.reasons)
-        )
-    elif not s.thresholds_reliable and lines:
-        lines.append("verdicts unreliable: perfrun itself was saturated, not only the target")
-    return lines
-
-
-def tolerated_message(s: ScenarioReport, fail_on: str) -> str:
-    return f"failure tolerated: severity {s.severity} is below --fail-on {fail_on}"
-
-
 def render_junit(report: RunReport) -> str:
     """The report as a JUnit XML document (UTF-8 text, with its XML declaration)."""
-    outcomes = [outcome(s) for s in report.scenarios]
+    tally = report.tally
     suite_time = (report.finished_at - report.started_at).total_seconds()
     root = ET.Element("testsuites")
     suite = _child(
@@ -95,9 +37,9 @@ def render_junit(report: RunReport) -> str:
         package="perfrun",
         id="0",
         tests=str(len(report.scenarios)),
-        failures=str(outcomes.count(FAILED)),
-        errors=str(outcomes.count(ERRORED)),
-        skipped=str(outcomes.count(TOLERATED)),
+        failures=str(tally.failed),
+        errors=str(tally.errored),
+        skipped=str(tally.tolerated),
         time=_seconds(suite_time),
         timestamp=_timestamp(report.started_at),
         hostname=str(report.environment.get("host") or "localhost"),
@@ -115,8 +57,8 @@ def render_junit(report: RunReport) -> str:
         suite_properties[f"severity.{s.name}"] = s.severity
     for name, value in suite_properties.items():
         _child(properties, "property", name=name, value=value)
-    for s, result in zip(report.scenarios, outcomes, strict=True):
-        _testcase(suite, s, result, report.fail_on)
+    for s in report.scenarios:
+        _testcase(suite, s, report.fail_on)
     _child(suite, "system-out", _system_out(report))
     _child(suite, "system-err", "")
     ET.indent(root)
@@ -128,29 +70,30 @@ def write_junit(report: RunReport, path: Path) -> None:
     write_atomically(path, render_junit(report))
 
 
-def _testcase(suite: ET.Element, s: ScenarioReport, result: str, fail_on: str) -> None:
+def _testcase(suite: ET.Element, s: ScenarioReport, fail_on: str) -> None:
     case = _child(suite, "testcase", name=s.name, classname=s.type, time=_seconds(s.duration_s))
     lines = failure_lines(s)
     details = "\n".join([f"{s.name} ({s.type}, severity {s.severity})", *lines, headline(s)])
-    if result == FAILED:
-        count = len(failed_verdicts(s))
+    result = s.outcome
+    if result is Outcome.FAILED:
+        count = sum(1 for v in s.thresholds if not v.passed)
         message = f"{count} threshold{'s' if count != 1 else ''} failed" if count else lines[0]
         _child(case, "failure", details, message=message, type="thresholds")
-    elif result == ERRORED:
+    elif result is Outcome.ERRORED:
         _child(case, "error", details, message=lines[0], type=s.status)
-    elif result == TOLERATED:
+    elif result is Outcome.TOLERATED:
         _child(case, "skipped", details, message=tolerated_message(s, fail_on))
 
 
 def _system_out(report: RunReport) -> str:
     """Headline figures and insights of every scenario: the one per-run text the strict
     schema allows (Jenkins shows it on each test case that has none of its own)."""
-    verdict = "PASSED" if report.passed else "FAILED"
+    verdict = "PASSED" if report.passed else "FAILED"  # an interrupted run failed
     lines = [f"perfrun {report.perfrun_version}: {verdict} (--fail-on {report.fail_on})"]
     if report.interrupted:
         lines.append("INTERRUPTED: the figures cover the run until then")
     for s in report.scenarios:
-        lines.append(f"{s.name} ({s.type}, severity {s.severity}): {outcome(s).upper()}")
+        lines.append(f"{s.name} ({s.type}, severity {s.severity}): {s.outcome.upper()}")
         lines.append(f"  {headline(s)}")
         lines.extend(f"  {line}" for line in failure_lines(s))
         lines.extend(f"  insight: {i.message}" for i in s.insights)

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from perfrun.errors import ReportError
-from perfrun.report.codec import write_atomically
-from perfrun.report.console import fmt_number
-from perfrun.report.junit import ERRORED, PASSED, TOLERATED, failure_lines, outcome
-from perfrun.report.model import Comparison, RunReport, ScenarioReport
+from perfrun.report.files import write_atomically
+from perfrun.report.model import ChangeStatus, Comparison, Outcome, RunReport, ScenarioReport
+from perfrun.report.text import failure_lines, fmt_number, tally_line
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -58,21 +57,13 @@ def append_step_summary(report: RunReport, environ: Mapping[str, str]) -> Path |
 
 
 def _title(report: RunReport) -> str:
-    total = len(report.scenarios)
-    failed = sum(1 for s in report.scenarios if outcome(s) not in (PASSED, TOLERATED))
-    tolerated = sum(1 for s in report.scenarios if outcome(s) == TOLERATED)
     if report.interrupted:
         verdict = "❌ perfrun: interrupted"
     elif report.passed:
         verdict = "✅ perfrun: passed"
     else:
         verdict = "❌ perfrun: failed"
-    counts = f"{total - failed - tolerated} of {total} scenarios passed"
-    if failed:
-        counts += f", {failed} failed"
-    if tolerated:
-        counts += f", {tolerated} tolerated (severity below --fail-on {report.fail_on})"
-    return f"### {verdict} — {counts}"
+    return f"### {verdict} — {tally_line(report)}"
 
 
 def _row(s: ScenarioReport) -> str:
@@ -93,12 +84,12 @@ def _row(s: ScenarioReport) -> str:
 
 
 def _verdict(s: ScenarioReport) -> str:
-    result = outcome(s)
-    if result == PASSED:
+    result = s.outcome
+    if result is Outcome.PASSED:
         return "✅ pass"
-    if result == TOLERATED:
+    if result is Outcome.TOLERATED:
         return "⚠️ fail (tolerated)"
-    if result == ERRORED:
+    if result is Outcome.ERRORED:
         return f"❌ {_cell(s.status)}"
     return "❌ fail"
 
@@ -111,11 +102,11 @@ def _details(s: ScenarioReport, fail_on: str) -> list[str]:
     if not body:
         return []
     heading = f"**{_text(s.name)}**"
-    result = outcome(s)
-    if result == TOLERATED:
+    result = s.outcome
+    if result is Outcome.TOLERATED:
         heading += f" — failed, tolerated (severity {s.severity} below --fail-on {fail_on})"
-    elif result != PASSED:
-        heading += " — " + (_text(s.status) if result == ERRORED else "failed")
+    elif result is not Outcome.PASSED:
+        heading += " — " + (_text(s.status) if result is Outcome.ERRORED else "failed")
     return [heading, *body]
 
 
@@ -123,7 +114,8 @@ def _comparison(comparison: Comparison) -> str:
     moved = [
         f"{c.metric} {c.change_percent:+.1f}% ({c.status})"
         for c in comparison.changes
-        if c.status in ("regression", "improvement") and c.change_percent is not None
+        if c.status in (ChangeStatus.REGRESSION, ChangeStatus.IMPROVEMENT)
+        and c.change_percent is not None
     ]
     against = f"vs baseline {_text(comparison.source)}"
     skipped = [c.metric for c in comparison.changes if c.note]

@@ -1,19 +1,66 @@
 """The report model: what a run measured and judged, as immutable values.
 
-Built once (`report/build.py`), rendered many ways (JSON, console, ...). Renderers
-read these figures; they never compute their own.
+Built once (`perfrun.judge.build`), rendered many ways (JSON, console, HTML, JUnit,
+Markdown). Renderers read these figures and the tally; they never compute their own.
+Imports only data: the scenario vocabulary and the resource sample.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from perfrun.judge.thresholds import Verdict
 from perfrun.metrics.resources import Sample
+from perfrun.scenario.metrics import Bound
+from perfrun.scenario.model import ScenarioStatus, ScenarioType, Severity
 
 LatencySummary = Mapping[str, float | None]
+
+
+class VerdictStatus(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_MEASURED = "not_measured"
+    """A limit nobody could check: it fails, it must not pass silently."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One threshold (or baseline regression limit) judged."""
+
+    key: str
+    """The YAML key (`max_p95_response_ms`) or `regression.p95`."""
+    metric: str
+    bound: Bound
+    limit: float
+    actual: float | None
+    status: VerdictStatus
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status is VerdictStatus.PASS
+
+
+class ChangeStatus(enum.StrEnum):
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    UNCHANGED = "unchanged"
+    NOT_COMPARABLE = "not_comparable"
+
+
+class Outcome(enum.StrEnum):
+    """A scenario's result as CI counts it."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    """Completed, and a threshold, a regression or --on-saturation fail failed it."""
+    ERRORED = "error"
+    """Did not complete (interrupted, unreachable, could not run)."""
+    TOLERATED = "tolerated"
+    """Failed or errored, but its severity is below --fail-on."""
 
 
 @dataclass(frozen=True)
@@ -147,13 +194,13 @@ class CheckCount:
 class ScenarioReport:
     name: str
     description: str
-    type: str
-    severity: str
+    type: ScenarioType
+    severity: Severity
     source: str
     base_url: str
     engine: str
     load: Mapping[str, object]
-    status: str
+    status: ScenarioStatus
     message: str
     passed: bool
     started_at: datetime
@@ -189,6 +236,16 @@ class ScenarioReport:
     tolerated: bool = False
     """Failed, but its severity is below --fail-on: reported, not failing the run."""
 
+    @property
+    def outcome(self) -> Outcome:
+        if self.passed:
+            return Outcome.PASSED
+        if self.tolerated:
+            return Outcome.TOLERATED
+        if self.status is not ScenarioStatus.COMPLETED:
+            return Outcome.ERRORED
+        return Outcome.FAILED
+
 
 @dataclass(frozen=True)
 class Insight:
@@ -213,8 +270,7 @@ class MetricChange:
     change_percent: float | None
     """(current - baseline) / baseline × 100; None when either is missing or zero."""
     tolerance_percent: float
-    status: str
-    """regression | improvement | unchanged | not_comparable"""
+    status: ChangeStatus
     note: str = ""
     """Why a metric was not compared, when it is not obvious (too few requests)."""
 
@@ -234,6 +290,25 @@ class BaselineSummary:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """How many scenarios ended each way: the one count every renderer shows."""
+
+    passed: int = 0
+    failed: int = 0
+    errored: int = 0
+    tolerated: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.errored + self.tolerated
+
+    @property
+    def not_passed(self) -> int:
+        """Failed or errored, and not tolerated: what fails the run."""
+        return self.failed + self.errored
+
+
+@dataclass(frozen=True)
 class RunReport:
     perfrun_version: str
     started_at: datetime
@@ -241,9 +316,19 @@ class RunReport:
     environment: Mapping[str, str | int | float]
     interrupted: bool
     scenarios: tuple[ScenarioReport, ...]
-    fail_on: str = "low"
+    fail_on: Severity = Severity.LOW
     """Scenarios below this severity may fail without failing the run (--fail-on)."""
     baseline: BaselineSummary | None = None
+
+    @property
+    def tally(self) -> Tally:
+        outcomes = [s.outcome for s in self.scenarios]
+        return Tally(
+            passed=outcomes.count(Outcome.PASSED),
+            failed=outcomes.count(Outcome.FAILED),
+            errored=outcomes.count(Outcome.ERRORED),
+            tolerated=outcomes.count(Outcome.TOLERATED),
+        )
 
     @property
     def passed(self) -> bool:

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from perfrun.report.console import describe_load, fmt_number
-from perfrun.run.runner import COMPLETED, ScenarioOutcome, Snapshot
-from perfrun.scenario.model import Scenario
+from perfrun.report.text import describe_load, fmt_number
+from perfrun.run.outcome import ScenarioOutcome, Snapshot
+from perfrun.scenario.model import Scenario, ScenarioStatus
 
 PLAIN_EVERY = 5.0
 """Seconds between plain progress lines."""
@@ -41,7 +41,7 @@ def _status_line(snapshot: Snapshot) -> str:
 
 def _finished_line(outcome: ScenarioOutcome) -> str:
     overall = outcome.stats.overall
-    if outcome.status != COMPLETED:
+    if outcome.status is not ScenarioStatus.COMPLETED:
         return f"{outcome.scenario.name}: {outcome.status}: {outcome.message}"
     return (
         f"{outcome.scenario.name}: done, {overall.total} requests, "
@@ -122,5 +122,5 @@ class LiveProgress:
         if self._live is not None:
             self._live.stop()
             self._live = None
-        style = "green" if outcome.status == COMPLETED else "yellow"
+        style = "green" if outcome.status is ScenarioStatus.COMPLETED else "yellow"
         self._console.print(Text(f"  {_finished_line(outcome)}", style=style))

@@ -11,77 +11,21 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 import psutil
 
 from perfrun.demo.process import DemoTarget
 from perfrun.engine.factory import choose_engine
 from perfrun.errors import PerfrunError
-from perfrun.metrics.resources import Sample
 from perfrun.metrics.stats import LiveFigures, ScenarioStats
 from perfrun.run.drive import drive, expected_load, unreachable
-from perfrun.run.monitor import Monitor, MonitorResult, find_process, open_target
+from perfrun.run.monitor import Monitor, find_process, open_target
+from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome, Snapshot
 from perfrun.run.workers import run_workers
-from perfrun.scenario.model import EngineChoice, Scenario
+from perfrun.scenario.model import Scenario, ScenarioStatus
 
-COMPLETED = "completed"
-INTERRUPTED = "interrupted"
-UNREACHABLE = "unreachable"
-FAILED = "failed"
-"""Scenario statuses: only `completed` scenarios are judged by their thresholds."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What the command line can override for every scenario."""
-
-    base_url: str | None = None
-    monitor_pid: int | None = None
-    engine: EngineChoice | None = None
-    """Overrides every scenario's `engine`."""
-    workers: int = 1
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Live figures for the progress display."""
-
-    elapsed: float
-    done: int
-    expected_requests: int | None
-    expected_duration: float | None
-    rps: float
-    p95_ms: float | None
-    errors: int
-    resources: Sample | None
-    warming_up: bool = False
-
-
-@dataclass(frozen=True)
-class ScenarioOutcome:
-    """What running one scenario produced, before any judgement."""
-
-    scenario: Scenario
-    base_url: str
-    engine: str
-    started_at: datetime
-    finished_at: datetime
-    status: str
-    message: str
-    stats: ScenarioStats
-    monitor: MonitorResult | None
-    workers: int = 1
-
-
-class Progress(Protocol):
-    def scenario_started(self, scenario: Scenario, index: int, count: int, url: str) -> None: ...
-
-    def update(self, snapshot: Snapshot) -> None: ...
-
-    def scenario_finished(self, outcome: ScenarioOutcome) -> None: ...
+INTERRUPTED_MESSAGE = "interrupted: the figures cover the run until then"
 
 
 def run_scenarios(
@@ -91,7 +35,7 @@ def run_scenarios(
     for index, scenario in enumerate(scenarios):
         outcome = run_scenario(scenario, options, progress, index, len(scenarios))
         yield outcome
-        if outcome.status == INTERRUPTED:
+        if outcome.status == ScenarioStatus.INTERRUPTED:
             return
 
 
@@ -106,7 +50,7 @@ def run_scenario(
     engine = "-"
     monitor_result = None
 
-    def outcome(status: str, message: str) -> ScenarioOutcome:
+    def outcome(status: ScenarioStatus, message: str) -> ScenarioOutcome:
         result = ScenarioOutcome(
             scenario, base_url, engine, started_at, datetime.now(UTC), status, message, stats,
             monitor_result, options.workers,
@@ -131,9 +75,9 @@ def run_scenario(
             finally:
                 monitor_result = monitor.stop()
     except PerfrunError as exc:
-        return outcome(FAILED, str(exc))
+        return outcome(ScenarioStatus.FAILED, str(exc))
     except KeyboardInterrupt:
-        return outcome(INTERRUPTED, "interrupted: the figures cover the run until then")
+        return outcome(ScenarioStatus.INTERRUPTED, INTERRUPTED_MESSAGE)
     return outcome(*_status(stats, base_url, interrupted))
 
 
@@ -201,20 +145,20 @@ def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> ps
     return None
 
 
-def _status(stats: ScenarioStats, base_url: str, interrupted: bool) -> tuple[str, str]:
+def _status(stats: ScenarioStats, base_url: str, interrupted: bool) -> tuple[ScenarioStatus, str]:
     if interrupted:
-        return INTERRUPTED, "interrupted: the figures cover the run until then"
+        return ScenarioStatus.INTERRUPTED, INTERRUPTED_MESSAGE
     if unreachable(stats):
         kinds = stats.overall.errors + stats.warmup.errors
         kind = kinds.most_common(1)[0][0]
         total = stats.overall.total + stats.warmup.total
         detail = stats.error_samples.get(kind, "")
-        return UNREACHABLE, (
+        return ScenarioStatus.UNREACHABLE, (
             f"target {base_url} unreachable: {kind} on all {total} requests"
             + (f" ({detail})" if detail else "")
         )
     if stats.overall.total == 0:
-        return FAILED, "no request was measured" + (
+        return ScenarioStatus.FAILED, "no request was measured" + (
             " after the warm-up" if stats.warmup.total else ""
         )
-    return COMPLETED, ""
+    return ScenarioStatus.COMPLETED, ""

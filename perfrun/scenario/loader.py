@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from perfrun.errors import ScenarioError
-from perfrun.judge.thresholds import THRESHOLD_KEYS, threshold_from_key
 from perfrun.scenario._load import parse_load
 from perfrun.scenario._yaml import (
     LineDict,
@@ -33,6 +32,7 @@ from perfrun.scenario._yaml import (
     string,
     substitute,
 )
+from perfrun.scenario.metrics import BY_THRESHOLD, COMPARED, PERCENT_METRICS
 from perfrun.scenario.model import (
     DEMO_TARGET,
     Checks,
@@ -53,14 +53,12 @@ _SCENARIO_KEYS = (
     "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
     "monitor", "regression",
 )  # fmt: skip
-REGRESSION_METRICS = ("p50", "p95", "p99", "avg", "rps", "error_rate", "memory_mb")
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
     "expect_body_contains", "expect_json", "expect_header",
 )  # fmt: skip
 _MONITOR_KEYS = ("pid", "process", "interval")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-_PERCENT_THRESHOLDS = frozenset({"min_success_rate", "max_error_rate"})
 _SCENARIO_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -241,14 +239,14 @@ def _requests(value: Any, loc: Loc) -> tuple[RequestSpec, ...]:
 def _thresholds(value: Any, loc: Loc) -> tuple[Threshold, ...]:
     if value is None:
         return ()
-    fields = mapping(value, loc, tuple(THRESHOLD_KEYS))
+    fields = mapping(value, loc, tuple(BY_THRESHOLD))
     thresholds: list[Threshold] = []
     for key, raw in fields.items():  # in the order written, for the report
         key_loc = loc.at(fields, key)
         limit = number(raw, key_loc, positive=False)
-        if key in _PERCENT_THRESHOLDS and limit > 100:
+        if BY_THRESHOLD[key].name in PERCENT_METRICS and limit > 100:
             raise key_loc.error(f"is a percentage: must be between 0 and 100, got {shown(raw)}")
-        thresholds.append(threshold_from_key(key, limit))
+        thresholds.append(Threshold.from_key(key, limit))
     return tuple(thresholds)
 
 
@@ -270,7 +268,7 @@ def _regression(value: Any, loc: Loc) -> dict[str, float]:
     """`regression: {p95: 5%, rps: 20}`: per-metric tolerances in percent for --baseline."""
     if value is None:
         return {}
-    fields = mapping(value, loc, REGRESSION_METRICS)
+    fields = mapping(value, loc, tuple(COMPARED))
     tolerances = {}
     for key, raw in fields.items():
         key_loc = loc.at(fields, key)

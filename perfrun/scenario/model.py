@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from perfrun.scenario.metrics import BY_THRESHOLD, Bound
+
 DEMO_TARGET = "demo"
 """`base_url` value that makes perfrun start its built-in demo service."""
 
@@ -34,6 +36,18 @@ class Severity(enum.StrEnum):
     def rank(self) -> int:
         """0 for low up to 3 for critical, for ordering."""
         return list(Severity).index(self)
+
+
+class ScenarioStatus(enum.StrEnum):
+    """How running a scenario ended; only a completed one is judged by its thresholds."""
+
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
+    """Ctrl-C or SIGTERM: the figures cover the run until then."""
+    UNREACHABLE = "unreachable"
+    """Not one request could connect."""
+    FAILED = "failed"
+    """The run could not be carried out (the demo target did not start, no request measured)."""
 
 
 @dataclass(frozen=True)
@@ -126,15 +140,20 @@ class LoadSpec:
 class Threshold:
     """A limit on one measured metric, e.g. `max_p95_response_ms: 500`.
 
-    `key` is the YAML key as the user wrote it; `metric` the measurement it reads
-    (see `perfrun.judge.thresholds.METRICS`); `bound` is "max" (actual <= limit passes)
-    or "min" (actual >= limit passes).
+    `key` is the YAML key as the user wrote it; `metric` the measurement it reads (a
+    name in `perfrun.scenario.metrics.METRICS`); `bound` says which side passes.
     """
 
     key: str
     metric: str
-    bound: str
+    bound: Bound
     limit: float
+
+    @classmethod
+    def from_key(cls, key: str, limit: float) -> Threshold:
+        """The threshold a `thresholds:` key names; KeyError for an unknown key."""
+        metric = BY_THRESHOLD[key]
+        return cls(key=key, metric=metric.name, bound=metric.bound, limit=float(limit))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from perfrun.report.codec import to_dict
 from perfrun.report.html import render_html, write_html
 from perfrun.report.model import RunReport
 from perfrun.report.progress import QuietProgress
-from perfrun.run.runner import RunOptions, run_scenarios
+from perfrun.run.outcome import RunOptions
+from perfrun.run.runner import run_scenarios
 from perfrun.scenario.loader import load_file
 from tests.servers.launch import TargetProcess
 from tests.support.perfrun_cli import scenario, write_scenarios

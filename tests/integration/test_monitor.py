@@ -16,11 +16,12 @@ import psutil
 import pytest
 
 from perfrun.errors import TargetError
-from perfrun.judge.build import build_scenario_report
+from perfrun.judge.build import measure_scenario
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.run.monitor import Monitor, MonitorResult, find_process
-from perfrun.run.runner import ScenarioOutcome
+from perfrun.run.outcome import ScenarioOutcome
 from perfrun.scenario.loader import load_file
+from perfrun.scenario.model import ScenarioStatus
 from tests.servers.launch import TARGET_SCRIPT, TargetProcess
 from tests.support.factories import sample as a_sample
 from tests.support.perfrun_cli import StartTarget, scenario, write_scenarios
@@ -185,9 +186,9 @@ def test_a_reports_samples_are_timed_from_the_loads_start(tmp_path: Path) -> Non
     )
     now = datetime.now(UTC)
     outcome = ScenarioOutcome(
-        spec, "http://127.0.0.1:1", "fast", now, now, "completed", "",
+        spec, "http://127.0.0.1:1", "fast", now, now, ScenarioStatus.COMPLETED, "",
         ScenarioStats(origin=100.25), monitor,
     )  # fmt: skip
-    report = build_scenario_report(outcome)
+    report = measure_scenario(outcome)
     assert report.resources is not None
     assert [s.t for s in report.resources.samples] == [0.75, 1.75, 2.35]

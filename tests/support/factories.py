@@ -20,6 +20,7 @@ from perfrun.report.model import (
     TimelinePoint,
     Window,
 )
+from perfrun.scenario.model import ScenarioStatus, ScenarioType, Severity
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 LATENCY_KEYS = ("min", "avg", "p50", "p75", "p90", "p95", "p99", "p999", "max")
@@ -136,13 +137,13 @@ def scenario_report(**changes: Any) -> ScenarioReport:
     base = ScenarioReport(
         name="health",
         description="",
-        type="load",
-        severity="high",
+        type=ScenarioType.LOAD,
+        severity=Severity.HIGH,
         source="scenarios/health.yaml:1",
         base_url="http://127.0.0.1:8000",
         engine="fast",
         load={"model": "closed", "users": 10, "duration_s": 10.0, "warmup_s": 0.0},
-        status="completed",
+        status=ScenarioStatus.COMPLETED,
         message="",
         passed=True,
         started_at=START,

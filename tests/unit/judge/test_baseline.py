@@ -14,26 +14,25 @@ import pytest
 
 from perfrun.errors import EXIT_USAGE, UsageError
 from perfrun.judge.baseline import (
-    apply_comparison,
     compare,
     compare_reports,
     load_baseline,
     min_samples,
     parse_tolerance,
 )
+from perfrun.judge.build import Rules, judge_scenarios
 from perfrun.judge.figures import (
-    METRIC_NAMES,
-    METRICS,
-    Metric,
+    Baseline,
     ScenarioFigures,
     figures_from_report_dict,
-    figures_from_run,
+    figures_of,
     load_key,
 )
 from perfrun.judge.history import HISTORY_FILE, append_history, history_baseline, history_file
-from perfrun.judge.thresholds import Verdict
-from perfrun.report.codec import write_json
-from perfrun.report.model import MetricChange, RunReport, ScenarioReport
+from perfrun.report.codec import to_dict, write_json
+from perfrun.report.model import ChangeStatus, MetricChange, RunReport, ScenarioReport, Verdict
+from perfrun.scenario.metrics import COMPARED, Metric
+from perfrun.scenario.model import ScenarioStatus, Severity
 from tests.support.factories import START, counts, latency, resources, sample, scenario_report
 
 LOAD = {"model": "closed", "users": 10, "duration_s": 10.0, "warmup_s": 0.0}
@@ -83,6 +82,15 @@ def figures(name: str = "health", key: str = KEY, /, **values: float | None) -> 
     return ScenarioFigures(name=name, load_key=key, values=base | values)
 
 
+def wanted(figures: Mapping[str, ScenarioFigures]) -> dict[str, str]:
+    """Scenario name → load key: what a history baseline is asked for."""
+    return {name: f.load_key for name, f in figures.items()}
+
+
+def unpack(baseline: Baseline) -> tuple[str, Mapping[str, ScenarioFigures]]:
+    return baseline.source, baseline.figures
+
+
 def change_of(changes: tuple[MetricChange, ...], metric: str) -> MetricChange:
     return next(c for c in changes if c.metric == metric)
 
@@ -111,8 +119,8 @@ def compare_one(
 # --- reading figures --------------------------------------------------------------------
 
 
-def test_figures_of_a_run_are_read_from_its_json_form() -> None:
-    found = figures_from_run(run_report(measured(p50=12.5, p99=60.0, rps=200.0, failed=40)))
+def test_figures_of_a_run_are_read_from_the_report_model() -> None:
+    found = figures_of(run_report(measured(p50=12.5, p99=60.0, rps=200.0, failed=40)))
     assert found["health"] == ScenarioFigures(
         name="health",
         load_key=KEY,
@@ -129,14 +137,19 @@ def test_figures_of_a_run_are_read_from_its_json_form() -> None:
     )
 
 
+def test_a_saved_report_gives_the_figures_of_the_run_it_holds() -> None:
+    report = run_report(measured(p50=12.5, p99=60.0, rps=200.0, failed=40))
+    assert figures_from_report_dict(to_dict(report)) == figures_of(report)
+
+
 def test_memory_is_none_without_a_monitored_target() -> None:
-    found = figures_from_run(run_report(measured(resources=None)))
+    found = figures_of(run_report(measured(resources=None)))
     assert found["health"].value("memory_mb") is None
 
 
 def test_scenarios_that_did_not_complete_have_no_figures() -> None:
-    report = run_report(measured("a"), measured("b", status="unreachable"))
-    assert set(figures_from_run(report)) == {"a"}
+    report = run_report(measured("a"), measured("b", status=ScenarioStatus.UNREACHABLE))
+    assert set(figures_of(report)) == {"a"}
 
 
 def test_load_key_is_the_same_for_the_same_settings_in_any_order() -> None:
@@ -155,7 +168,7 @@ def test_figures_from_a_dict_that_is_no_report_raise_value_error() -> None:
 def test_load_baseline_reads_a_saved_report(tmp_path: Path) -> None:
     path = tmp_path / "old.json"
     write_json(run_report(measured(p50=8.0)), path)
-    source, found = load_baseline(path)
+    source, found = load_baseline(path).source, load_baseline(path).figures
     assert source == str(path)
     assert found["health"].value("p50") == 8.0
     assert found["health"].load_key == KEY
@@ -190,7 +203,8 @@ def test_load_baseline_of_a_history_file_takes_the_median_of_its_last_runs(
     history = tmp_path / "history.jsonl"
     for p50 in (10.0, 30.0, 12.0):
         append_history(history, run_report(measured(p50=p50)))
-    source, found = load_baseline(history)
+    baseline = load_baseline(history)
+    source, found = baseline.source, baseline.figures
     assert found["health"].value("p50") == 12.0
     assert source == f"history {history} (median of 3 runs)"
 
@@ -254,7 +268,7 @@ def test_compare_reports_the_change_in_percent() -> None:
         current=120.0,
         change_percent=20.0,
         tolerance_percent=10.0,
-        status="regression",
+        status=ChangeStatus.REGRESSION,
     )
 
 
@@ -275,23 +289,23 @@ def test_regression_verdicts_carry_the_limit_derived_from_the_baseline() -> None
     assert (rps.metric, rps.bound, rps.actual) == ("rps", "min", 80.0)
     assert not rps.passed
     assert rps.limit == pytest.approx(90.0)
-    assert [v.key for v in verdicts] == [f"regression.{m}" for m in METRIC_NAMES]
+    assert [v.key for v in verdicts] == [f"regression.{m}" for m in list(COMPARED)]
 
 
 def test_a_scenario_tolerance_overrides_the_default_for_that_metric_only() -> None:
     changes, verdicts = compare_one(
         figures(p95=125.0, p99=50.0), figures(p95=100.0, p99=40.0), {"p95": 30.0}
     )
-    assert change_of(changes, "p95").status == "unchanged"
+    assert change_of(changes, "p95").status is ChangeStatus.UNCHANGED
     assert change_of(changes, "p95").tolerance_percent == 30.0
-    assert change_of(changes, "p99").status == "regression"
+    assert change_of(changes, "p99").status is ChangeStatus.REGRESSION
     p95 = verdict_of(verdicts, "regression.p95")
     assert p95 is not None and p95.limit == pytest.approx(130.0)
 
 
 def test_the_default_tolerance_applies_to_every_metric_not_overridden() -> None:
     changes, _ = compare_one(figures(p95=104.0), figures(p95=100.0), default=3.0)
-    assert change_of(changes, "p95").status == "regression"
+    assert change_of(changes, "p95").status is ChangeStatus.REGRESSION
 
 
 def test_the_error_rate_floor_shows_in_the_verdict_note() -> None:
@@ -317,7 +331,7 @@ def test_metrics_missing_or_zero_are_not_comparable_and_get_no_verdict(
     change = change_of(changes, "memory_mb")
     assert (change.status, change.change_percent) == ("not_comparable", None)
     assert verdict_of(verdicts, "regression.memory_mb") is None
-    assert len(verdicts) == len(METRIC_NAMES) - 1
+    assert len(verdicts) == len(list(COMPARED)) - 1
 
 
 @pytest.mark.parametrize(
@@ -325,7 +339,7 @@ def test_metrics_missing_or_zero_are_not_comparable_and_get_no_verdict(
     [("p50", 20), ("p95", 200), ("p99", 1000), ("avg", 0), ("rps", 0), ("error_rate", 0)],
 )
 def test_a_percentile_needs_ten_requests_beyond_it(metric: str, needed: int) -> None:
-    assert min_samples(next(m for m in METRICS if m.name == metric)) == needed
+    assert min_samples(COMPARED[metric]) == needed
 
 
 @pytest.mark.parametrize(
@@ -335,9 +349,9 @@ def test_a_percentile_needs_ten_requests_beyond_it(metric: str, needed: int) -> 
         (200, 200, {"p50", "p95", "avg", "rps", "error_rate", "memory_mb"}),
         (199, 5000, {"p50", "avg", "rps", "error_rate", "memory_mb"}),
         (5000, 199, {"p50", "avg", "rps", "error_rate", "memory_mb"}),
-        (1000, 1000, set(METRIC_NAMES)),
+        (1000, 1000, set(list(COMPARED))),
         (None, 40, {"p50", "avg", "rps", "error_rate", "memory_mb"}),  # unknown: not checked
-        (None, None, set(METRIC_NAMES)),
+        (None, None, set(list(COMPARED))),
     ],
 )
 def test_percentiles_of_too_few_requests_are_not_compared(
@@ -358,14 +372,14 @@ def test_a_run_whose_every_request_failed_regresses_on_its_error_rate_and_throug
                                     rps=40.0), samples=0),
         dataclasses.replace(figures(), samples=1000),
     )  # fmt: skip
-    assert change_of(changes, "error_rate").status == "regression"
-    assert change_of(changes, "rps").status == "regression"
+    assert change_of(changes, "error_rate").status is ChangeStatus.REGRESSION
+    assert change_of(changes, "rps").status is ChangeStatus.REGRESSION
     assert {v.key for v in verdicts if not v.passed} == {"regression.error_rate", "regression.rps"}
 
 
 def test_a_metric_is_no_percentile_of_100() -> None:
     with pytest.raises(ValueError, match="between 0 and 100"):
-        Metric("p100", ("latency_ms", "max"), "latency_max_ms", True, "ms", 100.0)
+        Metric("p100", "ms", True, ("latency_ms", "max"), None, "p100", 100.0)
 
 
 def test_a_percentile_not_compared_says_why() -> None:
@@ -408,45 +422,61 @@ def test_a_scenario_run_with_other_load_settings_is_not_compared() -> None:
     assert results["health"][0].source == "x: load settings differ, not compared"
 
 
-# --- apply_comparison -------------------------------------------------------------------
+# --- judging measured scenarios against a baseline -------------------------------------
 
 
-def test_apply_comparison_fails_a_regressed_scenario_and_records_the_baseline() -> None:
+def judged(
+    report: RunReport, baseline: Mapping[str, ScenarioFigures], source: str = "old.json"
+) -> RunReport:
+    rules = Rules(baseline=Baseline(source, baseline))
+    summary, scenarios = judge_scenarios(report.scenarios, {}, rules)
+    return dataclasses.replace(report, scenarios=scenarios, baseline=summary)
+
+
+def test_a_regressed_scenario_fails_and_the_report_records_the_baseline() -> None:
     report = run_report(measured("slow", p50=10.0), measured("steady", p50=10.0))
-    baseline = {
-        "slow": figures("slow", p50=5.0, p95=7.5, p99=40.0, avg=5.5),
-        "steady": figures("steady", p95=15.0, avg=11.0),
-    }
-    summary, results = compare(figures_from_run(report), baseline, {}, source="old.json")
-    applied = apply_comparison(report, summary, results)
+    applied = judged(
+        report,
+        {
+            "slow": figures("slow", p50=5.0, p95=7.5, p99=40.0, avg=5.5),
+            "steady": figures("steady", p95=15.0, avg=11.0),
+        },
+    )
     slow, steady = applied.scenarios
     assert not slow.passed
     assert slow.comparison is not None
-    assert change_of(slow.comparison.changes, "p50").status == "regression"
+    assert change_of(slow.comparison.changes, "p50").status is ChangeStatus.REGRESSION
     assert [v.key for v in slow.thresholds if not v.passed] == [
         "regression.p50",
         "regression.p95",
         "regression.avg",
     ]
     assert steady.passed
-    assert len(steady.thresholds) == len(METRIC_NAMES)
-    assert applied.baseline == summary
+    assert len(steady.thresholds) == len(COMPARED)
+    assert applied.baseline is not None and applied.baseline.source == "old.json"
     assert not applied.passed
     assert report.scenarios[0].passed  # the input is left alone
 
 
-def test_apply_comparison_leaves_scenarios_without_a_baseline_alone() -> None:
+def test_scenarios_without_a_baseline_are_not_compared() -> None:
     report = run_report(measured("new"))
-    summary, results = compare(figures_from_run(report), {}, {}, source="old.json")
-    applied = apply_comparison(report, summary, results)
-    assert applied.scenarios == report.scenarios
+    applied = judged(report, {})
+    assert applied.scenarios[0].comparison is None
+    assert applied.scenarios[0].thresholds == report.scenarios[0].thresholds
     assert applied.baseline is not None and applied.baseline.only_in_run == ("new",)
 
 
-def test_a_passing_scenario_stays_failed_when_it_already_failed() -> None:
+def test_a_passing_comparison_leaves_a_failed_scenario_failed() -> None:
     report = run_report(measured(passed=False))
-    summary, results = compare(figures_from_run(report), figures_from_run(report), {}, source="x")
-    assert not apply_comparison(report, summary, results).scenarios[0].passed
+    assert not judged(report, figures_of(report), "x").scenarios[0].passed
+
+
+def test_a_failure_below_fail_on_is_tolerated_and_one_at_it_is_not() -> None:
+    low = measured("low", passed=False, severity=Severity.LOW)
+    high = measured("high", passed=False, severity=Severity.HIGH)
+    _, (judged_low, judged_high) = judge_scenarios((low, high), {}, Rules(fail_on=Severity.HIGH))
+    assert (judged_low.tolerated, judged_high.tolerated) == (True, False)
+    assert not judged_low.passed  # still reported as failed
 
 
 # --- history ----------------------------------------------------------------------------
@@ -471,7 +501,7 @@ def test_history_names_a_directory_or_a_file(
 
 def test_append_history_writes_one_line_per_run_creating_directories(tmp_path: Path) -> None:
     target = tmp_path / "ci" / "perf"
-    report = run_report(measured(p50=10.0), measured("down", status="unreachable"))
+    report = run_report(measured(p50=10.0), measured("down", status=ScenarioStatus.UNREACHABLE))
     written = append_history(target, report)
     append_history(target, report)
     assert written == target / HISTORY_FILE
@@ -508,13 +538,13 @@ def test_history_baseline_is_the_median_of_the_last_comparable_runs(tmp_path: Pa
     ]
     for scenario in runs:
         append_history(tmp_path, run_report(scenario))
-    current = figures_from_run(run_report(measured(p50=10.0)))
-    source, baseline = history_baseline(tmp_path, current)
+    current = figures_of(run_report(measured(p50=10.0)))
+    source, baseline = unpack(history_baseline(tmp_path, wanted(current)))
     assert baseline["health"].value("p50") == 11.0  # median of 10, 11, 500, 12, 9
     assert baseline["health"].value("memory_mb") == 62.0  # None values are ignored
     assert source == f"history {tmp_path / HISTORY_FILE} (median of 5 runs)"
     assert baseline["health"].samples == 900  # the fewest of the runs taken
-    _, last_two = history_baseline(tmp_path, current, last=2)
+    last_two = history_baseline(tmp_path, wanted(current), last=2).figures
     assert last_two["health"].value("p50") == 10.5
 
 
@@ -522,8 +552,8 @@ def test_history_baseline_leaves_out_scenarios_without_comparable_history(
     tmp_path: Path,
 ) -> None:
     append_history(tmp_path, run_report(measured("a"), measured("b")))
-    current = figures_from_run(run_report(measured("a"), measured("b", load=LOAD | {"users": 1})))
-    _, baseline = history_baseline(tmp_path, current)
+    current = figures_of(run_report(measured("a"), measured("b", load=LOAD | {"users": 1})))
+    baseline = history_baseline(tmp_path, wanted(current)).figures
     assert set(baseline) == {"a"}
     summary, results = compare(current, baseline, {}, source="history")
     assert summary.only_in_run == ("b",)
@@ -531,8 +561,8 @@ def test_history_baseline_leaves_out_scenarios_without_comparable_history(
 
 
 def test_history_baseline_of_a_missing_history_is_empty(tmp_path: Path) -> None:
-    current = figures_from_run(run_report(measured()))
-    _, baseline = history_baseline(tmp_path / "none", current)
+    current = figures_of(run_report(measured()))
+    baseline = history_baseline(tmp_path / "none", wanted(current)).figures
     assert baseline == {}
 
 
@@ -541,17 +571,17 @@ def test_history_baseline_says_which_line_is_broken(tmp_path: Path) -> None:
     with path.open("a") as handle:
         handle.write('{"perfrun_version": "0.1.0", "scen\n')
     with pytest.raises(UsageError, match=rf"{path}:2: invalid JSON"):
-        history_baseline(tmp_path, figures_from_run(run_report(measured())))
+        history_baseline(tmp_path, wanted(figures_of(run_report(measured()))))
 
 
 def test_history_before_append_keeps_the_run_out_of_its_own_baseline(tmp_path: Path) -> None:
     append_history(tmp_path, run_report(measured(p50=10.0)))
     report = run_report(measured(p50=20.0))
-    current = figures_from_run(report)
-    _, baseline = history_baseline(tmp_path, current)
+    current = figures_of(report)
+    baseline = history_baseline(tmp_path, wanted(current)).figures
     append_history(tmp_path, report)
     _, results = compare(current, baseline, {}, source="history")
-    assert change_of(results["health"][0].changes, "p50").status == "regression"
+    assert change_of(results["health"][0].changes, "p50").status is ChangeStatus.REGRESSION
 
 
 # --- side by side -----------------------------------------------------------------------
@@ -568,5 +598,5 @@ def test_compare_reports_puts_two_saved_reports_side_by_side(tmp_path: Path) -> 
         ("added",),
     )
     rps = change_of(comparisons["health"].changes, "rps")
-    assert (rps.status, rps.change_percent) == ("improvement", 50.0)
+    assert (rps.status, rps.change_percent) == (ChangeStatus.IMPROVEMENT, 50.0)
     assert dataclasses.asdict(comparisons["health"])["source"] == str(old)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from perfrun.judge.thresholds import (
-    FAIL,
-    NOT_MEASURED,
-    PASS,
-    THRESHOLD_KEYS,
-    evaluate,
-    judge,
-    threshold_from_key,
-)
+from perfrun.judge.thresholds import evaluate, judge
+from perfrun.report.model import VerdictStatus
+from perfrun.scenario.metrics import BY_THRESHOLD, METRICS, Bound
+from perfrun.scenario.model import Threshold
+
+PASS, FAIL, NOT_MEASURED = VerdictStatus.PASS, VerdictStatus.FAIL, VerdictStatus.NOT_MEASURED
+threshold_from_key = Threshold.from_key
 
 
 @pytest.mark.parametrize(
@@ -35,7 +33,7 @@ from perfrun.judge.thresholds import (
     ],
 )
 def test_judge_compares_against_the_bound(
-    key: str, limit: float, actual: float | None, status: str
+    key: str, limit: float, actual: float | None, status: VerdictStatus
 ) -> None:
     verdict = judge(threshold_from_key(key, limit), actual)
     assert verdict.status == status
@@ -51,11 +49,21 @@ def test_unmeasured_threshold_does_not_pass_silently() -> None:
     assert verdict.note == "why"
 
 
-def test_every_key_reads_a_metric_with_a_known_bound() -> None:
-    for key, (metric, bound) in THRESHOLD_KEYS.items():
-        assert bound in ("max", "min")
-        assert key.startswith(bound + "_")
-        assert metric
+def test_every_threshold_key_names_its_bound_and_reads_a_registered_metric() -> None:
+    for key, metric in BY_THRESHOLD.items():
+        threshold = Threshold.from_key(key, 1)
+        assert key.startswith(f"{threshold.bound}_")
+        assert threshold.metric == metric.name
+        assert threshold.bound is (Bound.MAX if metric.higher_is_worse else Bound.MIN)
+
+
+def test_metric_names_and_yaml_keys_are_unique() -> None:
+    for names in (
+        [m.name for m in METRICS],
+        [m.threshold for m in METRICS if m.threshold],
+        [m.regression for m in METRICS if m.regression],
+    ):
+        assert len(names) == len(set(names))
 
 
 def test_evaluate_keeps_order_and_reads_each_metric() -> None:

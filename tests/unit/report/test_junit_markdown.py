@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from perfrun.judge.thresholds import FAIL, NOT_MEASURED, PASS, Verdict
 from perfrun.report.junit import render_junit, write_junit
 from perfrun.report.markdown import HEADER, append_step_summary, render_markdown, write_markdown
 from perfrun.report.model import (
@@ -26,8 +25,12 @@ from perfrun.report.model import (
     RequestCounts,
     RunReport,
     ScenarioReport,
+    Verdict,
+    VerdictStatus,
     Window,
 )
+from perfrun.scenario.metrics import Bound
+from perfrun.scenario.model import ScenarioStatus, ScenarioType, Severity
 
 SCHEMAS = Path(__file__).parents[2] / "schemas"
 STARTED = datetime(2026, 11, 21, 10, 44, 37, 465000, tzinfo=UTC)
@@ -46,8 +49,13 @@ def schemas() -> list[xmlschema.XMLSchema]:
     ]
 
 
-def verdict(key: str, limit: float, actual: float | None, status: str, note: str = "") -> Verdict:
-    bound = "min" if key.startswith("min_") else "max"
+PASS, FAIL, NOT_MEASURED = VerdictStatus.PASS, VerdictStatus.FAIL, VerdictStatus.NOT_MEASURED
+
+
+def verdict(
+    key: str, limit: float, actual: float | None, status: VerdictStatus, note: str = ""
+) -> Verdict:
+    bound = Bound.MIN if key.startswith("min_") else Bound.MAX
     return Verdict(key, key, bound, limit, actual, status, note)
 
 
@@ -56,13 +64,13 @@ def scenario(name: str = "health_load", **changes: object) -> ScenarioReport:
     base = ScenarioReport(
         name=name,
         description="Health endpoint under normal load",
-        type="load",
-        severity="medium",
+        type=ScenarioType.LOAD,
+        severity=Severity.MEDIUM,
         source="scenarios/health.yaml:3",
         base_url="http://127.0.0.1:40125",
         engine="httpx",
         load={"model": "closed", "users": 20, "requests_per_user": 50},
-        status="completed",
+        status=ScenarioStatus.COMPLETED,
         message="",
         passed=True,
         started_at=STARTED,
@@ -115,7 +123,7 @@ def run(*scenarios: ScenarioReport, **changes: object) -> RunReport:
         environment={"host": "ci-runner-7", "os": "Linux 6.18"},
         interrupted=False,
         scenarios=scenarios,
-        fail_on="low",
+        fail_on=Severity.LOW,
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
@@ -152,7 +160,9 @@ def properties(root: ET.Element) -> dict[str, str]:
 def test_all_pass_gives_one_suite_with_a_bare_testcase_per_scenario(
     schemas: list[xmlschema.XMLSchema],
 ) -> None:
-    report = run(scenario("health_load"), scenario("projects_load", type="stress", duration_s=2))
+    report = run(
+        scenario("health_load"), scenario("projects_load", type=ScenarioType.STRESS, duration_s=2)
+    )
     root = junit(report, schemas)
     (suite,) = root.findall("testsuite")
     assert suite.attrib | {"timestamp": ""} == {
@@ -275,8 +285,8 @@ def test_scenario_that_did_not_complete_is_an_error(
 
 
 def test_tolerated_failure_is_skipped_with_the_reason(schemas: list[xmlschema.XMLSchema]) -> None:
-    s = failed_p95(severity="low", tolerated=True)
-    report = run(s, fail_on="medium")
+    s = failed_p95(severity=Severity.LOW, tolerated=True)
+    report = run(s, fail_on=Severity.MEDIUM)
     assert report.passed
     root = junit(report, schemas)
     suite = root.find("testsuite")
@@ -292,7 +302,7 @@ def test_tolerated_failure_is_skipped_with_the_reason(schemas: list[xmlschema.XM
 def test_interrupted_run(schemas: list[xmlschema.XMLSchema]) -> None:
     cut = scenario(
         "cut_short",
-        status="interrupted",
+        status=ScenarioStatus.INTERRUPTED,
         message="interrupted: the figures cover the run until then",
         passed=False,
     )
@@ -306,7 +316,7 @@ def test_interrupted_run(schemas: list[xmlschema.XMLSchema]) -> None:
     out = root.findtext("testsuite/system-out") or ""
     assert "INTERRUPTED" in out
     markdown = render_markdown(report)
-    assert markdown.startswith("### ❌ perfrun: interrupted — 1 of 2 scenarios passed, 1 failed")
+    assert markdown.startswith("### ❌ perfrun: interrupted — 1 passed, 1 failed\n")
     assert "| ❌ interrupted |" in markdown
 
 
@@ -314,8 +324,8 @@ def test_xml_special_characters_are_escaped(schemas: list[xmlschema.XMLSchema]) 
     name = "a<b>&\"c'd"
     s = scenario(
         name,
-        type="load",
-        status="failed",
+        type=ScenarioType.LOAD,
+        status=ScenarioStatus.FAILED,
         passed=False,
         message='server said <html>&amp; "no"\x00\x1b]',
         insights=(Insight("long_tail", "p99 > 10× p50 & <growing>", {}),),
@@ -338,9 +348,11 @@ def test_write_junit_writes_the_rendered_document(tmp_path: Path) -> None:
 
 
 def test_markdown_all_pass_is_a_title_and_a_table() -> None:
-    report = run(scenario(), scenario("projects_load", type="stress", severity="high"))
+    report = run(
+        scenario(), scenario("projects_load", type=ScenarioType.STRESS, severity=Severity.HIGH)
+    )
     assert render_markdown(report) == (
-        "### ✅ perfrun: passed — 2 of 2 scenarios passed\n"
+        "### ✅ perfrun: passed — 2 passed, 0 failed\n"
         "\n"
         f"{HEADER}\n"
         "|---|---|---|---:|---:|---:|---:|---:|---:|---|\n"
@@ -353,13 +365,15 @@ def test_markdown_spells_out_failed_thresholds_and_tolerated_failures() -> None:
     report = run(
         scenario(),
         failed_p95(),
-        failed_p95("batch_load", severity="low", tolerated=True),
-        scenario("down", status="unreachable", message="target unreachable", passed=False),
-        fail_on="medium",
+        failed_p95("batch_load", severity=Severity.LOW, tolerated=True),
+        scenario(
+            "down", status=ScenarioStatus.UNREACHABLE, message="target unreachable", passed=False
+        ),
+        fail_on=Severity.MEDIUM,
     )
     markdown = render_markdown(report)
     assert markdown.startswith(
-        "### ❌ perfrun: failed — 1 of 4 scenarios passed, 2 failed, "
+        "### ❌ perfrun: failed — 1 passed, 2 failed, "
         "1 tolerated (severity below --fail-on medium)\n"
     )
     assert HEADER in markdown
