@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from perfrun.engine.base import Engine
 from perfrun.engine.fast import FastEngine
 from perfrun.engine.httpx_engine import HttpxEngine
-from perfrun.scenario.model import EngineChoice, RequestSpec
+from perfrun.scenario.model import EngineChoice, RequestSpec, Scenario
 
 ENGINES: dict[str, type[FastEngine] | type[HttpxEngine]] = {
     FastEngine.name: FastEngine,
@@ -28,7 +28,19 @@ def choose_engine(choice: EngineChoice, base_url: str) -> str:
     return HttpxEngine.name
 
 
-def build_engine(
-    name: str, base_url: str, timeout: float, requests: Sequence[RequestSpec]
-) -> Engine:
-    return ENGINES[name](base_url, timeout, requests)
+@dataclass(frozen=True)
+class EngineRecipe:
+    """The `EngineFactory` of a real engine: its name and what it is built from. Plain
+    data, so it pickles into each worker process, which builds its own engine."""
+
+    name: str
+    base_url: str
+    timeout: float
+    requests: tuple[RequestSpec, ...]
+
+    @classmethod
+    def for_scenario(cls, name: str, base_url: str, scenario: Scenario) -> EngineRecipe:
+        return cls(name, base_url, scenario.load.timeout, scenario.requests)
+
+    def __call__(self) -> Engine:
+        return ENGINES[self.name](self.base_url, self.timeout, self.requests)

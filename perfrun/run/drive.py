@@ -1,8 +1,9 @@
 """One event loop driving one share of a scenario's load.
 
 The whole load in a single-process run, or worker k's share of it in a multi-process
-run: build the engine, start at the agreed time, run the load model, and alongside it
-probe the event loop's lag, report progress, and give up on an unreachable target.
+run: build the engine from the factory given, start at the agreed time, run the load
+model, and alongside it probe the event loop's lag, report progress, and give up on an
+unreachable target.
 A stop signal cancels the load; what was measured until then stays in `stats`.
 """
 
@@ -17,9 +18,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any
 
-from perfrun.engine.base import Engine
+from perfrun.engine.base import Engine, EngineFactory
 from perfrun.engine.closed import run_closed, run_closed_stages
-from perfrun.engine.factory import build_engine
 from perfrun.engine.lag import probe_loop_lag
 from perfrun.engine.open import run_open
 from perfrun.engine.pacer import Pacer
@@ -32,30 +32,46 @@ from perfrun.scenario.model import LoadModel, LoadSpec, Scenario
 
 PROGRESS_INTERVAL = 0.5
 UNREACHABLE_AFTER = 3.0
-"""Seconds of nothing but connection failures after which a scenario gives up."""
+"""Seconds into the load of the first check for an unreachable target."""
+UNREACHABLE_EVERY = 0.5
+"""Seconds between the later checks, until a request reaches the target."""
 
 Tick = Callable[[ScenarioStats], None]
 
 
 def drive(
     scenario: Scenario,
-    engine_name: str,
-    base_url: str,
+    engine: EngineFactory,
     stats: ScenarioStats,
     *,
     share: Share = Share.WHOLE,
     start_at: float | None = None,
     tick: Tick | None = None,
     signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+    unreachable_after: float = UNREACHABLE_AFTER,
+    unreachable_every: float = UNREACHABLE_EVERY,
 ) -> bool:
-    """Run the load in a new event loop; True when a stop signal interrupted it.
+    """Run the load in a new event loop, on the engine `engine()` builds there; True when
+    a stop signal interrupted it.
 
     The load starts at `start_at` (a perf_counter time: workers start together) or at
     once; `stats` is rebased to that moment. `tick` is called every PROGRESS_INTERVAL.
+    The load is cancelled when the target is `unreachable`, checked `unreachable_after`
+    seconds into it and then every `unreachable_every` seconds until a request reaches it.
     """
     with asyncio.Runner(loop_factory=_loop_factory()) as runner, _frozen_heap():
         return runner.run(
-            _drive(scenario, engine_name, base_url, stats, share, start_at, tick, signals)
+            _drive(
+                scenario,
+                engine,
+                stats,
+                share=share,
+                start_at=start_at,
+                tick=tick,
+                signals=signals,
+                unreachable_after=unreachable_after,
+                unreachable_every=unreachable_every,
+            )
         )
 
 
@@ -71,16 +87,18 @@ def _handler(sig: signal.Signals) -> SignalHandler:
 
 async def _drive(
     scenario: Scenario,
-    engine_name: str,
-    base_url: str,
+    factory: EngineFactory,
     stats: ScenarioStats,
+    *,
     share: Share,
     start_at: float | None,
     tick: Tick | None,
     signals: tuple[signal.Signals, ...],
+    unreachable_after: float,
+    unreachable_every: float,
 ) -> bool:
     loop = asyncio.get_running_loop()
-    engine = build_engine(engine_name, base_url, scenario.load.timeout, scenario.requests)
+    engine = factory()
     interrupted = False
     load: asyncio.Task[None] | None = None
     # A signal ignored when perfrun started (`perfrun ... &` in a script ignores SIGINT)
@@ -112,7 +130,10 @@ async def _drive(
         helpers = [asyncio.create_task(probe_loop_lag(stats.loop_lag))]
         if tick is not None:
             helpers.append(asyncio.create_task(_ticker(tick, stats)))
-        helpers.append(asyncio.create_task(_give_up_if_unreachable(stats, load)))
+        give_up = _give_up_if_unreachable(
+            stats, load, after=unreachable_after, every=unreachable_every
+        )
+        helpers.append(asyncio.create_task(give_up))
         with contextlib.suppress(asyncio.CancelledError):
             await load
         if not load.cancelled() and scenario.load.model is LoadModel.OPEN:
@@ -157,12 +178,30 @@ def expected_load(load: LoadSpec) -> tuple[int | None, float | None]:
     return None, load.duration
 
 
-async def _give_up_if_unreachable(stats: ScenarioStats, load: asyncio.Task[None]) -> None:
-    """Stop the load once UNREACHABLE_AFTER seconds have passed in which every request
-    failed to connect: hammering a closed port for the whole duration tells nothing."""
-    await asyncio.sleep(UNREACHABLE_AFTER)
-    if unreachable(stats):
-        load.cancel()
+async def _give_up_if_unreachable(
+    stats: ScenarioStats, load: asyncio.Task[None], *, after: float, every: float
+) -> None:
+    """Cancel the load once the target is `unreachable`, checked `after` seconds into the
+    load and then every `every` seconds: hammering a closed port for the whole duration
+    tells nothing, and a target that drops connects shows no result at all until its
+    connect timeouts come in, after the first check. Stops checking once a request
+    reached the target, after which `unreachable` can never hold again."""
+    await asyncio.sleep(after)
+    while not _reached(stats):
+        if unreachable(stats):
+            load.cancel()
+            return
+        await asyncio.sleep(every)
+
+
+def _reached(stats: ScenarioStats) -> bool:
+    """Some request got through to the target: it succeeded, or failed after connecting.
+    Reads the parts as they are, without merging histograms."""
+    parts = (stats.warmup, *stats.endpoints.values())
+    return any(
+        p.succeeded or any(not ErrorKind(kind).is_connect_failure for kind in p.errors)
+        for p in parts
+    )
 
 
 def unreachable(stats: ScenarioStats) -> bool:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import psutil
 
 from perfrun.demo.process import DemoTarget
-from perfrun.engine.factory import choose_engine
+from perfrun.engine.factory import EngineRecipe, choose_engine
 from perfrun.errors import PerfrunError
 from perfrun.metrics.stats import LiveFigures, ScenarioStats
 from perfrun.run.drive import drive, expected_load, unreachable
@@ -121,15 +121,15 @@ def _run_load(
             )
 
         return run_workers(
-            scenario, engine, base_url, options.workers, stats, monitor.add_generator,
-            on_progress, on_done=monitor.stop,
+            scenario, EngineRecipe.for_scenario(engine, base_url, scenario), options.workers,
+            stats, monitor.add_generator, on_progress, on_done=monitor.stop,
         )  # fmt: skip
 
     def tick(current: ScenarioStats) -> None:
         live = current.live()
         progress.update(snapshot(live.done, live.errors, float(live.last_second), live.p95_ms))
 
-    return drive(scenario, engine, base_url, stats, tick=tick)
+    return drive(scenario, EngineRecipe.for_scenario(engine, base_url, scenario), stats, tick=tick)
 
 
 def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> psutil.Process | None:

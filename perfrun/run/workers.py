@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
+from perfrun.engine.base import EngineFactory
 from perfrun.engine.share import Share
 from perfrun.errors import TargetError
 from perfrun.metrics.stats import LiveFigures, ScenarioStats
@@ -41,15 +42,13 @@ STOP_GRACE = 15.0
 @dataclass(frozen=True)
 class _Job:
     scenario: Scenario
-    engine: str
-    base_url: str
+    engine: EngineFactory
     share: Share
 
 
 def run_workers(
     scenario: Scenario,
-    engine: str,
-    base_url: str,
+    engine: EngineFactory,
     count: int,
     stats: ScenarioStats,
     on_start: Callable[[list[int]], None],
@@ -57,15 +56,17 @@ def run_workers(
     on_done: Callable[[], object] | None = None,
 ) -> bool:
     """Run the scenario in `count` workers, merge their stats into `stats`; True when
-    interrupted. `on_start` gets the workers' pids once they run; `on_done` is called
-    once every worker has reported, while they still live (e.g. the monitor's last
-    sample, which must still see their CPU)."""
+    interrupted. `engine` reaches each worker pickled (spawned processes: a recipe such
+    as `EngineRecipe`, not a closure), and each builds its own engine from it.
+    `on_start` gets the workers' pids once they run; `on_done` is called once every
+    worker has reported, while they still live (e.g. the monitor's last sample, which
+    must still see their CPU)."""
     context = multiprocessing.get_context("spawn")  # no fork: the monitor thread runs
     pipes: list[Connection] = []
     processes: list[BaseProcess] = []
     for index in range(count):
         parent_end, child_end = context.Pipe()
-        job = _Job(scenario, engine, base_url, Share(index, count))
+        job = _Job(scenario, engine, Share(index, count))
         process = context.Process(
             target=_worker_main, args=(child_end, job), name=f"perfrun-worker-{index}"
         )
@@ -179,7 +180,6 @@ def _worker_main(pipe: Connection, job: _Job) -> None:
     interrupted = drive(
         job.scenario,
         job.engine,
-        job.base_url,
         stats,
         share=job.share,
         start_at=start_at,
