@@ -49,10 +49,7 @@ async def run_open(
     mix = RequestMix(requests)
     rng = random.Random(master.getrandbits(64))
     slots = asyncio.Semaphore(share.cap(load.max_in_flight))
-    idle: list[Session] = []
-    sessions: list[Session] = []
-    """Every session opened, to close them all: a task cancelled before its first step
-    never gives its session back to `idle`."""
+    pool = _SessionPool(engine)
     in_flight: set[asyncio.Task[None]] = set()
 
     async def one(session: Session, spec: RequestSpec, intended: float, capped: bool) -> None:
@@ -63,7 +60,7 @@ async def run_open(
                 counts.late_own += not capped
             sink(result)
         finally:
-            idle.append(session)
+            pool.give_back(session)
             slots.release()
 
     end = start + pacer.profile.duration
@@ -92,22 +89,39 @@ async def run_open(
                 break
             positions.advance()
             counts.sent += 1
-            if idle:
-                session = idle.pop()
-            else:
-                session = engine.session()
-                sessions.append(session)
-            task = asyncio.create_task(one(session, mix.pick(rng), intended, capped))
+            task = asyncio.create_task(one(pool.take(), mix.pick(rng), intended, capped))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
-        if in_flight:
-            await asyncio.gather(*in_flight)
+        await asyncio.gather(*in_flight)
     finally:
         for task in in_flight:
             task.cancel()
-        if in_flight:
-            await asyncio.gather(*in_flight, return_exceptions=True)
-        await asyncio.gather(*(s.aclose() for s in sessions), return_exceptions=True)
+        await asyncio.gather(*in_flight, return_exceptions=True)
+        await pool.aclose()
+
+
+class _SessionPool:
+    """Sessions (connections) for requests in flight: an idle one when there is one, else
+    a new one, so the pool grows to the most requests in flight at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.idle: list[Session] = []
+        self.opened: list[Session] = []
+        """Every session opened, to close them all: a task cancelled before its first
+        step never gives its session back."""
+
+    def take(self) -> Session:
+        if self.idle:
+            return self.idle.pop()
+        self.opened.append(self.engine.session())
+        return self.opened[-1]
+
+    def give_back(self, session: Session) -> None:
+        self.idle.append(session)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(s.aclose() for s in self.opened), return_exceptions=True)
 
 
 async def _acquire_before(slots: asyncio.Semaphore, deadline: float) -> bool:

@@ -85,6 +85,34 @@ def _handler(sig: signal.Signals) -> SignalHandler:
     return handler if handler is not None else signal.SIG_DFL
 
 
+class _StopSignals:
+    """While installed, a stop signal cancels the load and puts the previous handlers back,
+    so a second Ctrl-C interrupts the clean-up too. A signal ignored when perfrun started
+    (`perfrun ... &` in a script ignores SIGINT) stays ignored, as it does outside the load:
+    the same signal means the same at any time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, signals: tuple[signal.Signals, ...]):
+        self.loop = loop
+        self.received = False
+        self.load: asyncio.Task[None] | None = None
+        self.previous = {sig: h for sig in signals if (h := _handler(sig)) is not signal.SIG_IGN}
+        for sig in self.previous:
+            loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        self.received = True
+        if self.load is not None:
+            self.load.cancel()
+        self.restore()
+
+    def restore(self) -> None:
+        """Put the previous handlers back (once; later calls do nothing)."""
+        for sig, handler in self.previous.items():
+            self.loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)  # remove_signal_handler leaves SIG_DFL behind
+        self.previous = {}
+
+
 async def _drive(
     scenario: Scenario,
     factory: EngineFactory,
@@ -97,43 +125,26 @@ async def _drive(
     unreachable_after: float,
     unreachable_every: float,
 ) -> bool:
-    loop = asyncio.get_running_loop()
     engine = factory()
-    interrupted = False
-    load: asyncio.Task[None] | None = None
-    # A signal ignored when perfrun started (`perfrun ... &` in a script ignores SIGINT)
-    # stays ignored, as it does outside the load: the same signal means the same at any time.
-    previous = {sig: h for sig in signals if (h := _handler(sig)) is not signal.SIG_IGN}
-
-    def restore_handlers() -> None:
-        for sig, handler in previous.items():
-            loop.remove_signal_handler(sig)
-            signal.signal(sig, handler)  # remove_signal_handler leaves SIG_DFL behind
-
-    def on_signal() -> None:
-        nonlocal interrupted
-        interrupted = True
-        if load is not None:
-            load.cancel()
-        restore_handlers()  # a second Ctrl-C interrupts the clean-up too
-
-    for sig in previous:
-        loop.add_signal_handler(sig, on_signal)
+    stop = _StopSignals(asyncio.get_running_loop(), signals)
     helpers: list[asyncio.Task[None]] = []
     try:
         if start_at is not None:
             await sleep_until(start_at)
-        if interrupted:
+        if stop.received:
             return True
         stats.rebase(start_at if start_at is not None else time.perf_counter())
-        load = asyncio.create_task(_executor(scenario, engine, stats, share))
-        helpers = [asyncio.create_task(probe_loop_lag(stats.loop_lag))]
+        load = stop.load = asyncio.create_task(_executor(scenario, engine, stats, share))
+        helpers = [
+            asyncio.create_task(probe_loop_lag(stats.loop_lag)),
+            asyncio.create_task(
+                _give_up_if_unreachable(
+                    stats, load, after=unreachable_after, every=unreachable_every
+                )
+            ),
+        ]
         if tick is not None:
             helpers.append(asyncio.create_task(_ticker(tick, stats)))
-        give_up = _give_up_if_unreachable(
-            stats, load, after=unreachable_after, every=unreachable_every
-        )
-        helpers.append(asyncio.create_task(give_up))
         with contextlib.suppress(asyncio.CancelledError):
             await load
         if not load.cancelled() and scenario.load.model is LoadModel.OPEN:
@@ -143,9 +154,8 @@ async def _drive(
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
         await engine.aclose()
-        if not interrupted:
-            restore_handlers()
-    return interrupted
+        stop.restore()
+    return stop.received
 
 
 def _executor(

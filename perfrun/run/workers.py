@@ -61,19 +61,7 @@ def run_workers(
     `on_start` gets the workers' pids once they run; `on_done` is called once every
     worker has reported, while they still live (e.g. the monitor's last sample, which
     must still see their CPU)."""
-    context = multiprocessing.get_context("spawn")  # no fork: the monitor thread runs
-    pipes: list[Connection] = []
-    processes: list[BaseProcess] = []
-    for index in range(count):
-        parent_end, child_end = context.Pipe()
-        job = _Job(scenario, engine, Share(index, count))
-        process = context.Process(
-            target=_worker_main, args=(child_end, job), name=f"perfrun-worker-{index}"
-        )
-        process.start()
-        child_end.close()
-        pipes.append(parent_end)
-        processes.append(process)
+    pipes, processes = _spawn(scenario, engine, count)
     interrupted = False
     received: dict[int, tuple[ScenarioStats, bool]] = {}
     """Filled as workers report, so an interrupt mid-way loses none of what came."""
@@ -94,13 +82,7 @@ def run_workers(
     finally:
         if on_done is not None:
             on_done()
-        for pipe in pipes:
-            pipe.close()  # a worker still waiting for its start time gets EOF and leaves
-        for worker in processes:
-            worker.join(timeout=STOP_GRACE)
-            if worker.is_alive():
-                worker.kill()
-                worker.join()
+        _close(pipes, processes)
     for index in sorted(received):
         worker_stats, worker_interrupted = received[index]
         stats.merge(worker_stats)
@@ -112,6 +94,38 @@ def run_workers(
             "their share is missing from the figures"
         )
     return interrupted
+
+
+def _spawn(
+    scenario: Scenario, engine: EngineFactory, count: int
+) -> tuple[list[Connection], list[BaseProcess]]:
+    """Start `count` workers, each with its share and one end of its own pipe."""
+    context = multiprocessing.get_context("spawn")  # no fork: the monitor thread runs
+    pipes: list[Connection] = []
+    processes: list[BaseProcess] = []
+    for index in range(count):
+        parent_end, child_end = context.Pipe()
+        job = _Job(scenario, engine, Share(index, count))
+        process = context.Process(
+            target=_worker_main, args=(child_end, job), name=f"perfrun-worker-{index}"
+        )
+        process.start()
+        child_end.close()
+        pipes.append(parent_end)
+        processes.append(process)
+    return pipes, processes
+
+
+def _close(pipes: list[Connection], processes: list[BaseProcess]) -> None:
+    """Close the pipes (a worker still waiting for its start time gets EOF and leaves), then
+    wait for each worker, killing one that has not left within STOP_GRACE."""
+    for pipe in pipes:
+        pipe.close()
+    for worker in processes:
+        worker.join(timeout=STOP_GRACE)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
 
 
 def _await_ready(pipes: list[Connection], processes: list[BaseProcess]) -> None:
