@@ -12,6 +12,7 @@ counted, never silently skipped.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 
@@ -64,6 +65,8 @@ async def run_open(
             slots.release()
 
     end = start + pacer.profile.duration
+    waited_until = -math.inf
+    """When the executor last got a slot it had waited for."""
     try:
         while True:
             due = pacer.due(positions.current)
@@ -80,13 +83,17 @@ async def run_open(
                 counts.dropped += 1 + rest
                 break
             counts.due += 1
-            capped = slots.locked()
+            # Capped: it waits for a slot, or it came due while an earlier one waited (a
+            # slot freed since, but the cap is what made it late, not perfrun).
+            capped = slots.locked() or intended < waited_until
             counts.capped += capped
             if not await _acquire_before(slots, end):
                 rest = _remaining(pacer, positions)
                 counts.due += rest
                 counts.dropped += 1 + rest
                 break
+            if capped:
+                waited_until = time.perf_counter()
             positions.advance()
             counts.sent += 1
             task = asyncio.create_task(one(pool.take(), mix.pick(rng), intended, capped))

@@ -197,6 +197,22 @@ def test_open_model_at_the_cap_waits_for_a_slot_sends_late_and_drops_the_rest() 
     assert engine.cancelled == 0
 
 
+def test_open_model_counts_as_capped_what_came_due_while_it_waited_for_a_slot() -> None:
+    # 100/s for 1.2 s, 5 slots, and a server that answers in batches: the first five
+    # requests (due at 0-40 ms) all end at 500 ms, every later one 500 ms after it was sent.
+    # When a batch ends, five slots free at once: the requests due meanwhile find a slot
+    # free, yet they are late because of the cap, not because perfrun fell behind.
+    engine = ScriptedEngine(lambda index: Outcome(latency=0.5 - 0.01 * index if index < 5 else 0.5))
+    stats, _ = run(open_load(100, 1.2, max_in_flight=5), engine)
+
+    counts = stats.schedule
+    assert counts.sent >= 10  # the batch at 500 ms went out
+    # All sent but the first five, and the one still waiting for a slot at the end.
+    assert counts.capped == counts.sent - 5 + 1
+    assert counts.late_own <= 5  # only the first five could be perfrun's own
+    assert not counts.late_own > counts.sent - counts.capped
+
+
 def test_open_model_drops_what_still_waits_for_a_slot_when_the_schedule_ends() -> None:
     # 20/s for 300 ms: due at 0, 50, …, 250 ms. 2 slots, held 400 ms: the first two go out,
     # the 3rd waits for a slot until the end, then it and the 3 after it are dropped.
