@@ -246,14 +246,18 @@ class Monitor:
                     conns += _optional(partial(_sockets, proc.pid))
             except (psutil.NoSuchProcess, psutil.ZombieProcess):
                 continue
+        if not _alive(tree.root):
+            # It exited while being read: an exiting process reads 0 MB, which a folded
+            # final sample would keep as the peak. What it left is not a sample of it.
+            self._target_lost = True
+            return (None, None, None, None, None, None)
         return (round(cpu, 2), rss / 2**20, threads, files, conns, len(procs))
 
     def _tree_processes(self, tree: _Tree) -> list[psutil.Process]:
         """The root and its descendants. Listing descendants reads every process's stat
         file (~1 ms), the bulk of a sample's cost, so it is redone only every
         CHILDREN_REFRESH seconds; children that exit in between are dropped as found."""
-        if not tree.root.is_running() or tree.root.status() == psutil.STATUS_ZOMBIE:
-            # A crashed child of perfrun (the demo target) stays a zombie until reaped.
+        if not _alive(tree.root):
             raise psutil.NoSuchProcess(tree.root.pid)
         now = time.monotonic()
         if now - tree.children_listed >= CHILDREN_REFRESH:
@@ -283,6 +287,15 @@ class Monitor:
             seen[proc.pid] = total
         tree.cpu_times = seen
         return max(delta, 0.0)
+
+
+def _alive(proc: psutil.Process) -> bool:
+    """Running and not a zombie (a crashed child of perfrun, the demo target, stays a zombie
+    until reaped)."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _fold(earlier: Sample, later: Sample) -> Sample:
