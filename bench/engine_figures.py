@@ -21,6 +21,7 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,7 +35,9 @@ def pin(pid: int, cpu: int) -> None:
         os.sched_setaffinity(pid, {cpu})
 
 
-def run_perfrun(url: str, engine: str, users: int, seconds: float, think_ms: float = 0) -> dict:
+def run_perfrun(
+    url: str, engine: str, users: int, seconds: float, think_ms: float = 0
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "bench.yaml").write_text(
             textwrap.dedent(f"""\

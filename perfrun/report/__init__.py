@@ -1,1 +1,3 @@
-"""Reports: the report model and its renderers (JSON, console)."""
+"""Reports: the report model (built once by perfrun.judge), its JSON codec, atomic files,
+the wording renderers share, and the renderers (console, live progress, HTML, JUnit,
+Markdown)."""

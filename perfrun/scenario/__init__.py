@@ -1,1 +1,2 @@
-"""Scenarios: the frozen model, the YAML loader that builds it, and selection."""
+"""Scenarios: the frozen model, the metric registry, the YAML loader that builds them, and
+selection."""

@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -30,6 +30,7 @@ from typing import NamedTuple
 import pytest
 import uvloop
 
+from perfrun.engine.base import Engine
 from perfrun.engine.fast import FastEngine
 from perfrun.engine.httpx_engine import HttpxEngine
 from perfrun.metrics.result import ErrorKind, RequestResult
@@ -38,7 +39,10 @@ from tests.servers.conformance import payload
 from tests.servers.launch import TargetProcess
 
 SERVER_SCRIPT = Path(__file__).parents[1] / "servers" / "conformance.py"
-ENGINES = {"httpx": HttpxEngine, "fast": FastEngine}
+ENGINES: dict[str, Callable[[str, float, Sequence[RequestSpec]], Engine]] = {
+    "httpx": HttpxEngine,
+    "fast": FastEngine,
+}
 
 SERVER, REFUSED, FULL_BACKLOG = "server", "refused", "full_backlog"
 """Where a sequence sends: the conformance server, a port nothing listens on, or a

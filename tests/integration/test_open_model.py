@@ -11,11 +11,17 @@ cap, and on the saturation guard telling when perfrun, not the target, was the b
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import math
+import re
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from perfrun.engine.closed import STAGE_TICK
 from perfrun.engine.httpx_engine import HttpxEngine
 from perfrun.engine.lag import PROBE_INTERVAL, probe_loop_lag
 from perfrun.engine.open import LATE_AFTER, run_open
@@ -24,6 +30,7 @@ from perfrun.metrics.result import RequestResult
 from perfrun.metrics.schedule import ScheduleCounts
 from perfrun.scenario.model import LoadModel, LoadSpec, RequestSpec
 from tests.servers.launch import TargetProcess
+from tests.support.bounds import PERCENTILE_SLACK, loop_late_s
 from tests.support.perfrun_cli import (
     RunPerfrun,
     StartTarget,
@@ -46,6 +53,23 @@ def full_seconds(s: dict[str, Any], count: int) -> list[dict[str, Any]]:
     return [by_second[t] for t in range(count)]
 
 
+def droppable(s: dict[str, Any], end_rate: float) -> float:
+    """At most how many requests a run that kept its schedule may drop: a request is
+    dropped only when the executor reaches it after the schedule's end, so only those due
+    in its last loop_late_s(s) seconds can be (one more for where the end falls). A busy
+    machine drops one or two at the very end; an executor that stops early drops more."""
+    return end_rate * loop_late_s(s) + 1
+
+
+def crossing(rate: float, s: dict[str, Any]) -> int:
+    """How many requests may end in the second after the one they were intended in, or
+    fewer than intended end in a second: a request intended at t ends in [t, t + latency
+    max], so at most rate × latency max of them cross each boundary (one more for the
+    rounding of a second's count). It grows with a busy machine's latencies, while a
+    second losing or gaining a share of its schedule is off by far more."""
+    return math.ceil(rate * float(s["latency_ms"]["max"]) / 1000.0) + 1
+
+
 # --- the rate is kept -------------------------------------------------------------------------
 
 
@@ -58,19 +82,42 @@ def test_open_model_sends_rate_times_duration_and_reports_that_rate(
     assert run.exit_code == 0, run.output
     s = only_scenario(run.report)
     assert s["load"]["model"] == "open"
-    assert s["schedule"]["due"] == 1000
-    assert s["schedule"]["sent"] == 1000
-    assert s["schedule"]["dropped"] == 0
-    assert abs(s["requests"]["total"] - 1000) <= 10
-    assert s["requests"]["succeeded"] == s["requests"]["total"]
-    assert abs(s["requests"]["rps"] - 200) <= 2.0
-    for point in full_seconds(s, 5)[1:]:
-        assert abs(point["requests"] - 200) <= 3, s["timeline"]
+    schedule = s["schedule"]
+    # Every request of the schedule is sent once (but those a paused machine reaches only
+    # after the schedule's end, dropped: see droppable), answered and counted, and the
+    # server saw exactly those.
+    assert schedule["due"] == 1000
+    assert schedule["sent"] + schedule["dropped"] == 1000
+    assert schedule["dropped"] <= droppable(s, 200)
+    total = s["requests"]["total"]
+    assert total == s["requests"]["succeeded"] == schedule["sent"]
+    assert arrival_stats(server).requests == schedule["sent"]
+    # The rate is counted over the window: from the first intended send to the schedule's
+    # end (5 s) or the last answer, at most the slowest latency after the last intended
+    # send (999/200 s). 200/s on any machine; a window off by a gap or a second is not.
+    window = s["window"]["duration_s"]
+    assert 5.0 <= window <= max(5.0, 999 / 200 + s["latency_ms"]["max"] / 1000.0) + 0.001
+    assert s["requests"]["rps"] == pytest.approx(total / window, rel=1e-3)
+    slack = crossing(200, s)
+    seconds = [point["requests"] for point in full_seconds(s, 5)]
+    assert 200 - slack <= seconds[0] <= 200, seconds  # nothing intended before t = 0
+    for count in seconds[1:4]:
+        assert abs(count - 200) <= slack, seconds
+    assert 200 - slack - schedule["dropped"] <= seconds[4] <= 200 + slack, seconds
     assert s["latency_basis"] == "intended_send_time"
-    assert 20.0 <= s["latency_ms"]["p50"] < 40.0  # the server's 20 ms, plus the client's own
-    seen = arrival_stats(server)
-    assert seen.requests == 1000
-    assert seen.gap_spread < 0.5  # evenly spaced: 5 ms apart, give or take the client's jitter
+    # The server's 20 ms, plus the client's own: each request's latency is its send delay
+    # plus its service time, so the median is at most the median service time plus the
+    # longest send delay. Latency timed from anything earlier than the intended send (the
+    # run's start, the previous request) reads far above that, busy machine or not.
+    latency, service = s["latency_ms"], s["service_time_ms"]
+    delay, lag = schedule["send_delay_ms"], s["generator"]["loop_lag_ms"]
+    assert latency["p50"] >= 20.0
+    assert latency["p50"] <= (service["p50"] + delay["max"]) * PERCENTILE_SLACK
+    # Evenly spaced, 5 ms apart: three in four requests go out within half a gap of the
+    # lateness the event loop itself shows. A pacer sending in bursts delays every other
+    # request by a gap or more, whatever the loop does. (Not the gaps the server sees: a
+    # busy machine schedules the server too, and its read times bunch up.)
+    assert delay["p75"] <= lag["p75"] + 2.5, (delay, lag)
 
 
 def test_poisson_arrivals_keep_the_mean_rate_with_random_gaps(
@@ -82,11 +129,15 @@ def test_poisson_arrivals_keep_the_mean_rate_with_random_gaps(
 
     assert run.exit_code == 0, run.output
     s = only_scenario(run.report)
-    total = s["requests"]["total"]
+    total, schedule = s["requests"]["total"], s["schedule"]
     # A Poisson count with mean 900 has a standard deviation of 30: ±15 % is 4.5 sigma.
-    assert 765 <= total <= 1035
-    assert s["schedule"]["sent"] == s["schedule"]["due"] == total
-    assert s["schedule"]["dropped"] == 0
+    assert 765 <= schedule["due"] <= 1035
+    assert schedule["sent"] + schedule["dropped"] == schedule["due"]
+    assert total == schedule["sent"]
+    # Only the schedule's tail can be dropped (see droppable); Poisson arrivals may bunch
+    # in it: 4 standard deviations of a Poisson count over that tail, on top.
+    tail = droppable(s, 300)
+    assert schedule["dropped"] <= tail + 4 * math.sqrt(tail) + 1
     seen = arrival_stats(server)
     assert seen.requests == total
     # Exponential gaps have an interquartile range of 1.58 medians; evenly spaced ones near 0
@@ -134,7 +185,10 @@ def test_open_model_latency_includes_the_wait_behind_a_stalled_server(
     s = only_scenario(run.report)
     assert s["latency_basis"] == "intended_send_time"
     assert s["requests"]["total"] == s["requests"]["succeeded"]
-    assert abs(s["requests"]["total"] - 600) <= 1
+    schedule = s["schedule"]
+    # 600 measured (intended from 1.5 s to 7.5 s, one either way at the boundary), less any
+    # of the schedule's tail a paused machine reached too late (see droppable).
+    assert abs(s["requests"]["total"] + schedule["dropped"] - 600) <= 1
     latency, service = s["latency_ms"], s["service_time_ms"]
     assert 490.0 <= latency["p75"] <= 600.0, latency
     assert 790.0 <= latency["p90"] <= 900.0, latency
@@ -142,9 +196,9 @@ def test_open_model_latency_includes_the_wait_behind_a_stalled_server(
     assert service["p75"] < 100.0, service
     assert service["p90"] < 100.0, service
     assert service["max"] >= 900.0, service  # the requests that held a slot saw the stall
-    schedule = s["schedule"]
-    assert schedule["due"] == schedule["sent"] == 750
-    assert schedule["dropped"] == 0
+    assert schedule["due"] == 750
+    assert schedule["sent"] + schedule["dropped"] == 750
+    assert schedule["dropped"] <= droppable(s, 100)
     assert schedule["late"] >= 3 * 90  # the waiting 90 of each measured stall, at least
     assert schedule["send_delay_ms"]["max"] >= 800.0
 
@@ -172,11 +226,19 @@ def test_open_model_stages_are_followed_second_by_second(
     expected = [40.0, 80.0, 100.0, 100.0, 60.0]
     seconds = full_seconds(s, 5)
     assert [p["target"] for p in seconds] == expected
-    for point, target_rate in zip(seconds, expected, strict=True):
-        # A fast server answers in ~1 ms, so at most a request or two cross a boundary.
-        assert abs(point["requests"] - target_rate) <= max(3, 0.05 * target_rate), seconds
-    assert s["schedule"]["due"] == s["schedule"]["sent"] == 380  # 120 + 200 + 60
-    assert s["requests"]["total"] == s["requests"]["succeeded"] == 380
+    schedule = s["schedule"]
+    assert schedule["due"] == 380  # 120 + 200 + 60
+    assert schedule["sent"] + schedule["dropped"] == 380
+    assert schedule["dropped"] <= droppable(s, 20)  # the schedule ends at 20/s
+    assert s["requests"]["total"] == s["requests"]["succeeded"] == schedule["sent"]
+    # A second's intended requests are its target, give or take one for rounding; as many
+    # as cross its boundaries at up to 100/s (see crossing) end in a neighbour, and the
+    # last second loses what was dropped. A fast server answers in ~1 ms, so on a quiet
+    # machine that is a request or two; a stage followed at the wrong rate is off by 20+.
+    slack = crossing(100, s) + 1
+    for t, (point, target_rate) in enumerate(zip(seconds, expected, strict=True)):
+        dropped = schedule["dropped"] if t == 4 else 0
+        assert target_rate - slack - dropped <= point["requests"] <= target_rate + slack, seconds
 
 
 def profile_users(t: float) -> float:
@@ -215,18 +277,29 @@ def test_closed_model_user_stages_shape_the_load_and_leaving_users_finish_their_
     # A user sends one request every 50 ms plus the client's own time: at most 20/s.
     # The users running are the profile rounded half up, so a second's user-seconds are
     # the mean of that step function over the second, not the value at its middle.
-    # Observed 17-19.6 per user-second (users join at a 50 ms tick and open a connection).
     # Counted by completion, a second also gets the (up to 8) requests in flight when it
     # began; and a leaving user sees the lower target only between requests, so it may
     # send one more after its leave instant, a request it then finishes (up to 8 more).
+    # At least: a user's answers come at most a cycle apart (its slowest request plus the
+    # loop's worst lateness: this run's own figures, ~60 ms when quiet, where 17-19.6 per
+    # user-second were observed), less the one in flight when the second ends; a user
+    # joining in the second starts up to a stage tick (and the loop's lateness) late.
+    late_ms = loop_late_s(s) * 1000.0
+    cycle_ms = s["latency_ms"]["max"] + late_ms
+    join_ms = STAGE_TICK * 1000.0 + late_ms
     for second, count in enumerate(counts):
-        user_seconds = sum(round_half_up(profile_users(second + i / 1000)) for i in range(1000))
-        user_seconds /= 1000
-        assert 13.0 * user_seconds <= count <= 20.0 * user_seconds + 16, (targets, counts)
+        steps = [round_half_up(profile_users(second + i / 1000)) for i in range(-1, 1000)]
+        user_seconds = sum(steps[1:]) / 1000
+        joins = sum(max(b - a, 0) for a, b in itertools.pairwise(steps))
+        least = (user_seconds * 1000.0 - joins * join_ms) / cycle_ms - 8 - joins
+        assert least <= count <= 20.0 * user_seconds + 16, (targets, counts, cycle_ms)
     assert counts[0] < counts[1] < counts[2], counts  # rises
-    # Holds: 15 % is ~150 ms of the 8 users' requests, so that one pause of this machine
-    # does not fail it; a user leaving early (7 of 8) or joining late would.
-    assert abs(counts[2] - counts[3]) <= 0.15 * counts[2], counts
+    # Holds: 15 % is ~150 ms of the 8 users' requests lost to small pauses over a second,
+    # plus what the run's longest pause (its slowest request beyond the server's 50 ms, or
+    # its loop's worst lateness) cost each of the 8 users; a user leaving early or joining
+    # late costs a whole user's 20/s on top of that.
+    pause_ms = max(s["latency_ms"]["max"] - 50.0, late_ms)
+    assert abs(counts[2] - counts[3]) <= 0.15 * counts[2] + 8 * pause_ms / 50.0, counts
     assert counts[4] < counts[3], counts  # falls
     # Nothing cancelled: every request the server saw came back and was counted.
     assert s["requests"]["total"] == s["requests"]["succeeded"]
@@ -244,28 +317,41 @@ def test_warmup_requests_are_kept_out_of_the_measured_figures_and_thresholds(
     # then: the warm-up's latencies reach ~500 ms, the measured part's stay at a few ms.
     server = target("--stall-ms", "500", "--stall-every-ms", "60000", "--stall-from-first-request")
     load = open_load(100, "3s", warmup="1s")
-    thresholds = {"max_p95_response_ms": 100}
+    # Counted with the warm-up, the stall's requests (500, 490, ... ms) would put the p95
+    # of all 300 at 360 ms or more: the limit is under that, and as far above the measured
+    # part's few ms as it can be, so only a pause of the machine longer than the stall's
+    # own holds could fail it.
+    thresholds = {"max_p95_response_ms": 300}
     run = run_perfrun({"warm": scenario_with_load(server.url, load, thresholds=thresholds)})
 
     assert run.exit_code == 0, run.output
     s = only_scenario(run.report)
-    warmup = s["warmup"]
+    warmup, schedule = s["warmup"], s["schedule"]
     assert warmup["duration_s"] == 1.0
+    # Split by intended send time: 100 and 200, one either way at the boundary, less any
+    # of the schedule's tail a paused machine reached too late (see droppable).
+    assert schedule["dropped"] <= droppable(s, 100)
     assert abs(warmup["requests"]["total"] - 100) <= 1
-    assert abs(s["requests"]["total"] - 200) <= 1
-    assert warmup["requests"]["total"] + s["requests"]["total"] == 300
+    assert abs(s["requests"]["total"] + schedule["dropped"] - 200) <= 1
+    assert warmup["requests"]["total"] + s["requests"]["total"] == 300 - schedule["dropped"]
     assert abs(s["window"]["start_s"] - 1.0) <= 0.011
     assert warmup["latency_ms"]["p95"] >= 400.0
-    # The requests of the stall's first 200 ms would read 300-500 ms; a pause of this machine
-    # (latency counts from the intended send time) a few tens of ms.
-    assert s["latency_ms"]["max"] < 300.0
+    # The stall's first request reads ~500 ms and the warm-up's p95 (its 5th slowest) 40 ms
+    # less, by the schedule's arithmetic: a measured part that took in the first would top
+    # the p95; one that did not stays under it unless the machine stopped for ~400 ms.
+    assert s["latency_ms"]["max"] < warmup["latency_ms"]["p95"]
     (verdict,) = s["thresholds"]
     assert verdict["status"] == "pass"
     assert verdict["actual"] == s["latency_ms"]["p95"]
     seconds = full_seconds(s, 3)
     assert [p["warmup"] for p in seconds] == [True, False, False]
-    for point in seconds:  # by completion time: a few requests may cross a boundary
-        assert abs(point["requests"] - 100) <= 5, seconds
+    # By completion time: requests may cross a boundary (see crossing). The warm-up's that
+    # do were sent half a second after the stall ended, and served as the measured ones.
+    slack = crossing(100, s)
+    counts = [point["requests"] for point in seconds]
+    assert 100 - slack <= counts[0] <= 100, counts
+    assert abs(counts[1] - 100) <= slack, counts
+    assert 100 - slack - schedule["dropped"] <= counts[2] <= 100 + slack, counts
 
 
 # --- the in-flight cap ------------------------------------------------------------------------
@@ -286,7 +372,13 @@ def test_requests_beyond_max_in_flight_wait_and_those_left_waiting_are_dropped(
     schedule = s["schedule"]
     assert schedule["due"] == 200
     assert schedule["sent"] + schedule["dropped"] == schedule["due"]
-    assert 20 <= schedule["sent"] <= 25, schedule
+    # A slot is taken again as soon as it frees, so rounds are at most the slowest request
+    # plus the loop's worst lateness apart: four fit in the 2 s (the first leaving by
+    # 0.05 s) unless a busy machine stretches them past 0.65 s. None can leave after the
+    # end, and no slot frees in under 500 ms: never more than four rounds.
+    round_s = s["service_time_ms"]["max"] / 1000.0 + loop_late_s(s)
+    rounds = min(4, int((2.0 - 0.05) / round_s) + 1)
+    assert 5 * rounds <= schedule["sent"] <= 25, (schedule, round_s)
     assert schedule["dropped"] > 0
     # All but the first round waited for a slot (the first round too can be late when
     # this is the process's first run: see the fresh-process test below).
@@ -294,13 +386,23 @@ def test_requests_beyond_max_in_flight_wait_and_those_left_waiting_are_dropped(
     # Nothing silently lost: every request sent is counted, and the server saw no other.
     assert s["requests"]["total"] == s["requests"]["succeeded"] == schedule["sent"]
     assert arrival_stats(server).requests == schedule["sent"]
-    # The last round was intended at ~0.15-0.19 s and answered at ~2 s.
-    assert s["latency_ms"]["max"] >= 1700.0
-    assert s["service_time_ms"]["max"] < 700.0
+    # With 5 slots held 500 ms each, the n-th request (from 0) leaves no earlier than
+    # 0.5 s × (n // 5) and is answered 0.5 s later, though intended at n × 10 ms: the last
+    # of 20 (intended at 0.19 s, answered at 2 s or later) reads 1810 ms or more.
+    last = schedule["sent"] - 1
+    assert s["latency_ms"]["max"] >= 1000 * (0.5 * (last // 5 + 1) - 0.01 * last)
+    # Service time runs from the actual send: ~500 ms, far below the latency from the
+    # intended send of the requests that waited a round or more for a slot.
+    assert s["service_time_ms"]["max"] < s["latency_ms"]["max"] / 2
     # Waiting for a slot is the cap meeting the target's latency, not perfrun running
-    # short: it is counted as capped and shown, but does not flag the generator.
+    # short: it is counted as capped and shown, but does not flag the generator. A busy
+    # machine may still flag it for what perfrun itself did late or slowly (a request of
+    # the first round, the only ones that found a free slot, or its loop's lag): a count
+    # of late requests beyond those uncapped ones would be the capped ones counted.
     assert schedule["capped"] >= schedule["sent"] - 5
-    assert s["generator"]["saturated"] is False, s["generator"]["reasons"]
+    for reason in s["generator"]["reasons"]:
+        if (late := re.match(r"(\d+) of \d+ requests .* were sent late", reason)) is not None:
+            assert int(late[1]) <= schedule["sent"] - schedule["capped"] + 1, reason
     assert "waited for a free slot (max_in_flight reached)" in run.output
 
 
@@ -346,22 +448,33 @@ def test_easy_open_model_run_in_a_fresh_process_is_not_flagged_saturated(
     tmp_path: Path, plain_target: TargetProcess
 ) -> None:
     # A fresh process, as every real `perfrun` run is: start-up costs paid once per process
-    # must not land on the first scheduled requests.
+    # must not land on the first scheduled requests, the 10 of the first 0.2 s (20 ms
+    # apart). Such a cost is paid by every fresh process, so it shows in every run; a busy
+    # machine's pause lands at random, and seldom in so short a window (1 run in 20 with
+    # two busy cores beside it). So: up to three fresh processes, each keeping its
+    # schedule's count, and one of them keeping all of it on time and unflagged.
     scenarios = write_scenarios(
-        tmp_path / "scenarios", {"easy": scenario_with_load(plain_target.url, open_load(50, "2s"))}
+        tmp_path / "scenarios",
+        {"easy": scenario_with_load(plain_target.url, open_load(50, "200ms"))},
     )
-    report_path = tmp_path / "report.json"
-    done = run_module("--scenarios-dir", str(scenarios.parent), "--output", str(report_path))
-
-    assert done.returncode == 0, done.stdout + done.stderr
-    s = only_scenario(json.loads(report_path.read_text()))
-    schedule = s["schedule"]
-    assert schedule["due"] == schedule["sent"] == 100
-    assert (schedule["late"], schedule["dropped"]) == (0, 0), schedule
-    assert s["generator"]["saturated"] is False, s["generator"]["reasons"]
-    assert s["generator"]["reasons"] == []
-    assert s["thresholds_reliable"] is True
-    assert "GENERATOR SATURATED" not in done.stdout
+    seen = []
+    for attempt in range(3):
+        report_path = tmp_path / f"report-{attempt}.json"
+        done = run_module("--scenarios-dir", str(scenarios.parent), "--output", str(report_path))
+        assert done.returncode == 0, done.stdout + done.stderr
+        s = only_scenario(json.loads(report_path.read_text()))
+        schedule, generator = s["schedule"], s["generator"]
+        assert schedule["due"] == 10
+        assert schedule["sent"] + schedule["dropped"] == 10
+        assert (
+            generator["saturated"] == (not s["thresholds_reliable"]) == bool(generator["reasons"])
+        )
+        assert ("GENERATOR SATURATED" in done.stdout) is generator["saturated"]
+        seen.append((schedule, generator["reasons"]))
+        if (schedule["late"], schedule["dropped"], generator["saturated"]) == (0, 0, False):
+            break  # one on time and unflagged: the same as asserting one of three
+    else:
+        raise AssertionError(f"every fresh process ran late: {seen}")
 
 
 def test_late_counts_every_request_that_went_out_more_than_10_ms_after_its_time(
@@ -394,31 +507,45 @@ def test_late_counts_every_request_that_went_out_more_than_10_ms_after_its_time(
 # --- the event-loop lag probe ---------------------------------------------------------------
 
 
-def _probe(seconds: float, block: float = 0.0) -> LatencyHistogram:
-    """Run the lag probe for `seconds`, blocking the loop for `block` seconds halfway."""
+def _probe(seconds: float, block: float = 0.0) -> tuple[LatencyHistogram, float]:
+    """Run the lag probe for `seconds`, blocking the loop for `block` seconds halfway;
+    the histogram, and how long the probe ran (from its first step to its cancelling)."""
     histogram = LatencyHistogram()
+    span: list[float] = []
+
+    async def probing() -> None:
+        span.append(time.perf_counter())  # the probe's first step follows in this one
+        await probe_loop_lag(histogram)
 
     async def main() -> None:
-        probe = asyncio.create_task(probe_loop_lag(histogram))
+        probe = asyncio.create_task(probing())
         await asyncio.sleep(seconds / 2)
         time.sleep(block)  # a callback hogging the loop, as a saturated generator's do
         await asyncio.sleep(seconds / 2)
+        span.append(time.perf_counter())
         probe.cancel()
 
     asyncio.run(main())
-    return histogram
+    return histogram, span[1] - span[0]
 
 
 def test_lag_probe_records_one_small_sample_per_interval_on_an_idle_loop() -> None:
-    histogram = _probe(0.2)
+    histogram, ran = _probe(0.2)
 
-    assert 10 < histogram.count <= 0.2 / PROBE_INTERVAL + 1
-    p50 = histogram.percentile_ms(50.0)
-    assert p50 is not None and p50 < 5.0
+    # Each sample is one wake-up: the interval asked for plus how late it came. Back to
+    # back, they cover the time the probe ran, but for the wake-up still pending when it
+    # was cancelled (under an interval, or two if the cancelling callback ran late): so
+    # many samples, each that small, however a busy machine delays the wake-ups. A sample
+    # per wake-up twice, the whole sleep taken as the lag, or a lag in the wrong unit
+    # adds up to more time than the probe ran; wake-ups not recorded, to less.
+    summary = histogram.summary_ms()
+    assert summary["avg"] is not None
+    covered = histogram.count * (PROBE_INTERVAL + summary["avg"] / 1000.0)
+    assert ran - 2 * PROBE_INTERVAL <= covered <= ran + 0.001, (histogram.count, summary, ran)
 
 
 def test_lag_probe_records_a_blocked_loop_as_lag() -> None:
-    histogram = _probe(0.2, block=0.05)
+    histogram, _ = _probe(0.2, block=0.05)
 
     worst = histogram.percentile_ms(100.0)
     assert worst is not None and worst >= 40.0

@@ -8,10 +8,10 @@ from typing import Any
 
 import xmlschema
 
+from tests.servers.launch import TargetProcess
 from tests.support.perfrun_cli import (
     RunPerfrun,
     StartTarget,
-    TargetProcess,
     flat,
     only_scenario,
     scenario,

@@ -103,7 +103,8 @@ def write_scenarios(directory: Path, scenarios: Mapping[str, Any] | str) -> Path
 def only_scenario(report: dict[str, Any] | None) -> dict[str, Any]:
     """The report's one scenario (fails when no report was written or it has several)."""
     assert report is not None, "no report was written"
-    (single,) = report["scenarios"]
+    scenarios: list[dict[str, Any]] = report["scenarios"]
+    (single,) = scenarios
     return single
 
 

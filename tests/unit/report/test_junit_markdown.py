@@ -18,6 +18,7 @@ from perfrun.report.junit import render_junit, write_junit
 from perfrun.report.markdown import HEADER, append_step_summary, render_markdown, write_markdown
 from perfrun.report.model import (
     BaselineSummary,
+    ChangeStatus,
     Comparison,
     GeneratorHealth,
     Insight,
@@ -399,10 +400,12 @@ def test_markdown_lists_insights_and_the_baseline_comparison() -> None:
     comparison = Comparison(
         "baseline.json",
         (
-            MetricChange("p95", 4.0, 5.32, 33.0, 10.0, "regression"),
-            MetricChange("rps", 200.0, 180.57, -9.715, 10.0, "unchanged"),
-            MetricChange("p50", 2.5, 1.87, -25.2, 10.0, "improvement"),
-            MetricChange("p99", 9.0, 30.0, None, 10.0, "not_comparable", "too few requests"),
+            MetricChange("p95", 4.0, 5.32, 33.0, 10.0, ChangeStatus.REGRESSION),
+            MetricChange("rps", 200.0, 180.57, -9.715, 10.0, ChangeStatus.UNCHANGED),
+            MetricChange("p50", 2.5, 1.87, -25.2, 10.0, ChangeStatus.IMPROVEMENT),
+            MetricChange(
+                "p99", 9.0, 30.0, None, 10.0, ChangeStatus.NOT_COMPARABLE, "too few requests"
+            ),
         ),
     )
     s = scenario(

@@ -5,6 +5,7 @@ import pytest
 
 from perfrun.errors import ScenarioError
 from perfrun.scenario.loader import load_file, load_scenarios
+from perfrun.scenario.metrics import Bound
 from perfrun.scenario.model import (
     Arrival,
     Checks,
@@ -489,11 +490,11 @@ def test_full_file_round_trips_to_exact_dataclasses(tmp_path: Path) -> None:
             ),
             load=LoadSpec(users=20, duration=90.0, ramp_up=5.0, think_time=0.25, timeout=2.0),
             thresholds=(
-                Threshold(key="min_rps", metric="rps", bound="min", limit=10.0),
+                Threshold(key="min_rps", metric="rps", bound=Bound.MIN, limit=10.0),
                 Threshold(
-                    key="max_p95_response_ms", metric="latency_p95_ms", bound="max", limit=500.0
+                    key="max_p95_response_ms", metric="latency_p95_ms", bound=Bound.MAX, limit=500.0
                 ),
-                Threshold(key="max_error_rate", metric="error_rate", bound="max", limit=1.5),
+                Threshold(key="max_error_rate", metric="error_rate", bound=Bound.MAX, limit=1.5),
             ),
             monitor=MonitorSpec(pid=1234, interval=0.5),
             description="Health endpoint under normal load",
