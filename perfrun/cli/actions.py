@@ -1,0 +1,227 @@
+"""What the `perfrun` command does once its options are parsed: list, compare or run,
+render, and the exit code. Imported only when a command runs (see perfrun.cli.command).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from perfrun.app import Outputs, RunConfig, Selection, compare, publish, run, select
+from perfrun.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    EXIT_THRESHOLD_FAILED,
+    PerfrunError,
+    UsageError,
+)
+from perfrun.judge.baseline import parse_tolerance
+from perfrun.report.console import render_comparison, render_list, render_summary
+from perfrun.report.model import ChangeStatus, RunReport
+from perfrun.report.progress import LiveProgress, PlainProgress, QuietProgress
+from perfrun.run.outcome import Progress, RunOptions
+from perfrun.scenario.model import EngineChoice, Severity
+from perfrun.scenario.units import parse_base_url
+
+LOG_WIDTH = 120
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The command line as click parsed it: one field per option (see perfrun.cli.command)."""
+
+    list_only: bool
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    severities: tuple[str, ...]
+    scenarios_dir: Path
+    base_url: str | None
+    monitor_pid: int | None
+    output: Path
+    engine: str | None
+    workers: str
+    on_saturation: str
+    html: Path | None
+    junit: Path | None
+    markdown: Path | None
+    baseline: str | None
+    max_regression: str
+    history: Path | None
+    fail_on: str
+    compare_files: tuple[Path, Path] | None
+    quiet: bool
+    given: Mapping[str, str] = field(default_factory=dict)
+    """Option name -> flag, for the options typed on the command line."""
+
+
+def execute(inv: Invocation) -> int:
+    """Do what the command line asks; the exit code (perfrun.errors)."""
+    out, err = _consoles()
+    return _exit_code_of(lambda: _perform(inv, out, err), err)
+
+
+def _perform(inv: Invocation, out: Console, err: Console) -> int:
+    selection = Selection(inv.scenarios_dir, inv.names, inv.types, inv.severities)
+    if inv.list_only:
+        _refuse_ignored("--list", inv.given, LIST_OPTIONS)
+        render_list(select(selection), out)
+        return EXIT_OK
+    tolerance = _tolerance(inv.max_regression)
+    if inv.compare_files:
+        _refuse_ignored("--compare", inv.given, COMPARE_OPTIONS)
+        return _compare_saved(inv.compare_files[0], inv.compare_files[1], tolerance, out)
+    config = RunConfig(
+        selection=selection,
+        options=RunOptions(
+            base_url=_check_base_url(inv.base_url) if inv.base_url is not None else None,
+            monitor_pid=inv.monitor_pid,
+            engine=EngineChoice(inv.engine) if inv.engine else None,
+            workers=_worker_count(inv.workers),
+        ),
+        outputs=Outputs(inv.output, inv.html, inv.junit, inv.markdown, inv.history),
+        baseline=inv.baseline,
+        max_regression=tolerance,
+        fail_on=Severity(inv.fail_on),
+        fail_on_saturation=inv.on_saturation == "fail",
+    )
+    return _publish(run(config, _progress(out, inv.quiet)), config.outputs, out, err)
+
+
+def _exit_code_of(perform: Callable[[], int], err: Console) -> int:
+    """Run `perform` with SIGTERM meaning Ctrl-C; perfrun's errors become their exit codes
+    (the message on stderr), an interrupt before the run ends becomes 130."""
+    previous_sigterm = signal.getsignal(signal.SIGTERM)
+    if previous_sigterm is not signal.SIG_IGN:  # ignored by whoever started us
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return perform()
+    except PerfrunError as exc:
+        err.print(f"perfrun: error: {exc.message}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("perfrun: interrupted")
+        return EXIT_INTERRUPTED
+    finally:
+        if previous_sigterm is not None:  # None: set outside Python, nothing to put back
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+def _consoles() -> tuple[Console, Console]:
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        # CI logs: rich would wrap tables at 80 columns and split long lines mid-word.
+        out = Console(highlight=False, soft_wrap=True, width=_log_width())
+    return out, Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+LIST_OPTIONS = frozenset({"list_only", "names", "types", "severities", "scenarios_dir"})
+"""What --list takes: the selection. Any other option would be silently ignored."""
+COMPARE_OPTIONS = frozenset({"compare_files", "max_regression"})
+
+
+def _refuse_ignored(mode: str, given: Mapping[str, str], allowed: frozenset[str]) -> None:
+    """A mode that is not a run refuses options it would ignore (exit 2), so that
+    `--compare a b --html x` does not quietly write no HTML."""
+    ignored = [flag for name, flag in given.items() if name not in allowed]
+    if ignored:
+        raise UsageError(f"{mode} runs nothing: it does not take {', '.join(ignored)}")
+
+
+def _progress(out: Console, quiet: bool) -> Progress:
+    if quiet:
+        return QuietProgress()
+    if out.is_terminal:
+        return LiveProgress(out)
+    return PlainProgress(out)
+
+
+def _publish(report: RunReport, outputs: Outputs, out: Console, err: Console) -> int:
+    """Write the reports, print the summary, and return the exit code."""
+    try:
+        written = publish(report, outputs, os.environ)
+    except PerfrunError as exc:
+        err.print(f"perfrun: error: {exc.message}", markup=False)
+        render_summary(report, out)
+        return EXIT_INTERRUPTED if report.interrupted else exc.exit_code
+    render_summary(report, out)
+    out.print("reports: " + ", ".join(str(path) for path in written), style="dim")
+    return exit_code(report)
+
+
+def exit_code(report: RunReport) -> int:
+    """Interrupted beats could-not-run beats threshold failures."""
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    if report.tally.errored:
+        return EXIT_RUN_FAILED
+    if not report.passed:
+        return EXIT_THRESHOLD_FAILED
+    return EXIT_OK
+
+
+def _check_base_url(url: str) -> str:
+    try:
+        return parse_base_url(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--base-url") from None
+
+
+def _tolerance(text: str) -> float:
+    try:
+        return parse_tolerance(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-regression") from None
+
+
+def _compare_saved(old: Path, new: Path, tolerance: float, out: Console) -> int:
+    """`--compare OLD NEW`: nothing runs; exit 1 when NEW regressed against OLD."""
+    summary, comparisons = compare(old, new, tolerance)
+    out.print(f"{new} against {old} (tolerance {tolerance:g}%)", highlight=False)
+    for name, comparison in comparisons.items():
+        out.print(name, style="bold", highlight=False)
+        render_comparison(comparison, out)
+    for label, names in (("only in", summary.only_in_baseline), ("new in", summary.only_in_run)):
+        if names:
+            where = old if label == "only in" else new
+            out.print(f"{label} {where}: {', '.join(names)}", highlight=False)
+    regressed = any(
+        change.status is ChangeStatus.REGRESSION
+        for comparison in comparisons.values()
+        for change in comparison.changes
+    )
+    return EXIT_THRESHOLD_FAILED if regressed else EXIT_OK
+
+
+def _worker_count(text: str) -> int:
+    if text == "auto":
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise click.BadParameter("must be a whole number >= 1 or 'auto'", param_hint="--workers")
+    return count
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (CI cancelling a job) stops perfrun like Ctrl-C: the report is written."""
+    raise KeyboardInterrupt
+
+
+def _log_width() -> int:
+    try:
+        return int(os.environ.get("COLUMNS", LOG_WIDTH))
+    except ValueError:
+        return LOG_WIDTH

@@ -1,0 +1,172 @@
+"""The `perfrun` command line: its options, and nothing heavy.
+
+`perfrun --help` and `--version` import only click and the scenario vocabulary, so they
+answer at once; what a command does (`perfrun.cli.actions`) is imported when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from perfrun import __version__
+from perfrun.scenario.model import EngineChoice, Severity
+
+EPILOG = """\b
+Exit codes:
+  0    every selected scenario ran and passed its thresholds
+  1    some threshold failed
+  2    usage error or invalid scenario file
+  3    the run could not be carried out (target unreachable, demo target failed)
+  130  interrupted (Ctrl-C / SIGTERM); the report is still written
+With --fail-on, failures of scenarios below that severity are reported but do not count.
+"""
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EPILOG,
+)
+@click.option("--list", "list_only", is_flag=True, help="List the selected scenarios and exit.")
+@click.option(
+    "--scenarios",
+    "-s",
+    "names",
+    multiple=True,
+    metavar="NAME[,NAME]",
+    help="Scenarios to run (comma-separated or repeated). Default: all.",
+)
+@click.option(
+    "--type", "-t", "types", multiple=True, metavar="TYPE", help="Only scenarios of this type."
+)
+@click.option(
+    "--severity",
+    "severities",
+    multiple=True,
+    metavar="SEVERITY",
+    help="Only scenarios of this severity (low, medium, high, critical).",
+)
+@click.option(
+    "--scenarios-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("scenarios"),
+    show_default=True,
+    envvar="PERFRUN_SCENARIOS_DIR",
+    show_envvar=True,
+    help="Directory of scenario YAML files.",
+)
+@click.option(
+    "--base-url", metavar="URL", help="Send every scenario's load here instead of its base_url."
+)
+@click.option(
+    "--monitor-pid",
+    type=click.IntRange(min=1),
+    metavar="PID",
+    help="Monitor this process as the target (overrides the scenario's monitor).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("perfrun-report.json"),
+    show_default=True,
+    help="Where to write the JSON report.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice([e.value for e in EngineChoice]),
+    help="HTTP engine for every scenario, overriding its `engine:` (default: the scenario's, "
+    "auto: the fast engine where it can do the job, else httpx).",
+)
+@click.option(
+    "--workers",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="Worker processes generating the load, each with its own event loop (auto: one "
+    "per CPU core).",
+)
+@click.option(
+    "--on-saturation",
+    type=click.Choice(["warn", "fail"]),
+    default="warn",
+    show_default=True,
+    help="When perfrun itself was the bottleneck (CPU, event-loop lag, requests sent "
+    "late): only warn, or fail the scenario.",
+)
+@click.option(
+    "--html", type=click.Path(path_type=Path, dir_okay=False), help="Also write an HTML report."
+)
+@click.option(
+    "--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML."
+)
+@click.option(
+    "--markdown",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a Markdown summary (appended to $GITHUB_STEP_SUMMARY when set, anyway).",
+)
+@click.option(
+    "--baseline",
+    metavar="REPORT.json|history",
+    help="Compare with an earlier report (or the median of the --history): regressions "
+    "beyond the tolerance fail the scenario.",
+)
+@click.option(
+    "--max-regression",
+    default="10%",
+    show_default=True,
+    metavar="PERCENT",
+    help="Tolerance for --baseline, per metric overridable in a scenario's regression: block.",
+)
+@click.option(
+    "--history",
+    type=click.Path(path_type=Path),
+    metavar="DIR_OR_FILE",
+    help="Append this run's figures to a JSON-lines history (a directory gets "
+    "perfrun-history.jsonl).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice([s.value for s in Severity]),
+    default=Severity.LOW.value,
+    show_default=True,
+    help="Only failures of scenarios at or above this severity fail the run; the others "
+    "are reported as tolerated.",
+)
+@click.option(
+    "--compare",
+    "compare_files",
+    nargs=2,
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="OLD.json NEW.json",
+    help="Compare two saved reports side by side, run nothing (exit 1 on a regression).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
+@click.version_option(__version__, prog_name="perfrun")
+def cli(**params: Any) -> None:
+    """Load-test HTTP services described by YAML scenarios.
+
+    \b
+      perfrun --list
+      perfrun --scenarios health_load
+      perfrun --type stress --severity high
+      perfrun --scenarios health_load --output report.json --html report.html
+      perfrun --compare old-report.json new-report.json
+    """
+    context = click.get_current_context()
+    given = {  # option name -> its flag, for those typed on the command line
+        param.name: param.opts[0]
+        for param in context.command.params
+        if param.name and context.get_parameter_source(param.name) is ParameterSource.COMMANDLINE
+    }
+    from perfrun.cli.actions import Invocation, execute  # here: --help needs none of it
+
+    sys.exit(execute(Invocation(**params, given=given)))
+
+
+def main() -> None:
+    cli()
