@@ -1,16 +1,18 @@
-"""perfrun next to wrk, ab, hey and Locust: req/s, requests per client CPU-second, latency error.
+"""perfrun next to wrk, ab, hey, k6 and Locust: req/s, requests per CPU-second, latency error.
 
 1. Throughput: nginx (one worker, `GET /` -> 3-byte body) pinned to CPU 0; each generator
    pinned to CPU 1 runs --connections closed-loop connections for --seconds against it.
 2. Latency error: tests/servers/target.py answering after a fixed --delay-ms, pinned to
    CPU 0; each generator at --latency-connections; error = measured percentile - delay.
 
+The headline is requests per CPU-second of the whole generator process, start to exit.
+
 A benchmark, not a timed test: 127.0.0.1 only, every child killed after --seconds + 30 s,
 every server stopped on the way out (Ctrl-C included). Tools that are not installed are
-skipped and listed; nothing is installed. Prints a markdown table.
+skipped and listed; nothing is installed (k6: see bench/README.md). Prints a markdown table.
 
-    python bench/compare.py [--seconds 5] [--connections 50] [--delay-ms 20]
-        [--engines httpx,fast] [--tools wrk,ab,hey,locust] [--quiet-wait S] [--json out.json]
+    python bench/compare.py [--seconds 10] [--connections 50] [--delay-ms 20]
+        [--engines httpx,fast] [--tools wrk,ab,hey,k6,locust] [--quiet-wait S] [--json out.json]
 """
 
 from __future__ import annotations
@@ -72,15 +74,26 @@ def environment(has_engine: bool) -> dict[str, str]:
     }
 
 
-def cells(row: Row, wrk_per_cpu: float | None, args: argparse.Namespace) -> list[str]:
+def per_cpu(run: Run) -> float | None:
+    """The headline: requests per CPU-second of the whole generator process, start to exit."""
+    return run.measured.requests / run.cpu_s if run.cpu_s > 0 else None
+
+
+def ratio(value: float | None, reference: float | None) -> str:
+    return f"{value / reference:.2g}" if value and reference else "-"
+
+
+def cells(row: Row, references: list[float | None], args: argparse.Namespace) -> list[str]:
     """One table row: the throughput run's figures, the latency run's errors."""
-    rps = per_cpu = ratio = whole = server = p50 = p99 = "-"
+    rps = whole = in_run = server = p50 = p99 = "-"
+    ratios = ["-"] * len(references)
     if run := row.throughput:
-        m = run.measured
-        per_cpu_value = m.requests / run.load_cpu_s if run.load_cpu_s > 0 else 0.0
-        rps, per_cpu = f"{m.rps:,.0f}", f"{per_cpu_value:,.0f}"
-        ratio = f"{per_cpu_value / wrk_per_cpu:.2g}" if wrk_per_cpu else "n/a"
-        whole = f"{m.requests / run.cpu_s:,.0f}" if run.cpu_s > 0 else "-"
+        m, whole_value = run.measured, per_cpu(run)
+        rps = f"{m.rps:,.0f}"
+        whole = f"{whole_value:,.0f}" if whole_value else "-"
+        ratios = [ratio(whole_value, reference) for reference in references]
+        if run.in_run_cpu_s:
+            in_run = f"{m.requests / run.in_run_cpu_s:,.0f}"
         server = f"{100 * run.server_cpu_s / args.seconds:.0f}"
     if run := row.latency:
         p50 = f"{run.measured.p50_ms - args.delay_ms:+.2f}"
@@ -89,12 +102,15 @@ def cells(row: Row, wrk_per_cpu: float | None, args: argparse.Namespace) -> list
         f"{100 * run.other_cpu_s / run.wall_s:.0f}" if run else "-"
         for run in (row.throughput, row.latency)
     )
-    return [row.name, rps, per_cpu, ratio, whole, server, other, p50, p99]
+    return [row.name, rps, whole, *ratios, in_run, server, other, p50, p99]
+
+
+REFERENCES = ("wrk", "k6")  # the headline column is also given as a ratio to these rows'
 
 
 def render(rows: list[Row], args: argparse.Namespace, env: dict[str, str]) -> str:
-    wrk = next((r.throughput for r in rows if r.name == "wrk" and r.throughput), None)
-    wrk_per_cpu = wrk.measured.requests / wrk.load_cpu_s if wrk else None
+    by_name = {row.name: row.throughput for row in rows}
+    references = [per_cpu(run) if (run := by_name.get(name)) else None for name in REFERENCES]
     lines = [
         f"perfrun vs other load generators, {env['date']}",
         "",
@@ -103,27 +119,29 @@ def render(rows: list[Row], args: argparse.Namespace, env: dict[str, str]) -> st
         f"{args.seconds} s; latency: tests/servers/target.py --delay-ms {args.delay_ms:g}, "
         f"{args.latency_connections} connections, {args.seconds} s",
         "",
-        "| generator | req/s | req per client CPU-s | ratio to wrk (req/CPU-s) "
-        "| whole-process req/CPU-s | server CPU % | other CPU % thr / lat | p50 error ms "
+        "| generator | req/s | whole-process req/CPU-s | "
+        + " | ".join(f"ratio to {name}" for name in REFERENCES)
+        + " | in-run req/CPU-s | server CPU % | other CPU % thr / lat | p50 error ms "
         "| p99 error ms |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|" + "--:|" * (7 + len(REFERENCES)),
     ]
-    lines += ["| " + " | ".join(cells(row, wrk_per_cpu, args)) + " |" for row in rows]
+    lines += ["| " + " | ".join(cells(row, references, args)) + " |" for row in rows]
     lines += [
         "",
-        "- req per client CPU-s: requests ÷ the generator's CPU during the load. perfrun: its own "
-        "monitor (report resources.generator.cpu_percent.avg × duration_s: its process, and "
-        "its workers with --workers > 1); "
-        "Locust: its process CPU sampled every 0.1 s, between its first and last request; "
-        "wrk, ab, hey: whole process (their start-up costs milliseconds).",
-        "- whole-process: requests ÷ user+sys CPU of the generator's process tree from "
-        "getrusage(RUSAGE_CHILDREN), interpreter start-up and imports included.",
+        "- whole-process req/CPU-s (the headline): requests ÷ the user+sys CPU of the "
+        "generator's process from start to exit (wait4 rusage: the process and the children "
+        "it waited for), interpreter start-up, imports and script compilation included; the "
+        "same measurement for every tool. The ratios divide it by wrk's and k6's, same run.",
+        "- in-run req/CPU-s: requests ÷ the generator's CPU during the load only. perfrun: its "
+        "own monitor (report resources.generator.cpu_percent.avg × duration_s: its process, "
+        "and its workers with --workers > 1); Locust: its process CPU sampled every 0.1 s, "
+        "between its first and last request; '-' for the tools that tell neither.",
         "- server CPU: nginx's CPU over the run, % of one core: near 100 the server, not the "
         "generator, was the limit. other CPU: every other process on the machine during the "
         "throughput / the latency run, % of one core: above ~10 the row was disturbed.",
         "- latency error = percentile - delay, closed loop (no coordinated-omission "
         "correction, fine for a fixed-delay server). Resolution: ab 1 ms, Locust 1 ms "
-        "buckets, hey 0.1 ms, wrk 0.01 ms, perfrun 0.001 ms.",
+        "buckets, hey 0.1 ms, wrk 0.01 ms, perfrun 0.001 ms, k6 1 ns.",
     ]
     for row in rows:
         lines += [f"- {row.name}: {note}" for note in row.notes]
@@ -138,7 +156,7 @@ def render(rows: list[Row], args: argparse.Namespace, env: dict[str, str]) -> st
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5, help="length of every run")
+    parser.add_argument("--seconds", type=int, default=10, help="length of every run")
     parser.add_argument("--connections", type=int, default=50, help="throughput concurrency")
     parser.add_argument("--latency-connections", type=int, default=10)
     parser.add_argument("--delay-ms", type=float, default=20.0, help="fixed server delay")

