@@ -90,6 +90,9 @@ class Connection(asyncio.Protocol):
         self._delimited = False
         """The body has a Content-Length or is chunked (else it ends with the connection)."""
         self.reusable = True
+        self.answering = False
+        """Inside the callback of a response that just completed: the connection has not
+        been idle, so there is no keep-alive close to look for (see `peer_closed`)."""
 
     # --- asyncio.Protocol
 
@@ -216,7 +219,9 @@ class Connection(asyncio.Protocol):
             # Idle first: the owner may write its next request from inside the callback.
             self._owner = None
             self.deadline = math.inf
+            self.answering = True
             owner.on_response(self._response)
+            self.answering = False
 
     def _fail(self, kind: ErrorKind, detail: str) -> None:
         self.reusable = False
@@ -393,7 +398,12 @@ class Requester:
 
     def needs_connection(self) -> bool:
         conn = self.conn
-        return conn is None or conn.closed or not conn.reusable or conn.peer_closed()
+        return (
+            conn is None
+            or conn.closed
+            or not conn.reusable
+            or (not conn.answering and conn.peer_closed())
+        )
 
     async def connect(self) -> None:
         """Open a new connection in place of the current one; Failure when none opens."""
