@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from perfrun.engine.executors import load_runner
 from perfrun.engine.factory import EngineRecipe
 from perfrun.engine.fast import FastEngine
 from perfrun.engine.share import Share
@@ -61,15 +60,6 @@ def run(
     recipe = EngineRecipe(FastEngine.name, url, load.timeout, requests)
     assert not drive(scenario, recipe, stats, share=share, signals=())
     return stats
-
-
-def test_drive_runs_the_fast_engines_own_executors_and_others_on_sessions() -> None:
-    async def check() -> None:
-        fast = FastEngine("http://127.0.0.1:1", 1.0, (GET,))
-        assert load_runner(fast) is fast
-        await fast.aclose()
-
-    asyncio.run(check())
 
 
 def test_fast_closed_model_sends_users_times_requests_per_user(fast_target: TargetProcess) -> None:
