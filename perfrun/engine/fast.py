@@ -63,6 +63,13 @@ class FastSession(Requester):
         if waiter is not None and not waiter.done():
             waiter.set_result(result)
 
+    def crash(self, exc: Exception) -> None:
+        """A bug in perfrun surfaces from the awaiting `send`."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            raise exc
+        waiter.set_exception(exc)
+
     async def aclose(self) -> None:
         self.close()
 

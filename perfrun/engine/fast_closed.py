@@ -120,16 +120,16 @@ class _User(Requester):
             self.crowd.leave(self)
 
     def done(self, result: RequestResult) -> None:
-        try:
-            self.crowd.sink(result)
-            self.sent += 1
-            think = self.crowd.think_time
-            if think > 0 and self.more():
-                self.resume_at(time.perf_counter() + think)
-            else:
-                self.next()
-        except Exception as exc:  # a bug in perfrun: surfaced by the run
-            self.crowd.crash(exc)
+        self.crowd.sink(result)
+        self.sent += 1
+        think = self.crowd.think_time
+        if think > 0 and self.more():
+            self.resume_at(time.perf_counter() + think)
+        else:
+            self.next()
+
+    def crash(self, exc: Exception) -> None:
+        self.crowd.crash(exc)
 
     def halt(self) -> None:
         if self.timer is not None:

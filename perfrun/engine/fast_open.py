@@ -43,6 +43,9 @@ class _Slot(Requester):
     def done(self, result: RequestResult) -> None:
         self.schedule.finished(self, result)
 
+    def crash(self, exc: Exception) -> None:
+        self.schedule.crash(exc)
+
 
 class _Schedule:
     """The pacing state machine: what is due next, the idle and busy connections, and
@@ -86,8 +89,12 @@ class _Schedule:
         try:
             step(*args)
         except Exception as exc:  # a bug in perfrun: surfaced by the run
-            if not self.ended.done():
-                self.ended.set_exception(exc)
+            self.crash(exc)
+
+    def crash(self, exc: Exception) -> None:
+        """A bug in perfrun ends the run with it, not as a failed request."""
+        if not self.ended.done():
+            self.ended.set_exception(exc)
 
     def pump(self, woke: bool = False) -> None:
         """Send every request that is due, then arm the timer for the next one. `woke`:
@@ -139,20 +146,16 @@ class _Schedule:
 
     def finished(self, slot: _Slot, result: RequestResult) -> None:
         """A request ended: count it, record it, and give its slot to a waiting one."""
-        try:
-            if result.queued > LATE_AFTER:
-                self.counts.late += 1
-                self.counts.late_own += not slot.capped
-            self.sink(result)
-            self.in_flight -= 1
-            self.idle.append(slot)
-            if self.blocked is not None:
-                self.unblock()
-            elif self.over and not self.in_flight and not self.ended.done():
-                self.ended.set_result(None)
-        except Exception as exc:  # a bug in perfrun: surfaced by the run
-            if not self.ended.done():
-                self.ended.set_exception(exc)
+        if result.queued > LATE_AFTER:
+            self.counts.late += 1
+            self.counts.late_own += not slot.capped
+        self.sink(result)
+        self.in_flight -= 1
+        self.idle.append(slot)
+        if self.blocked is not None:
+            self.unblock()
+        elif self.over and not self.in_flight and not self.ended.done():
+            self.ended.set_result(None)
 
     def unblock(self) -> None:
         """A slot freed for the request that waited: it goes now, then what came due."""

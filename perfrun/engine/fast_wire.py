@@ -389,6 +389,11 @@ class Requester:
         """What to do with the result of the request that just ended."""
         raise NotImplementedError
 
+    def crash(self, exc: Exception) -> None:
+        """A bug in perfrun met in a callback, where raising would only be logged: the
+        owner makes it surface from what runs the load."""
+        raise NotImplementedError
+
     def begin(self, prepared: Prepared, intended: float | None) -> None:
         """Start the clock of a request; `intended` (a perf_counter time) is when the
         schedule wanted it sent."""
@@ -447,27 +452,36 @@ class Requester:
             self.on_failure(ErrorKind.OTHER, f"{type(exc).__name__}: {exc}")
             return
         self._connecting = None
-        self.write()
+        try:
+            self.write()
+        except Exception as exc:  # a bug in perfrun, in a task nobody awaits
+            self.crash(exc)
 
     # --- Owner: how the connection's request ended
 
     def on_response(self, response: Response) -> None:
         latency = time.perf_counter() - self.started
-        prepared = self.prepared
-        conn = self.conn
-        assert prepared is not None and conn is not None
-        if not conn.reusable or prepared.close:
-            conn.close()
-        if prepared.reads:
-            prepared.read(response, self)
-        result = prepared.judge.judge(
-            self.started, latency, self.queued, response.status, response.size,
-            response.headers, response.content,
-        )  # fmt: skip
-        self.done(result)
+        try:  # free in CPython 3.11 unless something raises
+            prepared = self.prepared
+            conn = self.conn
+            assert prepared is not None and conn is not None
+            if not conn.reusable or prepared.close:
+                conn.close()
+            if prepared.reads:
+                prepared.read(response, self)
+            result = prepared.judge.judge(
+                self.started, latency, self.queued, response.status, response.size,
+                response.headers, response.content,
+            )  # fmt: skip
+            self.done(result)
+        except Exception as exc:  # a bug in perfrun: surfaced by the owner
+            self.crash(exc)
 
     def on_failure(self, kind: ErrorKind, detail: str) -> None:
-        self.done(self.failed(kind, detail))
+        try:
+            self.done(self.failed(kind, detail))
+        except Exception as exc:  # a bug in perfrun: surfaced by the owner
+            self.crash(exc)
 
     def failed(self, kind: ErrorKind, detail: str) -> RequestResult:
         """The result of the begun request that failed; its connection is never reused

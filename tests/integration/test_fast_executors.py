@@ -199,3 +199,21 @@ def test_a_bug_in_a_callback_surfaces_from_the_fast_closed_model(
 
     with pytest.raises(RuntimeError, match="a bug"):
         asyncio.run(go())
+
+
+def test_a_bug_in_a_callback_surfaces_from_the_fast_open_model(
+    fast_target: TargetProcess,
+) -> None:
+    def broken(result: RequestResult) -> None:
+        raise RuntimeError("a bug")
+
+    async def go() -> None:
+        engine = FastEngine(fast_target.url, 5.0, (GET,))
+        load = LoadSpec(model=LoadModel.OPEN, rate=100, duration=1.0)
+        try:
+            await engine.run_open(load, (GET,), broken, ScheduleCounts(), start=time.perf_counter())
+        finally:
+            await engine.aclose()
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        asyncio.run(go())
