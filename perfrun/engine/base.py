@@ -10,10 +10,15 @@ scripted engine without sockets (like httpx's MockTransport).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, runtime_checkable
 
+from perfrun.engine.share import Share
 from perfrun.metrics.result import RequestResult
-from perfrun.scenario.model import RequestSpec
+from perfrun.metrics.schedule import ScheduleCounts
+from perfrun.scenario.model import LoadSpec, RequestSpec
+
+Sink: TypeAlias = Callable[[RequestResult], None]
+"""Where a load model hands every result."""
 
 
 class Session(Protocol):
@@ -35,3 +40,26 @@ class Engine(Protocol):
 
 EngineFactory: TypeAlias = Callable[[], Engine]
 """Builds the engine, inside the event loop that will use it."""
+
+
+@runtime_checkable
+class LoadRunner(Protocol):
+    """The load models, run from `start` (a perf_counter time) to completion, every
+    result to `sink`, only this worker's `share`. `perfrun.engine.executors.SessionLoads`
+    runs them on any engine's sessions; an engine with a cheaper hot path runs them
+    itself (the fast engine, as callbacks on its connections) by offering these three."""
+
+    async def run_closed(
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink, *,
+        start: float, share: Share = ..., seed: int | None = None,
+    ) -> None: ...  # fmt: skip
+
+    async def run_closed_stages(
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink, *,
+        start: float, share: Share = ..., seed: int | None = None,
+    ) -> None: ...  # fmt: skip
+
+    async def run_open(
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink,
+        counts: ScheduleCounts, *, start: float, share: Share = ..., seed: int | None = None,
+    ) -> None: ...  # fmt: skip

@@ -21,35 +21,44 @@ _MISSING = object()
 """What a JSON path that leads nowhere (or a body that is not JSON) yields."""
 
 
-def judge_response(
-    name: str,
-    started: float,
-    latency: float,
-    queued: float,
-    status: int,
-    size: int,
-    expected: frozenset[int],
-    checks: Checks | None,
-    headers: Mapping[str, str],
-    body: Callable[[], bytes],
-    request_line: str,
-) -> RequestResult:
-    """The record of a request that got a response: both engines judge it here, so an
-    unexpected status or a failed check means the same whichever engine ran.
-    `checks` is None when the request has none; `body` is read only for checks."""
-    if status not in expected:
-        detail = f"HTTP {status} {request_line}"
-        return RequestResult(
-            name, started, latency, status, size, status_error(status), detail, queued
-        )
-    if checks is not None:
-        failed = failed_checks(checks, name, headers, body())
-        if failed:
+class Judge:
+    """What an endpoint's response must be, and the record of a request that got one:
+    both engines judge here, so an unexpected status or a failed check means the same
+    whichever engine ran. Built once per endpoint; `judge` runs for every response."""
+
+    __slots__ = ("checks", "expected", "name", "request_line")
+
+    def __init__(self, spec: RequestSpec, request_line: str) -> None:
+        self.name = spec.name
+        self.expected = frozenset(spec.expect_status)
+        self.checks: Checks | None = spec.checks if spec.checks else None
+        """None when the request has none: the common case returns without a look."""
+        self.request_line = request_line
+
+    def judge(
+        self,
+        started: float,
+        latency: float,
+        queued: float,
+        status: int,
+        size: int,
+        headers: Mapping[str, str],
+        body: Callable[[], bytes],
+    ) -> RequestResult:
+        """The record of the request; `body` is read only when a check needs it."""
+        if status not in self.expected:
+            detail = f"HTTP {status} {self.request_line}"
             return RequestResult(
-                name, started, latency, status, size,
-                ErrorKind.CHECK_FAILED, failed[0], queued, failed,
-            )  # fmt: skip
-    return RequestResult(name, started, latency, status, size, None, "", queued)
+                self.name, started, latency, status, size, status_error(status), detail, queued
+            )
+        if self.checks is not None:
+            failed = failed_checks(self.checks, self.name, headers, body())
+            if failed:
+                return RequestResult(
+                    self.name, started, latency, status, size,
+                    ErrorKind.CHECK_FAILED, failed[0], queued, failed,
+                )  # fmt: skip
+        return RequestResult(self.name, started, latency, status, size, None, "", queued)
 
 
 def check_names(spec: RequestSpec) -> tuple[str, ...]:

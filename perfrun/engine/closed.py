@@ -12,15 +12,12 @@ import random
 import time
 from collections.abc import Callable
 
-from perfrun.engine.base import Engine
+from perfrun.engine.base import Engine, Sink
 from perfrun.engine.mix import RequestMix
 from perfrun.engine.profile import users_profile
 from perfrun.engine.share import Share
 from perfrun.engine.timing import sleep_until
-from perfrun.metrics.result import RequestResult
 from perfrun.scenario.model import LoadSpec, RequestSpec
-
-Sink = Callable[[RequestResult], None]
 
 
 def ramp_delays(users: int, ramp_up: float) -> list[float]:

@@ -21,7 +21,7 @@ import anyio._backends._asyncio  # noqa: F401
 import httpcore  # noqa: F401
 import httpx
 
-from perfrun.engine.checks import judge_response
+from perfrun.engine.checks import Judge
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import RequestSpec
 
@@ -68,7 +68,7 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 class _Prepared:
     """What can be computed once per endpoint: method, headers, encoded body."""
 
-    __slots__ = ("checks", "content", "expect", "headers", "method", "name", "path")
+    __slots__ = ("content", "headers", "judge", "method", "name", "path")
 
     def __init__(self, spec: RequestSpec) -> None:
         self.name = spec.name
@@ -81,8 +81,7 @@ class _Prepared:
             self.headers.setdefault("Content-Type", "application/json")
         elif spec.body is not None:
             self.content = spec.body.encode()
-        self.expect = frozenset(spec.expect_status)
-        self.checks = spec.checks if spec.checks else None
+        self.judge = Judge(spec, f"{spec.method} {spec.path}")
 
 
 class HttpxSession:
@@ -132,11 +131,10 @@ class HttpxSession:
             latency = time.perf_counter() - started
             return RequestResult(prepared.name, started, latency, 0, 0, kind, detail, queued)
         latency = time.perf_counter() - started
-        return judge_response(
-            prepared.name, started, latency, queued, response.status_code,
+        return prepared.judge.judge(
+            started, latency, queued, response.status_code,
             response.num_bytes_downloaded,  # on the wire, before any decoding
-            prepared.expect, prepared.checks, response.headers, lambda: response.content,
-            f"{prepared.method} {prepared.path}",
+            response.headers, lambda: response.content,
         )  # fmt: skip
 
     async def aclose(self) -> None:

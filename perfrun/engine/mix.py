@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Generic, TypeVar
 
 from perfrun.scenario.model import RequestSpec
 
+T = TypeVar("T")
 
-class RequestMix:
+
+class Mix(Generic[T]):
+    """Picks items with probability proportional to their weights."""
+
+    def __init__(self, items: Sequence[T], weights: Iterable[float]) -> None:
+        if not items:
+            raise ValueError("a request mix needs at least one request")
+        self._items = list(items)
+        self._cum_weights = list(itertools.accumulate(weights))
+
+    def pick(self, rng: random.Random) -> T:
+        if len(self._items) == 1:
+            return self._items[0]
+        return rng.choices(self._items, cum_weights=self._cum_weights)[0]
+
+
+class RequestMix(Mix[RequestSpec]):
     """Picks requests with probability proportional to their weight."""
 
     def __init__(self, requests: Sequence[RequestSpec]) -> None:
-        if not requests:
-            raise ValueError("a request mix needs at least one request")
-        self._requests = list(requests)
-        self._cum_weights = list(itertools.accumulate(r.weight for r in requests))
-
-    def pick(self, rng: random.Random) -> RequestSpec:
-        if len(self._requests) == 1:
-            return self._requests[0]
-        return rng.choices(self._requests, cum_weights=self._cum_weights)[0]
+        super().__init__(requests, (r.weight for r in requests))

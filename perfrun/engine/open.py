@@ -16,8 +16,7 @@ import math
 import random
 import time
 
-from perfrun.engine.base import Engine, Session
-from perfrun.engine.closed import Sink
+from perfrun.engine.base import Engine, Session, Sink
 from perfrun.engine.mix import RequestMix
 from perfrun.engine.pacer import Pacer, Positions
 from perfrun.engine.profile import rate_profile
@@ -78,7 +77,7 @@ async def run_open(
             elif time.perf_counter() >= end:
                 # Behind schedule past its end: what is still due is dropped, not sent late
                 # for ever, so the run ends when its schedule does.
-                rest = _remaining(pacer, positions)
+                rest = remaining(pacer, positions)
                 counts.due += 1 + rest
                 counts.dropped += 1 + rest
                 break
@@ -88,7 +87,7 @@ async def run_open(
             capped = slots.locked() or intended < waited_until
             counts.capped += capped
             if not await _acquire_before(slots, end):
-                rest = _remaining(pacer, positions)
+                rest = remaining(pacer, positions)
                 counts.due += rest
                 counts.dropped += 1 + rest
                 break
@@ -144,7 +143,7 @@ async def _acquire_before(slots: asyncio.Semaphore, deadline: float) -> bool:
     return True
 
 
-def _remaining(pacer: Pacer, positions: Positions) -> int:
+def remaining(pacer: Pacer, positions: Positions) -> int:
     """How many requests after the current one the schedule still has."""
     count = 0
     positions.advance()

@@ -19,9 +19,8 @@ from types import FrameType
 from typing import Any
 
 from perfrun.engine.base import Engine, EngineFactory
-from perfrun.engine.closed import run_closed, run_closed_stages
+from perfrun.engine.executors import load_runner
 from perfrun.engine.lag import probe_loop_lag
-from perfrun.engine.open import run_open
 from perfrun.engine.pacer import Pacer
 from perfrun.engine.profile import rate_profile
 from perfrun.engine.share import Share
@@ -161,15 +160,17 @@ async def _drive(
 def _executor(
     scenario: Scenario, engine: Engine, stats: ScenarioStats, share: Share
 ) -> Coroutine[Any, Any, None]:
-    """The coroutine that runs the scenario's load model, starting at stats.origin."""
+    """The coroutine that runs the scenario's load model, starting at stats.origin: the
+    engine's own when it runs the models itself (see perfrun.engine.executors)."""
     load, requests, start = scenario.load, scenario.requests, stats.origin
     sink = stats.record
+    runner = load_runner(engine)
     # No seed: each process seeds its random draws from os.urandom, so workers differ.
     if load.model is LoadModel.OPEN:
-        return run_open(load, requests, engine, sink, stats.schedule, start=start, share=share)
+        return runner.run_open(load, requests, sink, stats.schedule, start=start, share=share)
     if load.stages:
-        return run_closed_stages(load, requests, engine, sink, start=start, share=share)
-    return run_closed(load, requests, engine, sink, start=start, share=share)
+        return runner.run_closed_stages(load, requests, sink, start=start, share=share)
+    return runner.run_closed(load, requests, sink, start=start, share=share)
 
 
 async def _ticker(tick: Tick, stats: ScenarioStats) -> None:

@@ -1,0 +1,218 @@
+"""The closed model on the fast engine, as callbacks: each virtual user is a state machine
+on its own connection.
+
+The rules are `perfrun.engine.closed`'s, which runs the model on any engine's sessions:
+users start at their ramp-up offsets; each stops after `requests_per_user` requests or
+once `duration` has passed (a request in flight then completes and counts); think time
+only between requests; failures never stop a user; a connection the server will not
+reuse is reopened. Staged: user i runs while the profile's target exceeds i, and a user
+leaving finishes its request first.
+
+What differs is the mechanics: when a response completes, the connection calls its user
+back (`Requester.on_response`), which records the result and writes the next request
+from inside that callback, or arms a timer for the think time. No coroutine, task or
+future per request; only a connect (rare) runs as a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+
+from perfrun.engine.base import Sink
+from perfrun.engine.closed import STAGE_TICK, ramp_delays
+from perfrun.engine.fast_wire import Dialer, Prepared, Requester
+from perfrun.engine.mix import Mix
+from perfrun.engine.profile import users_profile
+from perfrun.engine.share import Share
+from perfrun.metrics.result import RequestResult
+from perfrun.scenario.model import LoadSpec
+
+
+class _Crowd:
+    """What a run's users share, and how the run waits for them: until the last user
+    leaves, or a perfrun bug in a callback surfaces."""
+
+    def __init__(self, dialer: Dialer, mix: Mix[Prepared], sink: Sink, think_time: float):
+        self.loop = asyncio.get_running_loop()
+        self.dialer = dialer
+        self.mix = mix
+        self.sink = sink
+        self.think_time = think_time
+        self.users: set[_User] = set()
+        self.error: Exception | None = None
+        self._all_left: asyncio.Future[None] | None = None
+
+    def join(self, user: _User) -> None:
+        self.users.add(user)
+
+    def leave(self, user: _User) -> None:
+        self.users.discard(user)
+        if not self.users and self._all_left is not None and not self._all_left.done():
+            self._all_left.set_result(None)
+
+    def crash(self, exc: Exception) -> None:
+        """A bug in perfrun surfaces from the run, not as a failed request."""
+        self.error = exc
+        if self._all_left is not None and not self._all_left.done():
+            self._all_left.set_exception(exc)
+
+    def check(self) -> None:
+        """Raise a bug a callback met."""
+        if self.error is not None:
+            raise self.error
+
+    async def all_left(self) -> None:
+        """Wait until no user is left."""
+        self.check()
+        if self.users:
+            self._all_left = self.loop.create_future()
+            await self._all_left
+
+    def stop(self) -> None:
+        """Stop every user at once (the run ends or is cancelled)."""
+        for user in list(self.users):
+            user.halt()
+        self.users.clear()
+
+
+class _User(Requester):
+    """One virtual user: sends a request, records its result, and sends the next one (or
+    arms a think-time timer) from the callback that brought the response."""
+
+    __slots__ = ("count", "crowd", "deadline", "rng", "sent", "timer")
+
+    def __init__(
+        self, crowd: _Crowd, rng: random.Random, count: int | None, deadline: float | None
+    ) -> None:
+        super().__init__(crowd.dialer)
+        self.crowd = crowd
+        self.rng = rng
+        self.count = count
+        self.deadline = deadline
+        self.sent = 0
+        self.timer: asyncio.TimerHandle | None = None
+        crowd.join(self)
+
+    def more(self) -> bool:
+        """Whether this user sends another request now."""
+        return (self.count is None or self.sent < self.count) and (
+            self.deadline is None or time.perf_counter() < self.deadline
+        )
+
+    def resume_at(self, when: float) -> None:
+        """Send the next request at `when` (a perf_counter time), never before: uvloop's
+        timers can fire a millisecond early, so an early one is re-armed."""
+        self.timer = None
+        delay = when - time.perf_counter()
+        if delay > 0:
+            self.timer = self.crowd.loop.call_later(delay, self.resume_at, when)
+        else:
+            self.next()
+
+    def next(self) -> None:
+        if self.more():
+            self.dispatch(self.crowd.mix.pick(self.rng))
+        else:
+            self.halt()
+            self.crowd.leave(self)
+
+    def done(self, result: RequestResult) -> None:
+        self.crowd.sink(result)
+        self.sent += 1
+        think = self.crowd.think_time
+        if think > 0 and self.more():
+            self.resume_at(time.perf_counter() + think)
+        else:
+            self.next()
+
+    def crash(self, exc: Exception) -> None:
+        self.crowd.crash(exc)
+
+    def halt(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.close()
+
+
+class _StagedUser(_User):
+    """User `index` of a staged load: runs while the profile's target exceeds its index."""
+
+    __slots__ = ("index", "target")
+
+    def __init__(
+        self, crowd: _Crowd, rng: random.Random, index: int, target: Callable[[], int],
+        deadline: float,
+    ) -> None:  # fmt: skip
+        super().__init__(crowd, rng, None, deadline)
+        self.index = index
+        self.target = target
+
+    def more(self) -> bool:
+        assert self.deadline is not None
+        return time.perf_counter() < self.deadline and self.index < self.target()
+
+
+async def run_closed(
+    load: LoadSpec,
+    mix: Mix[Prepared],
+    dialer: Dialer,
+    sink: Sink,
+    *,
+    start: float,
+    share: Share = Share.WHOLE,
+    seed: int | None = None,
+) -> None:
+    """Run the closed model from `start` (a perf_counter time) to completion; every
+    result goes to `sink`. With a `share`, only this worker's users run."""
+    deadline = start + load.duration if load.duration is not None else None
+    rng = random.Random(seed)
+    delays = ramp_delays(load.users, load.ramp_up)
+    crowd = _Crowd(dialer, mix, sink, load.think_time)
+    try:
+        for index in share.indices(load.users):
+            user = _User(crowd, random.Random(rng.random()), load.requests_per_user, deadline)
+            user.resume_at(start + delays[index])
+        await crowd.all_left()
+    finally:
+        crowd.stop()
+
+
+async def run_closed_stages(
+    load: LoadSpec,
+    mix: Mix[Prepared],
+    dialer: Dialer,
+    sink: Sink,
+    *,
+    start: float,
+    share: Share = Share.WHOLE,
+    seed: int | None = None,
+) -> None:
+    """Closed model with a staged number of users: user i runs while the profile's
+    target exceeds i; a user leaving finishes its current request first. With a
+    `share`, only this worker's users run."""
+    profile = users_profile(load)
+    deadline = start + profile.duration
+    rng = random.Random(seed)
+
+    def target() -> int:
+        return int(profile.value_at(time.perf_counter() - start) + 0.5)
+
+    crowd = _Crowd(dialer, mix, sink, load.think_time)
+    active: dict[int, _User] = {}
+    try:
+        while time.perf_counter() < deadline:
+            for index in share.indices(target()):
+                user = active.get(index)
+                if user is None or user not in crowd.users:
+                    user = _StagedUser(crowd, random.Random(rng.random()), index, target, deadline)
+                    active[index] = user
+                    user.next()
+            crowd.check()
+            await asyncio.sleep(STAGE_TICK)
+        await crowd.all_left()
+    finally:
+        crowd.stop()

@@ -1,0 +1,218 @@
+"""The open model on the fast engine, as callbacks: one pacing timer sends every request
+that is due on an idle connection, opening one while fewer than `max_in_flight` are busy.
+
+The rules and counts are `perfrun.engine.open`'s, which runs the model on any engine's
+sessions: latency from the intended time; never sent early (uvloop's timers can fire a
+millisecond early: the timer re-arms); at the cap a due request waits for a slot and
+counts as capped, and so does one that came due while an earlier one waited; what is
+still due when the schedule ends is dropped and counted. No task or future per request:
+a response's callback records it, frees its connection, and sends a request that waited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import Callable
+
+from perfrun.engine.base import Sink
+from perfrun.engine.fast_wire import Dialer, Prepared, Requester
+from perfrun.engine.mix import Mix
+from perfrun.engine.open import LATE_AFTER, remaining
+from perfrun.engine.pacer import Pacer, Positions
+from perfrun.engine.profile import rate_profile
+from perfrun.engine.share import Share
+from perfrun.metrics.result import RequestResult
+from perfrun.metrics.schedule import ScheduleCounts
+from perfrun.scenario.model import LoadSpec
+
+
+class _Slot(Requester):
+    """One pooled connection: sends what the schedule dispatches to it, then is idle."""
+
+    __slots__ = ("capped", "schedule")
+
+    def __init__(self, schedule: _Schedule) -> None:
+        super().__init__(schedule.dialer)
+        self.schedule = schedule
+        self.capped = False
+        """Its request waited for a slot (or came due while one waited)."""
+
+    def done(self, result: RequestResult) -> None:
+        self.schedule.finished(self, result)
+
+    def crash(self, exc: Exception) -> None:
+        self.schedule.crash(exc)
+
+
+class _Schedule:
+    """The pacing state machine: what is due next, the idle and busy connections, and
+    the request waiting for a slot at the cap."""
+
+    def __init__(
+        self, load: LoadSpec, mix: Mix[Prepared], dialer: Dialer, sink: Sink,
+        counts: ScheduleCounts, start: float, share: Share, seed: int | None,
+    ) -> None:  # fmt: skip
+        self.loop = asyncio.get_running_loop()
+        self.pacer = Pacer(rate_profile(load))
+        master = random.Random(seed)
+        # Separate streams: the request picked must not decide the gap after it.
+        self.positions = Positions(load.arrival, master.getrandbits(64), share)
+        self.rng = random.Random(master.getrandbits(64))
+        self.mix = mix
+        self.dialer = dialer
+        self.sink = sink
+        self.counts = counts
+        self.start = start
+        self.end = start + self.pacer.profile.duration
+        self.cap = share.cap(load.max_in_flight)
+        self.idle: list[_Slot] = []
+        self.opened: list[_Slot] = []
+        self.in_flight = 0
+        self.waited_until = -math.inf
+        """When a request last got a slot it had waited for."""
+        self.blocked: float | None = None
+        """The intended time of the request waiting for a slot, if one is."""
+        self.timer: asyncio.TimerHandle | None = None
+        self.over = False
+        self.ended = self.loop.create_future()
+        """Done when the schedule is over and nothing is in flight (or a bug surfaced)."""
+
+    def wake(self) -> None:
+        """The pacing timer fired: send what is due (a timer callback cannot raise)."""
+        self.guarded(self.pump, True)
+
+    def guarded(self, step: Callable[..., None], *args: object) -> None:
+        """Run a step outside a response callback; a bug in it ends the run with it."""
+        try:
+            step(*args)
+        except Exception as exc:  # a bug in perfrun: surfaced by the run
+            self.crash(exc)
+
+    def crash(self, exc: Exception) -> None:
+        """A bug in perfrun ends the run with it, not as a failed request."""
+        if not self.ended.done():
+            self.ended.set_exception(exc)
+
+    def pump(self, woke: bool = False) -> None:
+        """Send every request that is due, then arm the timer for the next one. `woke`:
+        the timer for the current request fired (it goes out even past the end)."""
+        self.timer = None
+        counts = self.counts
+        while True:
+            due = self.pacer.due(self.positions.current)
+            if due is None:
+                self.finish()
+                return
+            intended = self.start + due
+            now = time.perf_counter()
+            if intended > now:
+                self.timer = self.loop.call_later(intended - now, self.wake)
+                return
+            if not woke and now >= self.end:
+                # Behind schedule past its end: what is still due is dropped, not sent late
+                # for ever, so the run ends when its schedule does.
+                self.drop(1)
+                return
+            woke = False
+            counts.due += 1
+            full = self.in_flight >= self.cap
+            # Capped: it waits for a slot, or it came due while an earlier one waited (a
+            # slot freed since, but the cap is what made it late, not perfrun).
+            capped = full or intended < self.waited_until
+            counts.capped += capped
+            if full:
+                self.blocked = intended
+                self.timer = self.loop.call_later(max(self.end - now, 0.0), self.give_up)
+                return
+            self.send(intended, capped)
+
+    def send(self, intended: float, capped: bool) -> None:
+        if capped:
+            self.waited_until = time.perf_counter()
+        self.positions.advance()
+        self.counts.sent += 1
+        slot = self.idle.pop() if self.idle else self.open_slot()
+        slot.capped = capped
+        self.in_flight += 1
+        slot.dispatch(self.mix.pick(self.rng), intended)
+
+    def open_slot(self) -> _Slot:
+        slot = _Slot(self)
+        self.opened.append(slot)
+        return slot
+
+    def finished(self, slot: _Slot, result: RequestResult) -> None:
+        """A request ended: count it, record it, and give its slot to a waiting one."""
+        if result.queued > LATE_AFTER:
+            self.counts.late += 1
+            self.counts.late_own += not slot.capped
+        self.sink(result)
+        self.in_flight -= 1
+        self.idle.append(slot)
+        if self.blocked is not None:
+            self.unblock()
+        elif self.over and not self.in_flight and not self.ended.done():
+            self.ended.set_result(None)
+
+    def unblock(self) -> None:
+        """A slot freed for the request that waited: it goes now, then what came due."""
+        intended = self.blocked
+        assert intended is not None
+        self.blocked = None
+        if self.timer is not None:
+            self.timer.cancel()
+        self.send(intended, True)
+        self.pump()
+
+    def give_up(self) -> None:
+        """The schedule ended while a request waited for a slot: drop it and the rest."""
+        self.timer = None
+        if time.perf_counter() < self.end:  # an early timer
+            self.timer = self.loop.call_later(self.end - time.perf_counter(), self.give_up)
+            return
+        self.blocked = None
+        self.guarded(self.drop, 0)
+
+    def drop(self, due: int) -> None:
+        """Drop the current request and the rest of the schedule; `due` of them (the
+        current one or none) were not counted as due yet."""
+        rest = remaining(self.pacer, self.positions)
+        self.counts.due += due + rest
+        self.counts.dropped += 1 + rest
+        self.finish()
+
+    def finish(self) -> None:
+        self.over = True
+        if not self.in_flight and not self.ended.done():
+            self.ended.set_result(None)
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        for slot in self.opened:
+            slot.close()
+
+
+async def run_open(
+    load: LoadSpec,
+    mix: Mix[Prepared],
+    dialer: Dialer,
+    sink: Sink,
+    counts: ScheduleCounts,
+    *,
+    start: float,
+    share: Share = Share.WHOLE,
+    seed: int | None = None,
+) -> None:
+    """Send on schedule until the rate profile ends, then wait for requests in flight.
+    With a `share`, only this worker's part of the schedule (and of max_in_flight)."""
+    schedule = _Schedule(load, mix, dialer, sink, counts, start, share, seed)
+    try:
+        schedule.guarded(schedule.pump)
+        await schedule.ended
+    finally:
+        schedule.close()

@@ -1,0 +1,504 @@
+"""The fast engine's wire: HTTP/1.1 keep-alive on asyncio protocols, parsed by httptools.
+
+A `Connection` is an asyncio protocol that sends one request at a time and calls its
+owner back when the response is complete or the request failed: no future, no task per
+request. A `Requester` is such an owner: one connection's request cycle (open it when
+needed, write a prepared request, judge the response into a `RequestResult`), whose
+`done` decides what comes next: resolve an awaited future (`FastSession.send`), or write
+the next request straight from the callback (the fast executors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import select
+import ssl
+import time
+import zlib
+from typing import Any, Protocol
+
+import httptools
+import httpx
+
+from perfrun import __version__
+from perfrun.engine.checks import Judge
+from perfrun.metrics.result import ErrorKind, RequestResult
+from perfrun.scenario.model import RequestSpec
+
+_WATCHED_LENGTHS = frozenset(
+    len(name) for name in (b"content-length", b"transfer-encoding", b"content-encoding")
+)
+WATCH_INTERVAL = 0.05
+"""Seconds between sweeps for timed-out requests: timeouts fire up to this late."""
+
+
+class Response:
+    """What one response brought: status, body size, and (only if wanted) headers/body."""
+
+    __slots__ = ("body", "headers", "size", "status")
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.size = 0
+        self.headers: dict[str, str] = {}
+        self.body: list[bytes] = []
+
+    def content(self) -> bytes:
+        """The (decoded) body, kept only when a check needs it."""
+        return b"".join(self.body)
+
+
+class Failure(Exception):
+    """A connect failed; carries the error kind. Never leaves the engine."""
+
+    def __init__(self, kind: ErrorKind, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+class Owner(Protocol):
+    """Who a connection tells how its request ended."""
+
+    def on_response(self, response: Response) -> None: ...
+
+    def on_failure(self, kind: ErrorKind, detail: str) -> None: ...
+
+
+class Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: send a request, call its owner back when it ends."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self._parser = _parser(self)
+        self._owner: Owner | None = None
+        """Whose request is pending; None when idle."""
+        self._poll = select.poll()
+        self.deadline = math.inf
+        """perf_counter time by which the response must be complete (see the watchdog)."""
+        self._response = Response()
+        self._keep_headers = False
+        self._keep_body = False
+        self._head = False
+        self._headers_done = False
+        self._interim = False
+        self._decoder: Any = None
+        self._delimited = False
+        """The body has a Content-Length or is chunked (else it ends with the connection)."""
+        self.reusable = True
+        self.answering = False
+        """Inside the callback of a response that just completed: the connection has not
+        been idle, so there is no keep-alive close to look for (see `peer_closed`)."""
+
+    # --- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        self._poll.register(transport.get_extra_info("socket").fileno(), select.POLLIN)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(ErrorKind.PROTOCOL, "unexpected protocol upgrade")
+        except httptools.HttpParserError as exc:
+            self._fail(ErrorKind.PROTOCOL, f"invalid HTTP response: {exc}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._owner is None:
+            return
+        if self._headers_done and not self._delimited:
+            self._complete()  # a body without length ends with the connection
+        else:
+            self._fail(ErrorKind.RESET, "server closed the connection before the response ended")
+
+    # --- httptools callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # Called for every header of every response: only the few that matter are looked
+        # at, picked by length first (Connection: close is seen by should_keep_alive()).
+        if self._headers_done:
+            return  # a chunked trailer: not a header (httpx drops them too)
+        if len(name) in _WATCHED_LENGTHS:
+            lower = name.lower()
+            if lower == b"content-length" or (
+                lower == b"transfer-encoding" and b"chunked" in value.lower()
+            ):
+                self._delimited = True
+            elif (
+                lower == b"content-encoding"
+                and self._keep_body
+                and value.strip().lower() in (b"gzip", b"deflate")
+            ):
+                # Decoded only for body checks: bytes_received counts what came over the wire.
+                self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        if self._keep_headers:
+            key = name.lower().decode("latin-1")
+            text = value.decode("latin-1")
+            known = self._response.headers.get(key)
+            self._response.headers[key] = text if known is None else f"{known}, {text}"
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:
+            # An interim response (103 Early Hints, 100 Continue): the final one follows.
+            self._interim = True
+            self._response = Response()
+            self._delimited = False
+            self._decoder = None
+            return
+        self._headers_done = True
+        self._response.status = status
+        if not self._parser.should_keep_alive():
+            self.reusable = False
+        if self._head:
+            # No body follows a HEAD response, but llhttp cannot be told so: it would wait
+            # for Content-Length bytes. Complete now and parse the next one afresh.
+            self._parser = _parser(self)
+            self._complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._response.size += len(body)
+        if self._keep_body:
+            decoder = self._decoder
+            self._response.body.append(body if decoder is None else decoder.decompress(body))
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
+        self._complete()
+
+    # --- used by the owner
+
+    def request(
+        self,
+        payload: bytes,
+        owner: Owner,
+        deadline: float,
+        head: bool,
+        keep_headers: bool,
+        keep_body: bool,
+    ) -> None:
+        """Write a request; `owner` hears how it ends, exactly once."""
+        assert self.transport is not None
+        self._owner = owner
+        self.deadline = deadline
+        self._response = Response()
+        self._head, self._keep_headers, self._keep_body = head, keep_headers, keep_body
+        self._headers_done = False
+        self._delimited = False
+        self._decoder = None
+        self.transport.write(payload)
+
+    def peer_closed(self) -> bool:
+        """The idle connection has something to read: the server's FIN (or garbage) that
+        the loop has not processed yet. httpcore checks the same before reusing one."""
+        return bool(self._poll.poll(0))
+
+    def expire(self, now: float) -> None:
+        """Fail the pending request if its deadline has passed (called by the watchdog)."""
+        if now > self.deadline and self._owner is not None:
+            self._fail(ErrorKind.TIMEOUT, "no complete response within the timeout")
+
+    def close(self) -> None:
+        """Close the connection; a pending request's owner hears nothing more."""
+        self.closed = True
+        self._owner = None
+        if self.transport is not None:
+            self.transport.close()
+
+    def _complete(self) -> None:
+        owner = self._owner
+        if owner is not None:
+            # Idle first: the owner may write its next request from inside the callback.
+            self._owner = None
+            self.deadline = math.inf
+            self.answering = True
+            owner.on_response(self._response)
+            self.answering = False
+
+    def _fail(self, kind: ErrorKind, detail: str) -> None:
+        self.reusable = False
+        if self.transport is not None:
+            self.transport.close()
+        owner = self._owner
+        if owner is not None:
+            self._owner = None
+            self.deadline = math.inf
+            owner.on_failure(kind, detail)
+
+
+def _parser(protocol: Connection) -> Any:
+    parser = httptools.HttpResponseParser(protocol)
+    # Transfer-Encoding overrides Content-Length (RFC 9112 6.3), as in httpx.
+    parser.set_dangerous_leniencies(lenient_chunked_length=True)
+    return parser
+
+
+class Prepared:
+    """An endpoint's request, serialised once, and how its response is judged.
+
+    The seam for per-user requests (journeys: captures, templates, cookies): a requester
+    writes `payload` when the request is `static` (every request today, at no cost) and
+    otherwise asks `render(requester)` for its bytes; it hands a response to
+    `read(response, requester)` when the request `reads` one, before judging it.
+    """
+
+    __slots__ = (
+        "close",
+        "head",
+        "judge",
+        "keep_body",
+        "keep_headers",
+        "name",
+        "payload",
+        "reads",
+        "static",
+    )
+
+    def __init__(self, spec: RequestSpec, host_header: str, prefix: str) -> None:
+        self.name = spec.name
+        self.judge = Judge(spec, f"{spec.method} {spec.path}")
+        self.head = spec.method == "HEAD"
+        self.keep_body = bool(spec.checks.body_contains or spec.checks.json)
+        self.keep_headers = bool(spec.checks.headers)
+        self.static = True
+        self.reads = False
+        body = b""
+        headers = {
+            "Host": host_header,
+            "User-Agent": f"perfrun/{__version__}",
+            "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",
+        }
+        if spec.json is not None:
+            body = json.dumps(spec.json).encode()
+            headers["Content-Type"] = "application/json"
+        elif spec.body is not None:
+            body = spec.body.encode()
+        merged = {k.lower(): (k, v) for k, v in headers.items()}
+        merged.update({k.lower(): (k, v) for k, v in spec.headers.items()})
+        if body or spec.method in ("POST", "PUT", "PATCH"):
+            merged["content-length"] = ("Content-Length", str(len(body)))
+        self.close = merged.get("connection", ("", ""))[1].strip().lower() == "close"
+        target = httpx.URL(spec.path).raw_path.decode("ascii")
+        lines = [f"{spec.method} {prefix}{target} HTTP/1.1"]
+        lines += [f"{name}: {value}" for name, value in merged.values()]
+        self.payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+    def render(self, requester: Requester) -> bytes:
+        """This request's bytes for this requester (its user); the static ones today."""
+        return self.payload
+
+    def read(self, response: Response, requester: Requester) -> None:
+        """Take what the requester's user keeps from a response; nothing today."""
+
+
+def classify_os_error(exc: OSError | ValueError) -> tuple[ErrorKind, str]:
+    """The one place the fast engine maps connect errors to error kinds (errors on an
+    open connection arrive through connection_lost as resets)."""
+    detail = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return ErrorKind.CONNECT_REFUSED, detail
+    return ErrorKind.CONNECT_ERROR, detail
+
+
+class Dialer:
+    """Opens connections to the target, and times out their requests with one sweep."""
+
+    def __init__(
+        self, host: str, port: int, ssl_context: ssl.SSLContext | None, timeout: float
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.timeout = timeout
+        self._connections: set[Connection] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+
+    async def connect(self) -> Connection:
+        """A new connection, or Failure with the connect error's kind."""
+        loop = asyncio.get_running_loop()
+        if self._watchdog is None:
+            self._watchdog = loop.create_task(self._watch())
+        try:
+            async with asyncio.timeout(self.timeout):
+                _, protocol = await loop.create_connection(
+                    Connection,
+                    self.host,
+                    self.port,
+                    ssl=self.ssl_context,
+                    server_hostname=self.host if self.ssl_context is not None else None,
+                )
+        except TimeoutError:
+            raise Failure(ErrorKind.CONNECT_TIMEOUT, "no connection within the timeout") from None
+        except (OSError, ValueError) as exc:  # ValueError/UnicodeError: a name that is no name
+            raise Failure(*classify_os_error(exc)) from None
+        self._connections.add(protocol)
+        return protocol
+
+    async def _watch(self) -> None:
+        """Time out requests without a timer per request: one sweep over the open
+        connections every WATCH_INTERVAL (an asyncio timeout per request costs more
+        than the rest of the request's bookkeeping together)."""
+        interval = min(WATCH_INTERVAL, self.timeout / 4)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.perf_counter()
+            for conn in list(self._connections):
+                if conn.closed:
+                    self._connections.discard(conn)
+                else:
+                    conn.expire(now)
+
+    async def aclose(self) -> None:
+        """Stop the watchdog; every requester closes its own connection."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
+
+
+class Requester:
+    """One connection's request cycle, one request at a time: open the connection when
+    there is none (or it cannot be reused), write the request, judge the response (or
+    the failure) into a `RequestResult`, and hand it to `done`, which subclasses define.
+
+    `dispatch` is the callback form (a connect, which is rare, runs as a task); an
+    awaiting caller connects itself (`connect`) and then `write`s.
+    """
+
+    __slots__ = ("_connecting", "conn", "dialer", "prepared", "queued", "started")
+
+    def __init__(self, dialer: Dialer) -> None:
+        self.dialer = dialer
+        self.conn: Connection | None = None
+        self.prepared: Prepared | None = None
+        self.started = 0.0
+        self.queued = 0.0
+        self._connecting: asyncio.Task[None] | None = None
+
+    def done(self, result: RequestResult) -> None:
+        """What to do with the result of the request that just ended."""
+        raise NotImplementedError
+
+    def crash(self, exc: Exception) -> None:
+        """A bug in perfrun met in a callback, where raising would only be logged: the
+        owner makes it surface from what runs the load."""
+        raise NotImplementedError
+
+    def begin(self, prepared: Prepared, intended: float | None) -> None:
+        """Start the clock of a request; `intended` (a perf_counter time) is when the
+        schedule wanted it sent."""
+        self.prepared = prepared
+        self.started = started = time.perf_counter()
+        self.queued = started - intended if intended is not None and started > intended else 0.0
+
+    def needs_connection(self) -> bool:
+        conn = self.conn
+        return (
+            conn is None
+            or conn.closed
+            or not conn.reusable
+            or (not conn.answering and conn.peer_closed())
+        )
+
+    async def connect(self) -> None:
+        """Open a new connection in place of the current one; Failure when none opens."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        self.conn = await self.dialer.connect()
+
+    def write(self) -> None:
+        """Send the begun request on the open connection."""
+        prepared = self.prepared
+        conn = self.conn
+        assert prepared is not None and conn is not None
+        payload = prepared.payload if prepared.static else prepared.render(self)
+        conn.request(
+            payload,
+            self,
+            self.started + self.dialer.timeout,
+            prepared.head,
+            prepared.keep_headers,
+            prepared.keep_body,
+        )
+
+    def dispatch(self, prepared: Prepared, intended: float | None = None) -> None:
+        """Send a request now, from a callback; `done` hears how it ended."""
+        self.begin(prepared, intended)
+        if self.needs_connection():
+            self._connecting = asyncio.get_running_loop().create_task(self._connect_and_write())
+        else:
+            self.write()
+
+    async def _connect_and_write(self) -> None:
+        try:
+            await self.connect()
+        except Failure as failure:
+            self._connecting = None
+            self.on_failure(failure.kind, failure.detail)
+            return
+        except Exception as exc:  # never out of the engine: a failed request is data
+            self._connecting = None
+            self.on_failure(ErrorKind.OTHER, f"{type(exc).__name__}: {exc}")
+            return
+        self._connecting = None
+        try:
+            self.write()
+        except Exception as exc:  # a bug in perfrun, in a task nobody awaits
+            self.crash(exc)
+
+    # --- Owner: how the connection's request ended
+
+    def on_response(self, response: Response) -> None:
+        latency = time.perf_counter() - self.started
+        try:  # free in CPython 3.11 unless something raises
+            prepared = self.prepared
+            conn = self.conn
+            assert prepared is not None and conn is not None
+            if not conn.reusable or prepared.close:
+                conn.close()
+            if prepared.reads:
+                prepared.read(response, self)
+            result = prepared.judge.judge(
+                self.started, latency, self.queued, response.status, response.size,
+                response.headers, response.content,
+            )  # fmt: skip
+            self.done(result)
+        except Exception as exc:  # a bug in perfrun: surfaced by the owner
+            self.crash(exc)
+
+    def on_failure(self, kind: ErrorKind, detail: str) -> None:
+        try:
+            self.done(self.failed(kind, detail))
+        except Exception as exc:  # a bug in perfrun: surfaced by the owner
+            self.crash(exc)
+
+    def failed(self, kind: ErrorKind, detail: str) -> RequestResult:
+        """The result of the begun request that failed; its connection is never reused
+        (its state is unknown)."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        assert self.prepared is not None
+        started = self.started
+        latency = time.perf_counter() - started
+        return RequestResult(self.prepared.name, started, latency, 0, 0, kind, detail, self.queued)
+
+    def close(self) -> None:
+        """Drop the connection (and a connect under way); no `done` follows."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+            self._connecting = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
