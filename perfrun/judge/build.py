@@ -304,19 +304,21 @@ def _timeline(load: LoadSpec, stats: ScenarioStats) -> tuple[TimelinePoint, ...]
     elif load.stages:
         profile = users_profile(load)
     warmup_seconds = stats.warmup_end - stats.origin
+    span = stats.timeline.span
     points = []
-    for t, second in stats.timeline.seconds().items():
-        histogram = second.histogram()
+    for t, point in stats.timeline.seconds().items():
+        p50, p95, p99 = point.percentiles_ms((50.0, 95.0, 99.0))
         points.append(
             TimelinePoint(
                 t=t,
-                requests=second.requests,
-                errors=second.errors,
-                p50_ms=histogram.percentile_ms(50.0),
-                p95_ms=histogram.percentile_ms(95.0),
-                p99_ms=histogram.percentile_ms(99.0),
-                target=profile.value_at(t + 0.5) if profile is not None else None,
+                requests=point.requests,
+                errors=point.errors,
+                p50_ms=p50,
+                p95_ms=p95,
+                p99_ms=p99,
+                target=profile.value_at(t + span / 2) if profile is not None else None,
                 warmup=t < warmup_seconds,
+                span_s=span,
             )
         )
     return tuple(points)

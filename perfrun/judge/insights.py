@@ -193,6 +193,11 @@ def generator_saturated(s: ScenarioReport) -> Insight | None:
     )
 
 
+def _rate(point: TimelinePoint) -> float:
+    """Completions per second over the point's span (1 s, or longer on long runs)."""
+    return point.requests / point.span_s
+
+
 def throughput_plateau(s: ScenarioReport) -> Insight | None:
     points = [p for p in _measured(s) if p.target is not None]
     if len(points) < PLATEAU_MIN_SECONDS:
@@ -211,9 +216,9 @@ def throughput_plateau(s: ScenarioReport) -> Insight | None:
             break  # later starts only leave shorter windows
         if peak_load < PLATEAU_LOAD_STILL_RISING * start.target:
             continue
-        if max(p.requests for p in window) > (1 + PLATEAU_FLAT_FRACTION) * start.requests:
+        if max(_rate(p) for p in window) > (1 + PLATEAU_FLAT_FRACTION) * _rate(start):
             continue
-        plateau_rps = statistics.median(p.requests for p in window)
+        plateau_rps = statistics.median(_rate(p) for p in window)
         unit = "req/s offered" if s.load.get("model") == "open" else "users"
         return Insight(
             rule="throughput_plateau",

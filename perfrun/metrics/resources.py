@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One sampling instant; `t` is seconds since the monitor started (in a report: since
     the load started, see MonitorResult.started)."""

@@ -1,75 +1,289 @@
-"""Per-second timeline: requests, errors and latency of the requests completed each second.
+"""The timeline: requests, errors and latency of the requests completed in each span of time.
 
-Only the current second's histogram is live; a finished second is kept encoded
-(~100 bytes), so an hour-long run costs a few hundred kB and stays mergeable.
+Memory is bounded whatever the run's length:
+
+* A point counts its latencies sparsely, {HdrHistogram counts index: count}, in the same
+  buckets as LatencyHistogram (3 significant digits), so its percentiles are the ones a
+  full histogram gives. A full HdrHistogram per second was ~190 kB of counts, allocated
+  every second and freed only by the cyclic GC (the library's histogram and encoder refer
+  to each other), so dead ones piled up and RSS kept growing (issue 9).
+* Once its time is over, a point's counts are packed: sorted index deltas and counts,
+  compressed (a few hundred bytes for a second of 2,000 requests).
+* At most MAX_POINTS points are kept. A point spans 2**k seconds: one second until the
+  run reaches MAX_POINTS seconds (34 minutes), then neighbouring points merge pairwise
+  and the span doubles (2 s up to 68 minutes, 4 s up to 2.3 hours, … 64 s for 36 hours).
+  Merging counts is exact, so a coarse point's percentiles are those of all its requests.
+  The pairs merge a few at each new point rather than all at once: merging 2,048 points
+  takes ~1 s, which would stall the event loop and the open model's schedule.
+
+Timelines merge losslessly (other workers' timelines, with the same origin): the finer
+one is first coarsened to the other's span.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import zlib
+from array import array
+from collections.abc import Mapping, Sequence
+from itertools import pairwise
 
-from perfrun.metrics.histogram import LatencyHistogram
+from perfrun.metrics.histogram import LatencyHistogram, counts_index, sparse_percentiles_ms
+
+MAX_POINTS = 2048
+"""Points kept at most; beyond, neighbouring points merge and a point spans twice as long."""
+_COUNT_TYPES = ("B", "H", "I", "Q")
 
 
-@dataclass
-class Second:
-    """One second of the timeline; `latency` holds successful requests only."""
+class Point:
+    """One span of the timeline; its latency counts are of successful requests only."""
 
-    requests: int = 0
-    errors: int = 0
-    latency: str = ""
-    """Encoded LatencyHistogram (see LatencyHistogram.encode); empty when none succeeded."""
+    __slots__ = ("_open", "_packed", "errors", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors = 0
+        self._packed = b""
+        """Counts packed once the span is over (see `pack`)."""
+        self._open: dict[int, int] | None = None
+        """Counts while requests may still be recorded into this span."""
+
+    def counts(self) -> dict[int, int]:
+        """{counts index: count} of the latencies (a copy)."""
+        counts = _unpack(self._packed)
+        for index, count in (self._open or {}).items():
+            counts[index] = counts.get(index, 0) + count
+        return counts
+
+    def opened(self) -> dict[int, int]:
+        """The live counts, unpacked if needed, for recording into."""
+        if self._open is None:
+            self._open = _unpack(self._packed)
+            self._packed = b""
+        return self._open
+
+    def pack(self) -> None:
+        if self._open is not None:
+            self._packed = _pack(self._open)
+            self._open = None
+
+    def merge(self, other: Point) -> None:
+        """Add another point's counts; an open point stays open (it is being recorded
+        into), a packed one stays packed."""
+        was_open = self._open is not None
+        self.requests += other.requests
+        self.errors += other.errors
+        live = self.opened()
+        for index, count in other.counts().items():
+            live[index] = live.get(index, 0) + count
+        if not was_open:
+            self.pack()
+
+    def percentiles_ms(self, percentiles: Sequence[float]) -> list[float | None]:
+        """Latency percentiles of the span's successful requests (None when none)."""
+        return sparse_percentiles_ms(self.counts(), percentiles)
 
     def histogram(self) -> LatencyHistogram:
-        return LatencyHistogram.decode(self.latency) if self.latency else LatencyHistogram()
+        """The span's latencies as a histogram (the average from bucket lower bounds)."""
+        return LatencyHistogram.from_counts(self.counts())
+
+    def __getstate__(self) -> tuple[int, int, bytes]:
+        """Pickled packed, so that a timeline crosses between processes compactly."""
+        self.pack()
+        return (self.requests, self.errors, self._packed)
+
+    def __setstate__(self, state: tuple[int, int, bytes]) -> None:
+        self.requests, self.errors, self._packed = state
+        self._open = None
 
 
 class Timeline:
-    """Buckets completions by whole seconds since `origin` (a perf_counter time)."""
+    """Buckets completions by time since `origin` (a perf_counter time) into at most
+    `max_points` points of `span` seconds each (1, then doubling as the run gets long)."""
 
-    def __init__(self, origin: float) -> None:
+    def __init__(self, origin: float, max_points: int = MAX_POINTS) -> None:
+        if max_points < 2 or max_points % 2:
+            raise ValueError("a timeline keeps an even number of points, at least 2")
         self.origin = origin
-        self._seconds: dict[int, Second] = {}
-        self._current = -1
-        self._live = LatencyHistogram()
+        self.max_points = max_points
+        self._shift = 0
+        """A point spans 2 ** _shift seconds."""
+        self._points: dict[int, Point] = {}
+        self._halves: dict[int, Point] = {}
+        """Points of the previous span (2 ** (_shift - 1) s) still to merge pairwise into
+        `_points`: a few at each new point, so that no single record pays for all."""
+        self._slot = -1
+        """The point being recorded into; `_live` is its open counts."""
+        self._live: dict[int, int] = {}
+        self._newest = -1
+        """The newest slot seen: older ones are packed when a newer one opens."""
+        self._second = -1
+        self._in_second = 0
+        self._in_previous = 0
+        """Completions in the newest second seen and the one before, for live progress
+        once a point spans more than a second."""
+
+    @property
+    def span(self) -> int:
+        """Seconds each point covers."""
+        return 1 << self._shift
 
     def record(self, finished: float, latency: float, ok: bool) -> None:
         second = int(finished - self.origin)
-        if second != self._current:
-            self._freeze()
-            self._current = second
-            self._live = self._seconds.setdefault(second, Second()).histogram()
-        bucket = self._seconds[second]
-        bucket.requests += 1
-        if ok:
-            self._live.record(latency)
+        if second == self._second:
+            self._in_second += 1
         else:
-            bucket.errors += 1
+            self._count_second(second)
+        slot = second >> self._shift
+        if slot != self._slot:
+            self._switch(slot)
+        point = self._points[self._slot]
+        point.requests += 1
+        if ok:
+            index = counts_index(latency)
+            live = self._live
+            live[index] = live.get(index, 0) + 1
+        else:
+            point.errors += 1
 
-    def _freeze(self) -> None:
-        if self._current in self._seconds and self._live.count:
-            self._seconds[self._current].latency = self._live.encode()
+    def _count_second(self, second: int) -> None:
+        if second > self._second:
+            self._in_previous = self._in_second if second == self._second + 1 else 0
+            self._second, self._in_second = second, 1
+        elif second == self._second - 1:
+            self._in_previous += 1
 
-    def seconds(self) -> dict[int, Second]:
-        """Every second that saw a completion, the live one included."""
-        self._freeze()
-        return dict(sorted(self._seconds.items()))
+    def _switch(self, slot: int) -> None:
+        """Record into `slot` from now on: pack what is over, coarsen when too long."""
+        if slot >= self.max_points:
+            self._settle()
+            while slot >> 1 >= self.max_points:  # a long gap: no time to spread the work
+                self._coarsen()
+                slot >>= 1
+            self._halves, self._points = self._points, {}
+            self._shift += 1
+            self._newest >>= 1
+            slot >>= 1
+        # Completions arrive almost in order: the newest slot and the one before stay open
+        # (for stragglers); the others are packed, and so is a straggler's when left.
+        newest = max(self._newest, slot)
+        for old in {self._slot, self._newest - 1, self._newest}:
+            if old < newest - 1 and old in self._points:
+                self._points[old].pack()
+        if slot > self._newest:
+            self._merge_halves(4)
+        self._newest = newest
+        point = self._points.get(slot)
+        if point is None:
+            point = self._points[slot] = Point()
+        self._slot = slot
+        self._live = point.opened()
+
+    def _merge_halves(self, pairs: int | None) -> None:
+        """Merge up to `pairs` pairs of `_halves` (all when None) into `_points`."""
+        while self._halves and (pairs is None or pairs > 0):
+            half = min(self._halves)
+            slot = half >> 1
+            for part in (slot << 1, (slot << 1) + 1):
+                point = self._halves.pop(part, None)
+                if point is None:
+                    continue
+                mine = self._points.get(slot)
+                if mine is None:
+                    self._points[slot] = point
+                else:
+                    mine.merge(point)
+            if pairs is not None:
+                pairs -= 1
+
+    def _settle(self) -> None:
+        """Every point packed and at the current span (no halves left)."""
+        self._merge_halves(None)
+        for point in self._points.values():
+            point.pack()
+        self._slot = -1
+        self._live = {}
+
+    def _coarsen(self) -> None:
+        """Double the span at once: merge neighbouring points pairwise."""
+        self._settle()
+        self._halves, self._points = self._points, {}
+        self._shift += 1
+        self._newest >>= 1
+        self._merge_halves(None)
+
+    def seconds(self) -> dict[int, Point]:
+        """Every point that saw a completion, by its first second (the live one included);
+        each covers `span` seconds."""
+        self._merge_halves(None)
+        return dict(sorted((slot << self._shift, point) for slot, point in self._points.items()))
 
     def requests_in(self, second: int) -> int:
         """Completions in one second (0 when none), e.g. the last full second's rate."""
-        bucket = self._seconds.get(second)
-        return bucket.requests if bucket else 0
+        if self._shift == 0:
+            point = self._points.get(second)
+            return point.requests if point else 0
+        if second == self._second:
+            return self._in_second
+        return self._in_previous if second == self._second - 1 else 0
 
     def merge(self, other: Timeline) -> None:
         """Add another timeline with the same origin (e.g. from another worker)."""
-        self._freeze()
-        for second, theirs in other.seconds().items():
-            mine = self._seconds.setdefault(second, Second())
-            mine.requests += theirs.requests
-            mine.errors += theirs.errors
-            if theirs.latency:
-                merged = mine.histogram()
-                merged.merge(theirs.histogram())
-                mine.latency = merged.encode()
-        if self._current in self._seconds:
-            self._live = self._seconds[self._current].histogram()
+        self._settle()
+        other._settle()
+        while self._shift < other._shift:
+            self._coarsen()
+        extra = self._shift - other._shift
+        for slot, theirs in other._points.items():
+            mine = self._points.get(slot >> extra)
+            if mine is None:
+                mine = self._points[slot >> extra] = Point()
+            mine.merge(theirs)
+        self._newest = max(self._points, default=-1)
+        while self._newest >= self.max_points:
+            self._coarsen()
+        if other._second == self._second:
+            self._in_second += other._in_second
+            self._in_previous += other._in_previous
+        elif other._second > self._second:
+            self._second = other._second
+            self._in_second, self._in_previous = other._in_second, other._in_previous
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled settled, every point packed (see Point.__getstate__)."""
+        self._settle()
+        return self.__dict__.copy()
+
+
+def _pack(counts: Mapping[int, int]) -> bytes:
+    """The counts' array type, sorted index deltas (2 bytes: the layout has ~23,000
+    indices), then the counts in the narrowest array type that holds them, compressed:
+    ~0.75 bytes a bucket for a second of requests."""
+    if not counts:
+        return b""
+    indices = sorted(counts)
+    deltas = array("H", [indices[0]] + [b - a for a, b in pairwise(indices)])
+    values = [counts[i] for i in indices]
+    top = max(values)
+    code = next(c for c in _COUNT_TYPES if top < 1 << (8 * array(c).itemsize))
+    # A 4 kB window and a small hash: ~70 kB of working memory instead of zlib's default
+    # ~350 kB, every second, for the same size on payloads of a few kB.
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 12, 5)
+    payload = deltas.tobytes() + array(code, values).tobytes()
+    return code.encode("ascii") + compressor.compress(payload) + compressor.flush()
+
+
+def _unpack(packed: bytes) -> dict[int, int]:
+    if not packed:
+        return {}
+    code = chr(packed[0])
+    raw = zlib.decompress(packed[1:])
+    n = len(raw) // (2 + array(code).itemsize)
+    deltas, values = array("H"), array(code)
+    deltas.frombytes(raw[: 2 * n])
+    values.frombytes(raw[2 * n :])
+    counts: dict[int, int] = {}
+    index = 0
+    for delta, count in zip(deltas, values, strict=True):
+        index += delta
+        counts[index] = count
+    return counts

@@ -285,6 +285,12 @@ def _chart(s: ScenarioReport, index: int, name: str, caption: str) -> str:
     empty = _empty_reason(s, name)
     if name == "resources" and s.resources is not None and s.resources.target is None:
         caption = NO_TARGET_CAPTION
+    span = s.timeline[0].span_s if s.timeline else 1
+    if span > 1:  # a long run's timeline is coarser (perfrun.metrics.timeline): say so
+        if name == "throughput":
+            caption = f"{caption}, averaged over {span} s per point"
+        elif name == "latency":
+            caption = f"Latency per {span} s (ms)"
     attrs = f'class="chart" data-chart="{name}" data-scenario="{index}"'
     if empty:
         return (

@@ -121,17 +121,23 @@ class Resources:
 @dataclass(frozen=True)
 class TimelinePoint:
     t: int
-    """Second of the run (completions from t to t + 1 s after the load started)."""
+    """Second of the run the point starts at (completions from t to t + span_s seconds
+    after the load started)."""
     requests: int
     errors: int
+    """Completions in the point's span (per second only when span_s is 1)."""
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
-    """Of that second's successful requests; with fewer than 100 of them, their slowest."""
+    """Of the span's successful requests; with fewer than 100 of them, their slowest."""
     target: float | None
-    """What the load profile asked for at the middle of that second: users (closed
+    """What the load profile asked for at the middle of the span: users (closed
     model) or requests/s (open model); None for a plain closed model."""
     warmup: bool
+    """The span starts in the warm-up."""
+    span_s: int = 1
+    """Seconds the point covers: 1, or a power of two once a run is longer than the
+    timeline's bound of points (perfrun.metrics.timeline.MAX_POINTS)."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,11 @@ import psutil
 from perfrun.errors import TargetError
 from perfrun.metrics.resources import Sample
 
+MAX_SAMPLES = 4096
+"""Samples kept at most: past it, neighbouring samples fold pairwise (see `_fold`), so a
+soak of days keeps a bounded record (one sample a second for 68 minutes, one per 2 s up to
+2.3 hours, …) with every peak and every CPU-second still in it."""
+
 CHILDREN_REFRESH = 5.0
 """Seconds between listings of the target's child processes."""
 
@@ -171,6 +176,8 @@ class Monitor:
                 # into the previous sample instead of reporting it as a peak.
                 sample = _fold(self._samples.pop(), sample)
             self._samples.append(sample)
+            if len(self._samples) > MAX_SAMPLES:
+                self._samples = _halve(self._samples)
         self._overhead += time.thread_time() - before
 
     def _sample(self) -> Sample:
@@ -296,6 +303,14 @@ def _alive(proc: psutil.Process) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def _halve(samples: list[Sample]) -> list[Sample]:
+    """Neighbouring samples folded pairwise (an odd last one kept as it is)."""
+    folded = [_fold(a, b) for a, b in zip(samples[0::2], samples[1::2], strict=False)]
+    if len(samples) % 2:
+        folded.append(samples[-1])
+    return folded
 
 
 def _fold(earlier: Sample, later: Sample) -> Sample:

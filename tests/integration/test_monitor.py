@@ -79,6 +79,20 @@ def test_monitor_overhead_is_well_under_1_percent_at_the_default_interval(
     )
 
 
+def test_monitor_keeps_a_bounded_record_that_still_tiles_the_run(
+    plain_target: TargetProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("perfrun.run.monitor.MAX_SAMPLES", 8)
+    result = monitored(psutil.Process(plain_target.pid), interval=0.02, seconds=1.0)
+
+    # ~50 samples taken, folded pairwise each time there were more than 8.
+    assert 4 <= len(result.samples) <= 9, [s.dt for s in result.samples]
+    spans = [sample.dt for sample in result.samples]
+    assert abs(sum(spans) - result.samples[-1].t) <= 0.001 * 60, spans
+    assert result.samples[-1].t <= result.wall_seconds
+    assert max(spans[:-1]) > 2 * result.interval  # folded spans
+
+
 def test_monitor_without_target_samples_system_and_generator_only() -> None:
     result = monitored(None, interval=0.1, seconds=0.3)
 

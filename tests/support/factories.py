@@ -114,21 +114,23 @@ def timeline(
     p95: Sequence[float | None] | None = None,
     target: Sequence[float | None] | None = None,
     warmup: int = 0,
+    span_s: int = 1,
 ) -> tuple[TimelinePoint, ...]:
     p95s = p95 if p95 is not None else [12.0] * len(requests)
     targets = target if target is not None else [None] * len(requests)
     return tuple(
         TimelinePoint(
-            t=t,
+            t=i * span_s,
             requests=r,
             errors=0,
             p50_ms=10.0,
             p95_ms=q,
             p99_ms=q * 1.5 if q is not None else None,
             target=g,
-            warmup=t < warmup,
+            warmup=i * span_s < warmup,
+            span_s=span_s,
         )
-        for t, (r, q, g) in enumerate(zip(requests, p95s, targets, strict=True))
+        for i, (r, q, g) in enumerate(zip(requests, p95s, targets, strict=True))
     )
 
 

@@ -18,9 +18,14 @@
   // Start value axes at zero: a flat line must look flat, not like noise magnified.
   function fromZero(u, lo, hi) { return [0, hi > 0 ? hi * 1.1 : 1]; }
   function col(rows, key) { return rows.map(function (r) { return r[key]; }); }
-  // Every point sits at the middle of the span it covers, so that the timeline (whole
-  // seconds from t) and the resource samples (the dt seconds before t) line up.
-  function seconds(points) { return points.map(function (p) { return p.t + 0.5; }); }
+  // Every point sits at the middle of the span it covers, so that the timeline (span_s
+  // whole seconds from t) and the resource samples (the dt seconds before t) line up.
+  function seconds(points) { return points.map(function (p) { return p.t + span(p) / 2; }); }
+  // A long run's timeline points cover span_s seconds each: their counts are per span.
+  function span(p) { return p.span_s || 1; }
+  function perSecond(points, key) {
+    return points.map(function (p) { return p[key] / span(p); });
+  }
   function spans(samples) { return samples.map(function (r) { return r.t - r.dt / 2; }); }
   function yAxis(label, scale, right) {
     var a = { label: label, stroke: "#374151" };
@@ -47,7 +52,7 @@
     throughput: function (s) {
       var t = s.timeline;
       var series = [line("requests/s", C.blue), line("errors/s", C.red, "errors")];
-      var cols = [seconds(t), col(t, "requests"), col(t, "errors")];
+      var cols = [seconds(t), perSecond(t, "requests"), perSecond(t, "errors")];
       if (s.load.model === "open") {
         series.push(line("scheduled req/s", C.grey, null, true));
         cols.push(col(t, "target"));

@@ -255,6 +255,16 @@ def test_throughput_plateau_names_the_saturation_point() -> None:
     )
 
 
+def test_throughput_plateau_reads_rates_from_points_longer_than_a_second() -> None:
+    # A long run: each point spans 4 s, so 1,600 completions are 400 req/s.
+    requests = [400, 800, 1200, 1600, 1600, 1620, 1592, 1608, 1640, 1600]
+    report = scenario_report(timeline=timeline(requests, target=USERS, span_s=4))
+    found = throughput_plateau(report)
+    assert found is not None
+    assert found.evidence["plateau_rps"] == 400
+    assert found.evidence["at_second"] == 12
+
+
 def test_throughput_plateau_in_an_open_model_speaks_of_the_offered_rate() -> None:
     # A spike: the rate climbs to 500/s and comes back; the target tops out at ~300/s.
     rates = [100.0, 200.0, 300.0, 400.0, 500.0, 500.0, 100.0, 100.0]
