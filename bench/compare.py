@@ -43,7 +43,16 @@ from generators import (
     perfrun_options,
     perfrun_tool,
 )
-from processes import PINNING, Run, delay_target, free_port, nginx, run_tool, wait_until_quiet
+from processes import (
+    PINNING,
+    Run,
+    compile_perfrun,
+    delay_target,
+    free_port,
+    nginx,
+    run_tool,
+    wait_until_quiet,
+)
 
 
 @dataclass
@@ -130,8 +139,9 @@ def render(rows: list[Row], args: argparse.Namespace, env: dict[str, str]) -> st
         "",
         "- whole-process req/CPU-s (the headline): requests ÷ the user+sys CPU of the "
         "generator's process from start to exit (wait4 rusage: the process and the children "
-        "it waited for), interpreter start-up, imports and script compilation included; the "
-        "same measurement for every tool. The ratios divide it by wrk's and k6's, same run.",
+        "it waited for), interpreter start-up, imports and script compilation included "
+        "(Python tools import from their bytecode cache, as installed); the same measurement "
+        "for every tool. The ratios divide it by wrk's and k6's, same run.",
         "- in-run req/CPU-s: requests ÷ the generator's CPU during the load only. perfrun: its "
         "own monitor (report resources.generator.cpu_percent.avg × duration_s: its process, "
         "and its workers with --workers > 1); Locust: its process CPU sampled every 0.1 s, "
@@ -226,6 +236,7 @@ def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, _terminate)
     options = perfrun_options()
+    compile_perfrun()
     tools, skipped = select_tools(args, options)
     rows = [Row(tool.name) for tool in tools]
     env = environment("--engine" in options)

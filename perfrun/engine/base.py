@@ -14,7 +14,7 @@ from typing import Protocol, TypeAlias, runtime_checkable
 
 from perfrun.engine.share import Share
 from perfrun.metrics.result import RequestResult
-from perfrun.metrics.schedule import ScheduleCounts
+from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 Sink: TypeAlias = Callable[[RequestResult], None]
@@ -45,21 +45,22 @@ EngineFactory: TypeAlias = Callable[[], Engine]
 @runtime_checkable
 class LoadRunner(Protocol):
     """The load models, run from `start` (a perf_counter time) to completion, every
-    result to `sink`, only this worker's `share`. `perfrun.engine.executors.SessionLoads`
-    runs them on any engine's sessions; an engine with a cheaper hot path runs them
-    itself (the fast engine, as callbacks on its connections) by offering these three."""
+    result recorded into `stats`, only this worker's `share`.
+    `perfrun.engine.executors.SessionLoads` runs them on any engine's sessions; an engine
+    with a cheaper hot path runs them itself (the fast engine, as callbacks on its
+    connections) by offering these three."""
 
     async def run_closed(
-        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink, *,
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = ..., seed: int | None = None,
     ) -> None: ...  # fmt: skip
 
     async def run_closed_stages(
-        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink, *,
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = ..., seed: int | None = None,
     ) -> None: ...  # fmt: skip
 
     async def run_open(
-        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink,
-        counts: ScheduleCounts, *, start: float, share: Share = ..., seed: int | None = None,
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
+        start: float, share: Share = ..., seed: int | None = None,
     ) -> None: ...  # fmt: skip

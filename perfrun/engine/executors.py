@@ -11,9 +11,9 @@ chooses for itself.
 from __future__ import annotations
 
 from perfrun.engine import closed, open
-from perfrun.engine.base import Engine, LoadRunner, Sink
+from perfrun.engine.base import Engine, LoadRunner
 from perfrun.engine.share import Share
-from perfrun.metrics.schedule import ScheduleCounts
+from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 
@@ -24,26 +24,25 @@ class SessionLoads:
         self.engine = engine
 
     async def run_closed(
-        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink, *,
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = Share.WHOLE, seed: int | None = None,
     ) -> None:  # fmt: skip
-        await closed.run_closed(load, requests, self.engine, sink, start=start, share=share,
-                                seed=seed)  # fmt: skip
+        await closed.run_closed(load, requests, self.engine, stats.record, start=start,
+                                share=share, seed=seed)  # fmt: skip
 
     async def run_closed_stages(
-        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink, *,
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = Share.WHOLE, seed: int | None = None,
     ) -> None:  # fmt: skip
-        await closed.run_closed_stages(load, requests, self.engine, sink, start=start,
+        await closed.run_closed_stages(load, requests, self.engine, stats.record, start=start,
                                        share=share, seed=seed)  # fmt: skip
 
     async def run_open(
-        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink,
-        counts: ScheduleCounts, *, start: float, share: Share = Share.WHOLE,
-        seed: int | None = None,
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
+        start: float, share: Share = Share.WHOLE, seed: int | None = None,
     ) -> None:  # fmt: skip
-        await open.run_open(load, requests, self.engine, sink, counts, start=start,
-                            share=share, seed=seed)  # fmt: skip
+        await open.run_open(load, requests, self.engine, stats.record, stats.schedule,
+                            start=start, share=share, seed=seed)  # fmt: skip
 
 
 def load_runner(engine: Engine) -> LoadRunner:

@@ -20,14 +20,13 @@ import ssl
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from perfrun.engine.base import Sink
 from perfrun.engine.fast_closed import run_closed, run_closed_stages
 from perfrun.engine.fast_open import run_open
 from perfrun.engine.fast_wire import Dialer, Failure, Prepared, Requester
 from perfrun.engine.mix import Mix
 from perfrun.engine.share import Share
 from perfrun.metrics.result import ErrorKind, RequestResult
-from perfrun.metrics.schedule import ScheduleCounts
+from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -58,7 +57,13 @@ class FastSession(Requester):
         self.write()
         return await waiter
 
-    def done(self, result: RequestResult) -> None:
+    def succeeded(self, prepared: Prepared, now: float, status: int, size: int) -> None:
+        started = self.started
+        result = RequestResult(prepared.name, started, now - started, status, size, None, "",
+                               self.queued)  # fmt: skip
+        self.ended(result, now)
+
+    def ended(self, result: RequestResult, now: float) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(result)
@@ -87,45 +92,49 @@ class FastEngine:
         self.timeout = timeout
         port = parts.port or _DEFAULT_PORTS[parts.scheme]
         ssl_context = ssl.create_default_context() if parts.scheme == "https" else None
-        self.dialer = Dialer(parts.hostname, port, ssl_context, timeout)
         default = parts.port is None or parts.port == _DEFAULT_PORTS[parts.scheme]
         host_header = parts.hostname if default else f"{parts.hostname}:{parts.port}"
         if ":" in parts.hostname:  # IPv6 literal
             host_header = f"[{parts.hostname}]" + ("" if default else f":{parts.port}")
         prefix = parts.path.rstrip("/")
         self.prepared = {spec.name: Prepared(spec, host_header, prefix) for spec in requests}
+        full = any(p.keep_headers or p.keep_body for p in self.prepared.values())
+        self.dialer = Dialer(parts.hostname, port, ssl_context, timeout, full=full)
 
     def session(self) -> FastSession:
         return FastSession(self)
 
     async def run_closed(
-        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink, *,
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = Share.WHOLE, seed: int | None = None,
     ) -> None:  # fmt: skip
         """The closed model (`perfrun.engine.closed.run_closed`), as callbacks."""
-        await run_closed(load, self._mix(requests), self.dialer, sink, start=start,
+        await run_closed(load, self._mix(requests, stats), self.dialer, stats, start=start,
                          share=share, seed=seed)  # fmt: skip
 
     async def run_closed_stages(
-        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink, *,
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = Share.WHOLE, seed: int | None = None,
     ) -> None:  # fmt: skip
         """The staged closed model (`perfrun.engine.closed.run_closed_stages`), as callbacks."""
-        await run_closed_stages(load, self._mix(requests), self.dialer, sink, start=start,
-                                share=share, seed=seed)  # fmt: skip
+        await run_closed_stages(load, self._mix(requests, stats), self.dialer, stats,
+                                start=start, share=share, seed=seed)  # fmt: skip
 
     async def run_open(
-        self, load: LoadSpec, requests: tuple[RequestSpec, ...], sink: Sink,
-        counts: ScheduleCounts, *, start: float, share: Share = Share.WHOLE,
-        seed: int | None = None,
+        self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
+        start: float, share: Share = Share.WHOLE, seed: int | None = None,
     ) -> None:  # fmt: skip
         """The open model (`perfrun.engine.open.run_open`), as callbacks."""
-        await run_open(load, self._mix(requests), self.dialer, sink, counts, start=start,
+        await run_open(load, self._mix(requests, stats), self.dialer, stats, start=start,
                        share=share, seed=seed)  # fmt: skip
 
-    def _mix(self, requests: tuple[RequestSpec, ...]) -> Mix[Prepared]:
-        """The weighted mix of the prepared requests (the same draws as a RequestMix)."""
-        return Mix([self.prepared[spec.name] for spec in requests], (r.weight for r in requests))
+    def _mix(self, requests: tuple[RequestSpec, ...], stats: ScenarioStats) -> Mix[Prepared]:
+        """The weighted mix of the prepared requests (the same draws as a RequestMix),
+        each recording into its endpoint's figures in `stats`."""
+        return Mix(
+            [self.prepared[spec.name].bound(stats.endpoint(spec.name)) for spec in requests],
+            (r.weight for r in requests),
+        )
 
     async def aclose(self) -> None:
         """Stop the watchdog; every user closes its own connection."""

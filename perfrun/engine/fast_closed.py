@@ -11,7 +11,9 @@ leaving finishes its request first.
 What differs is the mechanics: when a response completes, the connection calls its user
 back (`Requester.on_response`), which records the result and writes the next request
 from inside that callback, or arms a timer for the think time. No coroutine, task or
-future per request; only a connect (rare) runs as a task.
+future per request; only a connect (rare) runs as a task. A success is recorded without
+building a RequestResult (`ScenarioStats.ok`), and the clock read that ends a request
+also decides whether the user goes on.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ import random
 import time
 from collections.abc import Callable
 
-from perfrun.engine.base import Sink
 from perfrun.engine.closed import STAGE_TICK, ramp_delays
 from perfrun.engine.fast_wire import Dialer, Prepared, Requester
 from perfrun.engine.mix import Mix
 from perfrun.engine.profile import users_profile
 from perfrun.engine.share import Share
 from perfrun.metrics.result import RequestResult
+from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.model import LoadSpec
 
 
@@ -35,11 +37,15 @@ class _Crowd:
     """What a run's users share, and how the run waits for them: until the last user
     leaves, or a perfrun bug in a callback surfaces."""
 
-    def __init__(self, dialer: Dialer, mix: Mix[Prepared], sink: Sink, think_time: float):
+    def __init__(
+        self, dialer: Dialer, mix: Mix[Prepared], stats: ScenarioStats, think_time: float
+    ) -> None:
         self.loop = asyncio.get_running_loop()
         self.dialer = dialer
         self.mix = mix
-        self.sink = sink
+        self.only = mix.only
+        """The one request of a mix of one (no draw needed), else None."""
+        self.stats = stats
         self.think_time = think_time
         self.users: set[_User] = set()
         self.error: Exception | None = None
@@ -82,13 +88,14 @@ class _User(Requester):
     """One virtual user: sends a request, records its result, and sends the next one (or
     arms a think-time timer) from the callback that brought the response."""
 
-    __slots__ = ("count", "crowd", "deadline", "rng", "sent", "timer")
+    __slots__ = ("count", "crowd", "deadline", "rng", "sent", "stats", "timer")
 
     def __init__(
         self, crowd: _Crowd, rng: random.Random, count: int | None, deadline: float | None
     ) -> None:
         super().__init__(crowd.dialer)
         self.crowd = crowd
+        self.stats = crowd.stats
         self.rng = rng
         self.count = count
         self.deadline = deadline
@@ -96,37 +103,52 @@ class _User(Requester):
         self.timer: asyncio.TimerHandle | None = None
         crowd.join(self)
 
-    def more(self) -> bool:
-        """Whether this user sends another request now."""
+    def more(self, now: float) -> bool:
+        """Whether this user sends another request at `now` (a perf_counter time)."""
         return (self.count is None or self.sent < self.count) and (
-            self.deadline is None or time.perf_counter() < self.deadline
+            self.deadline is None or now < self.deadline
         )
 
     def resume_at(self, when: float) -> None:
         """Send the next request at `when` (a perf_counter time), never before: uvloop's
         timers can fire a millisecond early, so an early one is re-armed."""
         self.timer = None
-        delay = when - time.perf_counter()
-        if delay > 0:
-            self.timer = self.crowd.loop.call_later(delay, self.resume_at, when)
+        now = time.perf_counter()
+        if when > now:
+            self.timer = self.crowd.loop.call_later(when - now, self.resume_at, when)
         else:
-            self.next()
+            self.next(now)
 
-    def next(self) -> None:
-        if self.more():
+    def next(self, now: float) -> None:
+        if self.more(now):
             self.dispatch(self.crowd.mix.pick(self.rng))
         else:
             self.halt()
             self.crowd.leave(self)
 
-    def done(self, result: RequestResult) -> None:
-        self.crowd.sink(result)
+    def succeeded(self, prepared: Prepared, now: float, status: int, size: int) -> None:
+        self.stats.ok(prepared.endpoint, self.started, now, self.queued, size)
+        self.sent += 1
+        crowd = self.crowd
+        if crowd.think_time > 0 or not self.more(now):
+            self.sent -= 1
+            self.after(now)
+            return
+        # The hot path: the next request, written from this callback.
+        self.follow(crowd.only or crowd.mix.pick(self.rng))
+
+    def ended(self, result: RequestResult, now: float) -> None:
+        self.stats.record(result)
+        self.after(now)
+
+    def after(self, now: float) -> None:
+        """A request ended at `now`: think, send the next one, or leave."""
         self.sent += 1
         think = self.crowd.think_time
-        if think > 0 and self.more():
-            self.resume_at(time.perf_counter() + think)
+        if think > 0 and self.more(now):
+            self.resume_at(now + think)
         else:
-            self.next()
+            self.next(now)
 
     def crash(self, exc: Exception) -> None:
         self.crowd.crash(exc)
@@ -151,27 +173,27 @@ class _StagedUser(_User):
         self.index = index
         self.target = target
 
-    def more(self) -> bool:
+    def more(self, now: float) -> bool:
         assert self.deadline is not None
-        return time.perf_counter() < self.deadline and self.index < self.target()
+        return now < self.deadline and self.index < self.target()
 
 
 async def run_closed(
     load: LoadSpec,
     mix: Mix[Prepared],
     dialer: Dialer,
-    sink: Sink,
+    stats: ScenarioStats,
     *,
     start: float,
     share: Share = Share.WHOLE,
     seed: int | None = None,
 ) -> None:
     """Run the closed model from `start` (a perf_counter time) to completion; every
-    result goes to `sink`. With a `share`, only this worker's users run."""
+    result is recorded in `stats`. With a `share`, only this worker's users run."""
     deadline = start + load.duration if load.duration is not None else None
     rng = random.Random(seed)
     delays = ramp_delays(load.users, load.ramp_up)
-    crowd = _Crowd(dialer, mix, sink, load.think_time)
+    crowd = _Crowd(dialer, mix, stats, load.think_time)
     try:
         for index in share.indices(load.users):
             user = _User(crowd, random.Random(rng.random()), load.requests_per_user, deadline)
@@ -185,7 +207,7 @@ async def run_closed_stages(
     load: LoadSpec,
     mix: Mix[Prepared],
     dialer: Dialer,
-    sink: Sink,
+    stats: ScenarioStats,
     *,
     start: float,
     share: Share = Share.WHOLE,
@@ -201,7 +223,7 @@ async def run_closed_stages(
     def target() -> int:
         return int(profile.value_at(time.perf_counter() - start) + 0.5)
 
-    crowd = _Crowd(dialer, mix, sink, load.think_time)
+    crowd = _Crowd(dialer, mix, stats, load.think_time)
     active: dict[int, _User] = {}
     try:
         while time.perf_counter() < deadline:
@@ -210,7 +232,7 @@ async def run_closed_stages(
                 if user is None or user not in crowd.users:
                     user = _StagedUser(crowd, random.Random(rng.random()), index, target, deadline)
                     active[index] = user
-                    user.next()
+                    user.next(time.perf_counter())
             crowd.check()
             await asyncio.sleep(STAGE_TICK)
         await crowd.all_left()

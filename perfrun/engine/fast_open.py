@@ -17,7 +17,6 @@ import random
 import time
 from collections.abc import Callable
 
-from perfrun.engine.base import Sink
 from perfrun.engine.fast_wire import Dialer, Prepared, Requester
 from perfrun.engine.mix import Mix
 from perfrun.engine.open import LATE_AFTER, remaining
@@ -25,7 +24,7 @@ from perfrun.engine.pacer import Pacer, Positions
 from perfrun.engine.profile import rate_profile
 from perfrun.engine.share import Share
 from perfrun.metrics.result import RequestResult
-from perfrun.metrics.schedule import ScheduleCounts
+from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.model import LoadSpec
 
 
@@ -40,8 +39,14 @@ class _Slot(Requester):
         self.capped = False
         """Its request waited for a slot (or came due while one waited)."""
 
-    def done(self, result: RequestResult) -> None:
-        self.schedule.finished(self, result)
+    def succeeded(self, prepared: Prepared, now: float, status: int, size: int) -> None:
+        schedule = self.schedule
+        schedule.stats.ok(prepared.endpoint, self.started, now, self.queued, size)
+        schedule.finished(self)
+
+    def ended(self, result: RequestResult, now: float) -> None:
+        self.schedule.stats.record(result)
+        self.schedule.finished(self)
 
     def crash(self, exc: Exception) -> None:
         self.schedule.crash(exc)
@@ -52,8 +57,8 @@ class _Schedule:
     the request waiting for a slot at the cap."""
 
     def __init__(
-        self, load: LoadSpec, mix: Mix[Prepared], dialer: Dialer, sink: Sink,
-        counts: ScheduleCounts, start: float, share: Share, seed: int | None,
+        self, load: LoadSpec, mix: Mix[Prepared], dialer: Dialer, stats: ScenarioStats,
+        start: float, share: Share, seed: int | None,
     ) -> None:  # fmt: skip
         self.loop = asyncio.get_running_loop()
         self.pacer = Pacer(rate_profile(load))
@@ -63,8 +68,8 @@ class _Schedule:
         self.rng = random.Random(master.getrandbits(64))
         self.mix = mix
         self.dialer = dialer
-        self.sink = sink
-        self.counts = counts
+        self.stats = stats
+        self.counts = stats.schedule
         self.start = start
         self.end = start + self.pacer.profile.duration
         self.cap = share.cap(load.max_in_flight)
@@ -144,12 +149,12 @@ class _Schedule:
         self.opened.append(slot)
         return slot
 
-    def finished(self, slot: _Slot, result: RequestResult) -> None:
-        """A request ended: count it, record it, and give its slot to a waiting one."""
-        if result.queued > LATE_AFTER:
+    def finished(self, slot: _Slot) -> None:
+        """A request ended (and was recorded): count it, and give its slot to a waiting
+        one."""
+        if slot.queued > LATE_AFTER:
             self.counts.late += 1
             self.counts.late_own += not slot.capped
-        self.sink(result)
         self.in_flight -= 1
         self.idle.append(slot)
         if self.blocked is not None:
@@ -201,8 +206,7 @@ async def run_open(
     load: LoadSpec,
     mix: Mix[Prepared],
     dialer: Dialer,
-    sink: Sink,
-    counts: ScheduleCounts,
+    stats: ScenarioStats,
     *,
     start: float,
     share: Share = Share.WHOLE,
@@ -210,7 +214,7 @@ async def run_open(
 ) -> None:
     """Send on schedule until the rate profile ends, then wait for requests in flight.
     With a `share`, only this worker's part of the schedule (and of max_in_flight)."""
-    schedule = _Schedule(load, mix, dialer, sink, counts, start, share, seed)
+    schedule = _Schedule(load, mix, dialer, stats, start, share, seed)
     try:
         schedule.guarded(schedule.pump)
         await schedule.ended

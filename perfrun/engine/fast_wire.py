@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import math
+import re
 import select
 import ssl
 import time
@@ -21,34 +23,37 @@ import zlib
 from typing import Any, Protocol
 
 import httptools
-import httpx
 
 from perfrun import __version__
 from perfrun.engine.checks import Judge
+from perfrun.engine.target import request_target
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import RequestSpec
 
-_WATCHED_LENGTHS = frozenset(
-    len(name) for name in (b"content-length", b"transfer-encoding", b"content-encoding")
-)
+_WATCHED_LENGTHS = frozenset((len(b"content-encoding"),))
+_FRAMING = re.compile(rb"\r\n(content-length[ \t]*:|transfer-encoding[ \t]*:[^\r\n]*chunked)", re.I)
+"""A header that frames a body (see Connection._framed)."""
 WATCH_INTERVAL = 0.05
 """Seconds between sweeps for timed-out requests: timeouts fire up to this late."""
 
 
 class Response:
-    """What one response brought: status, body size, and (only if wanted) headers/body."""
+    """The headers and body of a response, kept only when a check or a capture needs
+    them (see `FullConnection`)."""
 
-    __slots__ = ("body", "headers", "size", "status")
+    __slots__ = ("body", "headers")
 
     def __init__(self) -> None:
-        self.status = 0
-        self.size = 0
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
 
     def content(self) -> bytes:
-        """The (decoded) body, kept only when a check needs it."""
+        """The (decoded) body."""
         return b"".join(self.body)
+
+
+_NO_RESPONSE = Response()
+"""What a connection that keeps nothing offers as its response: always empty."""
 
 
 class Failure(Exception):
@@ -63,13 +68,20 @@ class Failure(Exception):
 class Owner(Protocol):
     """Who a connection tells how its request ended."""
 
-    def on_response(self, response: Response) -> None: ...
+    def on_response(self, conn: Connection) -> None: ...
 
     def on_failure(self, kind: ErrorKind, detail: str) -> None: ...
 
 
 class Connection(asyncio.Protocol):
-    """One HTTP/1.1 connection: send a request, call its owner back when it ends."""
+    """One HTTP/1.1 connection: send a request, call its owner back when it ends.
+
+    The owner reads the response off the connection (`status`, `size`, `response`) in
+    its callback. This class parses no header at all: httptools calls a Python method
+    for every header of every response, which costs as much as parsing the response, so
+    what a header decides comes from llhttp itself (keep-alive, the body's framing). A
+    response with a header to keep or a body to decode needs `FullConnection`.
+    """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -80,14 +92,19 @@ class Connection(asyncio.Protocol):
         self._poll = select.poll()
         self.deadline = math.inf
         """perf_counter time by which the response must be complete (see the watchdog)."""
-        self._response = Response()
-        self._keep_headers = False
-        self._keep_body = False
-        self._head = False
+        self.status = 0
+        self.size = 0
+        """Body bytes received (as sent: before any decoding)."""
+        self.response = _NO_RESPONSE
+        self._is_head = False
         self._headers_done = False
         self._interim = False
-        self._decoder: Any = None
-        self._delimited = False
+        self._heads = 0
+        """Response heads (interim ones included) parsed for the current request."""
+        self._first: bytes | None = None
+        """The first bytes of the response: where a response without keep-alive says
+        how its body ends (see `_framed`)."""
+        self._delimited = True
         """The body has a Content-Length or is chunked (else it ends with the connection)."""
         self.reusable = True
         self.answering = False
@@ -101,6 +118,8 @@ class Connection(asyncio.Protocol):
         self._poll.register(transport.get_extra_info("socket").fileno(), select.POLLIN)
 
     def data_received(self, data: bytes) -> None:
+        if self._first is None:
+            self._first = data
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -119,82 +138,74 @@ class Connection(asyncio.Protocol):
 
     # --- httptools callbacks
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        # Called for every header of every response: only the few that matter are looked
-        # at, picked by length first (Connection: close is seen by should_keep_alive()).
-        if self._headers_done:
-            return  # a chunked trailer: not a header (httpx drops them too)
-        if len(name) in _WATCHED_LENGTHS:
-            lower = name.lower()
-            if lower == b"content-length" or (
-                lower == b"transfer-encoding" and b"chunked" in value.lower()
-            ):
-                self._delimited = True
-            elif (
-                lower == b"content-encoding"
-                and self._keep_body
-                and value.strip().lower() in (b"gzip", b"deflate")
-            ):
-                # Decoded only for body checks: bytes_received counts what came over the wire.
-                self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
-        if self._keep_headers:
-            key = name.lower().decode("latin-1")
-            text = value.decode("latin-1")
-            known = self._response.headers.get(key)
-            self._response.headers[key] = text if known is None else f"{known}, {text}"
-
     def on_headers_complete(self) -> None:
-        status = self._parser.get_status_code()
+        self._heads += 1
+        parser = self._parser
+        status = parser.get_status_code()
         if 100 <= status < 200:
             # An interim response (103 Early Hints, 100 Continue): the final one follows.
             self._interim = True
-            self._response = Response()
-            self._delimited = False
-            self._decoder = None
+            self._start_response()
             return
         self._headers_done = True
-        self._response.status = status
-        if not self._parser.should_keep_alive():
+        self.status = status
+        if not parser.should_keep_alive():
+            # llhttp keeps a connection alive only when the body is framed, so only here
+            # can a body run until the connection closes.
             self.reusable = False
-        if self._head:
+            self._delimited = self._framed()
+        if self._is_head:
             # No body follows a HEAD response, but llhttp cannot be told so: it would wait
             # for Content-Length bytes. Complete now and parse the next one afresh.
             self._parser = _parser(self)
             self._complete()
 
     def on_body(self, body: bytes) -> None:
-        self._response.size += len(body)
-        if self._keep_body:
-            decoder = self._decoder
-            self._response.body.append(body if decoder is None else decoder.decompress(body))
+        self.size += len(body)
 
     def on_message_complete(self) -> None:
         if self._interim:
             self._interim = False
             return
-        self._complete()
+        owner = self._owner  # _complete(), inlined: once per request
+        if owner is not None:
+            self._owner = None
+            self.deadline = math.inf
+            self.answering = True
+            owner.on_response(self)
+            self.answering = False
+
+    def _framed(self) -> bool:
+        """Whether the final response has a Content-Length or a chunked body, read from
+        the first bytes received (after any interim responses' heads). A head that spans
+        reads counts as framed: a body cut short then reads as a reset, not a success."""
+        heads = (self._first or b"").split(b"\r\n\r\n", self._heads)
+        if len(heads) <= self._heads:
+            return True
+        return _FRAMING.search(heads[self._heads - 1]) is not None
+
+    def _start_response(self) -> None:
+        self.size = 0
+        self._delimited = True
 
     # --- used by the owner
 
     def request(
-        self,
-        payload: bytes,
-        owner: Owner,
-        deadline: float,
-        head: bool,
-        keep_headers: bool,
-        keep_body: bool,
-    ) -> None:
-        """Write a request; `owner` hears how it ends, exactly once."""
-        assert self.transport is not None
+        self, payload: bytes, owner: Owner, deadline: float, head: bool,
+        keep_headers: bool, keep_body: bool,
+    ) -> None:  # fmt: skip
+        """Write a request; `owner` hears how it ends, exactly once. Only a FullConnection
+        keeps the response's headers or body when asked to."""
         self._owner = owner
         self.deadline = deadline
-        self._response = Response()
-        self._head, self._keep_headers, self._keep_body = head, keep_headers, keep_body
+        self.status = 0
+        self.size = 0
+        self._first = None
+        self._heads = 0
+        self._is_head = head
         self._headers_done = False
-        self._delimited = False
-        self._decoder = None
-        self.transport.write(payload)
+        self._delimited = True
+        self.transport.write(payload)  # type: ignore[union-attr]  # set before any request
 
     def peer_closed(self) -> bool:
         """The idle connection has something to read: the server's FIN (or garbage) that
@@ -220,7 +231,7 @@ class Connection(asyncio.Protocol):
             self._owner = None
             self.deadline = math.inf
             self.answering = True
-            owner.on_response(self._response)
+            owner.on_response(self)
             self.answering = False
 
     def _fail(self, kind: ErrorKind, detail: str) -> None:
@@ -234,6 +245,57 @@ class Connection(asyncio.Protocol):
             owner.on_failure(kind, detail)
 
 
+class FullConnection(Connection):
+    """A connection that also keeps the headers and the (decoded) body of a response
+    whose request asks for them: for checks and captures. Its headers callback costs
+    ~0.1 µs per header, so the engine uses it only when some request needs it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keep_headers = False
+        self._keep_body = False
+        self._decoder: Any = None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._headers_done:
+            return  # a chunked trailer: not a header (httpx drops them too)
+        if len(name) in _WATCHED_LENGTHS:
+            lower = name.lower()
+            if (
+                lower == b"content-encoding"
+                and self._keep_body
+                and value.strip().lower() in (b"gzip", b"deflate")
+            ):
+                # Decoded only for body checks: bytes_received counts what came over the wire.
+                self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        if self._keep_headers:
+            key = name.lower().decode("latin-1")
+            text = value.decode("latin-1")
+            headers = self.response.headers
+            known = headers.get(key)
+            headers[key] = text if known is None else f"{known}, {text}"
+
+    def on_body(self, body: bytes) -> None:
+        self.size += len(body)
+        if self._keep_body:
+            decoder = self._decoder
+            self.response.body.append(body if decoder is None else decoder.decompress(body))
+
+    def _start_response(self) -> None:
+        super()._start_response()
+        self.response = Response() if self._keep_headers or self._keep_body else _NO_RESPONSE
+        self._decoder = None
+
+    def request(
+        self, payload: bytes, owner: Owner, deadline: float, head: bool,
+        keep_headers: bool, keep_body: bool,
+    ) -> None:  # fmt: skip
+        self._keep_headers, self._keep_body = keep_headers, keep_body
+        self.response = Response() if keep_headers or keep_body else _NO_RESPONSE
+        self._decoder = None
+        super().request(payload, owner, deadline, head, keep_headers, keep_body)
+
+
 def _parser(protocol: Connection) -> Any:
     parser = httptools.HttpResponseParser(protocol)
     # Transfer-Encoding overrides Content-Length (RFC 9112 6.3), as in httpx.
@@ -244,6 +306,11 @@ def _parser(protocol: Connection) -> Any:
 class Prepared:
     """An endpoint's request, serialised once, and how its response is judged.
 
+    `plain`: no check reads the response and nothing is taken from it, so a response
+    whose status is `expected` is a success, recorded without judging further (the hot
+    path). `endpoint` is where a load model records this request's results (see
+    `bound`).
+
     The seam for per-user requests (journeys: captures, templates, cookies): a requester
     writes `payload` when the request is `static` (every request today, at no cost) and
     otherwise asks `render(requester)` for its bytes; it hands a response to
@@ -252,12 +319,15 @@ class Prepared:
 
     __slots__ = (
         "close",
+        "endpoint",
+        "expected",
         "head",
         "judge",
         "keep_body",
         "keep_headers",
         "name",
         "payload",
+        "plain",
         "reads",
         "static",
     )
@@ -265,11 +335,14 @@ class Prepared:
     def __init__(self, spec: RequestSpec, host_header: str, prefix: str) -> None:
         self.name = spec.name
         self.judge = Judge(spec, f"{spec.method} {spec.path}")
+        self.expected = self.judge.expected
         self.head = spec.method == "HEAD"
         self.keep_body = bool(spec.checks.body_contains or spec.checks.json)
         self.keep_headers = bool(spec.checks.headers)
         self.static = True
         self.reads = False
+        self.plain = not spec.checks and not self.reads
+        self.endpoint: Any = None
         body = b""
         headers = {
             "Host": host_header,
@@ -287,10 +360,17 @@ class Prepared:
         if body or spec.method in ("POST", "PUT", "PATCH"):
             merged["content-length"] = ("Content-Length", str(len(body)))
         self.close = merged.get("connection", ("", ""))[1].strip().lower() == "close"
-        target = httpx.URL(spec.path).raw_path.decode("ascii")
+        target = request_target(spec.path)
         lines = [f"{spec.method} {prefix}{target} HTTP/1.1"]
         lines += [f"{name}: {value}" for name, value in merged.values()]
         self.payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+    def bound(self, endpoint: Any) -> Prepared:
+        """A copy that records into `endpoint` (a run's handle for this request's
+        figures, e.g. ScenarioStats.endpoint(name))."""
+        twin = copy.copy(self)
+        twin.endpoint = endpoint
+        return twin
 
     def render(self, requester: Requester) -> bytes:
         """This request's bytes for this requester (its user); the static ones today."""
@@ -310,15 +390,21 @@ def classify_os_error(exc: OSError | ValueError) -> tuple[ErrorKind, str]:
 
 
 class Dialer:
-    """Opens connections to the target, and times out their requests with one sweep."""
+    """Opens connections to the target, and times out their requests with one sweep.
+
+    `full`: some request keeps its response's headers or body, so connections are
+    FullConnections; otherwise the leaner Connection.
+    """
 
     def __init__(
-        self, host: str, port: int, ssl_context: ssl.SSLContext | None, timeout: float
-    ) -> None:
+        self, host: str, port: int, ssl_context: ssl.SSLContext | None, timeout: float,
+        full: bool = True,
+    ) -> None:  # fmt: skip
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
         self.timeout = timeout
+        self.kind: type[Connection] = FullConnection if full else Connection
         self._connections: set[Connection] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
@@ -330,7 +416,7 @@ class Dialer:
         try:
             async with asyncio.timeout(self.timeout):
                 _, protocol = await loop.create_connection(
-                    Connection,
+                    self.kind,
                     self.host,
                     self.port,
                     ssl=self.ssl_context,
@@ -368,8 +454,10 @@ class Dialer:
 
 class Requester:
     """One connection's request cycle, one request at a time: open the connection when
-    there is none (or it cannot be reused), write the request, judge the response (or
-    the failure) into a `RequestResult`, and hand it to `done`, which subclasses define.
+    there is none (or it cannot be reused), write the request, and tell how it ended:
+    `succeeded` for a plain request's expected status (the hot path: no RequestResult is
+    built), `ended` with a judged `RequestResult` for anything else. Subclasses define
+    both, and `crash`.
 
     `dispatch` is the callback form (a connect, which is rare, runs as a task); an
     awaiting caller connects itself (`connect`) and then `write`s.
@@ -385,8 +473,13 @@ class Requester:
         self.queued = 0.0
         self._connecting: asyncio.Task[None] | None = None
 
-    def done(self, result: RequestResult) -> None:
-        """What to do with the result of the request that just ended."""
+    def succeeded(self, prepared: Prepared, now: float, status: int, size: int) -> None:
+        """The begun plain request got an expected `status` at `now` (a perf_counter
+        time) with `size` body bytes."""
+        raise NotImplementedError
+
+    def ended(self, result: RequestResult, now: float) -> None:
+        """The begun request ended otherwise (failed, or judged by its checks) at `now`."""
         raise NotImplementedError
 
     def crash(self, exc: Exception) -> None:
@@ -422,9 +515,8 @@ class Requester:
         prepared = self.prepared
         conn = self.conn
         assert prepared is not None and conn is not None
-        payload = prepared.payload if prepared.static else prepared.render(self)
         conn.request(
-            payload,
+            prepared.payload if prepared.static else prepared.render(self),
             self,
             self.started + self.dialer.timeout,
             prepared.head,
@@ -433,12 +525,32 @@ class Requester:
         )
 
     def dispatch(self, prepared: Prepared, intended: float | None = None) -> None:
-        """Send a request now, from a callback; `done` hears how it ended."""
+        """Send a request now, from a callback; `succeeded` or `ended` hears how it ended."""
         self.begin(prepared, intended)
         if self.needs_connection():
             self._connecting = asyncio.get_running_loop().create_task(self._connect_and_write())
         else:
             self.write()
+
+    def follow(self, prepared: Prepared) -> None:
+        """`dispatch` with no schedule, from the callback of the response that just
+        completed on this connection (so no close can be pending on it unseen): the
+        closed model's hot path, in one call."""
+        self.prepared = prepared
+        self.started = started = time.perf_counter()
+        self.queued = 0.0
+        conn = self.conn
+        if conn is None or conn.closed or not conn.reusable:
+            self._connecting = asyncio.get_running_loop().create_task(self._connect_and_write())
+            return
+        conn.request(
+            prepared.payload if prepared.static else prepared.render(self),
+            self,
+            started + self.dialer.timeout,
+            prepared.head,
+            prepared.keep_headers,
+            prepared.keep_body,
+        )
 
     async def _connect_and_write(self) -> None:
         try:
@@ -459,31 +571,36 @@ class Requester:
 
     # --- Owner: how the connection's request ended
 
-    def on_response(self, response: Response) -> None:
-        latency = time.perf_counter() - self.started
+    def on_response(self, conn: Connection) -> None:
+        now = time.perf_counter()
         try:  # free in CPython 3.11 unless something raises
             prepared = self.prepared
-            conn = self.conn
-            assert prepared is not None and conn is not None
+            assert prepared is not None
             if not conn.reusable or prepared.close:
                 conn.close()
+            status = conn.status
+            if prepared.plain and status in prepared.expected:
+                self.succeeded(prepared, now, status, conn.size)
+                return
+            response = conn.response
             if prepared.reads:
                 prepared.read(response, self)
             result = prepared.judge.judge(
-                self.started, latency, self.queued, response.status, response.size,
+                self.started, now - self.started, self.queued, status, conn.size,
                 response.headers, response.content,
             )  # fmt: skip
-            self.done(result)
+            self.ended(result, now)
         except Exception as exc:  # a bug in perfrun: surfaced by the owner
             self.crash(exc)
 
     def on_failure(self, kind: ErrorKind, detail: str) -> None:
         try:
-            self.done(self.failed(kind, detail))
+            now = time.perf_counter()
+            self.ended(self.failed(kind, detail, now), now)
         except Exception as exc:  # a bug in perfrun: surfaced by the owner
             self.crash(exc)
 
-    def failed(self, kind: ErrorKind, detail: str) -> RequestResult:
+    def failed(self, kind: ErrorKind, detail: str, now: float | None = None) -> RequestResult:
         """The result of the begun request that failed; its connection is never reused
         (its state is unknown)."""
         if self.conn is not None:
@@ -491,11 +608,11 @@ class Requester:
             self.conn = None
         assert self.prepared is not None
         started = self.started
-        latency = time.perf_counter() - started
+        latency = (now if now is not None else time.perf_counter()) - started
         return RequestResult(self.prepared.name, started, latency, 0, 0, kind, detail, self.queued)
 
     def close(self) -> None:
-        """Drop the connection (and a connect under way); no `done` follows."""
+        """Drop the connection (and a connect under way); no outcome follows."""
         if self._connecting is not None:
             self._connecting.cancel()
             self._connecting = None

@@ -20,10 +20,12 @@ class Mix(Generic[T]):
             raise ValueError("a request mix needs at least one request")
         self._items = list(items)
         self._cum_weights = list(itertools.accumulate(weights))
+        self.only: T | None = self._items[0] if len(self._items) == 1 else None
+        """The item of a mix of one, which `pick` always returns; else None."""
 
     def pick(self, rng: random.Random) -> T:
-        if len(self._items) == 1:
-            return self._items[0]
+        if self.only is not None:
+            return self.only
         return rng.choices(self._items, cum_weights=self._cum_weights)[0]
 
 

@@ -25,15 +25,17 @@ PERCENTILES: tuple[tuple[str, float], ...] = (
 )
 """Report name and percentile of every percentile perfrun reports."""
 
-# HdrHistogram's bucket arithmetic for this configuration, inlined in `record`: the
-# library's record_value costs ~0.7 µs per value in Python, the inlined form ~0.2 µs,
-# and every request records one or two values. Same counts, bit for bit (tested).
+# HdrHistogram's bucket arithmetic for this configuration, inlined in `record` (and in
+# ScenarioStats.ok, the fast engine's hot path): the library's record_value costs ~0.7 µs
+# per value in Python, the inlined form ~0.2 µs, and every request records one or two
+# values. Same counts, bit for bit (tested). See `index_of`.
 _LAYOUT = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-_UNIT = int(_LAYOUT.unit_magnitude)
-_HALF_MAGNITUDE = int(_LAYOUT.sub_bucket_half_count_magnitude)
-_MASK = int(_LAYOUT.sub_bucket_mask)
-_HALF = int(_LAYOUT.sub_bucket_half_count)
+UNIT_MAGNITUDE = int(_LAYOUT.unit_magnitude)
+HALF_MAGNITUDE = int(_LAYOUT.sub_bucket_half_count_magnitude)
+SUB_BUCKET_MASK = int(_LAYOUT.sub_bucket_mask)
+HALF_COUNT = int(_LAYOUT.sub_bucket_half_count)
 _COUNTS_LEN = int(_LAYOUT.counts_len)
+BUCKET_BASE = UNIT_MAGNITUDE + HALF_MAGNITUDE + 1
 del _LAYOUT
 
 
@@ -46,33 +48,42 @@ def _acyclic(hdr: HdrHistogram) -> HdrHistogram:
     return hdr
 
 
+def clamp_us(seconds: float) -> int:
+    """A latency in seconds as the whole microseconds a histogram records (clamped to
+    its range)."""
+    us = int(seconds * 1_000_000.0 + 0.5)
+    if us < LOWEST_US:
+        return LOWEST_US
+    return HIGHEST_US if us > HIGHEST_US else us
+
+
+def index_of(us: int) -> int:
+    """The counts index of a value in microseconds (within the range, see `clamp_us`)."""
+    bucket = (us | SUB_BUCKET_MASK).bit_length() - BUCKET_BASE
+    return ((bucket + 1) << HALF_MAGNITUDE) + (us >> (bucket + UNIT_MAGNITUDE)) - HALF_COUNT
+
+
 def counts_index(seconds: float) -> int:
     """The index in LatencyHistogram's counts of a latency in seconds (clamped like
     `record`): lets a sparse structure count values in the same buckets."""
-    us = int(seconds * 1_000_000.0 + 0.5)
-    if us < LOWEST_US:
-        us = LOWEST_US
-    elif us > HIGHEST_US:
-        us = HIGHEST_US
-    bucket = (us | _MASK).bit_length() - _UNIT - _HALF_MAGNITUDE - 1
-    return ((bucket + 1) << _HALF_MAGNITUDE) + (us >> (bucket + _UNIT)) - _HALF
+    return index_of(clamp_us(seconds))
 
 
 def _lowest_us(index: int) -> int:
     """The smallest value counted at `index` (HdrHistogram's get_value_from_index)."""
-    bucket = (index >> _HALF_MAGNITUDE) - 1
-    sub_bucket = (index & (_HALF - 1)) + _HALF
+    bucket = (index >> HALF_MAGNITUDE) - 1
+    sub_bucket = (index & (HALF_COUNT - 1)) + HALF_COUNT
     if bucket < 0:
-        sub_bucket -= _HALF
+        sub_bucket -= HALF_COUNT
         bucket = 0
-    return sub_bucket << (bucket + _UNIT)
+    return sub_bucket << (bucket + UNIT_MAGNITUDE)
 
 
 def _highest_us(index: int) -> int:
     """The largest value counted at `index` (HdrHistogram's get_highest_equivalent_value)."""
     lowest = _lowest_us(index)
-    bucket = (lowest | _MASK).bit_length() - _UNIT - _HALF_MAGNITUDE - 1
-    return lowest + (1 << (bucket + _UNIT)) - 1
+    bucket = (lowest | SUB_BUCKET_MASK).bit_length() - UNIT_MAGNITUDE - HALF_MAGNITUDE - 1
+    return lowest + (1 << (bucket + UNIT_MAGNITUDE)) - 1
 
 
 def sparse_percentiles_ms(
@@ -103,14 +114,23 @@ def sparse_percentiles_ms(
 class LatencyHistogram:
     """Records latencies in seconds, answers in milliseconds.
 
-    The average is computed from an exact running sum, not from bucket midpoints.
+    The counts live in a plain list in HdrHistogram's layout (incrementing a list item
+    costs a third of incrementing hdrh's ctypes array); an HdrHistogram is built from
+    them only to answer (percentiles, encoding), and kept until the next record. The
+    average is computed from an exact running sum, not from bucket midpoints.
     """
 
-    __slots__ = ("_hdr", "_sum_us")
+    __slots__ = ("_view", "counts", "max_us", "min_us", "sum_us", "total")
 
     def __init__(self) -> None:
-        self._hdr = _acyclic(HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS))
-        self._sum_us = 0
+        self.counts = [0] * _COUNTS_LEN
+        """Values per HdrHistogram counts index (see `index_of`)."""
+        self.total = 0
+        self.sum_us = 0
+        self.min_us = HIGHEST_US + 1
+        self.max_us = 0
+        self._view: HdrHistogram | None = None
+        """The HdrHistogram of the counts when `total` was its total count."""
 
     def record(self, seconds: float) -> None:
         us = int(seconds * 1_000_000.0 + 0.5)
@@ -118,71 +138,104 @@ class LatencyHistogram:
             us = LOWEST_US
         elif us > HIGHEST_US:
             us = HIGHEST_US
-        hdr = self._hdr
-        bucket = (us | _MASK).bit_length() - _UNIT - _HALF_MAGNITUDE - 1
-        hdr.counts[((bucket + 1) << _HALF_MAGNITUDE) + (us >> (bucket + _UNIT)) - _HALF] += 1
-        hdr.total_count += 1
-        if us < hdr.min_value:
-            hdr.min_value = us
-        if us > hdr.max_value:
-            hdr.max_value = us
-        self._sum_us += us
+        bucket = (us | SUB_BUCKET_MASK).bit_length() - BUCKET_BASE
+        self.counts[
+            ((bucket + 1) << HALF_MAGNITUDE) + (us >> (bucket + UNIT_MAGNITUDE)) - HALF_COUNT
+        ] += 1
+        self.total += 1
+        self.sum_us += us
+        if us < self.min_us:
+            self.min_us = us
+        if us > self.max_us:
+            self.max_us = us
+
+    def add(self, index: int, us: int) -> None:
+        """Record a value already clamped to microseconds whose counts index the caller
+        computed (`index_of`): for a hot path that files one value in several places."""
+        self.counts[index] += 1
+        self.total += 1
+        self.sum_us += us
+        if us < self.min_us:
+            self.min_us = us
+        if us > self.max_us:
+            self.max_us = us
 
     def merge(self, other: LatencyHistogram) -> None:
-        self._hdr.add(other._hdr)
-        self._sum_us += other._sum_us
+        if not other.total:
+            return
+        counts = self.counts
+        for index, count in enumerate(other.counts):
+            if count:
+                counts[index] += count
+        self.total += other.total
+        self.sum_us += other.sum_us
+        self.min_us = min(self.min_us, other.min_us)
+        self.max_us = max(self.max_us, other.max_us)
 
     @classmethod
     def from_counts(cls, counts: Mapping[int, int]) -> LatencyHistogram:
         """A histogram of sparse counts ({counts index: count}); the sum (for the average)
         is not known, so it is taken at each bucket's lowest value."""
         histogram = cls()
-        hdr = histogram._hdr
         for index, count in counts.items():
             if not 0 <= index < _COUNTS_LEN:
                 raise ValueError(f"counts index {index} outside the layout")
-            hdr.counts[index] += count
-            hdr.total_count += count
+            histogram.counts[index] += count
+            histogram.total += count
             lowest = _lowest_us(index)
-            hdr.min_value = min(hdr.min_value, lowest)
-            hdr.max_value = max(hdr.max_value, lowest)
-            histogram._sum_us += lowest * count
+            histogram.min_us = min(histogram.min_us, lowest)
+            histogram.max_us = max(histogram.max_us, lowest)
+            histogram.sum_us += lowest * count
         return histogram
+
+    def _hdr(self) -> HdrHistogram:
+        """The HdrHistogram of the counts (built again only after a record)."""
+        view = self._view
+        if view is None or view.total_count != self.total:
+            view = _acyclic(HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS))
+            view.counts[:] = self.counts
+            view.total_count = self.total
+            if self.total:
+                view.min_value = self.min_us
+                view.max_value = self.max_us
+            self._view = view
+        return view
 
     @property
     def count(self) -> int:
-        return int(self._hdr.get_total_count())
+        return self.total
 
     def percentile_ms(self, percentile: float) -> float | None:
-        if self.count == 0:
+        if self.total == 0:
             return None
-        return float(self._hdr.get_value_at_percentile(percentile)) / 1000.0
+        return float(self._hdr().get_value_at_percentile(percentile)) / 1000.0
 
     def summary_ms(self) -> dict[str, float | None]:
         """min, avg, p50 … p99.9, max in milliseconds; all None when empty."""
         keys = ["min", "avg", *(name for name, _ in PERCENTILES), "max"]
-        if self.count == 0:
+        if self.total == 0:
             return dict.fromkeys(keys)
-        values = self._hdr.get_percentile_to_value_dict([p for _, p in PERCENTILES])
+        hdr = self._hdr()
+        values = hdr.get_percentile_to_value_dict([p for _, p in PERCENTILES])
         out: dict[str, float | None] = {
-            "min": self._hdr.get_min_value() / 1000.0,
-            "avg": self._sum_us / self.count / 1000.0,
+            "min": hdr.get_min_value() / 1000.0,
+            "avg": self.sum_us / self.total / 1000.0,
         }
         for name, p in PERCENTILES:
             out[name] = values[p] / 1000.0
-        out["max"] = self._hdr.get_max_value() / 1000.0
+        out["max"] = hdr.get_max_value() / 1000.0
         return out
 
     def spectrum_ms(self, percentiles: Sequence[float]) -> list[tuple[float, float]]:
         """(percentile, value ms) for each percentile: the distribution's shape."""
-        if self.count == 0:
+        if self.total == 0:
             return []
-        values = self._hdr.get_percentile_to_value_dict(list(percentiles))
+        values = self._hdr().get_percentile_to_value_dict(list(percentiles))
         return [(p, values[p] / 1000.0) for p in percentiles]
 
     def encode(self) -> str:
         """Compressed, base64 text form (HdrHistogram's standard encoding) plus the sum."""
-        return f"{self._sum_us}:{self._hdr.encode().decode('ascii')}"
+        return f"{self.sum_us}:{self._hdr().encode().decode('ascii')}"
 
     def __getstate__(self) -> str:
         """Pickled as its encoding, so stats travel between worker processes losslessly."""
@@ -190,9 +243,19 @@ class LatencyHistogram:
 
     def __setstate__(self, state: str) -> None:
         sum_us, _, payload = state.partition(":")
-        self._hdr = _acyclic(HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS))
-        self._hdr.add(_acyclic(HdrHistogram.decode(payload.encode("ascii"))))
-        self._sum_us = int(sum_us)
+        decoded = _acyclic(HdrHistogram.decode(payload.encode("ascii")))
+        counts = [0] * _COUNTS_LEN
+        decoded_counts = decoded.counts
+        for index in range(min(len(decoded_counts), _COUNTS_LEN)):
+            count = decoded_counts[index]
+            if count:
+                counts[index] = count
+        self.counts = counts
+        self.total = sum(counts)
+        self.sum_us = int(sum_us)
+        self.min_us = int(decoded.get_min_value()) if self.total else HIGHEST_US + 1
+        self.max_us = int(decoded.get_max_value()) if self.total else 0
+        self._view = None
 
     @classmethod
     def decode(cls, text: str) -> LatencyHistogram:

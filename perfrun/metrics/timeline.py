@@ -116,6 +116,10 @@ class Timeline:
         self._live: dict[int, int] = {}
         self._newest = -1
         """The newest slot seen: older ones are packed when a newer one opens."""
+        self._point = Point()
+        """The point being recorded into (a placeholder before the first record)."""
+        self._lo = self._hi = -1.0
+        """perf_counter bounds of the current second: a record inside needs no lookup."""
         self._second = -1
         self._in_second = 0
         self._in_previous = 0
@@ -128,27 +132,55 @@ class Timeline:
         return 1 << self._shift
 
     def record(self, finished: float, latency: float, ok: bool) -> None:
-        second = int(finished - self.origin)
-        if second == self._second:
+        if ok:
+            self.success(finished, counts_index(latency))
+        else:
+            self.failure(finished)
+
+    def success(self, finished: float, index: int) -> None:
+        """A successful request completed at `finished` (a perf_counter time), its latency
+        at a LatencyHistogram counts `index`. The hot path: within the current second it
+        is a comparison and three increments."""
+        if self._lo <= finished < self._hi:
             self._in_second += 1
         else:
-            self._count_second(second)
+            self._enter(finished)
+        self._point.requests += 1
+        live = self._live
+        live[index] = live.get(index, 0) + 1
+
+    def failure(self, finished: float) -> None:
+        """A failed request completed at `finished`."""
+        if self._lo <= finished < self._hi:
+            self._in_second += 1
+        else:
+            self._enter(finished)
+        point = self._point
+        point.requests += 1
+        point.errors += 1
+
+    def _enter(self, finished: float) -> None:
+        """Count a completion at `finished` in its second, and record into its point."""
+        second = int(finished - self.origin)
+        if second < 0:
+            second = 0
+        self._count_second(second)
         slot = second >> self._shift
         if slot != self._slot:
             self._switch(slot)
-        point = self._points[self._slot]
-        point.requests += 1
-        if ok:
-            index = counts_index(latency)
-            live = self._live
-            live[index] = live.get(index, 0) + 1
-        else:
-            point.errors += 1
+        self._point = self._points[self._slot]
+        if second == self._second:
+            self._lo = self.origin + second
+            self._hi = self._lo + 1.0
+        else:  # a straggler from an older second: counted once, the current one kept
+            self._lo = self._hi = -1.0
 
     def _count_second(self, second: int) -> None:
         if second > self._second:
             self._in_previous = self._in_second if second == self._second + 1 else 0
             self._second, self._in_second = second, 1
+        elif second == self._second:
+            self._in_second += 1
         elif second == self._second - 1:
             self._in_previous += 1
 
@@ -202,6 +234,7 @@ class Timeline:
             point.pack()
         self._slot = -1
         self._live = {}
+        self._lo = self._hi = -1.0
 
     def _coarsen(self) -> None:
         """Double the span at once: merge neighbouring points pairwise."""

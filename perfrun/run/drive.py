@@ -163,14 +163,13 @@ def _executor(
     """The coroutine that runs the scenario's load model, starting at stats.origin: the
     engine's own when it runs the models itself (see perfrun.engine.executors)."""
     load, requests, start = scenario.load, scenario.requests, stats.origin
-    sink = stats.record
     runner = load_runner(engine)
     # No seed: each process seeds its random draws from os.urandom, so workers differ.
     if load.model is LoadModel.OPEN:
-        return runner.run_open(load, requests, sink, stats.schedule, start=start, share=share)
+        return runner.run_open(load, requests, stats, start=start, share=share)
     if load.stages:
-        return runner.run_closed_stages(load, requests, sink, start=start, share=share)
-    return runner.run_closed(load, requests, sink, start=start, share=share)
+        return runner.run_closed_stages(load, requests, stats, start=start, share=share)
+    return runner.run_closed(load, requests, stats, start=start, share=share)
 
 
 async def _ticker(tick: Tick, stats: ScenarioStats) -> None:

@@ -17,8 +17,7 @@ import pytest
 from perfrun.engine.factory import EngineRecipe
 from perfrun.engine.fast import FastEngine
 from perfrun.engine.share import Share
-from perfrun.metrics.result import ErrorKind, RequestResult
-from perfrun.metrics.schedule import ScheduleCounts
+from perfrun.metrics.result import ErrorKind
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.run.drive import drive
 from perfrun.scenario.model import (
@@ -31,6 +30,7 @@ from perfrun.scenario.model import (
     Severity,
 )
 from tests.servers.launch import TargetProcess, start_target
+from tests.support.recording import BrokenStats, RecordingStats
 
 GET = RequestSpec(name="get")
 HEAVY = RequestSpec(name="heavy", path="/heavy", weight=3)
@@ -133,14 +133,14 @@ def test_fast_closed_model_share_runs_every_nth_user(fast_target: TargetProcess)
 
 def test_fast_open_model_sends_every_request_due_never_early(fast_target: TargetProcess) -> None:
     load = LoadSpec(model=LoadModel.OPEN, rate=200, duration=1.0)
-    results: list[RequestResult] = []
-    counts = ScheduleCounts()
+    stats = RecordingStats.for_load(load)
+    results, counts = stats.results, stats.schedule
 
     async def go() -> float:
         engine = FastEngine(fast_target.url, 5.0, (GET,))
         start = time.perf_counter() + 0.05
         try:
-            await engine.run_open(load, (GET,), results.append, counts, start=start)
+            await engine.run_open(load, (GET,), stats, start=start)
         finally:
             await engine.aclose()
         return start
@@ -186,13 +186,11 @@ def test_fast_open_model_drops_what_still_waits_for_a_slot_when_the_schedule_end
 def test_a_bug_in_a_callback_surfaces_from_the_fast_closed_model(
     fast_target: TargetProcess,
 ) -> None:
-    def broken(result: RequestResult) -> None:
-        raise RuntimeError("a bug")
-
     async def go() -> None:
         engine = FastEngine(fast_target.url, 5.0, (GET,))
         try:
             load = LoadSpec(users=2, requests_per_user=3)
+            broken = BrokenStats.for_load(load)
             await engine.run_closed(load, (GET,), broken, start=time.perf_counter())
         finally:
             await engine.aclose()
@@ -204,14 +202,12 @@ def test_a_bug_in_a_callback_surfaces_from_the_fast_closed_model(
 def test_a_bug_in_a_callback_surfaces_from_the_fast_open_model(
     fast_target: TargetProcess,
 ) -> None:
-    def broken(result: RequestResult) -> None:
-        raise RuntimeError("a bug")
-
     async def go() -> None:
         engine = FastEngine(fast_target.url, 5.0, (GET,))
         load = LoadSpec(model=LoadModel.OPEN, rate=100, duration=1.0)
         try:
-            await engine.run_open(load, (GET,), broken, ScheduleCounts(), start=time.perf_counter())
+            broken = BrokenStats.for_load(load)
+            await engine.run_open(load, (GET,), broken, start=time.perf_counter())
         finally:
             await engine.aclose()
 

@@ -28,11 +28,16 @@ so a test can see whether a client reused a connection or opened a new one.
     /slow/{ms}              answers after ms milliseconds
     /truncated/{n}          Content-Length n, sends n // 2 bytes, closes
     /truncated-chunked/{n}  chunked, sends the first chunk, closes
+    /truncated-close/{n}    the same as /truncated with Connection: close
+    /truncated-close-chunked/{n}  the same as /truncated-chunked with Connection: close
     /early-hints/{n}        a 103 Early Hints, 10 ms later the 200 of /sized/{n}
+    /early-hints-until-close/{n}  a 103 and, in the same write, a 200 whose n-byte body
+                            has no length and ends with the connection
     /bad-length             Content-Length: abc
     /length-and-chunked/{n} Content-Length n and Transfer-Encoding: chunked, chunked body
     /gzip/{n}               the /sized/{n} body gzip-encoded, whatever the client accepts
     /http10/{n}             an HTTP/1.0 response with Content-Length, then closes
+    /http10-until-close/{n} an HTTP/1.0 response without length: n bytes, then closes
 
 Bodies are `payload(n)`: `000000000,000000001,...` cut to n bytes, so every 10-byte
 record is unique and a test can look for text that straddles a chunk boundary.
@@ -257,6 +262,37 @@ async def truncated_chunked(request: Request, writer: Writer, args: list[str]) -
     return False
 
 
+async def truncated_close(request: Request, writer: Writer, args: list[str]) -> bool:
+    n = int(args[0])
+    response = sized(request, 200, payload(n), [("Content-Type", "text/plain")], close=True)
+    writer.write(response[: -(n - n // 2)])
+    return False
+
+
+async def truncated_close_chunked(request: Request, writer: Writer, args: list[str]) -> bool:
+    fields = [
+        ("Transfer-Encoding", "chunked"),
+        ("Connection", "close"),
+        ("X-Nth", str(request.nth)),
+    ]
+    writer.write(head(200, fields) + chunk(payload(int(args[0]))[:CHUNK]))
+    return False
+
+
+async def early_hints_until_close(request: Request, writer: Writer, args: list[str]) -> bool:
+    hints = head(103, [("Link", "</style.css>; rel=preload; as=style")])
+    final = head(200, [("Content-Type", "text/plain"), ("X-Nth", str(request.nth))])
+    writer.write(hints + final + (b"" if request.head else payload(int(args[0]))))
+    return False
+
+
+async def http10_until_close(request: Request, writer: Writer, args: list[str]) -> bool:
+    fields = [("X-Nth", str(request.nth))]
+    body = b"" if request.head else payload(int(args[0]))
+    writer.write(head(200, fields, version="HTTP/1.0") + body)
+    return False
+
+
 async def early_hints(request: Request, writer: Writer, args: list[str]) -> bool:
     writer.write(head(103, [("Link", "</style.css>; rel=preload; as=style")]))
     await writer.drain()
@@ -315,6 +351,10 @@ ROUTES: dict[str, Handler] = {
     "slow": slow,
     "truncated": truncated,
     "truncated-chunked": truncated_chunked,
+    "truncated-close": truncated_close,
+    "truncated-close-chunked": truncated_close_chunked,
+    "early-hints-until-close": early_hints_until_close,
+    "http10-until-close": http10_until_close,
     "early-hints": early_hints,
     "bad-length": bad_length,
     "length-and-chunked": length_and_chunked,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -27,3 +29,15 @@ def test_engine_recipe_survives_pickling_and_builds_the_named_engine(
     assert isinstance(engine, engine_type)
     assert engine.timeout == 2.5
     asyncio.run(engine.aclose())
+
+
+def test_building_the_fast_engine_imports_no_httpx() -> None:
+    # A fresh interpreter: this one has imported httpx for other tests.
+    code = (
+        "import sys\n"
+        "from perfrun.engine.factory import EngineRecipe\n"
+        "from perfrun.scenario.model import RequestSpec\n"
+        "EngineRecipe('fast', 'http://127.0.0.1:9', 1.0, (RequestSpec(name='a'),))()\n"
+        "assert 'httpx' not in sys.modules and 'httpcore' not in sys.modules, 'imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

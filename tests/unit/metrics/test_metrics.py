@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perfrun.metrics.histogram import LatencyHistogram
+from perfrun.metrics.histogram import LatencyHistogram, clamp_us, index_of
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.metrics.timeline import Timeline
@@ -155,7 +155,28 @@ def test_inlined_record_counts_exactly_like_hdrhistogram(values_us: list[int]) -
     for us in values_us:
         reference.record_value(us)
         ours.record(us / 1e6)
-    assert list(ours._hdr.counts) == list(reference.counts)
-    assert ours._hdr.get_total_count() == reference.get_total_count()
-    assert ours._hdr.get_min_value() == reference.get_min_value()
-    assert ours._hdr.get_max_value() == reference.get_max_value()
+    assert ours.counts == list(reference.counts)
+    hdr = ours._hdr()
+    assert list(hdr.counts) == list(reference.counts)
+    assert hdr.get_total_count() == reference.get_total_count()
+    assert hdr.get_min_value() == reference.get_min_value()
+    assert hdr.get_max_value() == reference.get_max_value()
+    # The hot path's form (clamp, index, add) counts the same; so does a round trip.
+    added = LatencyHistogram()
+    for us in values_us:
+        clamped = clamp_us(us / 1e6)
+        added.add(index_of(clamped), clamped)
+    assert added.counts == ours.counts
+    assert added.summary_ms() == ours.summary_ms()
+    decoded = LatencyHistogram.decode(ours.encode())
+    assert decoded.counts == ours.counts
+    assert decoded.summary_ms() == ours.summary_ms()
+
+
+def test_answers_follow_records_made_after_a_question() -> None:
+    histogram = LatencyHistogram()
+    histogram.record(0.001)
+    assert histogram.percentile_ms(100.0) == pytest.approx(1.0, rel=1e-3)
+    histogram.record(0.5)
+    assert histogram.percentile_ms(100.0) == pytest.approx(500.0, rel=1e-3)
+    assert histogram.count == 2

@@ -1,0 +1,41 @@
+"""The fast engine's request target is the one httpx sends, byte for byte (pure logic)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from perfrun.engine.target import request_target
+
+PATHS = [
+    "/",
+    "",
+    "/health",
+    "/items?id=1&b=2",
+    "/a b/c d?q=x y",
+    "/%41%zz/100%",
+    "/é/ü?name=Zoë",
+    "/path#fragment",
+    "/q?#frag",
+    "/a?b?c=d",
+    "/weird/\"<>`{}|\\^[]@:;=,+$!*()'~",
+    "/q?x=\"<>`{}|\\^[]'",
+    "/emoji/🙂?e=🙂",
+    "/./a/../b",
+    "?only=query",
+    "",
+    "/%2F/%2f?%3D=%3d",
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_request_target_is_what_httpx_sends(path: str) -> None:
+    assert request_target(path) == httpx.URL(path).raw_path.decode("ascii")
+
+
+@pytest.mark.parametrize("path", ["/tab\there", "/ctl\x01", "/del\x7f", "/nl\r\nX: y"])
+def test_a_control_character_is_refused_as_httpx_refuses_it(path: str) -> None:
+    with pytest.raises(httpx.InvalidURL):
+        httpx.URL(path)
+    with pytest.raises(ValueError, match="non-printable"):
+        request_target(path)
