@@ -33,6 +33,8 @@ from perfrun.scenario.model import RequestSpec
 _WATCHED_LENGTHS = frozenset((len(b"content-encoding"),))
 _FRAMING = re.compile(rb"\r\n(content-length[ \t]*:|transfer-encoding[ \t]*:[^\r\n]*chunked)", re.I)
 """A header that frames a body (see Connection._framed)."""
+_INTERIM = re.compile(rb"HTTP/\d\.\d 1\d\d\b")
+"""The status line of an interim (1xx) response."""
 WATCH_INTERVAL = 0.05
 """Seconds between sweeps for timed-out requests: timeouts fire up to this late."""
 
@@ -93,19 +95,19 @@ class Connection(asyncio.Protocol):
         self.deadline = math.inf
         """perf_counter time by which the response must be complete (see the watchdog)."""
         self.status = 0
+        """The final response's status once its head is parsed, else 0."""
         self.size = 0
         """Body bytes received (as sent: before any decoding)."""
         self.response = _NO_RESPONSE
         self._is_head = False
-        self._headers_done = False
         self._interim = False
-        self._heads = 0
-        """Response heads (interim ones included) parsed for the current request."""
-        self._first: bytes | None = None
-        """The first bytes of the response: where a response without keep-alive says
-        how its body ends (see `_framed`)."""
+        self._last = b""
+        """The bytes received last: where a response without keep-alive says how its
+        body ends, read while its head completes (see `_framed`)."""
         self._delimited = True
-        """The body has a Content-Length or is chunked (else it ends with the connection)."""
+        """The body has a Content-Length or is chunked (else it ends with the connection).
+        Only a response without keep-alive can be undelimited, and its connection is not
+        reused, so this is never reset."""
         self.reusable = True
         self.answering = False
         """Inside the callback of a response that just completed: the connection has not
@@ -118,8 +120,7 @@ class Connection(asyncio.Protocol):
         self._poll.register(transport.get_extra_info("socket").fileno(), select.POLLIN)
 
     def data_received(self, data: bytes) -> None:
-        if self._first is None:
-            self._first = data
+        self._last = data
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -131,7 +132,7 @@ class Connection(asyncio.Protocol):
         self.closed = True
         if self._owner is None:
             return
-        if self._headers_done and not self._delimited:
+        if self.status and not self._delimited:
             self._complete()  # a body without length ends with the connection
         else:
             self._fail(ErrorKind.RESET, "server closed the connection before the response ended")
@@ -139,15 +140,13 @@ class Connection(asyncio.Protocol):
     # --- httptools callbacks
 
     def on_headers_complete(self) -> None:
-        self._heads += 1
         parser = self._parser
         status = parser.get_status_code()
-        if 100 <= status < 200:
+        if status < 200:
             # An interim response (103 Early Hints, 100 Continue): the final one follows.
             self._interim = True
             self._start_response()
             return
-        self._headers_done = True
         self.status = status
         if not parser.should_keep_alive():
             # llhttp keeps a connection alive only when the body is framed, so only here
@@ -177,16 +176,17 @@ class Connection(asyncio.Protocol):
 
     def _framed(self) -> bool:
         """Whether the final response has a Content-Length or a chunked body, read from
-        the first bytes received (after any interim responses' heads). A head that spans
-        reads counts as framed: a body cut short then reads as a reset, not a success."""
-        heads = (self._first or b"").split(b"\r\n\r\n", self._heads)
-        if len(heads) <= self._heads:
-            return True
-        return _FRAMING.search(heads[self._heads - 1]) is not None
+        the bytes whose parsing completed its head (past any interim responses' heads).
+        A head whose status line came in an earlier read counts as framed: a body cut
+        short then reads as a reset, not as a success."""
+        for head in self._last.split(b"\r\n\r\n"):
+            if _INTERIM.match(head):
+                continue
+            return not head.startswith(b"HTTP/") or _FRAMING.search(head) is not None
+        return True
 
     def _start_response(self) -> None:
         self.size = 0
-        self._delimited = True
 
     # --- used by the owner
 
@@ -200,11 +200,7 @@ class Connection(asyncio.Protocol):
         self.deadline = deadline
         self.status = 0
         self.size = 0
-        self._first = None
-        self._heads = 0
         self._is_head = head
-        self._headers_done = False
-        self._delimited = True
         self.transport.write(payload)  # type: ignore[union-attr]  # set before any request
 
     def peer_closed(self) -> bool:
@@ -257,7 +253,7 @@ class FullConnection(Connection):
         self._decoder: Any = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._headers_done:
+        if self.status:
             return  # a chunked trailer: not a header (httpx drops them too)
         if len(name) in _WATCHED_LENGTHS:
             lower = name.lower()
@@ -326,6 +322,7 @@ class Prepared:
         "keep_body",
         "keep_headers",
         "name",
+        "passes",
         "payload",
         "plain",
         "reads",
@@ -360,6 +357,9 @@ class Prepared:
         if body or spec.method in ("POST", "PUT", "PATCH"):
             merged["content-length"] = ("Content-Length", str(len(body)))
         self.close = merged.get("connection", ("", ""))[1].strip().lower() == "close"
+        self.passes = self.expected if self.plain and not self.close else frozenset()
+        """The statuses that make a success without a further look, on a connection that
+        stays open: the expected ones of a plain request, none otherwise."""
         target = request_target(spec.path)
         lines = [f"{spec.method} {prefix}{target} HTTP/1.1"]
         lines += [f"{name}: {value}" for name, value in merged.values()]
@@ -532,26 +532,6 @@ class Requester:
         else:
             self.write()
 
-    def follow(self, prepared: Prepared) -> None:
-        """`dispatch` with no schedule, from the callback of the response that just
-        completed on this connection (so no close can be pending on it unseen): the
-        closed model's hot path, in one call."""
-        self.prepared = prepared
-        self.started = started = time.perf_counter()
-        self.queued = 0.0
-        conn = self.conn
-        if conn is None or conn.closed or not conn.reusable:
-            self._connecting = asyncio.get_running_loop().create_task(self._connect_and_write())
-            return
-        conn.request(
-            prepared.payload if prepared.static else prepared.render(self),
-            self,
-            started + self.dialer.timeout,
-            prepared.head,
-            prepared.keep_headers,
-            prepared.keep_body,
-        )
-
     async def _connect_and_write(self) -> None:
         try:
             await self.connect()
@@ -572,14 +552,17 @@ class Requester:
     # --- Owner: how the connection's request ended
 
     def on_response(self, conn: Connection) -> None:
-        now = time.perf_counter()
+        self.respond(conn, time.perf_counter())
+
+    def respond(self, conn: Connection, now: float) -> None:
+        """Tell how the request that `conn` just answered at `now` ended."""
         try:  # free in CPython 3.11 unless something raises
             prepared = self.prepared
             assert prepared is not None
             if not conn.reusable or prepared.close:
                 conn.close()
             status = conn.status
-            if prepared.plain and status in prepared.expected:
+            if status in prepared.passes:
                 self.succeeded(prepared, now, status, conn.size)
                 return
             response = conn.response

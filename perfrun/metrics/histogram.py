@@ -120,15 +120,14 @@ class LatencyHistogram:
     average is computed from an exact running sum, not from bucket midpoints.
     """
 
-    __slots__ = ("_view", "counts", "max_us", "min_us", "sum_us", "total")
+    __slots__ = ("_view", "counts", "sum_us", "total")
 
     def __init__(self) -> None:
         self.counts = [0] * _COUNTS_LEN
-        """Values per HdrHistogram counts index (see `index_of`)."""
+        """Values per HdrHistogram counts index (see `index_of`). The minimum and maximum
+        are read off them (HdrHistogram reports them at their buckets' bounds anyway)."""
         self.total = 0
         self.sum_us = 0
-        self.min_us = HIGHEST_US + 1
-        self.max_us = 0
         self._view: HdrHistogram | None = None
         """The HdrHistogram of the counts when `total` was its total count."""
 
@@ -144,10 +143,6 @@ class LatencyHistogram:
         ] += 1
         self.total += 1
         self.sum_us += us
-        if us < self.min_us:
-            self.min_us = us
-        if us > self.max_us:
-            self.max_us = us
 
     def add(self, index: int, us: int) -> None:
         """Record a value already clamped to microseconds whose counts index the caller
@@ -155,10 +150,6 @@ class LatencyHistogram:
         self.counts[index] += 1
         self.total += 1
         self.sum_us += us
-        if us < self.min_us:
-            self.min_us = us
-        if us > self.max_us:
-            self.max_us = us
 
     def merge(self, other: LatencyHistogram) -> None:
         if not other.total:
@@ -169,8 +160,6 @@ class LatencyHistogram:
                 counts[index] += count
         self.total += other.total
         self.sum_us += other.sum_us
-        self.min_us = min(self.min_us, other.min_us)
-        self.max_us = max(self.max_us, other.max_us)
 
     @classmethod
     def from_counts(cls, counts: Mapping[int, int]) -> LatencyHistogram:
@@ -182,10 +171,7 @@ class LatencyHistogram:
                 raise ValueError(f"counts index {index} outside the layout")
             histogram.counts[index] += count
             histogram.total += count
-            lowest = _lowest_us(index)
-            histogram.min_us = min(histogram.min_us, lowest)
-            histogram.max_us = max(histogram.max_us, lowest)
-            histogram.sum_us += lowest * count
+            histogram.sum_us += _lowest_us(index) * count
         return histogram
 
     def _hdr(self) -> HdrHistogram:
@@ -193,11 +179,13 @@ class LatencyHistogram:
         view = self._view
         if view is None or view.total_count != self.total:
             view = _acyclic(HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS))
-            view.counts[:] = self.counts
+            counts = self.counts
+            view.counts[:] = counts
             view.total_count = self.total
             if self.total:
-                view.min_value = self.min_us
-                view.max_value = self.max_us
+                view.min_value = _lowest_us(next(i for i, c in enumerate(counts) if c))
+                last = len(counts) - next(i for i, c in enumerate(reversed(counts)) if c) - 1
+                view.max_value = _lowest_us(last)
             self._view = view
         return view
 
@@ -253,8 +241,6 @@ class LatencyHistogram:
         self.counts = counts
         self.total = sum(counts)
         self.sum_us = int(sum_us)
-        self.min_us = int(decoded.get_min_value()) if self.total else HIGHEST_US + 1
-        self.max_us = int(decoded.get_max_value()) if self.total else 0
         self._view = None
 
     @classmethod
