@@ -528,22 +528,35 @@ class Requester:
         """Send a request now, from a callback; `succeeded` or `ended` hears how it ended."""
         self.begin(prepared, intended)
         if self.needs_connection():
+            self.connect_started()
             self._connecting = asyncio.get_running_loop().create_task(self._connect_and_write())
         else:
             self.write()
+
+    def connect_started(self) -> None:
+        """A connect is under way for `dispatch` (a hook: the open model counts them)."""
+
+    def connect_ended(self) -> None:
+        """That connect succeeded or failed (or was cancelled)."""
 
     async def _connect_and_write(self) -> None:
         try:
             await self.connect()
         except Failure as failure:
             self._connecting = None
+            self.connect_ended()
             self.on_failure(failure.kind, failure.detail)
             return
         except Exception as exc:  # never out of the engine: a failed request is data
             self._connecting = None
+            self.connect_ended()
             self.on_failure(ErrorKind.OTHER, f"{type(exc).__name__}: {exc}")
             return
+        except BaseException:  # cancelled with the run
+            self.connect_ended()
+            raise
         self._connecting = None
+        self.connect_ended()
         try:
             self.write()
         except Exception as exc:  # a bug in perfrun, in a task nobody awaits

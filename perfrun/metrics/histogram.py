@@ -6,6 +6,7 @@ processes, through `encode`/`decode`), which a list of samples or a reservoir ca
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Mapping, Sequence
 
@@ -154,10 +155,7 @@ class LatencyHistogram:
     def merge(self, other: LatencyHistogram) -> None:
         if not other.total:
             return
-        counts = self.counts
-        for index, count in enumerate(other.counts):
-            if count:
-                counts[index] += count
+        self.counts = list(map(operator.add, self.counts, other.counts))  # at C speed
         self.total += other.total
         self.sum_us += other.sum_us
 
@@ -183,8 +181,12 @@ class LatencyHistogram:
             view.counts[:] = counts
             view.total_count = self.total
             if self.total:
-                view.min_value = _lowest_us(next(i for i, c in enumerate(counts) if c))
-                last = len(counts) - next(i for i, c in enumerate(reversed(counts)) if c) - 1
+                # The first and last non-zero counts, found at C speed: list.index of the
+                # first non-zero value finds its first place, and all before it are 0.
+                first = counts.index(next(filter(None, counts)))
+                backwards = counts[::-1]
+                last = len(counts) - 1 - backwards.index(next(filter(None, backwards)))
+                view.min_value = _lowest_us(first)
                 view.max_value = _lowest_us(last)
             self._view = view
         return view

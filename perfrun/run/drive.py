@@ -36,6 +36,9 @@ UNREACHABLE_EVERY = 0.5
 """Seconds between the later checks, until a request reaches the target."""
 
 Tick = Callable[[ScenarioStats], None]
+Poll = tuple[float, Callable[[], None]]
+"""(every, work): something to run on the load's loop every so many seconds, e.g. the
+resource monitor's sampling (see perfrun.run.monitor.Monitor)."""
 
 
 def drive(
@@ -46,6 +49,7 @@ def drive(
     share: Share = Share.WHOLE,
     start_at: float | None = None,
     tick: Tick | None = None,
+    poll: Poll | None = None,
     signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
     unreachable_after: float = UNREACHABLE_AFTER,
     unreachable_every: float = UNREACHABLE_EVERY,
@@ -54,7 +58,8 @@ def drive(
     a stop signal interrupted it.
 
     The load starts at `start_at` (a perf_counter time: workers start together) or at
-    once; `stats` is rebased to that moment. `tick` is called every PROGRESS_INTERVAL.
+    once; `stats` is rebased to that moment. `tick` is called every PROGRESS_INTERVAL,
+    and `poll`'s work every `poll[0]` seconds.
     The load is cancelled when the target is `unreachable`, checked `unreachable_after`
     seconds into it and then every `unreachable_every` seconds until a request reaches it.
     """
@@ -67,6 +72,7 @@ def drive(
                 share=share,
                 start_at=start_at,
                 tick=tick,
+                poll=poll,
                 signals=signals,
                 unreachable_after=unreachable_after,
                 unreachable_every=unreachable_every,
@@ -120,6 +126,7 @@ async def _drive(
     share: Share,
     start_at: float | None,
     tick: Tick | None,
+    poll: Poll | None,
     signals: tuple[signal.Signals, ...],
     unreachable_after: float,
     unreachable_every: float,
@@ -144,6 +151,8 @@ async def _drive(
         ]
         if tick is not None:
             helpers.append(asyncio.create_task(_ticker(tick, stats)))
+        if poll is not None:
+            helpers.append(asyncio.create_task(_poller(*poll)))
         with contextlib.suppress(asyncio.CancelledError):
             await load
         if not load.cancelled() and scenario.load.model is LoadModel.OPEN:
@@ -176,6 +185,12 @@ async def _ticker(tick: Tick, stats: ScenarioStats) -> None:
     while True:
         await asyncio.sleep(PROGRESS_INTERVAL)
         tick(stats)
+
+
+async def _poller(every: float, work: Callable[[], None]) -> None:
+    while True:
+        await asyncio.sleep(every)
+        work()
 
 
 def expected_load(load: LoadSpec) -> tuple[int | None, float | None]:

@@ -95,13 +95,23 @@ class _Tree:
 
 
 class Monitor:
-    """Samples every `interval` seconds in a daemon thread, between start() and stop().
+    """Samples every `interval` seconds between start() and stop(): in a daemon thread,
+    or, with `threaded=False`, whenever its owner calls `poll()` (every `interval`).
 
     A first sample is taken at start and a last one at stop, so even a run shorter than
     the interval has a CPU figure covering its whole length.
+
+    The load's own process polls (see perfrun.run.runner): a sampling thread beside the
+    event loop hands the GIL back and forth ~30 times a sample (each /proc read releases
+    it), and with perfrun pinned to one core every handoff waits for the scheduler: the
+    loop stalled for 10-40 ms a second, enough to send requests late at 20,000/s. Polled
+    from the loop, a sample is ~1 ms of the loop's time, once per interval.
     """
 
-    def __init__(self, target: psutil.Process | None, interval: float = 1.0) -> None:
+    def __init__(
+        self, target: psutil.Process | None, interval: float = 1.0, *, threaded: bool = True
+    ) -> None:
+        self._threaded = threaded
         self._interval = interval
         self._target = _Tree(target) if target is not None else None
         self._target_lost = False
@@ -124,7 +134,17 @@ class Monitor:
         psutil.cpu_percent(None)  # prime the system-wide counter
         if self._target is not None:
             self._tree_cpu_delta(self._target)
-        self._thread.start()
+        if self._threaded:
+            self._thread.start()
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    def poll(self) -> None:
+        """Take a sample now (polled mode: the owner calls this every `interval`)."""
+        if not self._threaded and self._started and self._result is None:
+            self._timed_sample(final=False)
 
     def add_generator(self, pids: list[int]) -> None:
         """Count these processes (perfrun's workers) as part of the generator."""
@@ -148,7 +168,10 @@ class Monitor:
         if self._result is not None:
             return self._result
         self._stop.set()
-        self._thread.join()
+        if self._threaded:
+            self._thread.join()
+        elif self._started:
+            self._timed_sample(final=True)
         root = self._target.root if self._target is not None else None
         self._result = MonitorResult(
             target_pid=root.pid if root is not None else None,

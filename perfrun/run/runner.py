@@ -65,7 +65,13 @@ def run_scenario(
                 demo = stack.enter_context(DemoTarget())
                 base_url, demo_pid = demo.base_url, demo.pid
             engine = choose_engine(options.engine or scenario.engine, base_url)
-            monitor = Monitor(_target(scenario, options, demo_pid), scenario.monitor.interval)
+            # In this process, the load's loop samples (see Monitor); with workers, the
+            # parent only waits for them, so a thread does.
+            monitor = Monitor(
+                _target(scenario, options, demo_pid),
+                scenario.monitor.interval,
+                threaded=options.workers > 1,
+            )
             progress.scenario_started(scenario, index, count, base_url)
             monitor.start()
             try:
@@ -129,7 +135,8 @@ def _run_load(
         live = current.live()
         progress.update(snapshot(live.done, live.errors, float(live.last_second), live.p95_ms))
 
-    return drive(scenario, EngineRecipe.for_scenario(engine, base_url, scenario), stats, tick=tick)
+    recipe = EngineRecipe.for_scenario(engine, base_url, scenario)
+    return drive(scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll))
 
 
 def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> psutil.Process | None:

@@ -183,6 +183,33 @@ def test_fast_open_model_drops_what_still_waits_for_a_slot_when_the_schedule_end
     assert stats.overall.total == stats.overall.succeeded == 2
 
 
+def test_fast_open_model_queues_for_a_free_connection_past_max_connecting(
+    fast_target: TargetProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One connect at a time and 8 in flight at most: at 2,000/s a due request often finds
+    # no idle connection and a connect under way, so it queues for the next one to come
+    # free. Every request queued must still count as in flight exactly once, or the cap
+    # fills with requests that ended and the run never ends (bounded here at 60 s).
+    monkeypatch.setattr("perfrun.engine.fast_open.MAX_CONNECTING", 1)
+    load = LoadSpec(model=LoadModel.OPEN, rate=2000, duration=0.5, max_in_flight=8)
+    stats = ScenarioStats.for_load(load)
+
+    async def go() -> None:
+        engine = FastEngine(fast_target.url, 5.0, (GET,))
+        try:
+            start = time.perf_counter()
+            await asyncio.wait_for(engine.run_open(load, (GET,), stats, start=start), 60)
+        finally:
+            await engine.aclose()
+
+    asyncio.run(go())
+
+    counts = stats.schedule
+    assert counts.due == 1000
+    assert counts.sent + counts.dropped == 1000
+    assert stats.overall.total == stats.overall.succeeded == counts.sent > 0
+
+
 def test_a_bug_in_a_callback_surfaces_from_the_fast_closed_model(
     fast_target: TargetProcess,
 ) -> None:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -91,6 +92,24 @@ def test_monitor_keeps_a_bounded_record_that_still_tiles_the_run(
     assert abs(sum(spans) - result.samples[-1].t) <= 0.001 * 60, spans
     assert result.samples[-1].t <= result.wall_seconds
     assert max(spans[:-1]) > 2 * result.interval  # folded spans
+
+
+def test_polled_monitor_samples_when_polled_and_at_stop(plain_target: TargetProcess) -> None:
+    threads_before_monitor = threading.active_count()
+    monitor = Monitor(psutil.Process(plain_target.pid), 0.05, threaded=False)
+    monitor.start()
+    for _ in range(3):
+        time.sleep(0.06)
+        monitor.poll()
+    time.sleep(0.06)
+    result = monitor.stop()
+
+    assert threading.active_count() == threads_before_monitor
+    assert len(result.samples) == 4  # three polls and the last one at stop
+    assert_samples_tile_the_run(result)
+    assert all(s.target_memory_mb for s in result.samples)
+    monitor.poll()  # after stop: nothing more
+    assert len(monitor.stop().samples) == 4
 
 
 def test_monitor_without_target_samples_system_and_generator_only() -> None:
