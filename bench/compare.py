@@ -179,6 +179,13 @@ def parse_args() -> argparse.Namespace:
         metavar="S",
         help="before each run, wait up to S s for other processes to go quiet (shared machines)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every generator this many times, interleaved, and report each one's median "
+        "run (throughput by whole-process req/CPU-s, latency by p99): for noisy machines",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
     args = parser.parse_args()
     args.engines = [e for e in args.engines.split(",") if e]
@@ -187,6 +194,8 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"unknown tools {sorted(unknown)}; known: {', '.join(TOOLS)}")
     if args.seconds < 1 or args.connections < 1 or args.latency_connections < 1:
         parser.error("--seconds and the connection counts must be at least 1")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     return args
 
 
@@ -213,18 +222,36 @@ def run_phase(
     phase: str, tools: list[Tool], rows: list[Row], port: int, conns: int, args: argparse.Namespace,
     server_pid: int, tmp: Path,
 ) -> None:  # fmt: skip
-    """Every generator against the server on `port`; a failure is a note on its row."""
-    for index, (tool, row) in enumerate(zip(tools, rows, strict=True)):
-        work = tmp / f"{phase}-{index}"
-        if args.quiet_wait and not wait_until_quiet(args.quiet_wait):
-            row.notes.append(f"{phase}: other processes kept the machine busy")
-        try:
-            run = run_tool(tool, f"http://127.0.0.1:{port}", conns, args.seconds, server_pid, work)
-        except (ToolFailed, OSError, ValueError, KeyError, psutil.Error) as exc:
-            row.notes.append(f"{phase} failed: {type(exc).__name__}: {exc}")
-            print(f"  {row.name}: {phase} failed: {exc}", file=sys.stderr)
+    """Every generator against the server on `port`, `args.rounds` times interleaved (each
+    row keeps its median run); a failure is a note on its row."""
+    runs: list[list[Run]] = [[] for _ in tools]
+    for round_ in range(args.rounds):
+        for index, (tool, row) in enumerate(zip(tools, rows, strict=True)):
+            work = tmp / f"{phase}-{index}-{round_}"
+            if args.quiet_wait and not wait_until_quiet(args.quiet_wait):
+                row.notes.append(f"{phase}: other processes kept the machine busy")
+            try:
+                run = run_tool(
+                    tool, f"http://127.0.0.1:{port}", conns, args.seconds, server_pid, work
+                )
+            except (ToolFailed, OSError, ValueError, KeyError, psutil.Error) as exc:
+                row.notes.append(f"{phase} failed: {type(exc).__name__}: {exc}")
+                print(f"  {row.name}: {phase} failed: {exc}", file=sys.stderr)
+                continue
+            runs[index].append(run)
+    for row, done in zip(rows, runs, strict=True):
+        if not done:
             continue
-        setattr(row, phase, run)
+        key = (lambda r: per_cpu(r) or 0.0) if phase == "throughput" else _p99
+        ordered = sorted(done, key=key)
+        setattr(row, phase, ordered[(len(ordered) - 1) // 2])
+        if len(done) > 1 and phase == "throughput":
+            figures = ", ".join(f"{per_cpu(r) or 0:,.0f}" for r in done)
+            row.notes.append(f"throughput rounds, whole-process req/CPU-s: {figures}")
+
+
+def _p99(run: Run) -> float:
+    return run.measured.p99_ms
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -6,6 +6,8 @@ processes, through `encode`/`decode`), which a list of samples or a reservoir ca
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import operator
 import weakref
 from collections.abc import Mapping, Sequence
@@ -196,9 +198,15 @@ class LatencyHistogram:
         return self.total
 
     def percentile_ms(self, percentile: float) -> float | None:
+        """HdrHistogram's get_value_at_percentile, at C speed (a running sum and a bisection
+        instead of a Python loop over the buckets): live progress asks twice a second, on
+        the load's own event loop."""
         if self.total == 0:
             return None
-        return float(self._hdr().get_value_at_percentile(percentile)) / 1000.0
+        target = max(int(min(percentile, 100.0) * self.total / 100 + 0.5), 1)
+        index = bisect.bisect_left(list(itertools.accumulate(self.counts)), target)
+        us = _highest_us(index) if percentile else _lowest_us(index)
+        return us / 1000.0
 
     def summary_ms(self) -> dict[str, float | None]:
         """min, avg, p50 … p99.9, max in milliseconds; all None when empty."""

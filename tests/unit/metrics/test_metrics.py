@@ -168,6 +168,8 @@ def test_inlined_record_counts_exactly_like_hdrhistogram(values_us: list[int]) -
         added.add(index_of(clamped), clamped)
     assert added.counts == ours.counts
     assert added.summary_ms() == ours.summary_ms()
+    for p in (0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 100.0):
+        assert ours.percentile_ms(p) == reference.get_value_at_percentile(p) / 1000.0
     decoded = LatencyHistogram.decode(ours.encode())
     assert decoded.counts == ours.counts
     assert decoded.summary_ms() == ours.summary_ms()
