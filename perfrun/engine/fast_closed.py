@@ -147,8 +147,7 @@ class _User(Requester):
             self.sent += 1
             crowd = self.crowd
             if crowd.think_time > 0 or not self.more(now):
-                self.sent -= 1
-                self.after(now)
+                self.go_on(now)
                 return
             prepared = crowd.only or crowd.mix.pick(self.rng)
             self.prepared = prepared
@@ -173,8 +172,12 @@ class _User(Requester):
         self.after(now)
 
     def after(self, now: float) -> None:
-        """A request ended at `now`: think, send the next one, or leave."""
+        """A request ended at `now`: count it, then `go_on`."""
         self.sent += 1
+        self.go_on(now)
+
+    def go_on(self, now: float) -> None:
+        """After a request counted in `sent`: think, send the next one, or leave."""
         think = self.crowd.think_time
         if think > 0 and self.more(now):
             self.resume_at(now + think)

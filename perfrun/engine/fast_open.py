@@ -54,11 +54,11 @@ class _Slot(Requester):
     def succeeded(self, prepared: Prepared, now: float, status: int, size: int) -> None:
         schedule = self.schedule
         schedule.stats.ok(prepared.endpoint, self.started, now, self.queued, size)
-        schedule.finished(self, now)
+        schedule.finished(self)
 
     def ended(self, result: RequestResult, now: float) -> None:
         self.schedule.stats.record(result)
-        self.schedule.finished(self, now)
+        self.schedule.finished(self)
 
     def crash(self, exc: Exception) -> None:
         self.schedule.crash(exc)
@@ -197,9 +197,9 @@ class _Schedule:
         self.opened.append(slot)
         return slot
 
-    def finished(self, slot: _Slot, now: float) -> None:
-        """A request ended at `now` (and was recorded): count it, give its slot to a
-        waiting one, and send what came due."""
+    def finished(self, slot: _Slot) -> None:
+        """A request ended (and was recorded): count it, and give its slot to a request
+        waiting for a connection or for a slot at the cap."""
         if slot.queued > LATE_AFTER:
             self.counts.late += 1
             self.counts.late_own += not slot.capped

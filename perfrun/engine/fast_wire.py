@@ -302,10 +302,10 @@ def _parser(protocol: Connection) -> Any:
 class Prepared:
     """An endpoint's request, serialised once, and how its response is judged.
 
-    `plain`: no check reads the response and nothing is taken from it, so a response
-    whose status is `expected` is a success, recorded without judging further (the hot
-    path). `endpoint` is where a load model records this request's results (see
-    `bound`).
+    `passes`: for a plain request (no check reads the response, nothing is taken from
+    it, the connection stays open) the expected statuses, whose response is a success
+    recorded without judging further (the hot path); empty otherwise. `endpoint` is
+    where a load model records this request's results (see `bound`).
 
     The seam for per-user requests (journeys: captures, templates, cookies): a requester
     writes `payload` when the request is `static` (every request today, at no cost) and
@@ -324,7 +324,6 @@ class Prepared:
         "name",
         "passes",
         "payload",
-        "plain",
         "reads",
         "static",
     )
@@ -338,7 +337,6 @@ class Prepared:
         self.keep_headers = bool(spec.checks.headers)
         self.static = True
         self.reads = False
-        self.plain = not spec.checks and not self.reads
         self.endpoint: Any = None
         body = b""
         headers = {
@@ -357,9 +355,8 @@ class Prepared:
         if body or spec.method in ("POST", "PUT", "PATCH"):
             merged["content-length"] = ("Content-Length", str(len(body)))
         self.close = merged.get("connection", ("", ""))[1].strip().lower() == "close"
-        self.passes = self.expected if self.plain and not self.close else frozenset()
-        """The statuses that make a success without a further look, on a connection that
-        stays open: the expected ones of a plain request, none otherwise."""
+        plain = not spec.checks and not self.reads and not self.close
+        self.passes = self.expected if plain else frozenset()
         target = request_target(spec.path)
         lines = [f"{spec.method} {prefix}{target} HTTP/1.1"]
         lines += [f"{name}: {value}" for name, value in merged.values()]
