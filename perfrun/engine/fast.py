@@ -36,18 +36,21 @@ class FastSession(Requester):
     """One virtual user's connection, opened on first use and reopened when closed; its
     `send` awaits one request."""
 
-    __slots__ = ("_by_name", "_waiter")
+    __slots__ = ("_by_name", "_connect", "_waiter")
 
     def __init__(self, engine: FastEngine) -> None:
         super().__init__(engine.dialer)
         self._by_name = engine.prepared
         self._waiter: asyncio.Future[RequestResult] | None = None
+        self._connect: float | None = None
+        """Seconds the pending request spent opening its connection (None: reused)."""
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         self.begin(self._by_name[request.name], intended)
+        self._connect = None
         try:
             if self.needs_connection():
-                await self.connect()
+                self._connect = await self.connect()
         except Failure as failure:
             return self.failed(failure.kind, failure.detail)
         except Exception as exc:  # never out of the engine: a failed request is data
@@ -55,12 +58,16 @@ class FastSession(Requester):
         waiter: asyncio.Future[RequestResult] = asyncio.get_running_loop().create_future()
         self._waiter = waiter
         self.write()
-        return await waiter
+        return (await waiter)._replace(connect=self._connect)
 
-    def succeeded(self, prepared: Prepared, now: float, status: int, size: int) -> None:
+    def succeeded(
+        self, prepared: Prepared, now: float, status: int, size: int, first: float
+    ) -> None:
         started = self.started
-        result = RequestResult(prepared.name, started, now - started, status, size, None, "",
-                               self.queued)  # fmt: skip
+        result = RequestResult(
+            prepared.name, started, now - started, status, size, None, "", self.queued,
+            wait=first - self.written, receive=now - first,
+        )  # fmt: skip
         self.ended(result, now)
 
     def ended(self, result: RequestResult, now: float) -> None:

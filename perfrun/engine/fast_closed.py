@@ -143,15 +143,16 @@ class _User(Requester):
             self.respond(conn, now)
             return
         try:  # free in CPython 3.11 unless something raises
-            self.stats.ok(prepared.endpoint, self.started, now, 0.0, conn.size)
+            self.stats.ok(prepared.endpoint, self.started, now, 0.0, conn.size, self.written,
+                          conn.first_byte)  # fmt: skip
             self.sent += 1
             crowd = self.crowd
-            if crowd.think_time > 0 or not self.more(now):
+            if crowd.think_time > 0 or self.sent >= self.limit or now >= self.until:  # more()
                 self.go_on(now)
                 return
             prepared = crowd.only or crowd.mix.pick(self.rng)
             self.prepared = prepared
-            self.started = started = time.perf_counter()
+            self.started = self.written = started = time.perf_counter()
             conn.request(
                 prepared.payload if prepared.static else prepared.render(self),
                 self,
@@ -163,9 +164,16 @@ class _User(Requester):
         except Exception as exc:  # a bug in perfrun: surfaced by the run
             self.crash(exc)
 
-    def succeeded(self, prepared: Prepared, now: float, status: int, size: int) -> None:
-        self.stats.ok(prepared.endpoint, self.started, now, self.queued, size)
+    def succeeded(
+        self, prepared: Prepared, now: float, status: int, size: int, first: float
+    ) -> None:
+        self.stats.ok(prepared.endpoint, self.started, now, self.queued, size, self.written, first)
         self.after(now)
+
+    def connected(self, seconds: float) -> None:
+        prepared = self.prepared
+        assert prepared is not None
+        self.stats.connected(prepared.endpoint, self.started - self.queued, seconds)
 
     def ended(self, result: RequestResult, now: float) -> None:
         self.stats.record(result)
@@ -210,6 +218,11 @@ class _StagedUser(_User):
     def more(self, now: float) -> bool:
         assert self.deadline is not None
         return now < self.deadline and self.index < self.target()
+
+    def on_response(self, conn: Connection) -> None:
+        if self.index >= self.target():
+            self.until = -math.inf  # leaves once this response is recorded (see more())
+        super().on_response(conn)
 
 
 async def run_closed(

@@ -51,10 +51,19 @@ class _Slot(Requester):
         self.capped = False
         """Its request waited for a slot (or came due while one waited)."""
 
-    def succeeded(self, prepared: Prepared, now: float, status: int, size: int) -> None:
+    def succeeded(
+        self, prepared: Prepared, now: float, status: int, size: int, first: float
+    ) -> None:
         schedule = self.schedule
-        schedule.stats.ok(prepared.endpoint, self.started, now, self.queued, size)
+        schedule.stats.ok(
+            prepared.endpoint, self.started, now, self.queued, size, self.written, first
+        )
         schedule.finished(self)
+
+    def connected(self, seconds: float) -> None:
+        prepared = self.prepared
+        assert prepared is not None
+        self.schedule.stats.connected(prepared.endpoint, self.started - self.queued, seconds)
 
     def ended(self, result: RequestResult, now: float) -> None:
         self.schedule.stats.record(result)

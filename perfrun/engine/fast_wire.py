@@ -20,6 +20,7 @@ import select
 import ssl
 import time
 import zlib
+from time import perf_counter
 from typing import Any, Protocol
 
 import httptools
@@ -98,6 +99,9 @@ class Connection(asyncio.Protocol):
         """The final response's status once its head is parsed, else 0."""
         self.size = 0
         """Body bytes received (as sent: before any decoding)."""
+        self.first_byte = 0.0
+        """perf_counter time the first byte of the pending request's response came in
+        (0 until then): its time to first byte."""
         self.response = _NO_RESPONSE
         self._is_head = False
         self._interim = False
@@ -120,6 +124,8 @@ class Connection(asyncio.Protocol):
         self._poll.register(transport.get_extra_info("socket").fileno(), select.POLLIN)
 
     def data_received(self, data: bytes) -> None:
+        if not self.first_byte:
+            self.first_byte = perf_counter()
         self._last = data
         try:
             self._parser.feed_data(data)
@@ -200,6 +206,7 @@ class Connection(asyncio.Protocol):
         self.deadline = deadline
         self.status = 0
         self.size = 0
+        self.first_byte = 0.0
         self._is_head = head
         self.transport.write(payload)  # type: ignore[union-attr]  # set before any request
 
@@ -460,19 +467,23 @@ class Requester:
     awaiting caller connects itself (`connect`) and then `write`s.
     """
 
-    __slots__ = ("_connecting", "conn", "dialer", "prepared", "queued", "started")
+    __slots__ = ("_connecting", "conn", "dialer", "prepared", "queued", "started", "written")
 
     def __init__(self, dialer: Dialer) -> None:
         self.dialer = dialer
         self.conn: Connection | None = None
         self.prepared: Prepared | None = None
         self.started = 0.0
+        self.written = 0.0
+        """When the begun request was written (`started`, or after its connect)."""
         self.queued = 0.0
         self._connecting: asyncio.Task[None] | None = None
 
-    def succeeded(self, prepared: Prepared, now: float, status: int, size: int) -> None:
+    def succeeded(
+        self, prepared: Prepared, now: float, status: int, size: int, first: float
+    ) -> None:
         """The begun plain request got an expected `status` at `now` (a perf_counter
-        time) with `size` body bytes."""
+        time) with `size` body bytes, the first of the response's bytes at `first`."""
         raise NotImplementedError
 
     def ended(self, result: RequestResult, now: float) -> None:
@@ -488,7 +499,7 @@ class Requester:
         """Start the clock of a request; `intended` (a perf_counter time) is when the
         schedule wanted it sent."""
         self.prepared = prepared
-        self.started = started = time.perf_counter()
+        self.started = self.written = started = time.perf_counter()
         self.queued = started - intended if intended is not None and started > intended else 0.0
 
     def needs_connection(self) -> bool:
@@ -500,12 +511,16 @@ class Requester:
             or (not conn.answering and conn.peer_closed())
         )
 
-    async def connect(self) -> None:
-        """Open a new connection in place of the current one; Failure when none opens."""
+    async def connect(self) -> float:
+        """Open a new connection in place of the current one, in the seconds returned;
+        Failure when none opens."""
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        began = time.perf_counter()
         self.conn = await self.dialer.connect()
+        self.written = now = time.perf_counter()
+        return now - began
 
     def write(self) -> None:
         """Send the begun request on the open connection."""
@@ -536,9 +551,12 @@ class Requester:
     def connect_ended(self) -> None:
         """That connect succeeded or failed (or was cancelled)."""
 
+    def connected(self, seconds: float) -> None:
+        """That connect opened a connection in `seconds` (before the request goes out)."""
+
     async def _connect_and_write(self) -> None:
         try:
-            await self.connect()
+            seconds = await self.connect()
         except Failure as failure:
             self._connecting = None
             self.connect_ended()
@@ -555,6 +573,7 @@ class Requester:
         self._connecting = None
         self.connect_ended()
         try:
+            self.connected(seconds)
             self.write()
         except Exception as exc:  # a bug in perfrun, in a task nobody awaits
             self.crash(exc)
@@ -572,8 +591,9 @@ class Requester:
             if not conn.reusable or prepared.close:
                 conn.close()
             status = conn.status
+            first = conn.first_byte
             if status in prepared.passes:
-                self.succeeded(prepared, now, status, conn.size)
+                self.succeeded(prepared, now, status, conn.size, first)
                 return
             response = conn.response
             if prepared.reads:
@@ -581,7 +601,7 @@ class Requester:
             result = prepared.judge.judge(
                 self.started, now - self.started, self.queued, status, conn.size,
                 response.headers, response.content,
-            )  # fmt: skip
+            )._replace(wait=first - self.written, receive=now - first)  # fmt: skip
             self.ended(result, now)
         except Exception as exc:  # a bug in perfrun: surfaced by the owner
             self.crash(exc)

@@ -90,6 +90,7 @@ class HttpxSession:
     def __init__(self, engine: HttpxEngine) -> None:
         self._engine = engine
         self._connecting = False
+        self._marks: dict[str, float] = {}
         self._client = httpx.AsyncClient(
             base_url=engine.base_url,
             verify=engine.ssl_context,
@@ -104,15 +105,40 @@ class HttpxSession:
         )
 
     async def _trace(self, event: str, info: dict[str, object]) -> None:
-        # Only to tell a connect timeout from a response timeout when the outer guard fires.
+        """httpcore's trace events: when each came (for the phases), and whether a
+        connect is under way (to tell a connect timeout from a response timeout when the
+        outer guard fires)."""
+        self._marks[event] = time.perf_counter()
         if event == "connection.connect_tcp.started":
             self._connecting = True
-        elif event == "http11.send_request_headers.started":
+        elif event.endswith(".send_request_headers.started"):
             self._connecting = False
+
+    def _phases(self, end: float) -> tuple[float | None, float | None, float | None]:
+        """The request's phases from its trace: connect (TCP, and TLS when it ends
+        later), wait (request body sent → response head in: httpcore tells no first
+        byte) and receive (head in → body read)."""
+        marks = self._marks
+        began = marks.get("connection.connect_tcp.started")
+        connected = marks.get("connection.start_tls.complete") or marks.get(
+            "connection.connect_tcp.complete"
+        )
+        sent = marks.get("http11.send_request_body.complete") or marks.get(
+            "http2.send_request_body.complete"
+        )
+        head = marks.get("http11.receive_response_headers.complete") or marks.get(
+            "http2.receive_response_headers.complete"
+        )
+        return (
+            connected - began if began and connected else None,
+            head - sent if sent and head else None,
+            end - head if head else None,
+        )
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         prepared = self._engine.prepared(request)
         self._connecting = False
+        self._marks = {}
         started = time.perf_counter()
         queued = max(started - intended, 0.0) if intended is not None else 0.0
         try:
@@ -130,12 +156,13 @@ class HttpxSession:
                 kind = ErrorKind.CONNECT_TIMEOUT
             latency = time.perf_counter() - started
             return RequestResult(prepared.name, started, latency, 0, 0, kind, detail, queued)
-        latency = time.perf_counter() - started
+        end = time.perf_counter()
+        connect, wait, receive = self._phases(end)
         return prepared.judge.judge(
-            started, latency, queued, response.status_code,
+            started, end - started, queued, response.status_code,
             response.num_bytes_downloaded,  # on the wire, before any decoding
             response.headers, lambda: response.content,
-        )  # fmt: skip
+        )._replace(connect=connect, wait=wait, receive=receive)  # fmt: skip
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -25,14 +25,16 @@ from perfrun.judge.insights import insights
 from perfrun.judge.saturation import Evidence, assess
 from perfrun.judge.thresholds import evaluate
 from perfrun.metrics.resources import Sample
-from perfrun.metrics.stats import EndpointStats, ScenarioStats
+from perfrun.metrics.stats import EndpointStats, Phases, ScenarioStats
 from perfrun.report.model import (
+    PHASES,
     BaselineSummary,
     CheckCount,
     Comparison,
     EndpointReport,
     GeneratorHealth,
     LatencySummary,
+    Phase,
     RequestCounts,
     Resources,
     RunReport,
@@ -195,7 +197,17 @@ def measure_scenario(outcome: ScenarioOutcome, fail_on_saturation: bool = False)
         thresholds_reliable=not generator.saturated,
         timeline=_timeline(scenario.load, stats),
         latency_spectrum=tuple(stats.overall.latency.spectrum_ms(SPECTRUM_PERCENTILES)),
+        phases=_phases(stats.overall.phases),
     )
+
+
+def _phases(phases: Phases) -> dict[str, Phase]:
+    return {
+        name: Phase(histogram.total, histogram.summary_ms())
+        for name, histogram in zip(
+            PHASES, (phases.connect, phases.wait, phases.receive), strict=True
+        )
+    }
 
 
 def _endpoints(
@@ -210,6 +222,7 @@ def _endpoints(
             requests=_counts(ep, duration),
             latency_ms=ep.latency.summary_ms(),
             errors=dict(ep.errors),
+            phases=_phases(ep.phases),
         )
         for name, ep in sorted(stats.endpoints.items())
     )

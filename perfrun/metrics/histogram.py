@@ -10,7 +10,8 @@ import bisect
 import itertools
 import operator
 import weakref
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
 from hdrh.histogram import HdrHistogram
 
@@ -258,3 +259,62 @@ class LatencyHistogram:
         histogram = cls.__new__(cls)
         histogram.__setstate__(text)
         return histogram
+
+
+def bucketed(values_us: Iterable[int]) -> tuple[dict[int, int], int, int]:
+    """Values in whole microseconds (clamped here) as {counts index: count}, with their
+    number and sum: counted by distinct value, as many values share few."""
+    buckets: dict[int, int] = {}
+    total = sum_us = 0
+    for us, count in Counter(values_us).items():
+        if us < LOWEST_US:
+            us = LOWEST_US
+        elif us > HIGHEST_US:
+            us = HIGHEST_US
+        index = index_of(us)
+        buckets[index] = buckets.get(index, 0) + count
+        total += count
+        sum_us += us * count
+    return buckets, total, sum_us
+
+
+class SparseHistogram:
+    """LatencyHistogram's buckets kept sparsely ({counts index: count}) with an exact sum:
+    for a figure with few distinct values recorded mostly in bulk (`tally`), such as a
+    request's phases. Answers exactly as a LatencyHistogram of the same values."""
+
+    __slots__ = ("counts", "sum_us", "total")
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.total = 0
+        self.sum_us = 0
+
+    def record(self, seconds: float) -> None:
+        self.tally((int(seconds * 1_000_000.0 + 0.5),))
+
+    def tally(self, values_us: Iterable[int]) -> None:
+        """Record values in whole microseconds (clamped here)."""
+        counts = self.counts
+        buckets, total, sum_us = bucketed(values_us)
+        for index, count in buckets.items():
+            counts[index] = counts.get(index, 0) + count
+        self.total += total
+        self.sum_us += sum_us
+
+    def merge(self, other: SparseHistogram) -> None:
+        counts = self.counts
+        for index, count in other.counts.items():
+            counts[index] = counts.get(index, 0) + count
+        self.total += other.total
+        self.sum_us += other.sum_us
+
+    def histogram(self) -> LatencyHistogram:
+        """The same values as a LatencyHistogram (to answer from)."""
+        histogram = LatencyHistogram.from_counts(self.counts)
+        histogram.sum_us = self.sum_us
+        return histogram
+
+    def summary_ms(self) -> dict[str, float | None]:
+        """As LatencyHistogram.summary_ms."""
+        return self.histogram().summary_ms()

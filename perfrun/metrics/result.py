@@ -67,6 +67,14 @@ class RequestResult(NamedTuple):
     detail: str = ""
     queued: float = 0.0
     failed_checks: tuple[str, ...] = ()
+    connect: float | None = None
+    """Seconds spent opening a new connection (TCP, and TLS) for this request; None when
+    it went out on an open one."""
+    wait: float | None = None
+    """Seconds from the request written to the first byte of the response (time to
+    first byte); None when no byte came or the engine cannot tell."""
+    receive: float | None = None
+    """Seconds from that first byte to the response's last."""
 
     @property
     def ok(self) -> bool:

@@ -6,19 +6,18 @@ records. Everything derived (rates, percentiles) is computed once, at report tim
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
 
 from perfrun.metrics.histogram import (
-    BUCKET_BASE,
-    HALF_COUNT,
-    HALF_MAGNITUDE,
     HIGHEST_US,
     LOWEST_US,
-    SUB_BUCKET_MASK,
-    UNIT_MAGNITUDE,
     LatencyHistogram,
+    SparseHistogram,
+    bucketed,
+    index_of,
 )
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.schedule import ScheduleCounts
@@ -31,7 +30,7 @@ class EndpointStats:
 
     __slots__ = (
         "bytes_received", "errors", "failed", "failed_checks", "failed_latency", "latency",
-        "succeeded",
+        "pending", "phases", "receives", "succeeded", "waits",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -43,6 +42,14 @@ class EndpointStats:
         """Successful requests only, from the intended send time (see RequestResult)."""
         self.failed_latency = LatencyHistogram()
         self.failed_checks: Counter[str] = Counter()
+        self.phases = Phases()
+        """Where the requests' time went (those that got a response, or a connection)."""
+        self.pending: list[int] = []
+        """Latencies (whole µs) of successes not counted in yet; `waits` and `receives`,
+        their phases. Only ScenarioStats.ok adds to them, and only ScenarioStats reads
+        an endpoint, after counting them in (`tally`)."""
+        self.waits: list[int] = []
+        self.receives: list[int] = []
 
     @property
     def total(self) -> int:
@@ -55,6 +62,9 @@ class EndpointStats:
 
     def record(self, result: RequestResult) -> None:
         self.bytes_received += result.bytes_received
+        if result.connect is not None:
+            self.phases.connect.record(result.connect)
+        self.phase(result.wait, result.receive)
         error = result.error
         if error is None:
             self.succeeded += 1
@@ -77,7 +87,35 @@ class EndpointStats:
         latency.total += 1
         latency.sum_us += us
 
+    def phase(self, wait: float | None, receive: float | None) -> None:
+        """A request's phases after the connect (None when unknown)."""
+        if wait is not None and receive is not None:
+            self.phases.wait.record(wait)
+            self.phases.receive.record(receive)
+
+    def tally(self) -> tuple[int, dict[int, int]]:
+        """Count in the successes the fast path kept aside (see ScenarioStats.ok): how
+        many, and their latencies' {counts index: count}, for the timeline. Counted by
+        distinct value: a second of requests has far fewer distinct latencies than
+        requests."""
+        pending = self.pending
+        self.pending = []
+        self.phases.wait.tally(self.waits)
+        self.phases.receive.tally(self.receives)
+        self.waits = []
+        self.receives = []
+        indices, total, sum_us = bucketed(pending)
+        histogram = self.latency
+        counts = histogram.counts
+        for index, count in indices.items():
+            counts[index] += count
+        self.succeeded += total
+        histogram.total += total
+        histogram.sum_us += sum_us
+        return total, indices
+
     def merge(self, other: EndpointStats) -> None:
+        assert not other.pending, "successes left pending: read through ScenarioStats"
         self.succeeded += other.succeeded
         self.failed += other.failed
         self.bytes_received += other.bytes_received
@@ -85,6 +123,26 @@ class EndpointStats:
         self.latency.merge(other.latency)
         self.failed_latency.merge(other.failed_latency)
         self.failed_checks.update(other.failed_checks)
+        self.phases.merge(other.phases)
+
+
+class Phases:
+    """Where requests' time went, as k6 reports it, so that a user can tell the network
+    from the server: `connect` (a new connection's TCP and TLS handshakes, once per
+    connection), `wait` (from the request written to the response's first byte: the
+    server's time plus a round trip) and `receive` (first byte to last: the transfer)."""
+
+    __slots__ = ("connect", "receive", "wait")
+
+    def __init__(self) -> None:
+        self.connect = SparseHistogram()
+        self.wait = SparseHistogram()
+        self.receive = SparseHistogram()
+
+    def merge(self, other: Phases) -> None:
+        self.connect.merge(other.connect)
+        self.wait.merge(other.wait)
+        self.receive.merge(other.receive)
 
 
 @dataclass(frozen=True)
@@ -112,9 +170,9 @@ class ScenarioStats:
         self.warmup_end = origin + warmup
         self.scheduled = scheduled
         """Open model: requests have intended times, so service time differs from latency."""
-        self.endpoints: dict[str, EndpointStats] = {}
+        self._endpoints: dict[str, EndpointStats] = {}
         self.warmup = EndpointStats()
-        self.timeline = Timeline(origin)
+        self._timeline = Timeline(origin)
         self.service = LatencyHistogram()
         """Open model: successful requests from their actual send (what a closed-loop tool
         reports). In the closed model that is the latency itself, recorded once."""
@@ -122,8 +180,15 @@ class ScenarioStats:
         """Open model: how long after its intended time each request went out."""
         self.loop_lag = LatencyHistogram()
         self.schedule = ScheduleCounts()
-        self.first_start: float | None = None
-        self.last_end: float | None = None
+        self._first = math.inf
+        """The first measured request's intended start (see `first_start`)."""
+        self._last = -math.inf
+        """The last measured request's end (see `last_end`)."""
+        self._lo = self._hi = -1.0
+        self._steady = math.inf
+        """`ok`'s fast path: a success that ends within [_lo, _hi) (the timeline's current
+        second) and was intended at or after _steady (past the warm-up and the first
+        start) changes nothing but its endpoint's figures."""
         self.schedule_end: float | None = None
         """Open model, run to completion: when the schedule ended. The window lasts at
         least until then, so n requests at rate r read n / r seconds, not one gap less."""
@@ -134,7 +199,8 @@ class ScenarioStats:
         """Move the origin to when the load really starts; only before any record()."""
         self.warmup_end += origin - self.origin
         self.origin = origin
-        self.timeline = Timeline(origin)
+        self._timeline = Timeline(origin)
+        self._lo = self._hi = -1.0
 
     @classmethod
     def for_load(cls, load: LoadSpec) -> ScenarioStats:
@@ -168,64 +234,118 @@ class ScenarioStats:
 
     def endpoint(self, name: str) -> EndpointStats:
         """One endpoint's stats, made on first use: the handle `ok` records into."""
-        endpoint = self.endpoints.get(name)
+        endpoint = self._endpoints.get(name)
         if endpoint is None:
-            endpoint = self.endpoints[name] = EndpointStats()
+            endpoint = self._endpoints[name] = EndpointStats()
         return endpoint
 
+    @property
+    def endpoints(self) -> dict[str, EndpointStats]:
+        """Each endpoint's figures, by name (every success counted in)."""
+        self._tally()
+        return self._endpoints
+
+    @property
+    def timeline(self) -> Timeline:
+        self._tally()
+        return self._timeline
+
+    @property
+    def first_start(self) -> float | None:
+        """perf_counter time the first measured request was intended to start."""
+        return None if self._first == math.inf else self._first
+
+    @property
+    def last_end(self) -> float | None:
+        """perf_counter time the last measured request ended."""
+        return None if self._last == -math.inf else self._last
+
     def ok(
-        self, endpoint: EndpointStats, started: float, finished: float, queued: float, size: int
-    ) -> None:
+        self, endpoint: EndpointStats, started: float, finished: float, queued: float,
+        size: int, sent: float, first: float,
+    ) -> None:  # fmt: skip
         """A successful request to `endpoint` (see `endpoint`), recorded exactly as
         `record` records its RequestResult, without building one: the fast engine's hot
-        path. The latency is clamped and its histogram index computed once, for the
-        timeline and the endpoint both."""
+        path. `sent` is when the request was written (after any connect) and `first`
+        when the response's first byte came: its phases (see Phases).
+
+        Almost every success of a closed model (in the current second, past the
+        warm-up) only leaves its latency in its endpoint, which counts them in
+        (`_tally`) when the second ends or anything reads the figures."""
+        if self._lo <= finished < self._hi and started - queued >= self._steady:
+            endpoint.pending.append(int((queued + (finished - started)) * 1_000_000.0 + 0.5))
+            endpoint.waits.append(int((first - sent) * 1_000_000.0 + 0.5))
+            endpoint.receives.append(int((finished - first) * 1_000_000.0 + 0.5))
+            endpoint.bytes_received += size
+            if finished > self._last:
+                self._last = finished
+            return
+        self._tally()
         latency = finished - started
         us = int((queued + latency) * 1_000_000.0 + 0.5)
         if us < LOWEST_US:
             us = LOWEST_US
         elif us > HIGHEST_US:
             us = HIGHEST_US
-        bucket = (us | SUB_BUCKET_MASK).bit_length() - BUCKET_BASE  # index_of(us), inlined
-        index = ((bucket + 1) << HALF_MAGNITUDE) + (us >> (bucket + UNIT_MAGNITUDE)) - HALF_COUNT
-        self.timeline.success(finished, index)
+        index = index_of(us)
+        self._timeline.success(finished, index)
         intended = started - queued
         if intended < self.warmup_end:
             self.warmup.success(index, us, size)
-            return
-        endpoint.success(index, us, size)
-        if self.scheduled:
-            self.send_delay.record(queued)
-            self.service.record(latency)
-        first = self.first_start
-        if first is None or intended < first:
-            self.first_start = intended
-        last = self.last_end
-        if last is None or finished > last:
-            self.last_end = finished
+            self.warmup.phase(first - sent, finished - first)
+        else:
+            endpoint.success(index, us, size)
+            endpoint.phase(first - sent, finished - first)
+            if self.scheduled:
+                self.send_delay.record(queued)
+                self.service.record(latency)
+            self._measured(intended, finished)
+        self._settle()
+
+    def connected(self, endpoint: EndpointStats, intended: float, seconds: float) -> None:
+        """A request to `endpoint` intended at `intended` opened a new connection, in
+        `seconds` (the fast engine's callback form: the request's result follows)."""
+        part = self.warmup if intended < self.warmup_end else endpoint
+        part.phases.connect.record(seconds)
+
+    def _measured(self, intended: float, finished: float) -> None:
+        if intended < self._first:
+            self._first = intended
+        if finished > self._last:
+            self._last = finished
+
+    def _settle(self) -> None:
+        """Open `ok`'s fast path for the successes that follow (never in the open model,
+        whose successes also count their send delay)."""
+        self._lo, self._hi = (-1.0, -1.0) if self.scheduled else self._timeline.current
+        self._steady = max(self.warmup_end, self._first)
+
+    def _tally(self) -> None:
+        """Count in the successes `ok` kept aside, into their endpoints and the timeline's
+        current second (where they all ended)."""
+        timeline = self._timeline
+        for endpoint in self._endpoints.values():
+            if endpoint.pending:
+                timeline.successes(*endpoint.tally())
 
     def record(self, result: RequestResult) -> None:
+        self._tally()
         latency, queued, error = result.latency, result.queued, result.error
         finished = result.started + latency
-        self.timeline.record(finished, queued + latency, error is None)
+        self._timeline.record(finished, queued + latency, error is None)
         intended = result.started - queued
         if intended < self.warmup_end:
             self.warmup.record(result)
-            return
-        endpoint = self.endpoints.get(result.endpoint)
-        if endpoint is None:
-            endpoint = self.endpoints[result.endpoint] = EndpointStats()
-        endpoint.record(result)
-        if self.scheduled:
-            self.send_delay.record(queued)
-            if error is None:
-                self.service.record(latency)
-        if self.first_start is None or intended < self.first_start:
-            self.first_start = intended
-        if self.last_end is None or finished > self.last_end:
-            self.last_end = finished
-        if result.error is not None and result.error.value not in self.error_samples:
-            self.error_samples[result.error.value] = result.detail
+        else:
+            self.endpoint(result.endpoint).record(result)
+            if self.scheduled:
+                self.send_delay.record(queued)
+                if error is None:
+                    self.service.record(latency)
+            self._measured(intended, finished)
+            if error is not None and error.value not in self.error_samples:
+                self.error_samples[error.value] = result.detail
+        self._settle()
 
     def merge(self, other: ScenarioStats) -> None:
         self.warmup.merge(other.warmup)
@@ -233,17 +353,22 @@ class ScenarioStats:
         self.send_delay.merge(other.send_delay)
         self.loop_lag.merge(other.loop_lag)
         self.schedule.merge(other.schedule)
+        self._tally()
         for name, theirs in other.endpoints.items():
-            self.endpoints.setdefault(name, EndpointStats()).merge(theirs)
-        self.timeline.merge(other.timeline)
-        starts = [t for t in (self.first_start, other.first_start) if t is not None]
-        ends = [t for t in (self.last_end, other.last_end) if t is not None]
-        self.first_start = min(starts) if starts else None
-        self.last_end = max(ends) if ends else None
+            self.endpoint(name).merge(theirs)
+        self._timeline.merge(other.timeline)
+        self._first = min(self._first, other._first)
+        self._last = max(self._last, other._last)
+        self._settle()
         schedule_ends = [t for t in (self.schedule_end, other.schedule_end) if t is not None]
         self.schedule_end = max(schedule_ends) if schedule_ends else None
         for kind, detail in other.error_samples.items():
             self.error_samples.setdefault(kind, detail)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled with every success counted in (e.g. from a worker process)."""
+        self._tally()
+        return self.__dict__.copy()
 
     @property
     def window(self) -> float:

@@ -149,6 +149,24 @@ class Timeline:
         live = self._live
         live[index] = live.get(index, 0) + 1
 
+    @property
+    def current(self) -> tuple[float, float]:
+        """perf_counter bounds [start, end) of the second completions are counted into
+        now, or (-1, -1) when there is none: completions inside it can be counted later,
+        in bulk, by `successes`, as long as nothing else is recorded in between."""
+        return self._lo, self._hi
+
+    def successes(self, requests: int, counts: Mapping[int, int]) -> None:
+        """`requests` successful requests completed in the `current` second, their
+        latencies at {counts index: count}: what as many `success` calls record."""
+        if self._hi < 0:
+            raise RuntimeError("no current second to count successes into")
+        self._in_second += requests
+        self._point.requests += requests
+        live = self._live
+        for index, count in counts.items():
+            live[index] = live.get(index, 0) + count
+
     def failure(self, finished: float) -> None:
         """A failed request completed at `finished`."""
         if self._lo <= finished < self._hi:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from perfrun.errors import UsageError
 from perfrun.report.files import write_atomically
-from perfrun.report.model import Resources, RunReport, ScenarioReport, Series, Verdict
+from perfrun.report.model import Phase, Resources, RunReport, ScenarioReport, Series, Verdict
 
 FLOAT_DIGITS = 3
 
@@ -76,9 +77,11 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
                     "requests": dataclasses.asdict(e.requests),
                     "latency_ms": dict(e.latency_ms),
                     "errors": dict(e.errors),
+                    "phases": _phases(e.phases),
                 }
                 for e in s.endpoints
             },
+            "phases": _phases(s.phases),
             "resources": _resources(s.resources),
             "thresholds": [_verdict(v) for v in s.thresholds],
             "thresholds_reliable": s.thresholds_reliable,
@@ -90,6 +93,10 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
         }
     )
     return cleaned
+
+
+def _phases(phases: Mapping[str, Phase]) -> dict[str, Any]:
+    return {name: {"count": p.count, "ms": dict(p.ms)} for name, p in phases.items()}
 
 
 def _series(series: Series) -> dict[str, float | None]:

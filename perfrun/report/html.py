@@ -16,7 +16,7 @@ from pathlib import Path
 
 from perfrun.report.codec import to_dict
 from perfrun.report.files import write_atomically
-from perfrun.report.model import RunReport, ScenarioReport, VerdictStatus
+from perfrun.report.model import PHASES, RunReport, ScenarioReport, VerdictStatus
 from perfrun.report.text import (
     SATURATION_ADVICE,
     VERDICT_LABELS,
@@ -162,6 +162,7 @@ def _scenario(s: ScenarioReport, index: int) -> str:
         *(_chart(s, index, name, caption) for name, caption in CHARTS),
         "</div>",
         _endpoints(s),
+        _phases(s),
         _checks(s),
         _errors(s),
         "</section>",
@@ -333,6 +334,27 @@ def _endpoints(s: ScenarioReport) -> str:
     latency = (f"{k} ms" for k in LATENCY_COLUMNS)
     header = ("endpoint", "method", "path", "requests", "failed", "req/s", *latency, "errors")
     return _table("Endpoints", header, rows)
+
+
+def _phases(s: ScenarioReport) -> str:
+    """Where the time goes, per endpoint: connect, wait for the first byte, receive."""
+    columns = ("p50", "p95", "p99")
+    rows = []
+    for e in s.endpoints:
+        if not any(p.count for p in e.phases.values()):
+            continue
+        cells = [escape(e.name)]
+        for name in PHASES:
+            phase = e.phases.get(name)
+            if name == "connect":
+                cells.append(f"{phase.count:,}" if phase else "-")
+            cells += (escape(fmt_number(phase.ms.get(k) if phase else None, 2)) for k in columns)
+        rows.append(cells)
+    if not rows:
+        return ""
+    header = ["endpoint", "connects"]
+    header += (f"{name} {k} ms" for name in PHASES for k in columns)
+    return _table("Where the time goes (connect, wait for the first byte, receive)", header, rows)
 
 
 def _checks(s: ScenarioReport) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from perfrun.metrics.resources import Sample
@@ -83,6 +83,19 @@ class RequestCounts:
     bytes_received: int
 
 
+PHASES = ("connect", "wait", "receive")
+"""Where a request's time goes (see perfrun.metrics.stats.Phases): a new connection's
+handshakes, the wait for the response's first byte, and receiving the rest."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of requests: how many were timed, and its latency summary."""
+
+    count: int
+    ms: LatencySummary
+
+
 @dataclass(frozen=True)
 class EndpointReport:
     name: str
@@ -91,6 +104,8 @@ class EndpointReport:
     requests: RequestCounts
     latency_ms: LatencySummary
     errors: Mapping[str, int]
+    phases: Mapping[str, Phase] = field(default_factory=dict)
+    """PHASES name -> its figures."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +253,8 @@ class ScenarioReport:
     shape, for a percentile-spectrum chart."""
     insights: tuple[Insight, ...] = ()
     comparison: Comparison | None = None
+    phases: Mapping[str, Phase] = field(default_factory=dict)
+    """All endpoints' phases together (PHASES name -> its figures)."""
     """Against a baseline (--baseline), when the baseline has this scenario."""
     tolerated: bool = False
     """Failed, but its severity is below --fail-on: reported, not failing the run."""

@@ -143,10 +143,31 @@ def details(s: ScenarioReport) -> list[str]:
             f"warm-up {fmt_duration(w.duration_s)}: {w.requests.total} requests "
             f"({w.requests.failed} failed) sent and left out of the figures above"
         )
+    phases = phases_line(s)
+    if phases:
+        lines.append(phases)
     for check in s.checks:
         if check.failed:
             lines.append(f"check failed {check.failed} of {check.evaluated}: {check.name}")
     return lines
+
+
+def phases_line(s: ScenarioReport) -> str:
+    """Where the time went, all endpoints together; "" when nothing was timed."""
+    parts = []
+    for name, label in (("wait", "waiting for the first byte"), ("receive", "receiving")):
+        phase = s.phases.get(name)
+        if phase is not None and phase.count:
+            ms = phase.ms
+            figures = " ".join(f"{k} {fmt_number(ms[k], 2)}" for k in ("p50", "p95", "p99"))
+            parts.append(f"{label} {figures} ms")
+    connect = s.phases.get("connect")
+    if connect is not None and connect.count:
+        parts.append(
+            f"{connect.count} connections opened, p50 {fmt_number(connect.ms['p50'], 2)} "
+            f"p99 {fmt_number(connect.ms['p99'], 2)} ms"
+        )
+    return "where the time went: " + " · ".join(parts) if parts else ""
 
 
 def verdict_line(v: Verdict) -> str:

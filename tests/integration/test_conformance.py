@@ -285,6 +285,7 @@ MAIN = Series(
             OK_10,
         ),
         Case("answer_within_timeout_is_ok", get("slow_ok", "/slow/50"), Outcome(200, 16)),
+        Case("body_sent_after_its_head", get("slow_body", "/slow-body/100"), OK_10),
         Case(
             "answer_after_timeout_is_timeout",
             get("slow_timeout", "/slow/1000"),
@@ -631,3 +632,42 @@ def test_engines_yield_the_same_record(records: Records, case: Case) -> None:
         f"httpx: {reference.detail!r}; fast: {fast.detail!r}"
     )
     assert bool(fast.detail) == bool(reference.detail)
+
+
+def _case(case_id: str) -> Case:
+    return next(case for case in CASES if case.id == case_id)
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_phases_tell_the_servers_wait_from_the_transfer(records: Records, engine: str) -> None:
+    """A server that thinks 50 ms before answering: the time is in `wait`; a body sent
+    100 ms after its head: in `receive`. A phase never exceeds the request's latency."""
+    waited_wait, waited_receive = _phases(records.of(engine, _case("answer_within_timeout_is_ok")))
+    late_wait, late_receive = _phases(records.of(engine, _case("body_sent_after_its_head")))
+    assert waited_wait >= 0.050 > waited_receive
+    assert late_receive >= 0.100 > late_wait
+
+
+def _phases(record: RequestResult) -> tuple[float, float]:
+    """A record's wait and receive, checked for what every record's must satisfy."""
+    wait, receive = record.wait, record.receive
+    assert wait is not None and receive is not None, record
+    assert wait >= 0 and receive >= 0
+    assert wait + receive <= record.latency
+    return wait, receive
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_a_connect_is_timed_only_when_a_connection_is_opened(records: Records, engine: str) -> None:
+    seen = 0
+    for case in CASES:
+        nth = case.spec.checks.headers.get("x-nth")
+        record = records.of(engine, case)
+        if nth is None or record.error is not None:
+            continue
+        seen += 1
+        if nth == "1":
+            assert record.connect is not None and 0 <= record.connect <= record.latency, case.id
+        else:
+            assert record.connect is None, case.id
+    assert seen >= 8

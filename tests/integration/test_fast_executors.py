@@ -240,3 +240,29 @@ def test_a_bug_in_a_callback_surfaces_from_the_fast_open_model(
 
     with pytest.raises(RuntimeError, match="a bug"):
         asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        LoadSpec(users=4, requests_per_user=25),
+        LoadSpec(model=LoadModel.OPEN, rate=50.0, duration=1.0, max_in_flight=8),
+    ],
+    ids=["closed", "open"],
+)
+def test_fast_models_time_every_requests_phases(slow_target: TargetProcess, load: LoadSpec) -> None:
+    """Every success's wait and receive are recorded (the server's 50 ms in the wait),
+    and one connect per connection opened: the target keeps every connection open."""
+    stats = run(slow_target.url, load)
+
+    endpoint = stats.endpoints["get"]
+    phases = endpoint.phases
+    assert endpoint.succeeded == endpoint.total > 0
+    assert phases.wait.total == phases.receive.total == endpoint.succeeded
+    wait, receive = phases.wait.summary_ms(), phases.receive.summary_ms()
+    assert wait["min"] is not None and wait["min"] >= 50.0
+    assert receive["max"] is not None and receive["max"] < wait["min"]
+    connections = load.users if load.model is LoadModel.CLOSED else load.max_in_flight
+    assert connections is not None and 1 <= phases.connect.total <= connections
+    if load.model is LoadModel.CLOSED:
+        assert phases.connect.total == load.users

@@ -26,6 +26,7 @@ so a test can see whether a client reused a connection or opened a new one.
     /drop                   reads the request, closes without answering
     /garbage                `NOT HTTP` then closes
     /slow/{ms}              answers after ms milliseconds
+    /slow-body/{ms}         the head of a 10-byte response at once, its body ms later
     /truncated/{n}          Content-Length n, sends n // 2 bytes, closes
     /truncated-chunked/{n}  chunked, sends the first chunk, closes
     /truncated-close/{n}    the same as /truncated with Connection: close
@@ -237,6 +238,17 @@ async def drop(request: Request, writer: Writer, args: list[str]) -> bool:
     return False
 
 
+async def slow_body(request: Request, writer: Writer, args: list[str]) -> bool:
+    ms = int(args[0])
+    body = payload(10)
+    response = sized(request, 200, body)
+    writer.write(response[: len(response) - len(body)])
+    await writer.drain()
+    await asyncio.sleep(ms / 1000)
+    writer.write(body)
+    return True
+
+
 async def garbage(request: Request, writer: Writer, args: list[str]) -> bool:
     writer.write(b"NOT HTTP\r\n\r\n")
     return False
@@ -349,6 +361,7 @@ ROUTES: dict[str, Handler] = {
     "drop": drop,
     "garbage": garbage,
     "slow": slow,
+    "slow-body": slow_body,
     "truncated": truncated,
     "truncated-chunked": truncated_chunked,
     "truncated-close": truncated_close,

@@ -11,7 +11,9 @@ from typing import Any
 
 from perfrun.metrics.resources import Sample
 from perfrun.report.model import (
+    PHASES,
     GeneratorHealth,
+    Phase,
     RequestCounts,
     Resources,
     ScenarioReport,
@@ -40,6 +42,16 @@ def latency(
         "p999": p99 * 1.5,
         "max": p99 * 2,
     }
+
+
+def phases(requests: int = 1000, connections: int = 10) -> dict[str, Phase]:
+    """Plausible phases: connects of ~0.1 ms, most of the time waiting, a quick receive."""
+    figures = (
+        (connections, latency(0.1, 0.3)),
+        (requests, latency(8.0, 18.0)),
+        (requests, latency(0.05, 0.2)),
+    )
+    return {name: Phase(n, ms) for name, (n, ms) in zip(PHASES, figures, strict=True)}
 
 
 def counts(total: int = 1000, failed: int = 0, seconds: float = 10.0) -> RequestCounts:
@@ -168,5 +180,6 @@ def scenario_report(**changes: Any) -> ScenarioReport:
         thresholds=(),
         thresholds_reliable=True,
         timeline=timeline([100] * 10),
+        phases=phases(),
     )
     return dataclasses.replace(base, **changes)

@@ -28,13 +28,25 @@ class RecordingStats(ScenarioStats):
         return endpoint
 
     def ok(
-        self, endpoint: EndpointStats, started: float, finished: float, queued: float, size: int
-    ) -> None:
+        self, endpoint: EndpointStats, started: float, finished: float, queued: float,
+        size: int, sent: float, first: float,
+    ) -> None:  # fmt: skip
         name = self._names[id(endpoint)]
         self.results.append(
-            RequestResult(name, started, finished - started, 200, size, None, "", queued)
+            RequestResult(
+                name,
+                started,
+                finished - started,
+                200,
+                size,
+                None,
+                "",
+                queued,
+                wait=first - sent,
+                receive=finished - first,
+            )
         )
-        super().ok(endpoint, started, finished, queued, size)
+        super().ok(endpoint, started, finished, queued, size, sent, first)
 
     def record(self, result: RequestResult) -> None:
         self.results.append(result)
@@ -45,8 +57,9 @@ class BrokenStats(ScenarioStats):
     """Stats whose recording raises: a bug in perfrun met inside a callback."""
 
     def ok(
-        self, endpoint: EndpointStats, started: float, finished: float, queued: float, size: int
-    ) -> None:
+        self, endpoint: EndpointStats, started: float, finished: float, queued: float,
+        size: int, sent: float, first: float,
+    ) -> None:  # fmt: skip
         raise RuntimeError("a bug")
 
     def record(self, result: RequestResult) -> None:

@@ -40,6 +40,7 @@ from tests.support.factories import (
     START,
     counts,
     latency,
+    phases,
     resources,
     sample,
     scenario_report,
@@ -103,7 +104,9 @@ def full_report() -> RunReport:
         errors={"http_5xx": 3, "check_failed": 1},
         error_samples={"http_5xx": "HTTP 500 Internal Server Error", "check_failed": "get: ok"},
         endpoints=(
-            EndpointReport("get", "GET", "/items?limit=5", counts(failed=4), latency(), {}),
+            EndpointReport(
+                "get", "GET", "/items?limit=5", counts(failed=4), latency(), {}, phases()
+            ),
         ),
         checks=(CheckCount("get: ok", "get", 996, 1),),
         warmup=Warmup(1.0, counts(100, seconds=1.0), latency()),
