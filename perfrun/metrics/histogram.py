@@ -291,7 +291,12 @@ class SparseHistogram:
         self.sum_us = 0
 
     def record(self, seconds: float) -> None:
-        self.tally((int(seconds * 1_000_000.0 + 0.5),))
+        us = clamp_us(seconds)
+        index = index_of(us)
+        counts = self.counts
+        counts[index] = counts.get(index, 0) + 1
+        self.total += 1
+        self.sum_us += us
 
     def tally(self, values_us: Iterable[int]) -> None:
         """Record values in whole microseconds (clamped here)."""

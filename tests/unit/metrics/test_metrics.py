@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from perfrun.metrics.histogram import LatencyHistogram, clamp_us, index_of
+from perfrun.metrics.histogram import LatencyHistogram, SparseHistogram, clamp_us, index_of
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.metrics.timeline import Timeline
@@ -182,3 +184,19 @@ def test_answers_follow_records_made_after_a_question() -> None:
     histogram.record(0.5)
     assert histogram.percentile_ms(100.0) == pytest.approx(500.0, rel=1e-3)
     assert histogram.count == 2
+
+
+def test_sparse_histogram_answers_as_the_full_one() -> None:
+    """SparseHistogram (phases) counts in LatencyHistogram's buckets, one by one or in
+    bulk, clamped alike, with the same exact sum."""
+    rng = random.Random(7)
+    values = [rng.choice((0.0, 1e-7, rng.uniform(1e-5, 2.0), 4000.0)) for _ in range(3000)]
+    full, one_by_one, bulk = LatencyHistogram(), SparseHistogram(), SparseHistogram()
+    for seconds in values:
+        full.record(seconds)
+        one_by_one.record(seconds)
+    bulk.tally(int(seconds * 1_000_000.0 + 0.5) for seconds in values)
+    for sparse in (one_by_one, bulk):
+        assert {i: c for i, c in enumerate(full.counts) if c} == sparse.counts
+        assert (sparse.total, sparse.sum_us) == (full.total, full.sum_us)
+        assert sparse.summary_ms() == full.summary_ms()
