@@ -101,7 +101,8 @@ class Connection(asyncio.Protocol):
         """Body bytes received (as sent: before any decoding)."""
         self.first_byte = 0.0
         """perf_counter time the first byte of the pending request's response came in
-        (0 until then): its time to first byte."""
+        (0 until then): its time to first byte. An interim 1xx response's byte counts,
+        as in k6."""
         self.response = _NO_RESPONSE
         self._is_head = False
         self._interim = False

@@ -130,7 +130,8 @@ class Phases:
     """Where requests' time went, as k6 reports it, so that a user can tell the network
     from the server: `connect` (a new connection's TCP and TLS handshakes, once per
     connection), `wait` (from the request written to the response's first byte: the
-    server's time plus a round trip) and `receive` (first byte to last: the transfer)."""
+    server's time plus a round trip; an interim 1xx response's byte counts, as in k6)
+    and `receive` (first byte to last: the transfer). Complete responses only."""
 
     __slots__ = ("connect", "receive", "wait")
 
@@ -326,6 +327,8 @@ class ScenarioStats:
         timeline = self._timeline
         for endpoint in self._endpoints.values():
             if endpoint.pending:
+                if timeline.current[1] < 0:  # before anything is counted: nothing half done
+                    raise RuntimeError("successes kept aside, but no current second")
                 timeline.successes(*endpoint.tally())
 
     def record(self, result: RequestResult) -> None:
@@ -357,6 +360,7 @@ class ScenarioStats:
         for name, theirs in other.endpoints.items():
             self.endpoint(name).merge(theirs)
         self._timeline.merge(other.timeline)
+        other._lo = other._hi = -1.0  # its timeline was settled: its fast path closes
         self._first = min(self._first, other._first)
         self._last = max(self._last, other._last)
         self._settle()
@@ -366,8 +370,10 @@ class ScenarioStats:
             self.error_samples.setdefault(kind, detail)
 
     def __getstate__(self) -> dict[str, object]:
-        """Pickled with every success counted in (e.g. from a worker process)."""
+        """Pickled with every success counted in (e.g. from a worker process). Pickling
+        settles the timeline (see Timeline.__getstate__): `ok`'s fast path closes."""
         self._tally()
+        self._lo = self._hi = -1.0
         return self.__dict__.copy()
 
     @property

@@ -253,11 +253,11 @@ class ScenarioReport:
     shape, for a percentile-spectrum chart."""
     insights: tuple[Insight, ...] = ()
     comparison: Comparison | None = None
-    phases: Mapping[str, Phase] = field(default_factory=dict)
-    """All endpoints' phases together (PHASES name -> its figures)."""
     """Against a baseline (--baseline), when the baseline has this scenario."""
     tolerated: bool = False
     """Failed, but its severity is below --fail-on: reported, not failing the run."""
+    phases: Mapping[str, Phase] = field(default_factory=dict)
+    """All endpoints' phases together (PHASES name -> its figures)."""
 
     @property
     def outcome(self) -> Outcome:

@@ -138,3 +138,24 @@ def test_recording_goes_on_after_a_merge() -> None:
         stats.ok(endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i))
     assert stats.overall.succeeded == 150
     assert stats.timeline.requests_in(0) == 150
+
+
+def test_recording_goes_on_after_a_pickle_or_being_merged() -> None:
+    """Pickling, or being merged into other stats, settles a timeline: successes that
+    follow in the same second are still counted, in the pickled copy too."""
+    for settle in ("pickle", "merged"):
+        stats = ScenarioStats(ORIGIN)
+        endpoint = stats.endpoint("a")
+        for i in range(1, 4):
+            stats.ok(endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i))
+        if settle == "pickle":
+            copy = pickle.loads(pickle.dumps(stats))
+            copy.ok(copy.endpoint("a"), ORIGIN + 0.01, ORIGIN + 0.012, 0.0, 1, *_phases(10))
+            assert copy.overall.succeeded == 4
+            assert copy.timeline.requests_in(0) == 4
+        else:
+            ScenarioStats(ORIGIN).merge(stats)
+        for i in range(4, 6):
+            stats.ok(endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i))
+        assert stats.overall.succeeded == 5, settle
+        assert stats.timeline.requests_in(0) == 5, settle
