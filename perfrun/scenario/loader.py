@@ -32,6 +32,8 @@ from perfrun.scenario._yaml import (
     string,
     substitute,
 )
+from perfrun.scenario.captures import Capture, CaptureError, Source, compile_capture
+from perfrun.scenario.data import Data, DataError, Order, load_data
 from perfrun.scenario.metrics import BY_THRESHOLD, COMPARED, PERCENT_METRICS
 from perfrun.scenario.model import (
     DEMO_TARGET,
@@ -42,8 +44,10 @@ from perfrun.scenario.model import (
     Scenario,
     ScenarioType,
     Severity,
+    Templated,
     Threshold,
 )
+from perfrun.scenario.templates import TemplateError, compile_json, compile_template
 from perfrun.scenario.units import parse_base_url
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -51,12 +55,17 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 _FILE_KEYS = ("scenarios",)
 _SCENARIO_KEYS = (
     "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
-    "monitor", "regression",
+    "monitor", "regression", "flow", "data",
 )  # fmt: skip
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
     "expect_body_contains", "expect_json", "expect_header",
 )  # fmt: skip
+_STEP_KEYS = (
+    *(key for key in _REQUEST_KEYS if key != "weight"), "once", "capture", "think_time",
+)  # fmt: skip
+_DATA_KEYS = ("file", "order")
+_CAPTURE_SOURCES = tuple(source.value for source in Source)
 _MONITOR_KEYS = ("pid", "process", "interval")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _SCENARIO_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -190,8 +199,8 @@ def _expected_headers(value: Any, loc: Loc) -> dict[str, str | None]:
 # --- requests ---------------------------------------------------------------------------
 
 
-def _request(value: Any, loc: Loc) -> RequestSpec:
-    fields = mapping(value, loc, _REQUEST_KEYS)
+def _request(value: Any, loc: Loc, step: bool = False) -> RequestSpec:
+    fields = mapping(value, loc, _STEP_KEYS if step else _REQUEST_KEYS)
     require(fields, ("name", "path"), loc)
     name = string(fields["name"], loc.at(fields, "name"))
     json_value, body = optional(fields, "json"), optional(fields, "body")
@@ -205,19 +214,128 @@ def _request(value: Any, loc: Loc) -> RequestSpec:
     path = fields["path"]
     if not isinstance(path, str) or not path.startswith("/"):
         raise loc.at(fields, "path").error(f"must be a string starting with '/', got {shown(path)}")
+    headers = _headers(optional(fields, "headers"), loc.at(fields, "headers"))
+    text = None if body is None else string(body, loc.at(fields, "body"), allow_empty=True)
+    think = optional(fields, "think_time")
     return RequestSpec(
         name=name,
         method=method.upper(),
         path=path,
         weight=number(optional(fields, "weight", 1), loc.at(fields, "weight"), positive=True),
-        headers=_headers(optional(fields, "headers"), loc.at(fields, "headers")),
+        headers=headers,
         json=plain(json_value),
-        body=None if body is None else string(body, loc.at(fields, "body"), allow_empty=True),
+        body=text,
         expect_status=_statuses(
             optional(fields, "expect_status", 200), loc.at(fields, "expect_status")
         ),
         checks=_checks(fields, loc),
+        templated=_templated(path, headers, plain(json_value), text, fields, loc),
+        once=_flag(optional(fields, "once", False), loc.at(fields, "once")),
+        think_time=None if think is None else seconds(think, loc.at(fields, "think_time"), True),
+        captures=_captures(optional(fields, "capture"), loc.at(fields, "capture")),
     )
+
+
+def _flag(value: Any, loc: Loc) -> bool:
+    if not isinstance(value, bool):
+        raise loc.error(f"must be true or false, got {shown(value)}")
+    return value
+
+
+def _templated(
+    path: str, headers: Mapping[str, str], json_value: Any, body: str | None,
+    fields: LineDict, loc: Loc,
+) -> Templated | None:  # fmt: skip
+    """The request's `{{ … }}` templates, compiled; None when nothing varies."""
+
+    def compiled(text: str, key: str) -> Any:
+        try:
+            return compile_template(text)
+        except TemplateError as exc:
+            raise loc.at(fields, key).error(str(exc)) from None
+
+    path_template = compiled(path, "path")
+    header_templates = tuple((name, compiled(value, "headers")) for name, value in headers.items())
+    body_template = None
+    if json_value is not None:
+        try:
+            body_template = compile_json(json_value)
+        except TemplateError as exc:
+            raise loc.at(fields, "json").error(str(exc)) from None
+    elif body is not None:
+        body_template = compiled(body, "body")
+    templates = [path_template, *(t for _, t in header_templates), body_template]
+    if all(t is None or t.static for t in templates):
+        return None
+    return Templated(path_template, header_templates, body_template)
+
+
+def _captures(value: Any, loc: Loc) -> tuple[Capture, ...]:
+    """`capture: {name: {json|header|regex|status: expression}}`."""
+    if value is None:
+        return ()
+    if not isinstance(value, LineDict) or not value:
+        raise loc.error(f"must be a mapping of variable name to what to take, got {shown(value)}")
+    captures = []
+    for name, spec in value.items():
+        item_loc = loc.at(value, name)
+        if not isinstance(name, str) or not name.isidentifier():
+            raise loc.key_line(value, name).error(
+                f"capture name {shown(name)} is not a name a template can use"
+            )
+        fields = mapping(spec, item_loc, _CAPTURE_SOURCES)
+        if len(fields) != 1:
+            raise item_loc.error(f"takes one of {', '.join(_CAPTURE_SOURCES)}, e.g. {{json: id}}")
+        ((source, expression),) = fields.items()
+        try:
+            captures.append(compile_capture(name, source, plain(expression)))
+        except CaptureError as exc:
+            raise item_loc.at(fields, source).error(str(exc)) from None
+    return tuple(captures)
+
+
+def _data(value: Any, loc: Loc) -> Data | None:
+    """`data: {file, order}`, the file read now, relative to the scenario file."""
+    if value is None:
+        return None
+    fields = mapping(value, loc, _DATA_KEYS)
+    require(fields, ("file",), loc)
+    name = string(fields["file"], loc.at(fields, "file"))
+    order = choice(optional(fields, "order", "sequential"), Order, loc.at(fields, "order"))
+    try:
+        return load_data(Path(loc.file).parent / name, order)
+    except DataError as exc:
+        raise loc.at(fields, "file").error(str(exc)) from None
+
+
+def _flow(value: Any, loc: Loc, data: Data | None) -> tuple[RequestSpec, ...]:
+    """`flow:` steps, in order; every variable a step names comes from the data or from
+    a capture of an earlier step."""
+    if not isinstance(value, LineList) or not value:
+        raise loc.error(f"must be a non-empty list of steps, got {shown(value)}")
+    defined = set(data.columns) if data is not None else set()
+    steps: list[RequestSpec] = []
+    for index, item in enumerate(value):
+        item_loc = loc.at(value, index)
+        step = _request(item, item_loc, step=True)
+        for earlier, other in enumerate(steps):
+            if other.name == step.name:
+                raise item_loc.at(item, "name").error(
+                    f"duplicate step name '{step.name}' (also flow -> {earlier})"
+                )
+        _check_variables(step, defined, item_loc, "an earlier step's capture")
+        defined.update(capture.name for capture in step.captures)
+        steps.append(step)
+    return tuple(steps)
+
+
+def _check_variables(spec: RequestSpec, defined: set[str], loc: Loc, also: str) -> None:
+    if spec.templated is None:
+        return
+    for variable in sorted(spec.templated.variables - defined):
+        raise loc.error(
+            f"{spec.name}: {{{{ {variable} }}}} names no data column, {also} or $built-in"
+        )
 
 
 def _requests(value: Any, loc: Loc) -> tuple[RequestSpec, ...]:
@@ -283,22 +401,45 @@ def _regression(value: Any, loc: Loc) -> dict[str, float]:
 
 def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
     fields = mapping(value, loc, _SCENARIO_KEYS)
-    require(fields, ("type", "severity", "requests", "load"), loc)
+    require(fields, ("type", "severity", "load"), loc)
     description = optional(fields, "description", "")
+    data = _data(optional(fields, "data"), loc.at(fields, "data"))
+    flow = _has_key(fields, "flow")
+    if flow == _has_key(fields, "requests"):
+        raise loc.error("set either requests (a weighted mix) or flow (steps in order)")
+    if flow:
+        requests = _flow(fields["flow"], loc.at(fields, "flow"), data)
+    else:
+        requests = _requests(fields["requests"], loc.at(fields, "requests"))
+        columns = set(data.columns) if data is not None else set()
+        for index, spec in enumerate(requests):  # a mix has no captures: flows have
+            _check_variables(spec, columns, loc.at(fields["requests"], index), "capture")
+    load = parse_load(fields["load"], loc.at(fields, "load"), flow=flow)
+    if data is not None and data.order is Order.UNIQUE and len(data.rows) < load.users:
+        raise loc.at(fields, "data").error(
+            f"order unique gives each user its own row: {len(data.rows)} rows for "
+            f"{load.users} users"
+        )
     return Scenario(
         name=name,
         type=choice(fields["type"], ScenarioType, loc.at(fields, "type")),
         severity=choice(fields["severity"], Severity, loc.at(fields, "severity")),
         base_url=_base_url(optional(fields, "base_url", DEMO_TARGET), loc.at(fields, "base_url")),
         engine=choice(optional(fields, "engine", "auto"), EngineChoice, loc.at(fields, "engine")),
-        requests=_requests(fields["requests"], loc.at(fields, "requests")),
-        load=parse_load(fields["load"], loc.at(fields, "load")),
+        requests=requests,
+        load=load,
         thresholds=_thresholds(optional(fields, "thresholds"), loc.at(fields, "thresholds")),
         monitor=_monitor(optional(fields, "monitor"), loc.at(fields, "monitor")),
         regression=_regression(optional(fields, "regression"), loc.at(fields, "regression")),
         description=string(description, loc.at(fields, "description"), allow_empty=True),
         source=f"{loc.file}:{loc.line}",
+        flow=flow,
+        data=data,
     )
+
+
+def _has_key(fields: LineDict, key: str) -> bool:
+    return key in fields and fields[key] is not None
 
 
 # --- public API -------------------------------------------------------------------------
