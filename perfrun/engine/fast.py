@@ -20,9 +20,10 @@ import ssl
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from perfrun.engine.base import Exchange, Rendered
 from perfrun.engine.fast_closed import run_closed, run_closed_stages
 from perfrun.engine.fast_open import run_open
-from perfrun.engine.fast_wire import Dialer, Failure, Prepared, Requester
+from perfrun.engine.fast_wire import Dialer, Failure, Prepared, Requester, Response
 from perfrun.engine.mix import Mix
 from perfrun.engine.share import Share
 from perfrun.metrics.result import ErrorKind, RequestResult
@@ -36,17 +37,35 @@ class FastSession(Requester):
     """One virtual user's connection, opened on first use and reopened when closed; its
     `send` awaits one request."""
 
-    __slots__ = ("_by_name", "_connect", "_waiter")
+    __slots__ = ("_by_name", "_connect", "_kept", "_waiter")
 
     def __init__(self, engine: FastEngine) -> None:
         super().__init__(engine.dialer)
         self._by_name = engine.prepared
         self._waiter: asyncio.Future[RequestResult] | None = None
         self._connect: float | None = None
+        self._kept: Response | None = None
         """Seconds the pending request spent opening its connection (None: reused)."""
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
-        self.begin(self._by_name[request.name], intended)
+        return await self._send(self._by_name[request.name], intended)
+
+    async def exchange(self, request: RequestSpec, rendered: Rendered | None) -> Exchange:
+        prepared = self._by_name[request.name]
+        if rendered is not None:
+            prepared = prepared.rendered(rendered.path, rendered.headers, rendered.body)
+        self._kept = None
+        result = await self._send(prepared, None)
+        kept, self._kept = self._kept, None
+        if kept is None:
+            return Exchange(result, {}, b"")
+        return Exchange(result, kept.headers, kept.content())
+
+    def keep(self, response: Response) -> None:
+        self._kept = response
+
+    async def _send(self, prepared: Prepared, intended: float | None) -> RequestResult:
+        self.begin(prepared, intended)
         self._connect = None
         try:
             if self.needs_connection():

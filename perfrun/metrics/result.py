@@ -25,6 +25,9 @@ class ErrorKind(enum.StrEnum):
     """A status outside `expect_status` that is neither 4xx nor 5xx."""
     CHECK_FAILED = "check_failed"
     """The status was expected but a response check (body, JSON, header) failed."""
+    CAPTURE_FAILED = "capture_failed"
+    """A flow step's capture found nothing in the response; the rest of the user's
+    iteration is skipped."""
     OTHER = "other"
 
     @property

@@ -1,0 +1,102 @@
+"""Flows run end to end against tests/servers/accounts.py on both engines: every data
+row logs in exactly once under `order: unique`, every later step sends the token and
+item the user captured, and the counts are exact. A capture that finds nothing fails
+its request as capture_failed and skips the rest of the iteration."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from perfrun.engine.factory import EngineRecipe
+from perfrun.metrics.stats import ScenarioStats
+from perfrun.run.drive import drive
+from perfrun.scenario.loader import load_file
+from tests.servers.launch import TargetProcess, start_target
+
+ACCOUNTS = Path(__file__).parents[1] / "servers" / "accounts.py"
+USERS, ITERATIONS = 6, 4
+
+FLOW = """\
+scenarios:
+  shop:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: unique}}
+    flow:
+      - name: login
+        once: true
+        method: POST
+        path: /login
+        json: {{user: "{{{{ user }}}}", password: "{{{{ password }}}}"}}
+        capture:
+          token: {{json: token}}
+      - name: list
+        path: /items
+        headers: {{Authorization: "Bearer {{{{ token }}}}"}}
+        capture:
+          item: {{json: "{item_path}"}}
+      - name: item
+        path: /items/{{{{ item }}}}
+        headers: {{Authorization: "Bearer {{{{ token }}}}"}}
+    load: {{users: {users}, iterations: {iterations}}}
+"""
+
+
+@pytest.fixture
+def accounts() -> Iterator[TargetProcess]:
+    with start_target("--users", str(USERS), script=ACCOUNTS) as target:
+        yield target
+
+
+def run_flow(
+    tmp_path: Path, url: str, engine: str, item_path: str = "items[1].id"
+) -> ScenarioStats:
+    rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
+    (tmp_path / "users.csv").write_text("user,password\n" + rows)
+    text = FLOW.format(url=url, item_path=item_path, users=USERS, iterations=ITERATIONS)
+    path = tmp_path / "shop.yaml"
+    path.write_text(textwrap.dedent(text))
+    (scenario,) = load_file(path, {})
+    stats = ScenarioStats.for_load(scenario.load)
+    recipe = EngineRecipe(engine, url, scenario.load.timeout, scenario.requests)
+    assert not drive(scenario, recipe, stats, signals=())
+    return stats
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_each_user_logs_in_once_and_uses_its_own_token_and_items(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    stats = run_flow(tmp_path, accounts.url, engine)
+
+    endpoints = stats.endpoints
+    assert {name: e.total for name, e in endpoints.items()} == {
+        "login": USERS,
+        "list": USERS * ITERATIONS,
+        "item": USERS * ITERATIONS,
+    }
+    assert stats.overall.failed == 0, dict(stats.overall.errors)
+    accounts.stop()
+    log = accounts.stderr_text()
+    logins = log.split("LOGINS ")[1].splitlines()[0].split()
+    assert logins == [f"user{i}=1" for i in range(USERS)]
+    assert "DENIED 0" in log
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_a_capture_that_finds_nothing_fails_and_skips_the_rest_of_the_iteration(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    stats = run_flow(tmp_path, accounts.url, engine, item_path="items[5].id")
+
+    endpoints = stats.endpoints
+    assert endpoints["login"].total == endpoints["login"].succeeded == USERS
+    listing = endpoints["list"]
+    assert listing.total == listing.errors["capture_failed"] == USERS * ITERATIONS
+    assert "item" not in endpoints
+    assert "found nothing" in stats.error_samples["capture_failed"]
