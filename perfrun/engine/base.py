@@ -47,9 +47,12 @@ class Session(Protocol):
         it sent; the result's `queued` is how late it actually went."""
         ...
 
-    async def exchange(self, request: RequestSpec, rendered: Rendered | None) -> Exchange:
+    async def exchange(
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True
+    ) -> Exchange:
         """Send a flow step, `rendered` for its user (None: its static form), keeping
-        what its captures read."""
+        what its captures read; with `cookies`, the session's cookie jar sends and keeps
+        cookies, else the session has none."""
         ...
 
     async def aclose(self) -> None: ...

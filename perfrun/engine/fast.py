@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from perfrun.engine.base import Exchange, Rendered
+from perfrun.engine.cookies import Jar
 from perfrun.engine.fast_closed import run_closed, run_closed_stages
 from perfrun.engine.fast_open import run_open
 from perfrun.engine.fast_wire import Dialer, Failure, Prepared, Requester, Response
@@ -37,7 +38,7 @@ class FastSession(Requester):
     """One virtual user's connection, opened on first use and reopened when closed; its
     `send` awaits one request."""
 
-    __slots__ = ("_by_name", "_connect", "_kept", "_waiter")
+    __slots__ = ("_base_url", "_by_name", "_connect", "_jar", "_kept", "_waiter")
 
     def __init__(self, engine: FastEngine) -> None:
         super().__init__(engine.dialer)
@@ -45,20 +46,36 @@ class FastSession(Requester):
         self._waiter: asyncio.Future[RequestResult] | None = None
         self._connect: float | None = None
         self._kept: Response | None = None
+        self._jar: Jar | None = None
+        """The user's cookies, from its first flow step (see `exchange`)."""
+        self._base_url = engine.origin
         """Seconds the pending request spent opening its connection (None: reused)."""
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         return await self._send(self._by_name[request.name], intended)
 
-    async def exchange(self, request: RequestSpec, rendered: Rendered | None) -> Exchange:
+    async def exchange(
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True
+    ) -> Exchange:
         prepared = self._by_name[request.name]
-        if rendered is not None:
-            prepared = prepared.rendered(rendered.path, rendered.headers, rendered.body)
+        path = rendered.path if rendered is not None else None
+        headers = dict(rendered.headers) if rendered is not None else {}
+        if cookies:
+            if self._jar is None:
+                self._jar = Jar(self._base_url)
+                self.dialer.full_connections()
+            cookie = self._jar.header(path or request.path)
+            if cookie is not None:
+                headers["Cookie"] = cookie
+        body = rendered.body if rendered is not None else None
+        prepared = prepared.for_user(path, headers, body, keep_headers=cookies)
         self._kept = None
         result = await self._send(prepared, None)
         kept, self._kept = self._kept, None
         if kept is None:
             return Exchange(result, {}, b"")
+        if self._jar is not None and kept.set_cookies:
+            self._jar.extract(path or request.path, kept.set_cookies)
         return Exchange(result, kept.headers, kept.content())
 
     def keep(self, response: Response) -> None:
@@ -123,6 +140,8 @@ class FastEngine:
         if ":" in parts.hostname:  # IPv6 literal
             host_header = f"[{parts.hostname}]" + ("" if default else f":{parts.port}")
         prefix = parts.path.rstrip("/")
+        self.origin = f"{parts.scheme}://{host_header}{prefix}"
+        """The base URL without a trailing slash: where cookies are kept for."""
         self.prepared = {spec.name: Prepared(spec, host_header, prefix) for spec in requests}
         full = any(p.keep_headers or p.keep_body for p in self.prepared.values())
         self.dialer = Dialer(parts.hostname, port, ssl_context, timeout, full=full)

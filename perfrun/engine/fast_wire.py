@@ -45,11 +45,13 @@ class Response:
     """The headers and body of a response, kept only when a check or a capture needs
     them (see `FullConnection`)."""
 
-    __slots__ = ("body", "headers")
+    __slots__ = ("body", "headers", "set_cookies")
 
     def __init__(self) -> None:
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
+        self.set_cookies: list[str] = []
+        """Every Set-Cookie value on its own (joined in `headers`, they cannot be parsed)."""
 
     def content(self) -> bytes:
         """The (decoded) body."""
@@ -276,9 +278,12 @@ class FullConnection(Connection):
         if self._keep_headers:
             key = name.lower().decode("latin-1")
             text = value.decode("latin-1")
-            headers = self.response.headers
+            response = self.response
+            headers = response.headers
             known = headers.get(key)
             headers[key] = text if known is None else f"{known}, {text}"
+            if key == "set-cookie":
+                response.set_cookies.append(text)
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
@@ -323,6 +328,7 @@ class Prepared:
     """
 
     __slots__ = (
+        "_body",
         "_host_header",
         "_prefix",
         "_spec",
@@ -362,6 +368,7 @@ class Prepared:
             body = json.dumps(spec.json).encode()
         elif spec.body is not None:
             body = spec.body.encode()
+        self._body = body
         self.payload, self.close = self._serialise(spec.path, spec.headers, body)
         plain = not spec.checks and not self.reads and not self.close
         self.passes = self.expected if plain else frozenset()
@@ -386,11 +393,27 @@ class Prepared:
         lines += [f"{name}: {value}" for name, value in merged.values()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body, close
 
-    def rendered(self, path: str, headers: Mapping[str, str], body: bytes | None) -> Prepared:
-        """A copy that sends this request as rendered for one user (a flow step)."""
+    def for_user(
+        self, path: str | None, headers: Mapping[str, str], body: bytes | None,
+        keep_headers: bool,
+    ) -> Prepared:  # fmt: skip
+        """A copy for one user's flow step: its bytes rendered (`path` None: the static
+        ones, `headers` added), its response handed back (see `read`), with its headers
+        when `keep_headers` (e.g. for cookies)."""
         twin = copy.copy(self)
-        twin.payload, twin.close = self._serialise(path, headers, b"" if body is None else body)
+        if path is not None or headers:
+            spec = self._spec
+            merged = {**spec.headers, **headers}
+            content = self._body if body is None and path is None else (body or b"")
+            twin.payload, twin.close = self._serialise(path or spec.path, merged, content)
+        twin.reads = True
+        twin.passes = frozenset()
+        twin.keep_headers = self.keep_headers or keep_headers
         return twin
+
+    @property
+    def spec(self) -> RequestSpec:
+        return self._spec
 
     def bound(self, endpoint: Any) -> Prepared:
         """A copy that records into `endpoint` (a run's handle for this request's
@@ -470,6 +493,10 @@ class Dialer:
                     self._connections.discard(conn)
                 else:
                     conn.expire(now)
+
+    def full_connections(self) -> None:
+        """Open full connections from now on (to read response headers, e.g. cookies)."""
+        self.kind = FullConnection
 
     async def aclose(self) -> None:
         """Stop the watchdog; every requester closes its own connection."""

@@ -143,8 +143,12 @@ class HttpxSession:
         )
         return result
 
-    async def exchange(self, request: RequestSpec, rendered: Rendered | None) -> Exchange:
+    async def exchange(
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True
+    ) -> Exchange:
         prepared = self._engine.prepared(request)
+        if not cookies:
+            self._client.cookies.clear()  # none sent; what the response sets is dropped below
         if rendered is None:
             path, headers, content = prepared.path, prepared.headers, prepared.content
         else:
@@ -152,6 +156,8 @@ class HttpxSession:
             headers.update(rendered.headers)
             path, content = rendered.path, rendered.body
         result, response = await self._send(prepared, path, headers, content, None)
+        if not cookies:
+            self._client.cookies.clear()
         if response is None or not request.captures:
             return Exchange(result, {}, b"")
         kept = {name.lower(): value for name, value in response.headers.items()}

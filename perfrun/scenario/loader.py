@@ -55,7 +55,7 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 _FILE_KEYS = ("scenarios",)
 _SCENARIO_KEYS = (
     "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
-    "monitor", "regression", "flow", "data",
+    "monitor", "regression", "flow", "data", "cookies",
 )  # fmt: skip
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
@@ -435,6 +435,7 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         source=f"{loc.file}:{loc.line}",
         flow=flow,
         data=data,
+        cookies=_flag(optional(fields, "cookies", True), loc.at(fields, "cookies")),
     )
 
 

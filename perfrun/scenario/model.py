@@ -220,6 +220,8 @@ class Scenario:
     weighted mix (`requests:`)."""
     data: Data | None = None
     """Per-user data rows (`data:`), whose columns templates name."""
+    cookies: bool = True
+    """A flow's users each keep their own cookie jar (`cookies: false`: none)."""
 
     @property
     def uses_demo_target(self) -> bool:

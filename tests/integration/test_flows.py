@@ -100,3 +100,60 @@ def test_a_capture_that_finds_nothing_fails_and_skips_the_rest_of_the_iteration(
     assert listing.total == listing.errors["capture_failed"] == USERS * ITERATIONS
     assert "item" not in endpoints
     assert "found nothing" in stats.error_samples["capture_failed"]
+
+
+COOKIE_FLOW = """\
+scenarios:
+  session:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: unique}}
+    cookies: {cookies}
+    flow:
+      - name: login
+        once: true
+        method: POST
+        path: /login
+        json: {{user: "{{{{ user }}}}", password: "{{{{ password }}}}"}}
+        capture:
+          token: {{json: token}}
+      - name: me
+        path: /me
+        capture:
+          who: {{json: user}}
+      - name: own_item
+        path: /items/{{{{ who }}}}-a
+        headers: {{Authorization: "Bearer {{{{ token }}}}"}}
+    load: {{users: {users}, iterations: {iterations}}}
+"""
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+@pytest.mark.parametrize("cookies", [True, False])
+def test_each_user_keeps_its_own_cookies_unless_told_not_to(
+    tmp_path: Path, accounts: TargetProcess, engine: str, cookies: bool
+) -> None:
+    """The session cookie set at login names the user on /me; the item of that user
+    is fetched with the same user's token: a cookie from another user would be a 403."""
+    rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
+    (tmp_path / "users.csv").write_text("user,password\n" + rows)
+    text = COOKIE_FLOW.format(
+        url=accounts.url, cookies=str(cookies).lower(), users=USERS, iterations=ITERATIONS
+    )
+    path = tmp_path / "session.yaml"
+    path.write_text(text)
+    (scenario,) = load_file(path, {})
+    stats = ScenarioStats.for_load(scenario.load)
+    recipe = EngineRecipe(engine, accounts.url, scenario.load.timeout, scenario.requests)
+    assert not drive(scenario, recipe, stats, signals=())
+
+    endpoints = stats.endpoints
+    me = endpoints["me"]
+    assert me.total == USERS * ITERATIONS
+    if cookies:
+        assert stats.overall.failed == 0, dict(stats.overall.errors)
+        assert endpoints["own_item"].succeeded == USERS * ITERATIONS
+    else:
+        assert me.errors == {"http_4xx": USERS * ITERATIONS}
+        assert "own_item" not in endpoints

@@ -127,7 +127,9 @@ class ScriptedSession:
         self.rendered: list[Rendered | None] = []
         """What each flow step was rendered as (see `exchange`)."""
 
-    async def exchange(self, request: RequestSpec, rendered: Rendered | None) -> Exchange:
+    async def exchange(
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True
+    ) -> Exchange:
         """As `send`; the scripted response has no headers or body to capture from."""
         self.rendered.append(rendered)
         return Exchange(await self.send(request), {}, b"")
