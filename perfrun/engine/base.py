@@ -48,11 +48,13 @@ class Session(Protocol):
         ...
 
     async def exchange(
-        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True
-    ) -> Exchange:
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
+        max_redirects: int = 0,
+    ) -> Exchange:  # fmt: skip
         """Send a flow step, `rendered` for its user (None: its static form), keeping
         what its captures read; with `cookies`, the session's cookie jar sends and keeps
-        cookies, else the session has none."""
+        cookies, else the session has none. Up to `max_redirects` redirects are
+        followed (same origin only on the fast engine): one result for the chain."""
         ...
 
     async def aclose(self) -> None: ...

@@ -43,6 +43,7 @@ async def run_flow(
     share: Share = Share.WHOLE,
     seed: int | None = None,
     cookies: bool = True,
+    max_redirects: int = 10,
 ) -> None:
     """Run the flow from `start` (a perf_counter time) to completion; every result goes
     to `sink`. With a `share`, only this worker's users run (user indices, and so data
@@ -51,9 +52,9 @@ async def run_flow(
     rng = random.Random(seed)
     delays = ramp_delays(load.users, load.ramp_up)
     users = [
-        _User(index, load, steps, data, random.Random(rng.random()), sink, cookies).run(
-            engine, start + delays[index], deadline
-        )
+        _User(
+            index, load, steps, data, random.Random(rng.random()), sink, cookies, max_redirects
+        ).run(engine, start + delays[index], deadline)
         for index in share.indices(load.users)
     ]
     await asyncio.gather(*users)
@@ -62,9 +63,10 @@ async def run_flow(
 class _User:
     def __init__(
         self, index: int, load: LoadSpec, steps: Sequence[RequestSpec], data: Data | None,
-        rng: random.Random, sink: Sink, cookies: bool,
+        rng: random.Random, sink: Sink, cookies: bool, max_redirects: int,
     ) -> None:  # fmt: skip
         self.cookies = cookies
+        self.max_redirects = max_redirects
         self.index = index
         self.load = load
         self.steps = steps
@@ -118,7 +120,7 @@ class _User:
             return RequestResult(
                 step.name, time.perf_counter(), 0.0, 0, 0, ErrorKind.OTHER, str(exc)
             )
-        exchange = await session.exchange(step, rendered, self.cookies)
+        exchange = await session.exchange(step, rendered, self.cookies, self.max_redirects)
         if exchange.result.error is not None or not step.captures:
             return exchange.result
         return self._capture(step, exchange)

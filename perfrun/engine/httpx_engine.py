@@ -144,9 +144,11 @@ class HttpxSession:
         return result
 
     async def exchange(
-        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True
-    ) -> Exchange:
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
+        max_redirects: int = 0,
+    ) -> Exchange:  # fmt: skip
         prepared = self._engine.prepared(request)
+        self._client.max_redirects = max_redirects
         if not cookies:
             self._client.cookies.clear()  # none sent; what the response sets is dropped below
         if rendered is None:
@@ -155,7 +157,9 @@ class HttpxSession:
             headers = dict(prepared.headers)
             headers.update(rendered.headers)
             path, content = rendered.path, rendered.body
-        result, response = await self._send(prepared, path, headers, content, None)
+        result, response = await self._send(
+            prepared, path, headers, content, None, follow=max_redirects > 0
+        )
         if not cookies:
             self._client.cookies.clear()
         if response is None or not request.captures:
@@ -165,7 +169,7 @@ class HttpxSession:
 
     async def _send(
         self, prepared: _Prepared, path: str, headers: Mapping[str, str], content: bytes | None,
-        intended: float | None,
+        intended: float | None, follow: bool = False,
     ) -> tuple[RequestResult, httpx.Response | None]:  # fmt: skip
         self._connecting = False
         self._marks = {}
@@ -179,6 +183,7 @@ class HttpxSession:
                     headers=headers,
                     content=content,
                     extensions={"trace": self._trace},
+                    follow_redirects=follow,
                 )
         except Exception as exc:  # a failed request is data, never an exception out
             kind, detail = classify(exc)
@@ -189,11 +194,17 @@ class HttpxSession:
             return failed, None
         end = time.perf_counter()
         connect, wait, receive = self._phases(end)
+        if response.history:  # a chain: the trace's marks are the last hop's
+            connect = wait = receive = None
         result = prepared.judge.judge(
-            started, end - started, queued, response.status_code,
+            started,
+            end - started,
+            queued,
+            response.status_code,
             response.num_bytes_downloaded,  # on the wire, before any decoding
-            response.headers, lambda: response.content,
-        )._replace(connect=connect, wait=wait, receive=receive)  # fmt: skip
+            response.headers,
+            lambda: response.content,
+        )._replace(connect=connect, wait=wait, receive=receive, redirects=len(response.history))
         return result, response
 
     async def aclose(self) -> None:

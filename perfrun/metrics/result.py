@@ -78,6 +78,9 @@ class RequestResult(NamedTuple):
     first byte); None when no byte came or the engine cannot tell."""
     receive: float | None = None
     """Seconds from that first byte to the response's last."""
+    redirects: int = 0
+    """Redirects followed on the way to this response (its latency covers them all;
+    its phases are then not timed)."""
 
     @property
     def ok(self) -> bool:

@@ -175,7 +175,8 @@ def _executor(
     load, requests, start = scenario.load, scenario.requests, stats.origin
     if scenario.flow:
         return run_flow(load, requests, scenario.data, engine, stats.record, start=start,
-                        share=share, cookies=scenario.cookies)  # fmt: skip
+                        share=share, cookies=scenario.cookies,
+                        max_redirects=scenario.max_redirects)  # fmt: skip
     runner = load_runner(engine)
     # No seed: each process seeds its random draws from os.urandom, so workers differ.
     if load.model is LoadModel.OPEN:

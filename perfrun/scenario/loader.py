@@ -55,7 +55,7 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 _FILE_KEYS = ("scenarios",)
 _SCENARIO_KEYS = (
     "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
-    "monitor", "regression", "flow", "data", "cookies",
+    "monitor", "regression", "flow", "data", "cookies", "max_redirects",
 )  # fmt: skip
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
@@ -436,6 +436,9 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         flow=flow,
         data=data,
         cookies=_flag(optional(fields, "cookies", True), loc.at(fields, "cookies")),
+        max_redirects=integer(
+            optional(fields, "max_redirects", 10), loc.at(fields, "max_redirects"), minimum=0
+        ),
     )
 
 

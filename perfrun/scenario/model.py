@@ -222,6 +222,8 @@ class Scenario:
     """Per-user data rows (`data:`), whose columns templates name."""
     cookies: bool = True
     """A flow's users each keep their own cookie jar (`cookies: false`: none)."""
+    max_redirects: int = 10
+    """Redirects a flow step follows (0: none; a 3xx is then judged as any status)."""
 
     @property
     def uses_demo_target(self) -> bool:

@@ -157,3 +157,67 @@ def test_each_user_keeps_its_own_cookies_unless_told_not_to(
     else:
         assert me.errors == {"http_4xx": USERS * ITERATIONS}
         assert "own_item" not in endpoints
+
+
+REDIRECT_FLOW = """\
+scenarios:
+  redirects:
+    type: load
+    severity: high
+    base_url: {url}
+    max_redirects: {max_redirects}
+    data: {{file: users.csv, order: unique}}
+    flow:
+      - name: login
+        once: true
+        method: POST
+        path: /login?next=/me
+        json: {{user: "{{{{ user }}}}", password: "{{{{ password }}}}"}}
+        capture:
+          who: {{json: user}}
+      - name: chain
+        path: /redirect/3
+    load: {{users: {users}, iterations: {iterations}}}
+"""
+
+
+def redirect_stats(tmp_path: Path, url: str, engine: str, max_redirects: int) -> ScenarioStats:
+    rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
+    (tmp_path / "users.csv").write_text("user,password\n" + rows)
+    text = REDIRECT_FLOW.format(
+        url=url, max_redirects=max_redirects, users=USERS, iterations=ITERATIONS
+    )
+    path = tmp_path / "redirects.yaml"
+    path.write_text(text)
+    (scenario,) = load_file(path, {})
+    stats = ScenarioStats.for_load(scenario.load)
+    recipe = EngineRecipe(engine, url, scenario.load.timeout, scenario.requests)
+    assert not drive(scenario, recipe, stats, signals=())
+    return stats
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_redirects_are_followed_with_cookies_and_counted(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    """A login answered with 303 and a cookie lands on /me as a GET that sends the
+    cookie (the capture reads /me's body); /redirect/3 takes three hops, one result."""
+    stats = redirect_stats(tmp_path, accounts.url, engine, max_redirects=10)
+
+    endpoints = stats.endpoints
+    assert stats.overall.failed == 0, (dict(stats.overall.errors), stats.error_samples)
+    assert (endpoints["login"].succeeded, endpoints["login"].redirects) == (USERS, USERS)
+    chain = endpoints["chain"]
+    assert chain.succeeded == USERS * ITERATIONS
+    assert chain.redirects == 3 * USERS * ITERATIONS
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_a_chain_longer_than_max_redirects_fails(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    stats = redirect_stats(tmp_path, accounts.url, engine, max_redirects=2)
+
+    chain = stats.endpoints["chain"]
+    assert chain.failed == USERS * ITERATIONS
+    assert "redirects" in stats.error_samples["other"].lower()

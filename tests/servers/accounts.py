@@ -13,6 +13,8 @@ passwords `pw0` … `pw{N-1}`.
                       the account's own two items; 401 without a valid token
     GET  /items/{id}  the item if the token's account owns it ({"id", "owner"}), else 403
     GET  /me          the account of the `session` cookie ({"user"}), else 401
+    POST /login?next=/me  a login answered with 303 to `next` (the cookie set on the 303)
+    GET  /redirect/{n}    302 to /redirect/{n-1}; /redirect/0 is 200 {"redirected": true}
 
 Plain asyncio streams and a minimal HTTP/1.1 parser, as tests/servers/target.py.
 """
@@ -49,8 +51,17 @@ class Accounts:
     def _route(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, Any, list[str]]:
-        if method == "POST" and path == "/login":
-            return self._login(body)
+        if method == "POST" and path.startswith("/login"):
+            status, payload, extra = self._login(body)
+            _, _, query = path.partition("?next=")
+            if status == 200 and query:
+                return 303, payload, [*extra, f"Location: {query}"]
+            return status, payload, extra
+        if path.startswith("/redirect/"):
+            left = int(path.removeprefix("/redirect/"))
+            if left == 0:
+                return 200, {"redirected": True}, []
+            return 302, {}, [f"Location: /redirect/{left - 1}"]
         if path == "/me":
             user = self.sessions.get(_cookie(headers.get("cookie", ""), "session") or "")
             return (200, {"user": user}, []) if user else (401, {"error": "no session"}, [])
@@ -92,9 +103,9 @@ def _cookie(header: str, name: str) -> str | None:
 
 def _response(status: int, payload: Any, extra: list[str]) -> bytes:
     body = json.dumps(payload).encode()
-    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}.get(
-        status, "Not Found"
-    )
+    reasons = {200: "OK", 302: "Found", 303: "See Other", 400: "Bad Request"}
+    reasons |= {401: "Unauthorized", 403: "Forbidden"}
+    reason = reasons.get(status, "Not Found")
     lines = [
         f"HTTP/1.1 {status} {reason}",
         "Content-Type: application/json",

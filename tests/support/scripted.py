@@ -128,8 +128,9 @@ class ScriptedSession:
         """What each flow step was rendered as (see `exchange`)."""
 
     async def exchange(
-        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True
-    ) -> Exchange:
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
+        max_redirects: int = 0,
+    ) -> Exchange:  # fmt: skip
         """As `send`; the scripted response has no headers or body to capture from."""
         self.rendered.append(rendered)
         return Exchange(await self.send(request), {}, b"")
