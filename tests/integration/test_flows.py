@@ -53,19 +53,27 @@ def accounts() -> Iterator[TargetProcess]:
         yield target
 
 
-def run_flow(
-    tmp_path: Path, url: str, engine: str, item_path: str = "items[1].id"
+def run_yaml(
+    tmp_path: Path, template: str, url: str, engine: str, **fields: object
 ) -> ScenarioStats:
+    """Write users.csv (user0/pw0 …) and the scenario `template` filled in with the URL,
+    USERS, ITERATIONS and `fields`; run it on `engine`; its stats."""
     rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
     (tmp_path / "users.csv").write_text("user,password\n" + rows)
-    text = FLOW.format(url=url, item_path=item_path, users=USERS, iterations=ITERATIONS)
-    path = tmp_path / "shop.yaml"
+    text = template.format(url=url, users=USERS, iterations=ITERATIONS, **fields)
+    path = tmp_path / "scenario.yaml"
     path.write_text(textwrap.dedent(text))
     (scenario,) = load_file(path, {})
     stats = ScenarioStats.for_load(scenario.load)
     recipe = EngineRecipe(engine, url, scenario.load.timeout, scenario.requests)
     assert not drive(scenario, recipe, stats, signals=())
     return stats
+
+
+def run_flow(
+    tmp_path: Path, url: str, engine: str, item_path: str = "items[1].id"
+) -> ScenarioStats:
+    return run_yaml(tmp_path, FLOW, url, engine, item_path=item_path)
 
 
 @pytest.mark.parametrize("engine", ["fast", "httpx"])
@@ -136,17 +144,7 @@ def test_each_user_keeps_its_own_cookies_unless_told_not_to(
 ) -> None:
     """The session cookie set at login names the user on /me; the item of that user
     is fetched with the same user's token: a cookie from another user would be a 403."""
-    rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
-    (tmp_path / "users.csv").write_text("user,password\n" + rows)
-    text = COOKIE_FLOW.format(
-        url=accounts.url, cookies=str(cookies).lower(), users=USERS, iterations=ITERATIONS
-    )
-    path = tmp_path / "session.yaml"
-    path.write_text(text)
-    (scenario,) = load_file(path, {})
-    stats = ScenarioStats.for_load(scenario.load)
-    recipe = EngineRecipe(engine, accounts.url, scenario.load.timeout, scenario.requests)
-    assert not drive(scenario, recipe, stats, signals=())
+    stats = run_yaml(tmp_path, COOKIE_FLOW, accounts.url, engine, cookies=str(cookies).lower())
 
     endpoints = stats.endpoints
     me = endpoints["me"]
@@ -182,18 +180,7 @@ scenarios:
 
 
 def redirect_stats(tmp_path: Path, url: str, engine: str, max_redirects: int) -> ScenarioStats:
-    rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
-    (tmp_path / "users.csv").write_text("user,password\n" + rows)
-    text = REDIRECT_FLOW.format(
-        url=url, max_redirects=max_redirects, users=USERS, iterations=ITERATIONS
-    )
-    path = tmp_path / "redirects.yaml"
-    path.write_text(text)
-    (scenario,) = load_file(path, {})
-    stats = ScenarioStats.for_load(scenario.load)
-    recipe = EngineRecipe(engine, url, scenario.load.timeout, scenario.requests)
-    assert not drive(scenario, recipe, stats, signals=())
-    return stats
+    return run_yaml(tmp_path, REDIRECT_FLOW, url, engine, max_redirects=max_redirects)
 
 
 @pytest.mark.parametrize("engine", ["fast", "httpx"])
