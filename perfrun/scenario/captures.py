@@ -54,6 +54,11 @@ class Capture:
     def needs_headers(self) -> bool:
         return self.source is Source.HEADER
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as what it was compiled from (it holds a function)."""
+        expression: Any = True if self.source is Source.STATUS else self.expression
+        return compile_capture, (self.name, self.source.value, expression)
+
     def take(self, status: int, headers: Mapping[str, str], body: bytes) -> str | None:
         """The captured text, or None when the response does not have it. `headers`
         have lower-case names."""

@@ -410,10 +410,17 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
     if flow:
         requests = _flow(fields["flow"], loc.at(fields, "flow"), data)
     else:
+        if data is not None:
+            raise loc.key_line(fields, "data").error(
+                "data feeds the templates of flow steps: write the requests as a flow"
+            )
         requests = _requests(fields["requests"], loc.at(fields, "requests"))
-        columns = set(data.columns) if data is not None else set()
-        for index, spec in enumerate(requests):  # a mix has no captures: flows have
-            _check_variables(spec, columns, loc.at(fields["requests"], index), "capture")
+        for index, spec in enumerate(requests):
+            if spec.templated is not None:  # not rendered in a mix yet: never sent as text
+                raise loc.at(fields["requests"], index).error(
+                    f"{spec.name}: {{{{ … }}}} templates are for flow steps: write the "
+                    "requests as a flow (flow:)"
+                )
     load = parse_load(fields["load"], loc.at(fields, "load"), flow=flow)
     if data is not None and data.order is Order.UNIQUE and len(data.rows) < load.users:
         raise loc.at(fields, "data").error(

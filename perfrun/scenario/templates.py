@@ -22,7 +22,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _SLOT = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -54,8 +54,8 @@ class Slot:
 
     source: str
     variable: str | None
-    get: Getter
-    escape: Callable[[str], str] | None = None
+    get: Getter = field(compare=False)
+    escape: Callable[[str], str] | None = field(default=None, compare=False)
     """Applied to the value when the slot sits inside a JSON string."""
 
     def value(self, variables: Mapping[str, str], context: Context) -> str:
@@ -65,9 +65,17 @@ class Slot:
 
 @dataclass(frozen=True)
 class Template:
-    """Compiled text: literal strings and slots, in order."""
+    """Compiled text: literal strings and slots, in order. Pickled as what it was
+    compiled from (its slots hold functions), so scenarios reach worker processes."""
 
     parts: tuple[str | Slot, ...]
+    origin: tuple[Callable[[Any], Template], Any] | None = field(default=None, compare=False)
+    """The compiler and its argument, for pickling."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.origin is None:
+            raise TypeError("a Template made by hand cannot be pickled")
+        return self.origin
 
     @property
     def static(self) -> bool:
@@ -107,7 +115,7 @@ def compile_template(text: str) -> Template:
         raise TemplateError(f"'{{{{' without a closing '}}}}' in {text!r}")
     if rest:
         parts.append(rest)
-    return Template(tuple(parts))
+    return Template(tuple(parts), (compile_template, (text,)))
 
 
 def compile_json(value: Any) -> Template:
@@ -121,7 +129,7 @@ def compile_json(value: Any) -> Template:
             parts.append(piece)
         else:
             parts.extend(_in_json_string(templates[int(piece)]))
-    return Template(_merged(parts))
+    return Template(_merged(parts), (compile_json, (value,)))
 
 
 def _mark(node: Any, templates: list[Template]) -> Any:

@@ -16,6 +16,7 @@ from perfrun.metrics.stats import ScenarioStats
 from perfrun.run.drive import drive
 from perfrun.scenario.loader import load_file
 from tests.servers.launch import TargetProcess, start_target
+from tests.support.perfrun_cli import RunPerfrun, only_scenario
 
 ACCOUNTS = Path(__file__).parents[1] / "servers" / "accounts.py"
 USERS, ITERATIONS = 6, 4
@@ -208,3 +209,26 @@ def test_a_chain_longer_than_max_redirects_fails(
     chain = stats.endpoints["chain"]
     assert chain.failed == USERS * ITERATIONS
     assert "redirects" in stats.error_samples["other"].lower()
+
+
+def test_a_flow_split_over_two_workers_keeps_each_users_row(
+    tmp_path: Path, accounts: TargetProcess, run_perfrun: RunPerfrun
+) -> None:
+    """--workers 2: the scenario (templates, captures, data) reaches both processes, and
+    user i takes row i whichever worker runs it: each account logs in exactly once."""
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
+    (scenarios / "users.csv").write_text("user,password\n" + rows)
+    text = FLOW.format(url=accounts.url, item_path="items[1].id", users=USERS,
+                       iterations=ITERATIONS)  # fmt: skip
+
+    run = run_perfrun(textwrap.dedent(text), "--workers", "2", "--engine", "fast")
+
+    assert run.exit_code == 0, run.output
+    endpoints = only_scenario(run.report)["endpoints"]
+    totals = {name: e["requests"]["total"] for name, e in endpoints.items()}
+    assert totals == {"item": USERS * ITERATIONS, "list": USERS * ITERATIONS, "login": USERS}
+    accounts.stop()
+    logins = accounts.stderr_text().split("LOGINS ")[1].splitlines()[0].split()
+    assert logins == [f"user{i}=1" for i in range(USERS)]

@@ -4,6 +4,7 @@ only; no sockets."""
 
 from __future__ import annotations
 
+import pickle
 import random
 import re
 from pathlib import Path
@@ -136,3 +137,10 @@ def test_bad_captures_are_refused_when_the_file_loads(
 ) -> None:
     with pytest.raises(CaptureError, match=re.escape(message)):
         compile_capture("v", source, expression)
+
+
+def test_captures_cross_to_worker_processes() -> None:
+    for capture in (compile_capture("t", "json", "token"), compile_capture("s", "status", True)):
+        back = pickle.loads(pickle.dumps(capture))
+        assert back == capture
+        assert back.take(201, HEADERS, JSON_BODY) == capture.take(201, HEADERS, JSON_BODY)

@@ -123,3 +123,21 @@ def test_a_step_may_not_use_a_capture_of_a_later_step(tmp_path: Path) -> None:
     text = SHOP.replace("path: /items\n", "path: /items/{{ item }}\n")
     with pytest.raises(ScenarioError, match=re.escape("list: {{ item }} names no data")):
         load_file(write(tmp_path, text), {})
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("requests:\n  - {name: a, path: '/x/{{ $uuid }}'}\n", "templates are for flow steps"),
+        (
+            "data: {file: data/users.csv}\nrequests:\n  - {name: a, path: /x}\n",
+            "data feeds the templates of flow steps",
+        ),
+    ],
+)
+def test_a_request_mix_refuses_what_only_flows_do(tmp_path: Path, lines: str, message: str) -> None:
+    text = SHOP.split("    data:")[0] + textwrap.indent(
+        lines + "load: {users: 1, requests_per_user: 1}\n", "    "
+    )
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_file(write(tmp_path, text), {})

@@ -4,6 +4,7 @@ named. Pure: no I/O."""
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import re
 
@@ -106,3 +107,16 @@ def test_a_json_body_without_templates_is_static_and_unchanged() -> None:
     template = compile_json(body)
     assert template.static
     assert json.loads(template.text) == body
+
+
+def test_templates_cross_to_worker_processes() -> None:
+    """Scenarios are pickled to --workers processes: a template comes back compiled."""
+    for template in (
+        compile_template("/i/{{ item }}?n={{ $user }}"),
+        compile_json({"a": "{{ x }}"}),
+    ):
+        back = pickle.loads(pickle.dumps(template))
+        assert back == template
+        assert back.render({"item": "7", "x": "1"}, CONTEXT) == template.render(
+            {"item": "7", "x": "1"}, CONTEXT
+        )
