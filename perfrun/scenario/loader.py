@@ -47,7 +47,13 @@ from perfrun.scenario.model import (
     Templated,
     Threshold,
 )
-from perfrun.scenario.templates import TemplateError, compile_json, compile_template
+from perfrun.scenario.templates import (
+    Template,
+    TemplateError,
+    compile_basic_auth,
+    compile_json,
+    compile_template,
+)
 from perfrun.scenario.units import parse_base_url
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -55,16 +61,17 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 _FILE_KEYS = ("scenarios",)
 _SCENARIO_KEYS = (
     "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
-    "monitor", "regression", "flow", "data", "cookies", "max_redirects",
+    "monitor", "regression", "flow", "data", "cookies", "max_redirects", "auth",
 )  # fmt: skip
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
-    "expect_body_contains", "expect_json", "expect_header",
+    "expect_body_contains", "expect_json", "expect_header", "auth",
 )  # fmt: skip
 _STEP_KEYS = (
     *(key for key in _REQUEST_KEYS if key != "weight"), "once", "capture", "think_time",
 )  # fmt: skip
 _DATA_KEYS = ("file", "order")
+_AUTH_KEYS = ("basic", "bearer")
 _CAPTURE_SOURCES = tuple(source.value for source in Source)
 _MONITOR_KEYS = ("pid", "process", "interval")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -199,7 +206,9 @@ def _expected_headers(value: Any, loc: Loc) -> dict[str, str | None]:
 # --- requests ---------------------------------------------------------------------------
 
 
-def _request(value: Any, loc: Loc, step: bool = False) -> RequestSpec:
+def _request(value: Any, loc: Loc, step: bool = False, auth: Template | None = None) -> RequestSpec:
+    """A request of a mix, or a flow `step`; `auth` is the scenario's, for those without
+    their own `auth` or Authorization header."""
     fields = mapping(value, loc, _STEP_KEYS if step else _REQUEST_KEYS)
     require(fields, ("name", "path"), loc)
     name = string(fields["name"], loc.at(fields, "name"))
@@ -215,6 +224,17 @@ def _request(value: Any, loc: Loc, step: bool = False) -> RequestSpec:
     if not isinstance(path, str) or not path.startswith("/"):
         raise loc.at(fields, "path").error(f"must be a string starting with '/', got {shown(path)}")
     headers = _headers(optional(fields, "headers"), loc.at(fields, "headers"))
+    own = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
+    if own is not None and "authorization" in map(str.lower, headers):
+        raise loc.key_line(fields, "auth").error("set either auth or an Authorization header")
+    authorization: tuple[tuple[str, Template], ...] = ()
+    if own is not None or (auth is not None and "authorization" not in map(str.lower, headers)):
+        chosen = own if own is not None else auth
+        assert chosen is not None
+        if chosen.static:
+            headers["Authorization"] = chosen.text
+        else:
+            authorization = (("Authorization", chosen),)
     text = None if body is None else string(body, loc.at(fields, "body"), allow_empty=True)
     think = optional(fields, "think_time")
     return RequestSpec(
@@ -229,7 +249,7 @@ def _request(value: Any, loc: Loc, step: bool = False) -> RequestSpec:
             optional(fields, "expect_status", 200), loc.at(fields, "expect_status")
         ),
         checks=_checks(fields, loc),
-        templated=_templated(path, headers, plain(json_value), text, fields, loc),
+        templated=_templated(path, headers, plain(json_value), text, fields, loc, authorization),
         once=_flag(optional(fields, "once", False), loc.at(fields, "once")),
         think_time=None if think is None else seconds(think, loc.at(fields, "think_time"), True),
         captures=_captures(optional(fields, "capture"), loc.at(fields, "capture")),
@@ -244,9 +264,10 @@ def _flag(value: Any, loc: Loc) -> bool:
 
 def _templated(
     path: str, headers: Mapping[str, str], json_value: Any, body: str | None,
-    fields: LineDict, loc: Loc,
+    fields: LineDict, loc: Loc, extra: tuple[tuple[str, Template], ...] = (),
 ) -> Templated | None:  # fmt: skip
-    """The request's `{{ … }}` templates, compiled; None when nothing varies."""
+    """The request's `{{ … }}` templates, compiled (with `extra` header templates);
+    None when nothing varies."""
 
     def compiled(text: str, key: str) -> Any:
         try:
@@ -255,7 +276,10 @@ def _templated(
             raise loc.at(fields, key).error(str(exc)) from None
 
     path_template = compiled(path, "path")
-    header_templates = tuple((name, compiled(value, "headers")) for name, value in headers.items())
+    header_templates = (
+        *((name, compiled(value, "headers")) for name, value in headers.items()),
+        *extra,
+    )
     body_template = None
     if json_value is not None:
         try:
@@ -268,6 +292,28 @@ def _templated(
     if all(t is None or t.static for t in templates):
         return None
     return Templated(path_template, header_templates, body_template)
+
+
+def _auth(value: Any, loc: Loc) -> Template | None:
+    """`auth: {basic: [user, password]}` or `{bearer: token}`, as an Authorization value
+    (templates allowed)."""
+    if value is None:
+        return None
+    fields = mapping(value, loc, _AUTH_KEYS)
+    if len(fields) != 1:
+        raise loc.error("takes one of basic: [user, password] or bearer: TOKEN")
+    ((kind, raw),) = fields.items()
+    at = loc.at(fields, kind)
+    try:
+        if kind == "bearer":
+            return compile_template(f"Bearer {string(raw, at)}")
+        if not isinstance(raw, LineList) or len(raw) != 2:
+            raise at.error(f"must be [user, password], got {shown(raw)}")
+        user = string(raw[0], at.at(raw, 0))
+        password = string(raw[1], at.at(raw, 1), allow_empty=True)
+        return compile_basic_auth(user, password)
+    except TemplateError as exc:
+        raise at.error(str(exc)) from None
 
 
 def _captures(value: Any, loc: Loc) -> tuple[Capture, ...]:
@@ -308,7 +354,9 @@ def _data(value: Any, loc: Loc) -> Data | None:
         raise loc.at(fields, "file").error(str(exc)) from None
 
 
-def _flow(value: Any, loc: Loc, data: Data | None) -> tuple[RequestSpec, ...]:
+def _flow(
+    value: Any, loc: Loc, data: Data | None, auth: Template | None
+) -> tuple[RequestSpec, ...]:
     """`flow:` steps, in order; every variable a step names comes from the data or from
     a capture of an earlier step."""
     if not isinstance(value, LineList) or not value:
@@ -317,7 +365,7 @@ def _flow(value: Any, loc: Loc, data: Data | None) -> tuple[RequestSpec, ...]:
     steps: list[RequestSpec] = []
     for index, item in enumerate(value):
         item_loc = loc.at(value, index)
-        step = _request(item, item_loc, step=True)
+        step = _request(item, item_loc, step=True, auth=auth)
         for earlier, other in enumerate(steps):
             if other.name == step.name:
                 raise item_loc.at(item, "name").error(
@@ -338,13 +386,13 @@ def _check_variables(spec: RequestSpec, defined: set[str], loc: Loc, also: str) 
         )
 
 
-def _requests(value: Any, loc: Loc) -> tuple[RequestSpec, ...]:
+def _requests(value: Any, loc: Loc, auth: Template | None) -> tuple[RequestSpec, ...]:
     if not isinstance(value, LineList) or not value:
         raise loc.error(f"must be a non-empty list of requests, got {shown(value)}")
     specs: list[RequestSpec] = []
     for index, item in enumerate(value):
         item_loc = loc.at(value, index)
-        spec = _request(item, item_loc)
+        spec = _request(item, item_loc, auth=auth)
         for earlier, other in enumerate(specs):
             if other.name == spec.name:
                 raise item_loc.at(item, "name").error(
@@ -404,17 +452,18 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
     require(fields, ("type", "severity", "load"), loc)
     description = optional(fields, "description", "")
     data = _data(optional(fields, "data"), loc.at(fields, "data"))
+    auth = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
     flow = _has_key(fields, "flow")
     if flow == _has_key(fields, "requests"):
         raise loc.error("set either requests (a weighted mix) or flow (steps in order)")
     if flow:
-        requests = _flow(fields["flow"], loc.at(fields, "flow"), data)
+        requests = _flow(fields["flow"], loc.at(fields, "flow"), data, auth)
     else:
         if data is not None:
             raise loc.key_line(fields, "data").error(
                 "data feeds the templates of flow steps: write the requests as a flow"
             )
-        requests = _requests(fields["requests"], loc.at(fields, "requests"))
+        requests = _requests(fields["requests"], loc.at(fields, "requests"), auth)
         for index, spec in enumerate(requests):
             if spec.templated is not None:  # not rendered in a mix yet: never sent as text
                 raise loc.at(fields["requests"], index).error(

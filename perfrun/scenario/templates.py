@@ -16,6 +16,7 @@ templates keeps its bytes built once.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import re
@@ -69,8 +70,12 @@ class Template:
     compiled from (its slots hold functions), so scenarios reach worker processes."""
 
     parts: tuple[str | Slot, ...]
-    origin: tuple[Callable[[Any], Template], Any] | None = field(default=None, compare=False)
-    """The compiler and its argument, for pickling."""
+    origin: tuple[Callable[..., Template], tuple[Any, ...]] | None = field(
+        default=None, compare=False
+    )
+    """The compiler and its arguments, for pickling."""
+    needs: frozenset[str] = frozenset()
+    """Variables its slots use besides those they name (a composed slot's)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self.origin is None:
@@ -89,11 +94,12 @@ class Template:
     @property
     def variables(self) -> frozenset[str]:
         """The data columns and captures it needs."""
-        return frozenset(
+        named = frozenset(
             part.variable
             for part in self.parts
             if isinstance(part, Slot) and part.variable is not None
         )
+        return named | self.needs
 
     def render(self, variables: Mapping[str, str], context: Context) -> str:
         return "".join(
@@ -156,6 +162,25 @@ def _in_json_string(template: Template) -> list[str | Slot]:
         else Slot(part.source, part.variable, part.get, _json_escape)
         for part in template.parts
     ]
+
+
+def compile_basic_auth(user: str, password: str) -> Template:
+    """An `Authorization: Basic …` value whose user and password may hold templates:
+    base64 of `user:password`, rendered first."""
+    pair = compile_template(f"{user}:{password}")
+    origin = (compile_basic_auth, (user, password))
+    if pair.static:
+        return Template((_basic(pair.text),), origin)
+    slot = Slot(
+        "{{ basic auth }}",
+        None,
+        lambda variables, context: _basic(pair.render(variables, context)),
+    )
+    return Template((slot,), origin, pair.variables)
+
+
+def _basic(text: str) -> str:
+    return "Basic " + base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 def _merged(parts: list[str | Slot]) -> tuple[str | Slot, ...]:

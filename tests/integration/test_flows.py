@@ -232,3 +232,44 @@ def test_a_flow_split_over_two_workers_keeps_each_users_row(
     accounts.stop()
     logins = accounts.stderr_text().split("LOGINS ")[1].splitlines()[0].split()
     assert logins == [f"user{i}=1" for i in range(USERS)]
+
+
+AUTH_FLOW = """\
+scenarios:
+  auth:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: unique}}
+    auth: {{basic: ["{{{{ user }}}}", "{{{{ password }}}}"]}}
+    flow:
+      - name: basic
+        path: /basic
+        capture:
+          who: {{json: user}}
+      - name: login
+        once: true
+        method: POST
+        path: /login
+        json: {{user: "{{{{ who }}}}", password: "{{{{ password }}}}"}}
+        capture:
+          token: {{json: token}}
+      - name: items
+        path: /items
+        auth: {{bearer: "{{{{ token }}}}"}}
+    load: {{users: {users}, iterations: {iterations}}}
+"""
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_basic_auth_from_the_scenario_and_bearer_on_a_step(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    stats = run_yaml(tmp_path, AUTH_FLOW, accounts.url, engine)
+
+    assert stats.overall.failed == 0, (dict(stats.overall.errors), stats.error_samples)
+    assert {n: e.succeeded for n, e in stats.endpoints.items()} == {
+        "basic": USERS * ITERATIONS,
+        "login": USERS,
+        "items": USERS * ITERATIONS,
+    }

@@ -13,6 +13,7 @@ passwords `pw0` … `pw{N-1}`.
                       the account's own two items; 401 without a valid token
     GET  /items/{id}  the item if the token's account owns it ({"id", "owner"}), else 403
     GET  /me          the account of the `session` cookie ({"user"}), else 401
+    GET  /basic       the account of `Authorization: Basic` ({"user"}), else 401
     POST /login?next=/me  a login answered with 303 to `next` (the cookie set on the 303)
     GET  /redirect/{n}    302 to /redirect/{n-1}; /redirect/0 is 200 {"redirected": true}
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import itertools
 import json
 import signal
@@ -51,20 +53,9 @@ class Accounts:
     def _route(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, Any, list[str]]:
-        if method == "POST" and path.startswith("/login"):
-            status, payload, extra = self._login(body)
-            _, _, query = path.partition("?next=")
-            if status == 200 and query:
-                return 303, payload, [*extra, f"Location: {query}"]
-            return status, payload, extra
-        if path.startswith("/redirect/"):
-            left = int(path.removeprefix("/redirect/"))
-            if left == 0:
-                return 200, {"redirected": True}, []
-            return 302, {}, [f"Location: /redirect/{left - 1}"]
-        if path == "/me":
-            user = self.sessions.get(_cookie(headers.get("cookie", ""), "session") or "")
-            return (200, {"user": user}, []) if user else (401, {"error": "no session"}, [])
+        public = self._public(method, path, headers, body)
+        if public is not None:
+            return public
         owner = self.tokens.get(headers.get("authorization", "").removeprefix("Bearer "))
         if owner is None:
             return 401, {"error": "no valid token"}, []
@@ -76,6 +67,38 @@ class Accounts:
                 return 403, {"error": f"{item} is not {owner}'s"}, []
             return 200, {"id": item, "owner": owner}, []
         return 404, {"error": "not found"}, []
+
+    def _public(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, list[str]] | None:
+        """The routes without a token: login, redirects, basic auth, the session's user."""
+        if method == "POST" and path.startswith("/login"):
+            status, payload, extra = self._login(body)
+            _, _, query = path.partition("?next=")
+            if status == 200 and query:
+                return 303, payload, [*extra, f"Location: {query}"]
+            return status, payload, extra
+        if path.startswith("/redirect/"):
+            left = int(path.removeprefix("/redirect/"))
+            if left == 0:
+                return 200, {"redirected": True}, []
+            return 302, {}, [f"Location: /redirect/{left - 1}"]
+        if path == "/basic":
+            user = self._basic(headers.get("authorization", ""))
+            return (200, {"user": user}, []) if user else (401, {"error": "no basic auth"}, [])
+        if path == "/me":
+            user = self.sessions.get(_cookie(headers.get("cookie", ""), "session") or "")
+            return (200, {"user": user}, []) if user else (401, {"error": "no session"}, [])
+        return None
+
+    def _basic(self, header: str) -> str | None:
+        try:
+            user, _, password = (
+                base64.b64decode(header.removeprefix("Basic ")).decode().partition(":")
+            )
+        except ValueError:
+            return None
+        return user if self.passwords.get(user) == password else None
 
     def _login(self, body: bytes) -> tuple[int, Any, list[str]]:
         try:

@@ -141,3 +141,40 @@ def test_a_request_mix_refuses_what_only_flows_do(tmp_path: Path, lines: str, me
     )
     with pytest.raises(ScenarioError, match=re.escape(message)):
         load_file(write(tmp_path, text), {})
+
+
+def test_auth_becomes_an_authorization_header(tmp_path: Path) -> None:
+    text = SHOP.replace(
+        "    load: {users: 2, iterations: 5}",
+        "    auth: {basic: [ann, 'p:1']}\n    load: {users: 2, iterations: 5}",
+    ).replace(
+        '        headers: {Authorization: "Bearer {{ token }}"}\n        capture',
+        "        auth: {basic: ['{{ user }}', '{{ password }}']}\n        capture",
+    )
+    (shop,) = load_file(write(tmp_path, text), {})
+    login, listing, _ = shop.requests
+    assert login.headers["Authorization"] == "Basic YW5uOnA6MQ=="  # base64 of ann:p:1
+    assert listing.templated is not None
+    rendered = dict(listing.templated.headers)["Authorization"].render(
+        {"user": "bob", "password": "p2", "token": "T"}, Context(0, 0, random.Random(0))
+    )
+    assert rendered == "Basic Ym9iOnAy"  # base64 of bob:p2: its own auth, not the scenario's
+    item = shop.requests[2]
+    assert item.templated is not None  # its own Authorization header beats the scenario's
+    assert dict(item.templated.headers)["Authorization"].text == "Bearer {{ token }}"
+
+
+@pytest.mark.parametrize(
+    ("auth", "message"),
+    [
+        ("{basic: [only]}", "must be [user, password]"),
+        ("{bearer: t, basic: [a, b]}", "takes one of basic"),
+        ("{digest: x}", "unknown key 'digest'"),
+        ("{bearer: '{{ nope }}'}", "{{ nope }} names no data column"),
+        ("{bearer: x}\n        headers: {Authorization: y}", "either auth or an Authorization"),
+    ],
+)
+def test_bad_auth_is_refused_where_it_is_written(tmp_path: Path, auth: str, message: str) -> None:
+    text = SHOP.replace("        path: /login\n", f"        path: /login\n        auth: {auth}\n")
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_file(write(tmp_path, text), {})
