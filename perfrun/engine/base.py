@@ -9,8 +9,9 @@ scripted engine without sockets (like httpx's MockTransport).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol, TypeAlias, runtime_checkable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 from perfrun.engine.share import Share
 from perfrun.metrics.result import RequestResult
@@ -21,10 +22,39 @@ Sink: TypeAlias = Callable[[RequestResult], None]
 """Where a load model hands every result."""
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A flow step's request as rendered for one user and iteration: the path (with its
+    query, relative to the base URL), every header value, the body."""
+
+    path: str
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+class Exchange(NamedTuple):
+    """A request's result with what a flow step captures from: the response's headers
+    (lower-case names) and body (decoded), when the step asked to keep them."""
+
+    result: RequestResult
+    headers: Mapping[str, str]
+    body: bytes
+
+
 class Session(Protocol):
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         """Send one request. `intended` (a perf_counter time) is when the schedule wanted
         it sent; the result's `queued` is how late it actually went."""
+        ...
+
+    async def exchange(
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
+        max_redirects: int = 0,
+    ) -> Exchange:  # fmt: skip
+        """Send a flow step, `rendered` for its user (None: its static form), keeping
+        what its captures read; with `cookies`, the session's cookie jar sends and keeps
+        cookies, else the session has none. Up to `max_redirects` redirects are
+        followed (same origin only on the fast engine): one result for the chain."""
         ...
 
     async def aclose(self) -> None: ...

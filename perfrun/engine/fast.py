@@ -16,13 +16,16 @@ awaitable `send` remain for everything else (the conformance suite, scripted tes
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
+from perfrun.engine.base import Exchange, Rendered
+from perfrun.engine.cookies import Jar
 from perfrun.engine.fast_closed import run_closed, run_closed_stages
 from perfrun.engine.fast_open import run_open
-from perfrun.engine.fast_wire import Dialer, Failure, Prepared, Requester
+from perfrun.engine.fast_wire import Dialer, Failure, Prepared, Requester, Response
 from perfrun.engine.mix import Mix
 from perfrun.engine.share import Share
 from perfrun.metrics.result import ErrorKind, RequestResult
@@ -30,23 +33,116 @@ from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
 
 class FastSession(Requester):
     """One virtual user's connection, opened on first use and reopened when closed; its
     `send` awaits one request."""
 
-    __slots__ = ("_by_name", "_connect", "_waiter")
+    __slots__ = (
+        "_base_url", "_by_name", "_connect", "_full", "_host_header", "_jar", "_kept", "_prefix",
+        "_waiter",
+    )  # fmt: skip
 
     def __init__(self, engine: FastEngine) -> None:
         super().__init__(engine.dialer)
         self._by_name = engine.prepared
         self._waiter: asyncio.Future[RequestResult] | None = None
         self._connect: float | None = None
+        self._kept: Response | None = None
+        self._jar: Jar | None = None
+        """The user's cookies, from its first flow step (see `exchange`)."""
+        self._base_url = engine.origin
+        self._host_header, self._prefix = engine.host_header, engine.prefix
+        self._full = False
         """Seconds the pending request spent opening its connection (None: reused)."""
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
-        self.begin(self._by_name[request.name], intended)
+        return await self._send(self._by_name[request.name], intended)
+
+    async def exchange(
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
+        max_redirects: int = 0,
+    ) -> Exchange:  # fmt: skip
+        if (cookies or max_redirects) and not self._full:
+            self._full = True
+            self.dialer.full_connections()  # to read Set-Cookie and Location
+        if cookies and self._jar is None:
+            self._jar = Jar(self._base_url)
+        spec = request
+        path = rendered.path if rendered is not None else None
+        headers = dict(rendered.headers) if rendered is not None else {}
+        body = rendered.body if rendered is not None else None
+        first: RequestResult | None = None
+        for hop in range(max_redirects + 1):
+            exchange = await self._hop(spec, path, headers, body, cookies or max_redirects > 0)
+            result = exchange.result
+            if first is None:
+                first = result
+            location = exchange.headers.get("location")
+            if result.status not in _REDIRECTS or not max_redirects or location is None:
+                break
+            if hop == max_redirects:
+                return self._chain(first, result, hop, ErrorKind.OTHER,
+                                   f"more than {max_redirects} redirects", exchange)  # fmt: skip
+            target = urljoin(self._base_url + (path or spec.path), location)
+            if not target.startswith(self._base_url + "/") and target != self._base_url:
+                return self._chain(first, result, hop, ErrorKind.OTHER,
+                                   f"redirect to {target}: another origin, not followed "
+                                   "by the fast engine (engine: httpx follows it)",
+                                   exchange)  # fmt: skip
+            path = target[len(self._base_url) :] or "/"
+            if result.status == 303 or (result.status in (301, 302) and spec.method == "POST"):
+                spec = dataclasses.replace(spec, method="GET", json=None, body=None)
+                body = None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        assert first is not None
+        return self._chain(first, result, hop, result.error, result.detail, exchange)
+
+    def _chain(
+        self, first: RequestResult, last: RequestResult, redirects: int,
+        error: ErrorKind | None, detail: str, exchange: Exchange,
+    ) -> Exchange:  # fmt: skip
+        """One result for a chain of `redirects` redirects: from the first request's start
+        to the last one's end, judged by the last (phases untimed after a redirect)."""
+        if not redirects and error is last.error:
+            return exchange
+        end = last.started + last.latency
+        result = last._replace(
+            started=first.started, latency=end - first.started, error=error, detail=detail,
+            redirects=redirects, connect=None, wait=None, receive=None,
+        )  # fmt: skip
+        return Exchange(result, exchange.headers, exchange.body)
+
+    async def _hop(
+        self, spec: RequestSpec, path: str | None, headers: dict[str, str], body: bytes | None,
+        keep_headers: bool,
+    ) -> Exchange:  # fmt: skip
+        """One request of a step (or of its redirects), with the user's cookies."""
+        sent = dict(headers)
+        if self._jar is not None:
+            cookie = self._jar.header(path or spec.path)
+            if cookie is not None:
+                sent["Cookie"] = cookie
+        prepared = self._by_name[spec.name]
+        if spec is not prepared.spec:
+            prepared = Prepared(spec, self._host_header, self._prefix)
+        prepared = prepared.for_user(path, sent, body, keep_headers=keep_headers)
+        self._kept = None
+        result = await self._send(prepared, None)
+        kept, self._kept = self._kept, None
+        if kept is None:
+            return Exchange(result, {}, b"")
+        if self._jar is not None and kept.set_cookies:
+            self._jar.extract(path or spec.path, kept.set_cookies)
+        return Exchange(result, kept.headers, kept.content())
+
+    def keep(self, response: Response) -> None:
+        self._kept = response
+
+    async def _send(self, prepared: Prepared, intended: float | None) -> RequestResult:
+        self.begin(prepared, intended)
         self._connect = None
         try:
             if self.needs_connection():
@@ -104,6 +200,9 @@ class FastEngine:
         if ":" in parts.hostname:  # IPv6 literal
             host_header = f"[{parts.hostname}]" + ("" if default else f":{parts.port}")
         prefix = parts.path.rstrip("/")
+        self.origin = f"{parts.scheme}://{host_header}{prefix}"
+        self.host_header, self.prefix = host_header, prefix
+        """The base URL without a trailing slash: where cookies are kept for."""
         self.prepared = {spec.name: Prepared(spec, host_header, prefix) for spec in requests}
         full = any(p.keep_headers or p.keep_body for p in self.prepared.values())
         self.dialer = Dialer(parts.hostname, port, ssl_context, timeout, full=full)

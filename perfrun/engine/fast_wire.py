@@ -20,6 +20,7 @@ import select
 import ssl
 import time
 import zlib
+from collections.abc import Mapping
 from time import perf_counter
 from typing import Any, Protocol
 
@@ -44,11 +45,13 @@ class Response:
     """The headers and body of a response, kept only when a check or a capture needs
     them (see `FullConnection`)."""
 
-    __slots__ = ("body", "headers")
+    __slots__ = ("body", "headers", "set_cookies")
 
     def __init__(self) -> None:
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
+        self.set_cookies: list[str] = []
+        """Every Set-Cookie value on its own (joined in `headers`, they cannot be parsed)."""
 
     def content(self) -> bytes:
         """The (decoded) body."""
@@ -275,9 +278,12 @@ class FullConnection(Connection):
         if self._keep_headers:
             key = name.lower().decode("latin-1")
             text = value.decode("latin-1")
-            headers = self.response.headers
+            response = self.response
+            headers = response.headers
             known = headers.get(key)
             headers[key] = text if known is None else f"{known}, {text}"
+            if key == "set-cookie":
+                response.set_cookies.append(text)
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
@@ -322,6 +328,10 @@ class Prepared:
     """
 
     __slots__ = (
+        "_body",
+        "_host_header",
+        "_prefix",
+        "_spec",
         "close",
         "endpoint",
         "expected",
@@ -341,34 +351,69 @@ class Prepared:
         self.judge = Judge(spec, f"{spec.method} {spec.path}")
         self.expected = self.judge.expected
         self.head = spec.method == "HEAD"
-        self.keep_body = bool(spec.checks.body_contains or spec.checks.json)
-        self.keep_headers = bool(spec.checks.headers)
+        self.keep_body = bool(
+            spec.checks.body_contains
+            or spec.checks.json
+            or any(c.needs_body for c in spec.captures)
+        )
+        self.keep_headers = bool(spec.checks.headers or any(c.needs_headers for c in spec.captures))
         self.static = True
-        self.reads = False
+        self.reads = bool(spec.captures)
         self.endpoint: Any = None
+        self._spec = spec
+        self._host_header = host_header
+        self._prefix = prefix
         body = b""
-        headers = {
-            "Host": host_header,
+        if spec.json is not None:
+            body = json.dumps(spec.json).encode()
+        elif spec.body is not None:
+            body = spec.body.encode()
+        self._body = body
+        self.payload, self.close = self._serialise(spec.path, spec.headers, body)
+        plain = not spec.checks and not self.reads and not self.close
+        self.passes = self.expected if plain else frozenset()
+
+    def _serialise(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[bytes, bool]:
+        """The request's bytes, and whether it asks the server to close the connection."""
+        spec = self._spec
+        defaults = {
+            "Host": self._host_header,
             "User-Agent": f"perfrun/{__version__}",
             "Accept": "*/*",
             "Accept-Encoding": "gzip, deflate",
         }
         if spec.json is not None:
-            body = json.dumps(spec.json).encode()
-            headers["Content-Type"] = "application/json"
-        elif spec.body is not None:
-            body = spec.body.encode()
-        merged = {k.lower(): (k, v) for k, v in headers.items()}
-        merged.update({k.lower(): (k, v) for k, v in spec.headers.items()})
+            defaults["Content-Type"] = "application/json"
+        merged = {k.lower(): (k, v) for k, v in defaults.items()}
+        merged.update({k.lower(): (k, v) for k, v in headers.items()})
         if body or spec.method in ("POST", "PUT", "PATCH"):
             merged["content-length"] = ("Content-Length", str(len(body)))
-        self.close = merged.get("connection", ("", ""))[1].strip().lower() == "close"
-        plain = not spec.checks and not self.reads and not self.close
-        self.passes = self.expected if plain else frozenset()
-        target = request_target(spec.path)
-        lines = [f"{spec.method} {prefix}{target} HTTP/1.1"]
+        close = merged.get("connection", ("", ""))[1].strip().lower() == "close"
+        lines = [f"{spec.method} {self._prefix}{request_target(path)} HTTP/1.1"]
         lines += [f"{name}: {value}" for name, value in merged.values()]
-        self.payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body, close
+
+    def for_user(
+        self, path: str | None, headers: Mapping[str, str], body: bytes | None,
+        keep_headers: bool,
+    ) -> Prepared:  # fmt: skip
+        """A copy for one user's flow step: its bytes rendered (`path` None: the static
+        ones, `headers` added), its response handed back (see `read`), with its headers
+        when `keep_headers` (e.g. for cookies)."""
+        twin = copy.copy(self)
+        if path is not None or headers:
+            spec = self._spec
+            merged = {**spec.headers, **headers}
+            content = self._body if body is None and path is None else (body or b"")
+            twin.payload, twin.close = self._serialise(path or spec.path, merged, content)
+        twin.reads = True
+        twin.passes = frozenset()
+        twin.keep_headers = self.keep_headers or keep_headers
+        return twin
+
+    @property
+    def spec(self) -> RequestSpec:
+        return self._spec
 
     def bound(self, endpoint: Any) -> Prepared:
         """A copy that records into `endpoint` (a run's handle for this request's
@@ -382,7 +427,8 @@ class Prepared:
         return self.payload
 
     def read(self, response: Response, requester: Requester) -> None:
-        """Take what the requester's user keeps from a response; nothing today."""
+        """Hand the response to the requester, whose user captures from it."""
+        requester.keep(response)
 
 
 def classify_os_error(exc: OSError | ValueError) -> tuple[ErrorKind, str]:
@@ -447,6 +493,10 @@ class Dialer:
                     self._connections.discard(conn)
                 else:
                     conn.expire(now)
+
+    def full_connections(self) -> None:
+        """Open full connections from now on (to read response headers, e.g. cookies)."""
+        self.kind = FullConnection
 
     async def aclose(self) -> None:
         """Stop the watchdog; every requester closes its own connection."""
@@ -554,6 +604,9 @@ class Requester:
 
     def connected(self, seconds: float) -> None:
         """That connect opened a connection in `seconds` (before the request goes out)."""
+
+    def keep(self, response: Response) -> None:
+        """The response of a request that reads one (see Prepared.read)."""
 
     async def _connect_and_write(self) -> None:
         try:

@@ -12,7 +12,7 @@ import asyncio
 import json
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 # httpx imports httpcore (~80 ms) when the first client is built and anyio's backend
 # (~25 ms) on the first request. Done here, at import, so those costs never land inside
@@ -21,6 +21,7 @@ import anyio._backends._asyncio  # noqa: F401
 import httpcore  # noqa: F401
 import httpx
 
+from perfrun.engine.base import Exchange, Rendered
 from perfrun.engine.checks import Judge
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import RequestSpec
@@ -137,6 +138,39 @@ class HttpxSession:
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         prepared = self._engine.prepared(request)
+        result, _ = await self._send(
+            prepared, prepared.path, prepared.headers, prepared.content, intended
+        )
+        return result
+
+    async def exchange(
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
+        max_redirects: int = 0,
+    ) -> Exchange:  # fmt: skip
+        prepared = self._engine.prepared(request)
+        self._client.max_redirects = max_redirects
+        if not cookies:
+            self._client.cookies.clear()  # none sent; what the response sets is dropped below
+        if rendered is None:
+            path, headers, content = prepared.path, prepared.headers, prepared.content
+        else:
+            headers = dict(prepared.headers)
+            headers.update(rendered.headers)
+            path, content = rendered.path, rendered.body
+        result, response = await self._send(
+            prepared, path, headers, content, None, follow=max_redirects > 0
+        )
+        if not cookies:
+            self._client.cookies.clear()
+        if response is None or not request.captures:
+            return Exchange(result, {}, b"")
+        kept = {name.lower(): value for name, value in response.headers.items()}
+        return Exchange(result, kept, response.content)
+
+    async def _send(
+        self, prepared: _Prepared, path: str, headers: Mapping[str, str], content: bytes | None,
+        intended: float | None, follow: bool = False,
+    ) -> tuple[RequestResult, httpx.Response | None]:  # fmt: skip
         self._connecting = False
         self._marks = {}
         started = time.perf_counter()
@@ -145,24 +179,33 @@ class HttpxSession:
             async with asyncio.timeout(self._engine.timeout):
                 response = await self._client.request(
                     prepared.method,
-                    prepared.path,
-                    headers=prepared.headers,
-                    content=prepared.content,
+                    path,
+                    headers=headers,
+                    content=content,
                     extensions={"trace": self._trace},
+                    follow_redirects=follow,
                 )
         except Exception as exc:  # a failed request is data, never an exception out
             kind, detail = classify(exc)
             if kind is ErrorKind.TIMEOUT and self._connecting:
                 kind = ErrorKind.CONNECT_TIMEOUT
             latency = time.perf_counter() - started
-            return RequestResult(prepared.name, started, latency, 0, 0, kind, detail, queued)
+            failed = RequestResult(prepared.name, started, latency, 0, 0, kind, detail, queued)
+            return failed, None
         end = time.perf_counter()
         connect, wait, receive = self._phases(end)
-        return prepared.judge.judge(
-            started, end - started, queued, response.status_code,
+        if response.history:  # a chain: the trace's marks are the last hop's
+            connect = wait = receive = None
+        result = prepared.judge.judge(
+            started,
+            end - started,
+            queued,
+            response.status_code,
             response.num_bytes_downloaded,  # on the wire, before any decoding
-            response.headers, lambda: response.content,
-        )._replace(connect=connect, wait=wait, receive=receive)  # fmt: skip
+            response.headers,
+            lambda: response.content,
+        )._replace(connect=connect, wait=wait, receive=receive, redirects=len(response.history))
+        return result, response
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -307,6 +307,7 @@ def _counts(stats: EndpointStats, duration: float) -> RequestCounts:
         error_rate=100.0 * stats.failed / total if total else None,
         rps=total / duration if duration > 0 else 0.0,
         bytes_received=stats.bytes_received,
+        redirects=stats.redirects,
     )
 
 

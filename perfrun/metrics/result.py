@@ -25,6 +25,9 @@ class ErrorKind(enum.StrEnum):
     """A status outside `expect_status` that is neither 4xx nor 5xx."""
     CHECK_FAILED = "check_failed"
     """The status was expected but a response check (body, JSON, header) failed."""
+    CAPTURE_FAILED = "capture_failed"
+    """A flow step's capture found nothing in the response; the rest of the user's
+    iteration is skipped."""
     OTHER = "other"
 
     @property
@@ -75,6 +78,9 @@ class RequestResult(NamedTuple):
     first byte); None when no byte came or the engine cannot tell."""
     receive: float | None = None
     """Seconds from that first byte to the response's last."""
+    redirects: int = 0
+    """Redirects followed on the way to this response (its latency covers them all;
+    its phases are then not timed)."""
 
     @property
     def ok(self) -> bool:

@@ -30,7 +30,7 @@ class EndpointStats:
 
     __slots__ = (
         "bytes_received", "errors", "failed", "failed_checks", "failed_latency", "latency",
-        "pending", "phases", "receives", "succeeded", "waits",
+        "pending", "phases", "receives", "redirects", "succeeded", "waits",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -42,6 +42,8 @@ class EndpointStats:
         """Successful requests only, from the intended send time (see RequestResult)."""
         self.failed_latency = LatencyHistogram()
         self.failed_checks: Counter[str] = Counter()
+        self.redirects = 0
+        """Redirects followed by its requests."""
         self.phases = Phases()
         """Where the requests' time went (those that got a response, or a connection)."""
         self.pending: list[int] = []
@@ -62,6 +64,7 @@ class EndpointStats:
 
     def record(self, result: RequestResult) -> None:
         self.bytes_received += result.bytes_received
+        self.redirects += result.redirects
         if result.connect is not None:
             self.phases.connect.record(result.connect)
         self.phase(result.wait, result.receive)
@@ -119,6 +122,7 @@ class EndpointStats:
         self.succeeded += other.succeeded
         self.failed += other.failed
         self.bytes_received += other.bytes_received
+        self.redirects += other.redirects
         self.errors.update(other.errors)
         self.latency.merge(other.latency)
         self.failed_latency.merge(other.failed_latency)

@@ -81,6 +81,9 @@ class RequestCounts:
     error_rate: float | None
     rps: float
     bytes_received: int
+    redirects: int = 0
+    """Redirects followed on the way (flows; each request counts once, its redirects
+    here)."""
 
 
 PHASES = ("connect", "wait", "receive")

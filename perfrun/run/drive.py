@@ -20,6 +20,7 @@ from typing import Any
 
 from perfrun.engine.base import Engine, EngineFactory
 from perfrun.engine.executors import load_runner
+from perfrun.engine.flow import run_flow
 from perfrun.engine.lag import probe_loop_lag
 from perfrun.engine.pacer import Pacer
 from perfrun.engine.profile import rate_profile
@@ -172,6 +173,10 @@ def _executor(
     """The coroutine that runs the scenario's load model, starting at stats.origin: the
     engine's own when it runs the models itself (see perfrun.engine.executors)."""
     load, requests, start = scenario.load, scenario.requests, stats.origin
+    if scenario.flow:
+        return run_flow(load, requests, scenario.data, engine, stats.record, start=start,
+                        share=share, cookies=scenario.cookies,
+                        max_redirects=scenario.max_redirects)  # fmt: skip
     runner = load_runner(engine)
     # No seed: each process seeds its random draws from os.urandom, so workers differ.
     if load.model is LoadModel.OPEN:

@@ -27,7 +27,7 @@ from perfrun.scenario.units import format_duration, parse_rate
 # `users, requests_per_user, duration` first: the unknown-key hint lists them in this order.
 _LOAD_KEYS = (
     "users", "requests_per_user", "duration", "ramp_up", "think_time", "timeout", "rate",
-    "max_in_flight", "arrival", "warmup", "stages", "start_rate", "start_users",
+    "max_in_flight", "arrival", "warmup", "stages", "start_rate", "start_users", "iterations",
 )  # fmt: skip
 _STAGE_KEYS = ("duration", "rate", "users")
 
@@ -41,9 +41,16 @@ _NOT_WITH_STAGES = {
 }
 
 
-def parse_load(value: Any, loc: Loc) -> LoadSpec:
-    """The `load:` mapping at `loc` as a validated `LoadSpec`."""
+def parse_load(value: Any, loc: Loc, flow: bool = False) -> LoadSpec:
+    """The `load:` mapping at `loc` as a validated `LoadSpec`; a `flow` counts
+    `iterations` of its steps where a request mix counts `requests_per_user`."""
     fields = mapping(value, loc, _LOAD_KEYS)
+    if flow:
+        return _flow_load(fields, loc)
+    if _has(fields, "iterations"):
+        raise loc.key_line(fields, "iterations").error(
+            "counts the rounds of a flow; a requests: mix counts requests_per_user"
+        )
     if _has(fields, "stages"):
         if _has(fields, "rate"):
             raise loc.key_line(fields, "stages").error("set either rate or stages, not both")
@@ -60,6 +67,38 @@ def parse_load(value: Any, loc: Loc) -> LoadSpec:
         )
     timeout = seconds(optional(fields, "timeout", 10), loc.at(fields, "timeout"), allow_zero=False)
     return dataclasses.replace(shape, warmup=warmup, timeout=timeout)
+
+
+def _flow_load(fields: LineDict, loc: Loc) -> LoadSpec:
+    """A flow's load: users that each run the steps `iterations` times or for `duration`
+    (the closed model: a user's next step waits for its previous response)."""
+    for key in ("rate", "stages", "requests_per_user", *_OPEN_ONLY, "start_users", "start_rate"):
+        if _has(fields, key):
+            raise loc.key_line(fields, key).error(
+                "is not for a flow: its users each run the steps for iterations or a duration"
+            )
+    count, duration = optional(fields, "iterations"), optional(fields, "duration")
+    if (count is None) == (duration is None):
+        raise loc.error("set one of iterations or duration")
+    if not _has(fields, "users"):
+        raise loc.error("missing required key 'users'")
+    duration_s = None if duration is None else seconds(duration, loc.at(fields, "duration"), False)
+    warmup = seconds(optional(fields, "warmup", 0), loc.at(fields, "warmup"), allow_zero=True)
+    if duration_s is not None and warmup >= duration_s:
+        raise loc.at(fields, "warmup").error(
+            f"warmup {format_duration(warmup)} must be shorter than the run "
+            f"({format_duration(duration_s)})"
+        )
+    return LoadSpec(
+        model=LoadModel.CLOSED,
+        users=integer(fields["users"], loc.at(fields, "users"), minimum=1),
+        iterations=None if count is None else integer(count, loc.at(fields, "iterations"), 1),
+        duration=duration_s,
+        ramp_up=seconds(optional(fields, "ramp_up", 0), loc.at(fields, "ramp_up"), True),
+        think_time=_think_time(fields, loc),
+        warmup=warmup,
+        timeout=seconds(optional(fields, "timeout", 10), loc.at(fields, "timeout"), False),
+    )
 
 
 # --- the three shapes -------------------------------------------------------------------

@@ -32,6 +32,8 @@ from perfrun.scenario._yaml import (
     string,
     substitute,
 )
+from perfrun.scenario.captures import Capture, CaptureError, Source, compile_capture
+from perfrun.scenario.data import Data, DataError, Order, load_data
 from perfrun.scenario.metrics import BY_THRESHOLD, COMPARED, PERCENT_METRICS
 from perfrun.scenario.model import (
     DEMO_TARGET,
@@ -42,7 +44,15 @@ from perfrun.scenario.model import (
     Scenario,
     ScenarioType,
     Severity,
+    Templated,
     Threshold,
+)
+from perfrun.scenario.templates import (
+    Template,
+    TemplateError,
+    compile_basic_auth,
+    compile_json,
+    compile_template,
 )
 from perfrun.scenario.units import parse_base_url
 
@@ -51,12 +61,18 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 _FILE_KEYS = ("scenarios",)
 _SCENARIO_KEYS = (
     "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
-    "monitor", "regression",
+    "monitor", "regression", "flow", "data", "cookies", "max_redirects", "auth",
 )  # fmt: skip
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
-    "expect_body_contains", "expect_json", "expect_header",
+    "expect_body_contains", "expect_json", "expect_header", "auth",
 )  # fmt: skip
+_STEP_KEYS = (
+    *(key for key in _REQUEST_KEYS if key != "weight"), "once", "capture", "think_time",
+)  # fmt: skip
+_DATA_KEYS = ("file", "order")
+_AUTH_KEYS = ("basic", "bearer")
+_CAPTURE_SOURCES = tuple(source.value for source in Source)
 _MONITOR_KEYS = ("pid", "process", "interval")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _SCENARIO_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -190,8 +206,10 @@ def _expected_headers(value: Any, loc: Loc) -> dict[str, str | None]:
 # --- requests ---------------------------------------------------------------------------
 
 
-def _request(value: Any, loc: Loc) -> RequestSpec:
-    fields = mapping(value, loc, _REQUEST_KEYS)
+def _request(value: Any, loc: Loc, step: bool = False, auth: Template | None = None) -> RequestSpec:
+    """A request of a mix, or a flow `step`; `auth` is the scenario's, for those without
+    their own `auth` or Authorization header."""
+    fields = mapping(value, loc, _STEP_KEYS if step else _REQUEST_KEYS)
     require(fields, ("name", "path"), loc)
     name = string(fields["name"], loc.at(fields, "name"))
     json_value, body = optional(fields, "json"), optional(fields, "body")
@@ -205,28 +223,176 @@ def _request(value: Any, loc: Loc) -> RequestSpec:
     path = fields["path"]
     if not isinstance(path, str) or not path.startswith("/"):
         raise loc.at(fields, "path").error(f"must be a string starting with '/', got {shown(path)}")
+    headers = _headers(optional(fields, "headers"), loc.at(fields, "headers"))
+    own = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
+    if own is not None and "authorization" in map(str.lower, headers):
+        raise loc.key_line(fields, "auth").error("set either auth or an Authorization header")
+    authorization: tuple[tuple[str, Template], ...] = ()
+    if own is not None or (auth is not None and "authorization" not in map(str.lower, headers)):
+        chosen = own if own is not None else auth
+        assert chosen is not None
+        if chosen.static:
+            headers["Authorization"] = chosen.text
+        else:
+            authorization = (("Authorization", chosen),)
+    text = None if body is None else string(body, loc.at(fields, "body"), allow_empty=True)
+    think = optional(fields, "think_time")
     return RequestSpec(
         name=name,
         method=method.upper(),
         path=path,
         weight=number(optional(fields, "weight", 1), loc.at(fields, "weight"), positive=True),
-        headers=_headers(optional(fields, "headers"), loc.at(fields, "headers")),
+        headers=headers,
         json=plain(json_value),
-        body=None if body is None else string(body, loc.at(fields, "body"), allow_empty=True),
+        body=text,
         expect_status=_statuses(
             optional(fields, "expect_status", 200), loc.at(fields, "expect_status")
         ),
         checks=_checks(fields, loc),
+        templated=_templated(path, headers, plain(json_value), text, fields, loc, authorization),
+        once=_flag(optional(fields, "once", False), loc.at(fields, "once")),
+        think_time=None if think is None else seconds(think, loc.at(fields, "think_time"), True),
+        captures=_captures(optional(fields, "capture"), loc.at(fields, "capture")),
     )
 
 
-def _requests(value: Any, loc: Loc) -> tuple[RequestSpec, ...]:
+def _flag(value: Any, loc: Loc) -> bool:
+    if not isinstance(value, bool):
+        raise loc.error(f"must be true or false, got {shown(value)}")
+    return value
+
+
+def _templated(
+    path: str, headers: Mapping[str, str], json_value: Any, body: str | None,
+    fields: LineDict, loc: Loc, extra: tuple[tuple[str, Template], ...] = (),
+) -> Templated | None:  # fmt: skip
+    """The request's `{{ … }}` templates, compiled (with `extra` header templates);
+    None when nothing varies."""
+
+    def compiled(text: str, key: str) -> Any:
+        try:
+            return compile_template(text)
+        except TemplateError as exc:
+            raise loc.at(fields, key).error(str(exc)) from None
+
+    path_template = compiled(path, "path")
+    header_templates = (
+        *((name, compiled(value, "headers")) for name, value in headers.items()),
+        *extra,
+    )
+    body_template = None
+    if json_value is not None:
+        try:
+            body_template = compile_json(json_value)
+        except TemplateError as exc:
+            raise loc.at(fields, "json").error(str(exc)) from None
+    elif body is not None:
+        body_template = compiled(body, "body")
+    templates = [path_template, *(t for _, t in header_templates), body_template]
+    if all(t is None or t.static for t in templates):
+        return None
+    return Templated(path_template, header_templates, body_template)
+
+
+def _auth(value: Any, loc: Loc) -> Template | None:
+    """`auth: {basic: [user, password]}` or `{bearer: token}`, as an Authorization value
+    (templates allowed)."""
+    if value is None:
+        return None
+    fields = mapping(value, loc, _AUTH_KEYS)
+    if len(fields) != 1:
+        raise loc.error("takes one of basic: [user, password] or bearer: TOKEN")
+    ((kind, raw),) = fields.items()
+    at = loc.at(fields, kind)
+    try:
+        if kind == "bearer":
+            return compile_template(f"Bearer {string(raw, at)}")
+        if not isinstance(raw, LineList) or len(raw) != 2:
+            raise at.error(f"must be [user, password], got {shown(raw)}")
+        user = string(raw[0], at.at(raw, 0))
+        password = string(raw[1], at.at(raw, 1), allow_empty=True)
+        return compile_basic_auth(user, password)
+    except TemplateError as exc:
+        raise at.error(str(exc)) from None
+
+
+def _captures(value: Any, loc: Loc) -> tuple[Capture, ...]:
+    """`capture: {name: {json|header|regex|status: expression}}`."""
+    if value is None:
+        return ()
+    if not isinstance(value, LineDict) or not value:
+        raise loc.error(f"must be a mapping of variable name to what to take, got {shown(value)}")
+    captures = []
+    for name, spec in value.items():
+        item_loc = loc.at(value, name)
+        if not isinstance(name, str) or not name.isidentifier():
+            raise loc.key_line(value, name).error(
+                f"capture name {shown(name)} is not a name a template can use"
+            )
+        fields = mapping(spec, item_loc, _CAPTURE_SOURCES)
+        if len(fields) != 1:
+            raise item_loc.error(f"takes one of {', '.join(_CAPTURE_SOURCES)}, e.g. {{json: id}}")
+        ((source, expression),) = fields.items()
+        try:
+            captures.append(compile_capture(name, source, plain(expression)))
+        except CaptureError as exc:
+            raise item_loc.at(fields, source).error(str(exc)) from None
+    return tuple(captures)
+
+
+def _data(value: Any, loc: Loc) -> Data | None:
+    """`data: {file, order}`, the file read now, relative to the scenario file."""
+    if value is None:
+        return None
+    fields = mapping(value, loc, _DATA_KEYS)
+    require(fields, ("file",), loc)
+    name = string(fields["file"], loc.at(fields, "file"))
+    order = choice(optional(fields, "order", "sequential"), Order, loc.at(fields, "order"))
+    try:
+        return load_data(Path(loc.file).parent / name, order)
+    except DataError as exc:
+        raise loc.at(fields, "file").error(str(exc)) from None
+
+
+def _flow(
+    value: Any, loc: Loc, data: Data | None, auth: Template | None
+) -> tuple[RequestSpec, ...]:
+    """`flow:` steps, in order; every variable a step names comes from the data or from
+    a capture of an earlier step."""
+    if not isinstance(value, LineList) or not value:
+        raise loc.error(f"must be a non-empty list of steps, got {shown(value)}")
+    defined = set(data.columns) if data is not None else set()
+    steps: list[RequestSpec] = []
+    for index, item in enumerate(value):
+        item_loc = loc.at(value, index)
+        step = _request(item, item_loc, step=True, auth=auth)
+        for earlier, other in enumerate(steps):
+            if other.name == step.name:
+                raise item_loc.at(item, "name").error(
+                    f"duplicate step name '{step.name}' (also flow -> {earlier})"
+                )
+        _check_variables(step, defined, item_loc, "an earlier step's capture")
+        defined.update(capture.name for capture in step.captures)
+        steps.append(step)
+    return tuple(steps)
+
+
+def _check_variables(spec: RequestSpec, defined: set[str], loc: Loc, also: str) -> None:
+    if spec.templated is None:
+        return
+    for variable in sorted(spec.templated.variables - defined):
+        raise loc.error(
+            f"{spec.name}: {{{{ {variable} }}}} names no data column, {also} or $built-in"
+        )
+
+
+def _requests(value: Any, loc: Loc, auth: Template | None) -> tuple[RequestSpec, ...]:
     if not isinstance(value, LineList) or not value:
         raise loc.error(f"must be a non-empty list of requests, got {shown(value)}")
     specs: list[RequestSpec] = []
     for index, item in enumerate(value):
         item_loc = loc.at(value, index)
-        spec = _request(item, item_loc)
+        spec = _request(item, item_loc, auth=auth)
         for earlier, other in enumerate(specs):
             if other.name == spec.name:
                 raise item_loc.at(item, "name").error(
@@ -283,22 +449,57 @@ def _regression(value: Any, loc: Loc) -> dict[str, float]:
 
 def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
     fields = mapping(value, loc, _SCENARIO_KEYS)
-    require(fields, ("type", "severity", "requests", "load"), loc)
+    require(fields, ("type", "severity", "load"), loc)
     description = optional(fields, "description", "")
+    data = _data(optional(fields, "data"), loc.at(fields, "data"))
+    auth = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
+    flow = _has_key(fields, "flow")
+    if flow == _has_key(fields, "requests"):
+        raise loc.error("set either requests (a weighted mix) or flow (steps in order)")
+    if flow:
+        requests = _flow(fields["flow"], loc.at(fields, "flow"), data, auth)
+    else:
+        if data is not None:
+            raise loc.key_line(fields, "data").error(
+                "data feeds the templates of flow steps: write the requests as a flow"
+            )
+        requests = _requests(fields["requests"], loc.at(fields, "requests"), auth)
+        for index, spec in enumerate(requests):
+            if spec.templated is not None:  # not rendered in a mix yet: never sent as text
+                raise loc.at(fields["requests"], index).error(
+                    f"{spec.name}: {{{{ … }}}} templates are for flow steps: write the "
+                    "requests as a flow (flow:)"
+                )
+    load = parse_load(fields["load"], loc.at(fields, "load"), flow=flow)
+    if data is not None and data.order is Order.UNIQUE and len(data.rows) < load.users:
+        raise loc.at(fields, "data").error(
+            f"order unique gives each user its own row: {len(data.rows)} rows for "
+            f"{load.users} users"
+        )
     return Scenario(
         name=name,
         type=choice(fields["type"], ScenarioType, loc.at(fields, "type")),
         severity=choice(fields["severity"], Severity, loc.at(fields, "severity")),
         base_url=_base_url(optional(fields, "base_url", DEMO_TARGET), loc.at(fields, "base_url")),
         engine=choice(optional(fields, "engine", "auto"), EngineChoice, loc.at(fields, "engine")),
-        requests=_requests(fields["requests"], loc.at(fields, "requests")),
-        load=parse_load(fields["load"], loc.at(fields, "load")),
+        requests=requests,
+        load=load,
         thresholds=_thresholds(optional(fields, "thresholds"), loc.at(fields, "thresholds")),
         monitor=_monitor(optional(fields, "monitor"), loc.at(fields, "monitor")),
         regression=_regression(optional(fields, "regression"), loc.at(fields, "regression")),
         description=string(description, loc.at(fields, "description"), allow_empty=True),
         source=f"{loc.file}:{loc.line}",
+        flow=flow,
+        data=data,
+        cookies=_flag(optional(fields, "cookies", True), loc.at(fields, "cookies")),
+        max_redirects=integer(
+            optional(fields, "max_redirects", 10), loc.at(fields, "max_redirects"), minimum=0
+        ),
     )
+
+
+def _has_key(fields: LineDict, key: str) -> bool:
+    return key in fields and fields[key] is not None
 
 
 # --- public API -------------------------------------------------------------------------

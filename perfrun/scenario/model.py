@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from perfrun.scenario.captures import Capture
+from perfrun.scenario.data import Data
 from perfrun.scenario.metrics import BY_THRESHOLD, Bound
+from perfrun.scenario.templates import Template
 
 DEMO_TARGET = "demo"
 """`base_url` value that makes perfrun start its built-in demo service."""
@@ -79,6 +82,34 @@ class RequestSpec:
     body: str | None = None
     expect_status: tuple[int, ...] = (200,)
     checks: Checks = field(default_factory=Checks)
+    templated: Templated | None = None
+    """What varies per user and request (`{{ … }}` in the path, a header value or the
+    body), compiled; None when nothing does: the request's bytes are built once."""
+    once: bool = False
+    """A flow step run once per user, before its first iteration (e.g. a login)."""
+    think_time: float | None = None
+    """A flow step's pause after its response (the load's think_time when None)."""
+    captures: tuple[Capture, ...] = ()
+    """What a flow step takes from its response for the steps after it."""
+
+
+@dataclass(frozen=True)
+class Templated:
+    """A request's templates: the path (with its query), header values by name, the
+    body (`body`, or `json` serialised with its string leaves templated)."""
+
+    path: Template
+    headers: tuple[tuple[str, Template], ...]
+    body: Template | None
+
+    @property
+    def variables(self) -> frozenset[str]:
+        found = set(self.path.variables)
+        for _, template in self.headers:
+            found |= template.variables
+        if self.body is not None:
+            found |= self.body.variables
+        return frozenset(found)
 
 
 class EngineChoice(enum.StrEnum):
@@ -123,6 +154,8 @@ class LoadSpec:
 
     users: int = 0
     requests_per_user: int | None = None
+    iterations: int | None = None
+    """A flow: how many times each user runs its steps (instead of requests_per_user)."""
     duration: float | None = None
     ramp_up: float = 0.0
     think_time: float = 0.0
@@ -182,6 +215,15 @@ class Scenario:
     description: str = ""
     source: str = ""
     """Where it was defined, `file:line`, for messages."""
+    flow: bool = False
+    """`requests` are a flow's steps, run in order by every user (`flow:`), not a
+    weighted mix (`requests:`)."""
+    data: Data | None = None
+    """Per-user data rows (`data:`), whose columns templates name."""
+    cookies: bool = True
+    """A flow's users each keep their own cookie jar (`cookies: false`: none)."""
+    max_redirects: int = 10
+    """Redirects a flow step follows (0: none; a 3xx is then judged as any status)."""
 
     @property
     def uses_demo_target(self) -> bool:

@@ -56,11 +56,12 @@ class TargetProcess:
         self.stop()
 
 
-def start_target(*args: str, timeout: float = 15.0) -> TargetProcess:
-    """Run target.py with these options; return once it has printed its URL."""
+def start_target(*args: str, timeout: float = 15.0, script: Path = TARGET_SCRIPT) -> TargetProcess:
+    """Run target.py (or another server `script` of tests/servers that prints its URL the
+    same way) with these options; return once it has printed its URL."""
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the TargetProcess
     process = subprocess.Popen(
-        [sys.executable, str(TARGET_SCRIPT), *args],
+        [sys.executable, str(script), *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=stderr,
@@ -75,7 +76,8 @@ def start_target(*args: str, timeout: float = 15.0) -> TargetProcess:
         stderr.close()
         if not isinstance(exc, Exception):  # KeyboardInterrupt: no wrapping
             raise
-        raise RuntimeError(f"target.py {' '.join(args)} did not start ({exc}):\n{detail}") from exc
+        name = f"{script.name} {' '.join(args)}"
+        raise RuntimeError(f"{name} did not start ({exc}):\n{detail}") from exc
     return TargetProcess(process, url, stderr)
 
 

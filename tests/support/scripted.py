@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from perfrun.engine.base import Exchange, Rendered
 from perfrun.engine.timing import sleep_until
 from perfrun.metrics.result import ErrorKind, RequestResult, status_error
 from perfrun.scenario.model import (
@@ -123,6 +124,16 @@ class ScriptedSession:
         self.closed = False
         self.sent_at: list[float] = []
         """When each of its requests went out (perf_counter)."""
+        self.rendered: list[Rendered | None] = []
+        """What each flow step was rendered as (see `exchange`)."""
+
+    async def exchange(
+        self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
+        max_redirects: int = 0,
+    ) -> Exchange:  # fmt: skip
+        """As `send`; the scripted response has no headers or body to capture from."""
+        self.rendered.append(rendered)
+        return Exchange(await self.send(request), {}, b"")
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         engine = self._engine

@@ -1,0 +1,153 @@
+"""Flows: every virtual user runs the scenario's steps in order, iteration after iteration,
+with variables of its own (its data row, what it captured) on a session of its own.
+
+The rules:
+- A user runs `iterations` iterations, or iterations until `duration` has passed: no step
+  starts after the deadline, and a step in flight then completes and counts.
+- `once` steps run in the user's first iteration only; a once step that fails is tried
+  again at the next iteration.
+- A capture that finds nothing fails its request (`capture_failed`). A failed step whose
+  captures or once-ness later steps depend on ends the iteration: the steps after it
+  would only fail for want of its variables. Other failed steps do not.
+- After each step, its `think_time` (else the load's) passes before the next.
+- At each iteration the user's data row (`perfrun.scenario.data.row_for`) is laid over
+  its variables; captures persist from one iteration to the next.
+Users start at their ramp-up offsets, like the closed model's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping, Sequence
+
+from perfrun.engine.base import Engine, Exchange, Rendered, Session, Sink
+from perfrun.engine.closed import ramp_delays
+from perfrun.engine.share import Share
+from perfrun.engine.timing import sleep_until
+from perfrun.metrics.result import ErrorKind, RequestResult
+from perfrun.scenario.data import Data, row_for
+from perfrun.scenario.model import LoadSpec, RequestSpec
+from perfrun.scenario.templates import Context
+
+
+async def run_flow(
+    load: LoadSpec,
+    steps: Sequence[RequestSpec],
+    data: Data | None,
+    engine: Engine,
+    sink: Sink,
+    *,
+    start: float,
+    share: Share = Share.WHOLE,
+    seed: int | None = None,
+    cookies: bool = True,
+    max_redirects: int = 10,
+) -> None:
+    """Run the flow from `start` (a perf_counter time) to completion; every result goes
+    to `sink`. With a `share`, only this worker's users run (user indices, and so data
+    rows, are the same whichever worker runs a user)."""
+    deadline = start + load.duration if load.duration is not None else None
+    rng = random.Random(seed)
+    delays = ramp_delays(load.users, load.ramp_up)
+    users = [
+        _User(
+            index, load, steps, data, random.Random(rng.random()), sink, cookies, max_redirects
+        ).run(engine, start + delays[index], deadline)
+        for index in share.indices(load.users)
+    ]
+    await asyncio.gather(*users)
+
+
+class _User:
+    def __init__(
+        self, index: int, load: LoadSpec, steps: Sequence[RequestSpec], data: Data | None,
+        rng: random.Random, sink: Sink, cookies: bool, max_redirects: int,
+    ) -> None:  # fmt: skip
+        self.cookies = cookies
+        self.max_redirects = max_redirects
+        self.index = index
+        self.load = load
+        self.steps = steps
+        self.data = data
+        self.rng = rng
+        self.sink = sink
+        self.variables: dict[str, str] = {}
+        self.done_once: set[str] = set()
+
+    async def run(self, engine: Engine, start_at: float, deadline: float | None) -> None:
+        await sleep_until(start_at)
+        session = engine.session()
+        try:
+            iteration = 0
+            while self.load.iterations is None or iteration < self.load.iterations:
+                if deadline is not None and time.perf_counter() >= deadline:
+                    return
+                if not await self._iteration(session, iteration, deadline):
+                    return
+                iteration += 1
+        finally:
+            await session.aclose()
+
+    async def _iteration(self, session: Session, iteration: int, deadline: float | None) -> bool:
+        """One pass over the steps; False once the deadline has passed."""
+        if self.data is not None:
+            row = row_for(self.data, self.index, iteration, self.load.users, self.rng)
+            self.variables.update(row)
+        context = Context(self.index, iteration, self.rng)
+        for step in self.steps:
+            if step.once and step.name in self.done_once:
+                continue
+            if deadline is not None and time.perf_counter() >= deadline:
+                return False
+            result = await self._step(session, step, context)
+            self.sink(result)
+            if result.error is None:
+                if step.once:
+                    self.done_once.add(step.name)
+            elif step.once or step.captures:
+                break  # the steps after it need what it did not give
+            think = step.think_time if step.think_time is not None else self.load.think_time
+            if think > 0:
+                await asyncio.sleep(think)
+        return True
+
+    async def _step(self, session: Session, step: RequestSpec, context: Context) -> RequestResult:
+        try:
+            rendered = render(step, self.variables, context)
+        except ValueError as exc:
+            return RequestResult(
+                step.name, time.perf_counter(), 0.0, 0, 0, ErrorKind.OTHER, str(exc)
+            )
+        exchange = await session.exchange(step, rendered, self.cookies, self.max_redirects)
+        if exchange.result.error is not None or not step.captures:
+            return exchange.result
+        return self._capture(step, exchange)
+
+    def _capture(self, step: RequestSpec, exchange: Exchange) -> RequestResult:
+        result = exchange.result
+        taken: dict[str, str] = {}
+        for capture in step.captures:
+            text = capture.take(result.status, exchange.headers, exchange.body)
+            if text is None:
+                where = f"{capture.source} {capture.expression!r}"
+                detail = f"capture {capture.name} ({where}) found nothing"
+                return result._replace(error=ErrorKind.CAPTURE_FAILED, detail=detail)
+            taken[capture.name] = text
+        self.variables.update(taken)
+        return result
+
+
+def render(step: RequestSpec, variables: Mapping[str, str], context: Context) -> Rendered | None:
+    """The step as this user sends it now; None when nothing in it varies. ValueError
+    when a rendered header value holds a line break (it would inject headers)."""
+    templated = step.templated
+    if templated is None:
+        return None
+    headers = {name: t.render(variables, context) for name, t in templated.headers}
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"{step.name}: header {name} rendered with a line break: not sent")
+    body = templated.body.render(variables, context).encode() if templated.body else None
+    return Rendered(templated.path.render(variables, context), headers, body)

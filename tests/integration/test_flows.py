@@ -1,0 +1,275 @@
+"""Flows run end to end against tests/servers/accounts.py on both engines: every data
+row logs in exactly once under `order: unique`, every later step sends the token and
+item the user captured, and the counts are exact. A capture that finds nothing fails
+its request as capture_failed and skips the rest of the iteration."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from perfrun.engine.factory import EngineRecipe
+from perfrun.metrics.stats import ScenarioStats
+from perfrun.run.drive import drive
+from perfrun.scenario.loader import load_file
+from tests.servers.launch import TargetProcess, start_target
+from tests.support.perfrun_cli import RunPerfrun, only_scenario
+
+ACCOUNTS = Path(__file__).parents[1] / "servers" / "accounts.py"
+USERS, ITERATIONS = 6, 4
+
+FLOW = """\
+scenarios:
+  shop:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: unique}}
+    flow:
+      - name: login
+        once: true
+        method: POST
+        path: /login
+        json: {{user: "{{{{ user }}}}", password: "{{{{ password }}}}"}}
+        capture:
+          token: {{json: token}}
+      - name: list
+        path: /items
+        headers: {{Authorization: "Bearer {{{{ token }}}}"}}
+        capture:
+          item: {{json: "{item_path}"}}
+      - name: item
+        path: /items/{{{{ item }}}}
+        headers: {{Authorization: "Bearer {{{{ token }}}}"}}
+    load: {{users: {users}, iterations: {iterations}}}
+"""
+
+
+@pytest.fixture
+def accounts() -> Iterator[TargetProcess]:
+    with start_target("--users", str(USERS), script=ACCOUNTS) as target:
+        yield target
+
+
+def run_yaml(
+    tmp_path: Path, template: str, url: str, engine: str, **fields: object
+) -> ScenarioStats:
+    """Write users.csv (user0/pw0 …) and the scenario `template` filled in with the URL,
+    USERS, ITERATIONS and `fields`; run it on `engine`; its stats."""
+    rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
+    (tmp_path / "users.csv").write_text("user,password\n" + rows)
+    text = template.format(url=url, users=USERS, iterations=ITERATIONS, **fields)
+    path = tmp_path / "scenario.yaml"
+    path.write_text(textwrap.dedent(text))
+    (scenario,) = load_file(path, {})
+    stats = ScenarioStats.for_load(scenario.load)
+    recipe = EngineRecipe(engine, url, scenario.load.timeout, scenario.requests)
+    assert not drive(scenario, recipe, stats, signals=())
+    return stats
+
+
+def run_flow(
+    tmp_path: Path, url: str, engine: str, item_path: str = "items[1].id"
+) -> ScenarioStats:
+    return run_yaml(tmp_path, FLOW, url, engine, item_path=item_path)
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_each_user_logs_in_once_and_uses_its_own_token_and_items(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    stats = run_flow(tmp_path, accounts.url, engine)
+
+    endpoints = stats.endpoints
+    assert {name: e.total for name, e in endpoints.items()} == {
+        "login": USERS,
+        "list": USERS * ITERATIONS,
+        "item": USERS * ITERATIONS,
+    }
+    assert stats.overall.failed == 0, dict(stats.overall.errors)
+    accounts.stop()
+    log = accounts.stderr_text()
+    logins = log.split("LOGINS ")[1].splitlines()[0].split()
+    assert logins == [f"user{i}=1" for i in range(USERS)]
+    assert "DENIED 0" in log
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_a_capture_that_finds_nothing_fails_and_skips_the_rest_of_the_iteration(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    stats = run_flow(tmp_path, accounts.url, engine, item_path="items[5].id")
+
+    endpoints = stats.endpoints
+    assert endpoints["login"].total == endpoints["login"].succeeded == USERS
+    listing = endpoints["list"]
+    assert listing.total == listing.errors["capture_failed"] == USERS * ITERATIONS
+    assert "item" not in endpoints
+    assert "found nothing" in stats.error_samples["capture_failed"]
+
+
+COOKIE_FLOW = """\
+scenarios:
+  session:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: unique}}
+    cookies: {cookies}
+    flow:
+      - name: login
+        once: true
+        method: POST
+        path: /login
+        json: {{user: "{{{{ user }}}}", password: "{{{{ password }}}}"}}
+        capture:
+          token: {{json: token}}
+      - name: me
+        path: /me
+        capture:
+          who: {{json: user}}
+      - name: own_item
+        path: /items/{{{{ who }}}}-a
+        headers: {{Authorization: "Bearer {{{{ token }}}}"}}
+    load: {{users: {users}, iterations: {iterations}}}
+"""
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+@pytest.mark.parametrize("cookies", [True, False])
+def test_each_user_keeps_its_own_cookies_unless_told_not_to(
+    tmp_path: Path, accounts: TargetProcess, engine: str, cookies: bool
+) -> None:
+    """The session cookie set at login names the user on /me; the item of that user
+    is fetched with the same user's token: a cookie from another user would be a 403."""
+    stats = run_yaml(tmp_path, COOKIE_FLOW, accounts.url, engine, cookies=str(cookies).lower())
+
+    endpoints = stats.endpoints
+    me = endpoints["me"]
+    assert me.total == USERS * ITERATIONS
+    if cookies:
+        assert stats.overall.failed == 0, dict(stats.overall.errors)
+        assert endpoints["own_item"].succeeded == USERS * ITERATIONS
+    else:
+        assert me.errors == {"http_4xx": USERS * ITERATIONS}
+        assert "own_item" not in endpoints
+
+
+REDIRECT_FLOW = """\
+scenarios:
+  redirects:
+    type: load
+    severity: high
+    base_url: {url}
+    max_redirects: {max_redirects}
+    data: {{file: users.csv, order: unique}}
+    flow:
+      - name: login
+        once: true
+        method: POST
+        path: /login?next=/me
+        json: {{user: "{{{{ user }}}}", password: "{{{{ password }}}}"}}
+        capture:
+          who: {{json: user}}
+      - name: chain
+        path: /redirect/3
+    load: {{users: {users}, iterations: {iterations}}}
+"""
+
+
+def redirect_stats(tmp_path: Path, url: str, engine: str, max_redirects: int) -> ScenarioStats:
+    return run_yaml(tmp_path, REDIRECT_FLOW, url, engine, max_redirects=max_redirects)
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_redirects_are_followed_with_cookies_and_counted(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    """A login answered with 303 and a cookie lands on /me as a GET that sends the
+    cookie (the capture reads /me's body); /redirect/3 takes three hops, one result."""
+    stats = redirect_stats(tmp_path, accounts.url, engine, max_redirects=10)
+
+    endpoints = stats.endpoints
+    assert stats.overall.failed == 0, (dict(stats.overall.errors), stats.error_samples)
+    assert (endpoints["login"].succeeded, endpoints["login"].redirects) == (USERS, USERS)
+    chain = endpoints["chain"]
+    assert chain.succeeded == USERS * ITERATIONS
+    assert chain.redirects == 3 * USERS * ITERATIONS
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_a_chain_longer_than_max_redirects_fails(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    stats = redirect_stats(tmp_path, accounts.url, engine, max_redirects=2)
+
+    chain = stats.endpoints["chain"]
+    assert chain.failed == USERS * ITERATIONS
+    assert "redirects" in stats.error_samples["other"].lower()
+
+
+def test_a_flow_split_over_two_workers_keeps_each_users_row(
+    tmp_path: Path, accounts: TargetProcess, run_perfrun: RunPerfrun
+) -> None:
+    """--workers 2: the scenario (templates, captures, data) reaches both processes, and
+    user i takes row i whichever worker runs it: each account logs in exactly once."""
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
+    (scenarios / "users.csv").write_text("user,password\n" + rows)
+    text = FLOW.format(url=accounts.url, item_path="items[1].id", users=USERS,
+                       iterations=ITERATIONS)  # fmt: skip
+
+    run = run_perfrun(textwrap.dedent(text), "--workers", "2", "--engine", "fast")
+
+    assert run.exit_code == 0, run.output
+    endpoints = only_scenario(run.report)["endpoints"]
+    totals = {name: e["requests"]["total"] for name, e in endpoints.items()}
+    assert totals == {"item": USERS * ITERATIONS, "list": USERS * ITERATIONS, "login": USERS}
+    accounts.stop()
+    logins = accounts.stderr_text().split("LOGINS ")[1].splitlines()[0].split()
+    assert logins == [f"user{i}=1" for i in range(USERS)]
+
+
+AUTH_FLOW = """\
+scenarios:
+  auth:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: unique}}
+    auth: {{basic: ["{{{{ user }}}}", "{{{{ password }}}}"]}}
+    flow:
+      - name: basic
+        path: /basic
+        capture:
+          who: {{json: user}}
+      - name: login
+        once: true
+        method: POST
+        path: /login
+        json: {{user: "{{{{ who }}}}", password: "{{{{ password }}}}"}}
+        capture:
+          token: {{json: token}}
+      - name: items
+        path: /items
+        auth: {{bearer: "{{{{ token }}}}"}}
+    load: {{users: {users}, iterations: {iterations}}}
+"""
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_basic_auth_from_the_scenario_and_bearer_on_a_step(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    stats = run_yaml(tmp_path, AUTH_FLOW, accounts.url, engine)
+
+    assert stats.overall.failed == 0, (dict(stats.overall.errors), stats.error_samples)
+    assert {n: e.succeeded for n, e in stats.endpoints.items()} == {
+        "basic": USERS * ITERATIONS,
+        "login": USERS,
+        "items": USERS * ITERATIONS,
+    }

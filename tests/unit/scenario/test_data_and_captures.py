@@ -1,0 +1,146 @@
+"""Data files and captures: rows read whole when the scenario loads, every bad file
+named with its line; captures compiled once and applied to responses. Files in tmp_path
+only; no sockets."""
+
+from __future__ import annotations
+
+import pickle
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from perfrun.scenario.captures import CaptureError, compile_capture
+from perfrun.scenario.data import DataError, Order, load_data, row_for
+
+ROWS = [{"user": "ann", "password": "p1"}, {"user": "bob", "password": "p,2"}]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("users.csv", 'user,password\nann,p1\n\nbob,"p,2"\n'),
+        ("users.csv", '\ufeffuser , password\r\nann,p1\r\nbob,"p,2"\r\n'),
+        ("users.json", '[{"user": "ann", "password": "p1"}, {"user": "bob", "password": "p,2"}]'),
+        (
+            "users.jsonl",
+            '{"user": "ann", "password": "p1"}\n\n{"user": "bob", "password": "p,2"}\n',
+        ),
+    ],
+)
+def test_every_format_gives_the_same_rows(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    data = load_data(path, Order.UNIQUE)
+    assert [dict(row) for row in data.rows] == ROWS
+    assert data.columns == {"user", "password"}
+
+
+def test_json_values_become_the_text_a_template_substitutes(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"n": 5, "x": 2.5, "ok": true, "none": null, "s": "t"}\n')
+    (row,) = load_data(path, Order.RANDOM).rows
+    assert row == {"n": "5", "x": "2.5", "ok": "true", "none": "", "s": "t"}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.csv", None, "missing.csv: no such file"),
+        ("empty.csv", "", "empty.csv:1: a CSV data file starts with a header row"),
+        ("header.csv", "user,password\n", "header.csv: no rows"),
+        ("short.csv", "user,password\nann,p1\nbob\n", "short.csv:3: 1 values for 2 columns"),
+        ("dup.csv", "user,user\na,b\n", "dup.csv:1: column 'user' twice"),
+        ("bad.csv", "user name,x\na,b\n", "bad.csv:1: column 'user name' is not a name"),
+        ("quote.csv", 'user\n"ann\n', "quote.csv:"),
+        ("not.json", '[{"user": "ann"},\n {"user": }]', "not.json:2: not JSON"),
+        ("obj.json", '{"user": "ann"}', "obj.json:1: a JSON data file holds an array"),
+        ("item.json", '[{"user": "ann"}, 5]', "item.json: item 1 is not an object"),
+        ("nest.json", '[{"user": {"a": 1}}]', "column 'user' holds a dict"),
+        ("lines.jsonl", '{"user": "a"}\n{"user": \n', "lines.jsonl:2: not JSON"),
+        ("list.jsonl", '{"user": "a"}\n[1]\n', "list.jsonl:2: the line is not an object"),
+        ("data.txt", "user\nann\n", "data.txt: unknown data format"),
+        ("latin.csv", b"user\n\xe9\n", "latin.csv:2: not UTF-8"),
+    ],
+)
+def test_bad_data_files_are_named_with_their_line(
+    tmp_path: Path, name: str, content: str | bytes | None, message: str
+) -> None:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_data(path, Order.UNIQUE)
+
+
+def test_rows_per_user_and_iteration_are_the_same_in_any_worker(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("i\n" + "\n".join(str(i) for i in range(5)) + "\n")
+    users = 3
+
+    def taken(order: Order, user: int, iteration: int) -> str:
+        data = load_data(path, order)
+        return row_for(data, user, iteration, users, random.Random(user))["i"]
+
+    assert [taken(Order.UNIQUE, u, k) for u in range(3) for k in range(2)] == list("001122")
+    # sequential: iteration 0 of users 0..2, then iteration 1 of users 0..2, wrapping at 5
+    assert [taken(Order.SEQUENTIAL, u, k) for k in range(3) for u in range(3)] == list("012340123")
+    assert {taken(Order.RANDOM, u, 0) for u in range(3)} <= set("01234")
+
+
+JSON_BODY = b'{"token": "t-1", "items": [{"id": 7}, {"id": 8}], "ok": true, "n": null}'
+HEADERS = {"location": "/items/7", "x-id": "abc"}
+
+
+@pytest.mark.parametrize(
+    ("source", "expression", "body", "taken"),
+    [
+        ("json", "token", JSON_BODY, "t-1"),
+        ("json", "items[0].id", JSON_BODY, "7"),
+        ("json", "items[*].id", JSON_BODY, "[7,8]"),
+        ("json", "ok", JSON_BODY, "true"),
+        ("json", "n", JSON_BODY, None),
+        ("json", "missing.deeper", JSON_BODY, None),
+        ("json", "token", b"not json", None),
+        ("header", "Location", b"", "/items/7"),
+        ("header", "X-Missing", b"", None),
+        ("regex", r"id=(\d+)", b"see /x?id=42&id=43", "42"),
+        ("regex", r"id=(\d+)", b"nothing here", None),
+        ("regex", r"(a)|(b)", b"b", None),
+        ("status", True, b"", "201"),
+    ],
+)
+def test_captures_take_text_or_nothing(
+    source: str, expression: object, body: bytes, taken: str | None
+) -> None:
+    capture = compile_capture("v", source, expression)
+    assert capture.take(201, HEADERS, body) == taken
+
+
+@pytest.mark.parametrize(
+    ("source", "expression", "message"),
+    [
+        ("json", "items[", "does not parse"),
+        ("json", "", "non-empty expression"),
+        ("regex", "id=\\d+", "has no group"),
+        ("regex", "(", "does not compile"),
+        ("status", "yes", "{status: true}"),
+        ("cookie", "x", "unknown capture source 'cookie'"),
+        ("header", 5, "non-empty expression"),
+    ],
+)
+def test_bad_captures_are_refused_when_the_file_loads(
+    source: str, expression: object, message: str
+) -> None:
+    with pytest.raises(CaptureError, match=re.escape(message)):
+        compile_capture("v", source, expression)
+
+
+def test_captures_cross_to_worker_processes() -> None:
+    for capture in (compile_capture("t", "json", "token"), compile_capture("s", "status", True)):
+        back = pickle.loads(pickle.dumps(capture))
+        assert back == capture
+        assert back.take(201, HEADERS, JSON_BODY) == capture.take(201, HEADERS, JSON_BODY)
