@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ssl
+import time
 from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
@@ -36,12 +37,33 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
 
+def _redirect_method(method: str, status: int) -> str:
+    """The method a redirect continues with, by httpx's rules: a 302 or 303 becomes a
+    GET (but a HEAD stays a HEAD), a 301 after a POST too; 307 and 308 keep it."""
+    if status in (302, 303) and method != "HEAD":
+        return "GET"
+    if status == 301 and method == "POST":
+        return "GET"
+    return method
+
+
+def _same_origin(url: str, origin: str) -> bool:
+    ours, theirs = urlsplit(origin), urlsplit(url)
+    our_port = ours.port or _DEFAULT_PORTS.get(ours.scheme)
+    their_port = theirs.port or _DEFAULT_PORTS.get(theirs.scheme)
+    return (
+        ours.scheme == theirs.scheme
+        and (ours.hostname or "").lower() == (theirs.hostname or "").lower()
+        and our_port == their_port
+    )
+
+
 class FastSession(Requester):
     """One virtual user's connection, opened on first use and reopened when closed; its
     `send` awaits one request."""
 
     __slots__ = (
-        "_base_url", "_by_name", "_connect", "_full", "_host_header", "_jar", "_kept", "_prefix",
+        "_by_name", "_connect", "_full", "_host_header", "_jar", "_kept", "_origin", "_prefix",
         "_waiter",
     )  # fmt: skip
 
@@ -53,7 +75,7 @@ class FastSession(Requester):
         self._kept: Response | None = None
         self._jar: Jar | None = None
         """The user's cookies, from its first flow step (see `exchange`)."""
-        self._base_url = engine.origin
+        self._origin = engine.origin
         self._host_header, self._prefix = engine.host_header, engine.prefix
         self._full = False
         """Seconds the pending request spent opening its connection (None: reused)."""
@@ -69,14 +91,16 @@ class FastSession(Requester):
             self._full = True
             self.dialer.full_connections()  # to read Set-Cookie and Location
         if cookies and self._jar is None:
-            self._jar = Jar(self._base_url)
+            self._jar = Jar(self._origin)
         spec = request
-        path = rendered.path if rendered is not None else None
+        prepared = self._by_name[spec.name]
+        # The request target from the origin (the base URL's path prefix included).
+        target = self._prefix + (rendered.path if rendered is not None else spec.path)
         headers = dict(rendered.headers) if rendered is not None else {}
-        body = rendered.body if rendered is not None else None
+        body = rendered.body if rendered is not None else prepared.body
         first: RequestResult | None = None
         for hop in range(max_redirects + 1):
-            exchange = await self._hop(spec, path, headers, body, cookies or max_redirects > 0)
+            exchange = await self._hop(spec, target, headers, body, cookies or max_redirects > 0)
             result = exchange.result
             if first is None:
                 first = result
@@ -86,15 +110,17 @@ class FastSession(Requester):
             if hop == max_redirects:
                 return self._chain(first, result, hop, ErrorKind.OTHER,
                                    f"more than {max_redirects} redirects", exchange)  # fmt: skip
-            target = urljoin(self._base_url + (path or spec.path), location)
-            if not target.startswith(self._base_url + "/") and target != self._base_url:
+            url = urljoin(self._origin + target, location)
+            if not _same_origin(url, self._origin):
                 return self._chain(first, result, hop, ErrorKind.OTHER,
-                                   f"redirect to {target}: another origin, not followed "
+                                   f"redirect to {url}: another origin, not followed "
                                    "by the fast engine (engine: httpx follows it)",
                                    exchange)  # fmt: skip
-            path = target[len(self._base_url) :] or "/"
-            if result.status == 303 or (result.status in (301, 302) and spec.method == "POST"):
-                spec = dataclasses.replace(spec, method="GET", json=None, body=None)
+            parts = urlsplit(url)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            method = _redirect_method(spec.method, result.status)
+            if method != spec.method:  # as httpx: the body and its headers go
+                spec = dataclasses.replace(spec, method=method, json=None, body=None)
                 body = None
                 headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
         assert first is not None
@@ -116,26 +142,34 @@ class FastSession(Requester):
         return Exchange(result, exchange.headers, exchange.body)
 
     async def _hop(
-        self, spec: RequestSpec, path: str | None, headers: dict[str, str], body: bytes | None,
+        self, spec: RequestSpec, target: str, headers: dict[str, str], body: bytes | None,
         keep_headers: bool,
     ) -> Exchange:  # fmt: skip
-        """One request of a step (or of its redirects), with the user's cookies."""
+        """One request of a step (or of its redirects) to `target` (from the origin), with
+        the user's cookies. A request that cannot be written (a line break or a
+        character HTTP/1.1 cannot carry in its target or a header) fails, unsent."""
         sent = dict(headers)
         if self._jar is not None:
-            cookie = self._jar.header(path or spec.path)
+            cookie = self._jar.header(target)
             if cookie is not None:
                 sent["Cookie"] = cookie
         prepared = self._by_name[spec.name]
         if spec is not prepared.spec:
             prepared = Prepared(spec, self._host_header, self._prefix)
-        prepared = prepared.for_user(path, sent, body, keep_headers=keep_headers)
+        try:
+            prepared = prepared.for_user(target, sent, body, keep_headers=keep_headers)
+        except (ValueError, UnicodeError) as exc:
+            detail = f"{spec.name}: not sent: {exc}"
+            now = time.perf_counter()
+            failed = RequestResult(spec.name, now, 0.0, 0, 0, ErrorKind.OTHER, detail)
+            return Exchange(failed, {}, b"")
         self._kept = None
         result = await self._send(prepared, None)
         kept, self._kept = self._kept, None
         if kept is None:
             return Exchange(result, {}, b"")
         if self._jar is not None and kept.set_cookies:
-            self._jar.extract(path or spec.path, kept.set_cookies)
+            self._jar.extract(target, kept.set_cookies)
         return Exchange(result, kept.headers, kept.content())
 
     def keep(self, response: Response) -> None:
@@ -200,9 +234,9 @@ class FastEngine:
         if ":" in parts.hostname:  # IPv6 literal
             host_header = f"[{parts.hostname}]" + ("" if default else f":{parts.port}")
         prefix = parts.path.rstrip("/")
-        self.origin = f"{parts.scheme}://{host_header}{prefix}"
+        self.origin = f"{parts.scheme}://{host_header}"
+        """Scheme, host and port: where cookies are kept for, and redirects followed."""
         self.host_header, self.prefix = host_header, prefix
-        """The base URL without a trailing slash: where cookies are kept for."""
         self.prepared = {spec.name: Prepared(spec, host_header, prefix) for spec in requests}
         full = any(p.keep_headers or p.keep_body for p in self.prepared.values())
         self.dialer = Dialer(parts.hostname, port, ssl_context, timeout, full=full)

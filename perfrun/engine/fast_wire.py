@@ -373,8 +373,11 @@ class Prepared:
         plain = not spec.checks and not self.reads and not self.close
         self.passes = self.expected if plain else frozenset()
 
-    def _serialise(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[bytes, bool]:
-        """The request's bytes, and whether it asks the server to close the connection."""
+    def _serialise(
+        self, path: str, headers: Mapping[str, str], body: bytes, prefixed: bool = True
+    ) -> tuple[bytes, bool]:
+        """The request's bytes, and whether it asks the server to close the connection;
+        `path` is under the base URL's prefix, or (not `prefixed`) from the origin."""
         spec = self._spec
         defaults = {
             "Host": self._host_header,
@@ -389,23 +392,25 @@ class Prepared:
         if body or spec.method in ("POST", "PUT", "PATCH"):
             merged["content-length"] = ("Content-Length", str(len(body)))
         close = merged.get("connection", ("", ""))[1].strip().lower() == "close"
-        lines = [f"{spec.method} {self._prefix}{request_target(path)} HTTP/1.1"]
+        prefix = self._prefix if prefixed else ""
+        lines = [f"{spec.method} {prefix}{request_target(path)} HTTP/1.1"]
         lines += [f"{name}: {value}" for name, value in merged.values()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body, close
 
     def for_user(
-        self, path: str | None, headers: Mapping[str, str], body: bytes | None,
+        self, target: str, headers: Mapping[str, str], body: bytes | None,
         keep_headers: bool,
     ) -> Prepared:  # fmt: skip
-        """A copy for one user's flow step: its bytes rendered (`path` None: the static
-        ones, `headers` added), its response handed back (see `read`), with its headers
-        when `keep_headers` (e.g. for cookies)."""
+        """A copy for one user's flow step (or a redirect of it): sent to `target` (from
+        the origin: the base URL's path prefix included), with `headers` added and
+        `body`; its response handed back (see `read`), with its headers when
+        `keep_headers` (e.g. for cookies and redirects). ValueError or UnicodeError when
+        HTTP/1.1 cannot carry the target or a header value."""
         twin = copy.copy(self)
-        if path is not None or headers:
-            spec = self._spec
+        spec = self._spec
+        if headers or target != self._prefix + spec.path or (body or b"") != self._body:
             merged = {**spec.headers, **headers}
-            content = self._body if body is None and path is None else (body or b"")
-            twin.payload, twin.close = self._serialise(path or spec.path, merged, content)
+            twin.payload, twin.close = self._serialise(target, merged, body or b"", False)
         twin.reads = True
         twin.passes = frozenset()
         twin.keep_headers = self.keep_headers or keep_headers
@@ -414,6 +419,11 @@ class Prepared:
     @property
     def spec(self) -> RequestSpec:
         return self._spec
+
+    @property
+    def body(self) -> bytes:
+        """The static body (b"" when none)."""
+        return self._body
 
     def bound(self, endpoint: Any) -> Prepared:
         """A copy that records into `endpoint` (a run's handle for this request's

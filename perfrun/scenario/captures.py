@@ -98,7 +98,10 @@ def _json(expression: str) -> Callable[[int, Mapping[str, str], bytes], str | No
             document = json.loads(body)
         except (ValueError, RecursionError):
             return None
-        found = compiled.search(document)
+        try:
+            found = compiled.search(document)
+        except jmespath.exceptions.JMESPathError:  # e.g. length() of a number: not found
+            return None
         return _as_text(found)
 
     return find

@@ -76,6 +76,7 @@ _CAPTURE_SOURCES = tuple(source.value for source in Source)
 _MONITOR_KEYS = ("pid", "process", "interval")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _SCENARIO_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 # --- sections ---------------------------------------------------------------------------
@@ -325,9 +326,10 @@ def _captures(value: Any, loc: Loc) -> tuple[Capture, ...]:
     captures = []
     for name, spec in value.items():
         item_loc = loc.at(value, name)
-        if not isinstance(name, str) or not name.isidentifier():
+        if not isinstance(name, str) or not _VARIABLE_NAME.fullmatch(name):
             raise loc.key_line(value, name).error(
-                f"capture name {shown(name)} is not a name a template can use"
+                f"capture name {shown(name)} is not a name a template can use "
+                "(letters a-z, digits and _, not starting with a digit)"
             )
         fields = mapping(spec, item_loc, _CAPTURE_SOURCES)
         if len(fields) != 1:

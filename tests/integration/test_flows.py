@@ -55,12 +55,13 @@ def accounts() -> Iterator[TargetProcess]:
 
 
 def run_yaml(
-    tmp_path: Path, template: str, url: str, engine: str, **fields: object
-) -> ScenarioStats:
-    """Write users.csv (user0/pw0 …) and the scenario `template` filled in with the URL,
-    USERS, ITERATIONS and `fields`; run it on `engine`; its stats."""
-    rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
-    (tmp_path / "users.csv").write_text("user,password\n" + rows)
+    tmp_path: Path, template: str, url: str, engine: str, rows: str | None = None,
+    **fields: object,
+) -> ScenarioStats:  # fmt: skip
+    """Write users.csv (`rows`, else user0/pw0 …) and the scenario `template` filled in
+    with the URL, USERS, ITERATIONS and `fields`; run it on `engine`; its stats."""
+    rows = rows or "".join(f"user{i},pw{i}\n" for i in range(USERS))
+    (tmp_path / "users.csv").write_text("user,password\n" + rows, encoding="utf-8")
     text = template.format(url=url, users=USERS, iterations=ITERATIONS, **fields)
     path = tmp_path / "scenario.yaml"
     path.write_text(textwrap.dedent(text))
@@ -273,3 +274,39 @@ def test_basic_auth_from_the_scenario_and_bearer_on_a_step(
         "login": USERS,
         "items": USERS * ITERATIONS,
     }
+
+
+EDGE_FLOW = """\
+scenarios:
+  edges:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: unique}}
+    flow:
+      - name: post_307
+        method: POST
+        path: /r307
+        json: {{a: 1}}
+        expect_json: {{method: POST, body: '{{"a": 1}}'}}
+      - name: broken
+        path: "/items/{{{{ user }}}}"
+        headers: {{X-Note: "{{{{ password }}}}"}}
+    load: {{users: {users}, iterations: 1}}
+"""
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_a_307_resends_a_static_body_and_an_unsendable_value_fails_unsent(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    """A 307 keeps the method and the (static) body; a data value that HTTP/1.1 cannot
+    carry in a header fails its request, and the run goes on."""
+    rows = "".join(f"user{i},pw{i}\n" for i in range(USERS - 1)) + 'user9,"p\u2603"\n'
+    stats = run_yaml(tmp_path, EDGE_FLOW, accounts.url, engine, rows=rows)
+
+    endpoints = stats.endpoints
+    assert endpoints["post_307"].succeeded == USERS, stats.error_samples
+    assert endpoints["post_307"].redirects == USERS
+    # No token is sent, so the server says 401; the row it cannot be sent for: "other".
+    assert dict(endpoints["broken"].errors) == {"http_4xx": USERS - 1, "other": 1}

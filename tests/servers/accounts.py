@@ -16,6 +16,7 @@ passwords `pw0` … `pw{N-1}`.
     GET  /basic       the account of `Authorization: Basic` ({"user"}), else 401
     POST /login?next=/me  a login answered with 303 to `next` (the cookie set on the 303)
     GET  /redirect/{n}    302 to /redirect/{n-1}; /redirect/0 is 200 {"redirected": true}
+    ANY  /r307            307 to /echo;  ANY /echo: {"method", "body"} of the request
 
 Plain asyncio streams and a minimal HTTP/1.1 parser, as tests/servers/target.py.
 """
@@ -83,6 +84,10 @@ class Accounts:
             if left == 0:
                 return 200, {"redirected": True}, []
             return 302, {}, [f"Location: /redirect/{left - 1}"]
+        if path == "/r307":
+            return 307, {}, ["Location: /echo"]
+        if path == "/echo":
+            return 200, {"method": method, "body": body.decode("utf-8", "replace")}, []
         if path == "/basic":
             user = self._basic(headers.get("authorization", ""))
             return (200, {"user": user}, []) if user else (401, {"error": "no basic auth"}, [])
@@ -126,7 +131,8 @@ def _cookie(header: str, name: str) -> str | None:
 
 def _response(status: int, payload: Any, extra: list[str]) -> bytes:
     body = json.dumps(payload).encode()
-    reasons = {200: "OK", 302: "Found", 303: "See Other", 400: "Bad Request"}
+    reasons = {200: "OK", 302: "Found", 303: "See Other", 307: "Temporary Redirect"}
+    reasons[400] = "Bad Request"
     reasons |= {401: "Unauthorized", 403: "Forbidden"}
     reason = reasons.get(status, "Not Found")
     lines = [

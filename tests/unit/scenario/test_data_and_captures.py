@@ -144,3 +144,9 @@ def test_captures_cross_to_worker_processes() -> None:
         back = pickle.loads(pickle.dumps(capture))
         assert back == capture
         assert back.take(201, HEADERS, JSON_BODY) == capture.take(201, HEADERS, JSON_BODY)
+
+
+def test_a_jmespath_that_fails_on_this_response_finds_nothing() -> None:
+    capture = compile_capture("n", "json", "length(a)")
+    assert capture.take(200, {}, b'{"a": 5}') is None  # length() of a number
+    assert capture.take(200, {}, b'{"a": [1, 2]}') == "2"

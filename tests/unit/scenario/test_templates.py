@@ -120,3 +120,8 @@ def test_templates_cross_to_worker_processes() -> None:
         assert back.render({"item": "7", "x": "1"}, CONTEXT) == template.render(
             {"item": "7", "x": "1"}, CONTEXT
         )
+
+
+def test_json_text_that_looks_like_a_placeholder_stays_text() -> None:
+    template = compile_json({"a": "\x000\x00", "b": "{{ $user }}"})
+    assert json.loads(template.render({}, CONTEXT)) == {"a": "\x000\x00", "b": "3"}
