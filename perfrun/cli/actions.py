@@ -57,6 +57,7 @@ class Invocation:
     fail_on: str
     compare_files: tuple[Path, Path] | None
     quiet: bool
+    insecure: bool = False
     given: Mapping[str, str] = field(default_factory=dict)
     """Option name -> flag, for the options typed on the command line."""
 
@@ -84,6 +85,7 @@ def _perform(inv: Invocation, out: Console, err: Console) -> int:
             monitor_pid=inv.monitor_pid,
             engine=EngineChoice(inv.engine) if inv.engine else None,
             workers=_worker_count(inv.workers),
+            insecure=inv.insecure,
         ),
         outputs=Outputs(inv.output, inv.html, inv.junit, inv.markdown, inv.history),
         baseline=inv.baseline,

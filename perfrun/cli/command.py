@@ -83,6 +83,12 @@ With --fail-on, failures of scenarios below that severity are reported but do no
     "auto: the fast engine where it can do the job, else httpx).",
 )
 @click.option(
+    "--insecure",
+    is_flag=True,
+    help="Do not check HTTPS servers' certificates (a scenario's tls: verify: false, for "
+    "every scenario).",
+)
+@click.option(
     "--workers",
     default="1",
     show_default=True,

@@ -6,12 +6,13 @@ httpx and httpcore (~0.1 s of start-up), which a fast-engine run never needs.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from perfrun.engine.base import Engine
-from perfrun.scenario.model import EngineChoice, RequestSpec, Scenario
+from perfrun.scenario.model import CHECKED_TLS, EngineChoice, RequestSpec, Scenario, TlsSpec
 
 FAST, HTTPX = "fast", "httpx"
 ENGINES: dict[str, tuple[str, str]] = {
@@ -42,14 +43,20 @@ class EngineRecipe:
     base_url: str
     timeout: float
     requests: tuple[RequestSpec, ...]
+    tls: TlsSpec = CHECKED_TLS
 
     @classmethod
-    def for_scenario(cls, name: str, base_url: str, scenario: Scenario) -> EngineRecipe:
-        return cls(name, base_url, scenario.load.timeout, scenario.requests)
+    def for_scenario(
+        cls, name: str, base_url: str, scenario: Scenario, insecure: bool = False
+    ) -> EngineRecipe:
+        """The recipe of a scenario's engine; `insecure` (--insecure) turns off the
+        checking of the server's certificate."""
+        tls = dataclasses.replace(scenario.tls, verify=False) if insecure else scenario.tls
+        return cls(name, base_url, scenario.load.timeout, scenario.requests, tls)
 
     def __call__(self) -> Engine:
         module, name = ENGINES[self.name]
         engine: Engine = getattr(importlib.import_module(module), name)(
-            self.base_url, self.timeout, self.requests
+            self.base_url, self.timeout, self.requests, tls=self.tls
         )
         return engine

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ssl
 import time
 from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
@@ -29,9 +28,10 @@ from perfrun.engine.fast_open import run_open
 from perfrun.engine.fast_wire import Dialer, Failure, Prepared, Requester, Response
 from perfrun.engine.mix import Mix
 from perfrun.engine.share import Share
+from perfrun.engine.tls import ssl_context as tls_context
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.scenario.model import LoadSpec, RequestSpec
+from perfrun.scenario.model import CHECKED_TLS, LoadSpec, RequestSpec, TlsSpec
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
@@ -222,13 +222,16 @@ class FastEngine:
 
     name = "fast"
 
-    def __init__(self, base_url: str, timeout: float, requests: Sequence[RequestSpec]) -> None:
+    def __init__(
+        self, base_url: str, timeout: float, requests: Sequence[RequestSpec],
+        tls: TlsSpec = CHECKED_TLS,
+    ) -> None:  # fmt: skip
         parts = urlsplit(base_url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"the fast engine needs an http:// or https:// URL, got {base_url}")
         self.timeout = timeout
         port = parts.port or _DEFAULT_PORTS[parts.scheme]
-        ssl_context = ssl.create_default_context() if parts.scheme == "https" else None
+        ssl_context = tls_context(tls) if parts.scheme == "https" else None
         default = parts.port is None or parts.port == _DEFAULT_PORTS[parts.scheme]
         host_header = parts.hostname if default else f"{parts.hostname}:{parts.port}"
         if ":" in parts.hostname:  # IPv6 literal

@@ -447,6 +447,8 @@ def classify_os_error(exc: OSError | ValueError) -> tuple[ErrorKind, str]:
     detail = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, ConnectionRefusedError):
         return ErrorKind.CONNECT_REFUSED, detail
+    if isinstance(exc, ssl.SSLError):
+        return ErrorKind.TLS, detail
     return ErrorKind.CONNECT_ERROR, detail
 
 

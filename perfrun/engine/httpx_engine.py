@@ -23,8 +23,9 @@ import httpx
 
 from perfrun.engine.base import Exchange, Rendered
 from perfrun.engine.checks import Judge
+from perfrun.engine.tls import ssl_context as tls_context
 from perfrun.metrics.result import ErrorKind, RequestResult
-from perfrun.scenario.model import RequestSpec
+from perfrun.scenario.model import CHECKED_TLS, RequestSpec, TlsSpec
 
 
 def classify(exc: BaseException) -> tuple[ErrorKind, str]:
@@ -38,9 +39,7 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return ErrorKind.TIMEOUT, detail
     if isinstance(exc, httpx.ConnectError):
-        if _caused_by(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
-            return ErrorKind.CONNECT_REFUSED, detail
-        return ErrorKind.CONNECT_ERROR, detail
+        return _connect_kind(exc), detail
     if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
         return ErrorKind.RESET, detail
     if isinstance(exc, httpx.RemoteProtocolError):
@@ -53,6 +52,14 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
         return ErrorKind.RESET, detail
     return ErrorKind.OTHER, detail
+
+
+def _connect_kind(exc: httpx.ConnectError) -> ErrorKind:
+    if _caused_by(exc, ssl.SSLError):
+        return ErrorKind.TLS  # the server was reached: its certificate was refused
+    if _caused_by(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
+        return ErrorKind.CONNECT_REFUSED
+    return ErrorKind.CONNECT_ERROR
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
@@ -216,10 +223,13 @@ class HttpxEngine:
 
     name = "httpx"
 
-    def __init__(self, base_url: str, timeout: float, requests: Sequence[RequestSpec]) -> None:
+    def __init__(
+        self, base_url: str, timeout: float, requests: Sequence[RequestSpec],
+        tls: TlsSpec = CHECKED_TLS,
+    ) -> None:  # fmt: skip
         self.base_url = base_url
         self.timeout = timeout
-        self.ssl_context: ssl.SSLContext = ssl.create_default_context()
+        self.ssl_context: ssl.SSLContext = tls_context(tls)
         self._prepared = {spec.name: _Prepared(spec) for spec in requests}
 
     def prepared(self, spec: RequestSpec) -> _Prepared:

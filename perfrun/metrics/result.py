@@ -15,6 +15,9 @@ class ErrorKind(enum.StrEnum):
     CONNECT_REFUSED = "connect_refused"
     CONNECT_ERROR = "connect_error"
     """Could not connect for another reason (DNS, unreachable network)."""
+    TLS = "tls"
+    """The TLS handshake failed (e.g. the server's certificate is not trusted): the
+    server was reached, so not a connect failure."""
     RESET = "reset"
     """The server closed or reset the connection mid-request."""
     PROTOCOL = "protocol"

@@ -22,6 +22,8 @@ class RunOptions:
     engine: EngineChoice | None = None
     """Overrides every scenario's `engine`."""
     workers: int = 1
+    insecure: bool = False
+    """Do not check servers' certificates (--insecure)."""
 
 
 @dataclass(frozen=True)

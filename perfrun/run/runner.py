@@ -127,15 +127,15 @@ def _run_load(
             )
 
         return run_workers(
-            scenario, EngineRecipe.for_scenario(engine, base_url, scenario), options.workers,
-            stats, monitor.add_generator, on_progress, on_done=monitor.stop,
+            scenario, EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure),
+            options.workers, stats, monitor.add_generator, on_progress, on_done=monitor.stop,
         )  # fmt: skip
 
     def tick(current: ScenarioStats) -> None:
         live = current.live()
         progress.update(snapshot(live.done, live.errors, float(live.last_second), live.p95_ms))
 
-    recipe = EngineRecipe.for_scenario(engine, base_url, scenario)
+    recipe = EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure)
     return drive(scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll))
 
 

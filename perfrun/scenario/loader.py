@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from perfrun.scenario.model import (
     Severity,
     Templated,
     Threshold,
+    TlsSpec,
 )
 from perfrun.scenario.templates import (
     Template,
@@ -61,7 +63,7 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 _FILE_KEYS = ("scenarios",)
 _SCENARIO_KEYS = (
     "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
-    "monitor", "regression", "flow", "data", "cookies", "max_redirects", "auth",
+    "monitor", "regression", "flow", "data", "cookies", "max_redirects", "auth", "tls",
 )  # fmt: skip
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
@@ -72,6 +74,7 @@ _STEP_KEYS = (
 )  # fmt: skip
 _DATA_KEYS = ("file", "order")
 _AUTH_KEYS = ("basic", "bearer")
+_TLS_KEYS = ("verify", "ca", "cert", "key")
 _CAPTURE_SOURCES = tuple(source.value for source in Source)
 _MONITOR_KEYS = ("pid", "process", "interval")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -317,6 +320,35 @@ def _auth(value: Any, loc: Loc) -> Template | None:
         raise at.error(str(exc)) from None
 
 
+def _tls(value: Any, loc: Loc) -> TlsSpec:
+    """`tls: {verify, ca, cert, key}`: files relative to the scenario file, read now so
+    that a missing or broken one stops the run before any load."""
+    if value is None:
+        return TlsSpec()
+    fields = mapping(value, loc, _TLS_KEYS)
+    files: dict[str, Path | None] = {}
+    for key in ("ca", "cert", "key"):
+        name = optional(fields, key)
+        files[key] = found = (
+            None if name is None else Path(loc.file).parent / string(name, loc.at(fields, key))
+        )
+        if found is not None and not found.is_file():
+            raise loc.at(fields, key).error(f"{found}: no such file")
+    if files["key"] is not None and files["cert"] is None:
+        raise loc.key_line(fields, "key").error("a key goes with a cert")
+    tls = TlsSpec(
+        verify=_flag(optional(fields, "verify", True), loc.at(fields, "verify")),
+        ca=files["ca"], cert=files["cert"], key=files["key"],
+    )  # fmt: skip
+    try:
+        context = ssl.create_default_context(cafile=str(tls.ca) if tls.ca else None)
+        if tls.cert is not None:
+            context.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise loc.error(f"cannot use its files: {exc}") from None
+    return tls
+
+
 def _captures(value: Any, loc: Loc) -> tuple[Capture, ...]:
     """`capture: {name: {json|header|regex|status: expression}}`."""
     if value is None:
@@ -497,6 +529,7 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         max_redirects=integer(
             optional(fields, "max_redirects", 10), loc.at(fields, "max_redirects"), minimum=0
         ),
+        tls=_tls(optional(fields, "tls"), loc.at(fields, "tls")),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from perfrun.scenario.captures import Capture
@@ -110,6 +111,21 @@ class Templated:
         if self.body is not None:
             found |= self.body.variables
         return frozenset(found)
+
+
+@dataclass(frozen=True)
+class TlsSpec:
+    """How HTTPS is checked (`tls:`): the server's certificate against the system's CAs
+    or `ca`, or not at all (`verify: false`, `--insecure`); a client certificate."""
+
+    verify: bool = True
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+
+CHECKED_TLS = TlsSpec()
+"""The default: certificates checked against the system's CAs, no client certificate."""
 
 
 class EngineChoice(enum.StrEnum):
@@ -224,6 +240,7 @@ class Scenario:
     """A flow's users each keep their own cookie jar (`cookies: false`: none)."""
     max_redirects: int = 10
     """Redirects a flow step follows (0: none; a 3xx is then judged as any status)."""
+    tls: TlsSpec = field(default_factory=TlsSpec)
 
     @property
     def uses_demo_target(self) -> bool:

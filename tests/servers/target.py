@@ -25,6 +25,7 @@ import hashlib
 import itertools
 import signal
 import socket
+import ssl
 import statistics
 import sys
 import threading
@@ -50,6 +51,8 @@ class Options:
     arrival_stats: bool
     host: str
     port: int
+    cert: str | None
+    key: str | None
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -87,6 +90,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--cert", help="serve HTTPS with this certificate (PEM) ...")
+    parser.add_argument("--key", help="... and this key (PEM)")
     args = parser.parse_args(argv)
     if (args.stall_ms > 0) != (args.stall_every_ms > 0) or args.stall_ms > args.stall_every_ms:
         parser.error("--stall-ms and --stall-every-ms go together, with S <= P")
@@ -230,14 +235,19 @@ async def serve(options: Options, ballast: bytearray) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((options.host, options.port))
+    context = None
+    if options.cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(options.cert, options.key)
     server = await asyncio.start_server(
-        target.handle, sock=sock, backlog=2048, limit=MAX_HEADER_BYTES
+        target.handle, sock=sock, backlog=2048, limit=MAX_HEADER_BYTES, ssl=context
     )
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     host, port = sock.getsockname()[:2]
-    print(f"LISTENING http://{host}:{port}", flush=True)
+    scheme = "https" if context is not None else "http"
+    print(f"LISTENING {scheme}://{host}:{port}", flush=True)
     await stop.wait()
     if options.arrival_stats:
         print(f"REQUESTS {len(target.arrivals)}", file=sys.stderr)
