@@ -12,6 +12,13 @@ Endpoints (all JSON):
 - `GET /projects/{id}` -> 200 the project, or 404
 - `POST /projects` `{"name": str, "owner"?: str, "status"?: str, "tags"?: [str]}` -> 201
 - `POST /workflow` `{"steps"?: 1..50}` -> 200 `{"steps":n,"digest":hex}` after CPU work
+- accounts, for journeys: the eight project owners (`ada`, `grace`, …), each with the
+  password `<owner>-secret`:
+  - `POST /login` `{"user", "password"}` -> 200 `{"token"}` and a `session` cookie, or 401
+  - `GET /me` -> 200 `{"user"}` of the `session` cookie, or 401
+  - `GET /my/projects` with `Authorization: Bearer <token>` -> 200 `{"items":[{"id"}...]}`,
+    the token's owner's first ten seed projects, or 401
+  - `GET /go/projects` -> 302 to `/projects?limit=5`
 - unknown path -> 404; known path with the wrong method -> 405 with `Allow`
 """
 
@@ -235,6 +242,58 @@ def _int_param(params: dict[str, str], name: str, default: int, low: int, high: 
     return value
 
 
+class Accounts:
+    """The demo's accounts (the seed projects' owners), their tokens and sessions."""
+
+    def __init__(self) -> None:
+        self.passwords = {owner: f"{owner}-secret" for owner in _OWNERS}
+        self.owned = {
+            owner: _dumps({"items": [{"id": i} for i in range(1, SEED_PROJECTS + 1)
+                                     if _OWNERS[(i * 5) % 8] == owner][:10]})
+            for owner in _OWNERS
+        }  # fmt: skip
+        self._tokens: dict[str, str] = {}
+        self._sessions: dict[str, str] = {}
+        self._serial = itertools.count(1)
+
+    def login(self, body: bytes) -> Response:
+        fields = _json_object(body)
+        user, password = fields.get("user"), fields.get("password")
+        if not isinstance(user, str) or self.passwords.get(user) != password:
+            return _error(401, "wrong user or password")
+        serial = next(self._serial)
+        token, session = f"t{serial}-{user}", f"s{serial}"
+        if len(self._tokens) >= MAX_CREATED:  # bounded: a long run forgets the oldest
+            self._tokens.pop(next(iter(self._tokens)))
+            self._sessions.pop(next(iter(self._sessions)))
+        self._tokens[token], self._sessions[session] = user, user
+        cookie = b"session=%s; Path=/; HttpOnly" % session.encode()
+        return _response(200, _dumps({"token": token}), ((b"set-cookie", cookie),))
+
+    def me(self, scope: Scope) -> Response:
+        user = self._sessions.get(_cookie(scope, "session") or "")
+        return _error(401, "no session") if user is None else _response(200, _dumps({"user": user}))
+
+    def my_projects(self, scope: Scope) -> Response:
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        user = self._tokens.get(header.removeprefix("Bearer "))
+        return _error(401, "no valid token") if user is None else _response(200, self.owned[user])
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            header: str = value.decode("latin-1")
+            for part in header.split(";"):
+                found, _, text = part.strip().partition("=")
+                if found == name:
+                    return text
+    return None
+
+
+_GO_PROJECTS = _response(302, b"{}", ((b"location", b"/projects?limit=5"),))
+
+
 class DemoApp:
     """The ASGI callable. All state lives in the instance: one app, one dataset."""
 
@@ -244,6 +303,7 @@ class DemoApp:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store if store is not None else ProjectStore()
+        self.accounts = Accounts()
         self._clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -276,6 +336,20 @@ class DemoApp:
             if method != "POST":
                 return _ONLY_POST
             return self._workflow(await _read_body(scope, receive))
+        return await self._journey(path, method, scope, receive)
+
+    async def _journey(self, path: str, method: str, scope: Scope, receive: Receive) -> Response:
+        """The accounts' endpoints (see the module's docstring)."""
+        if path == "/login":
+            if method != "POST":
+                return _ONLY_POST
+            return self.accounts.login(await _read_body(scope, receive))
+        if path == "/me":
+            return self.accounts.me(scope) if method == "GET" else _ONLY_GET
+        if path == "/my/projects":
+            return self.accounts.my_projects(scope) if method == "GET" else _ONLY_GET
+        if path == "/go/projects":
+            return _GO_PROJECTS if method == "GET" else _ONLY_GET
         return _NOT_FOUND
 
     def _list(self, scope: Scope) -> Response:

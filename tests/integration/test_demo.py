@@ -56,6 +56,23 @@ def client(demo: DemoTarget) -> Iterator[httpx.Client]:
 # --- endpoints -----------------------------------------------------------------------
 
 
+def test_accounts_log_in_keep_a_session_and_own_their_projects(client: httpx.Client) -> None:
+    assert client.post("/login", json={"user": "ada", "password": "nope"}).status_code == 401
+    login = client.post("/login", json={"user": "grace", "password": "grace-secret"})
+    assert login.status_code == 200
+    token = login.json()["token"]
+    assert client.get("/me").json() == {"user": "grace"}  # the session cookie, kept by httpx
+    client.cookies.clear()
+    assert client.get("/me").status_code == 401
+    mine = client.get("/my/projects", headers={"Authorization": f"Bearer {token}"})
+    ids = [item["id"] for item in mine.json()["items"]]
+    assert len(ids) == 10
+    assert all(client.get(f"/projects/{i}").json()["owner"] == "grace" for i in ids)
+    assert client.get("/my/projects").status_code == 401
+    hop = client.get("/go/projects")
+    assert (hop.status_code, hop.headers["location"]) == (302, "/projects?limit=5")
+
+
 def test_health_answers_200_ok_json(client: httpx.Client) -> None:
     response = client.get("/health")
     assert response.status_code == 200
