@@ -24,6 +24,31 @@ Exit codes:
   3    the run could not be carried out (target unreachable, demo target failed)
   130  interrupted (Ctrl-C / SIGTERM); the report is still written
 With --fail-on, failures of scenarios below that severity are reported but do not count.
+
+\b
+A journey (flow:): each user logs in once with its own data row, then uses its token:
+  scenarios:
+    shop:
+      type: load
+      severity: high
+      base_url: http://127.0.0.1:8000
+      data: {file: data/users.csv, order: unique}   # columns user, password
+      flow:
+        - name: login
+          once: true
+          method: POST
+          path: /login
+          json: {user: "{{ user }}", password: "{{ password }}"}
+          capture: {token: {json: token}}           # JMESPath; also header, regex, status
+        - name: items
+          path: /items
+          auth: {bearer: "{{ token }}"}
+          capture: {item: {json: "items[0].id"}}
+        - name: item
+          path: /items/{{ item }}
+          auth: {bearer: "{{ token }}"}
+      load: {users: 20, iterations: 5}
+Cookies are kept per user, redirects followed; every key: docs/scenarios.md.
 """
 
 

@@ -178,3 +178,17 @@ def test_bad_auth_is_refused_where_it_is_written(tmp_path: Path, auth: str, mess
     text = SHOP.replace("        path: /login\n", f"        path: /login\n        auth: {auth}\n")
     with pytest.raises(ScenarioError, match=re.escape(message)):
         load_file(write(tmp_path, text), {})
+
+
+def test_the_example_in_perfrun_help_loads(tmp_path: Path) -> None:
+    from perfrun.cli.command import EPILOG
+
+    lines = EPILOG.split("  scenarios:\n", 1)[1].split("Cookies are kept", 1)[0]
+    text = textwrap.dedent("  scenarios:\n" + lines)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "users.csv").write_text(
+        "user,password\n" + "".join(f"u{i},p{i}\n" for i in range(20))
+    )
+    (tmp_path / "a.yaml").write_text(text)
+    (shop,) = load_file(tmp_path / "a.yaml", {})
+    assert shop.flow and [step.name for step in shop.requests] == ["login", "items", "item"]
