@@ -13,6 +13,7 @@ import json
 import ssl
 import time
 from collections.abc import Mapping, Sequence
+from http.cookiejar import DefaultCookiePolicy
 
 # httpx imports httpcore (~80 ms) when the first client is built and anyio's backend
 # (~25 ms) on the first request. Done here, at import, so those costs never land inside
@@ -99,6 +100,7 @@ class HttpxSession:
         self._engine = engine
         self._connecting = False
         self._marks: dict[str, float] = {}
+        self._cookieless = False
         self._client = httpx.AsyncClient(
             base_url=engine.base_url,
             verify=engine.ssl_context,
@@ -156,8 +158,12 @@ class HttpxSession:
     ) -> Exchange:  # fmt: skip
         prepared = self._engine.prepared(request)
         self._client.max_redirects = max_redirects
-        if not cookies:
-            self._client.cookies.clear()  # none sent; what the response sets is dropped below
+        if not cookies and not self._cookieless:
+            # A policy that accepts and returns no cookie: none is kept, not even between
+            # the hops of one redirect chain (which the client follows by itself).
+            self._client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+            self._client.cookies.clear()
+            self._cookieless = True
         if rendered is None:
             path, headers, content = prepared.path, prepared.headers, prepared.content
         else:
@@ -167,8 +173,6 @@ class HttpxSession:
         result, response = await self._send(
             prepared, path, headers, content, None, follow=max_redirects > 0
         )
-        if not cookies:
-            self._client.cookies.clear()
         if response is None or not request.captures:
             return Exchange(result, {}, b"")
         kept = {name.lower(): value for name, value in response.headers.items()}

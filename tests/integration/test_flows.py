@@ -310,3 +310,16 @@ def test_a_307_resends_a_static_body_and_an_unsendable_value_fails_unsent(
     assert endpoints["post_307"].redirects == USERS
     # No token is sent, so the server says 401; the row it cannot be sent for: "other".
     assert dict(endpoints["broken"].errors) == {"http_4xx": USERS - 1, "other": 1}
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_without_cookies_none_is_kept_even_inside_a_redirect_chain(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    """The 303 after login sets the session cookie on its way to /me: with cookies off,
+    /me must not see it, on either engine (httpx follows the chain by itself)."""
+    text = REDIRECT_FLOW.replace("    max_redirects:", "    cookies: false\n    max_redirects:")
+    stats = run_yaml(tmp_path, text, accounts.url, engine, max_redirects=10)
+
+    login = stats.endpoints["login"]
+    assert login.errors == {"http_4xx": USERS * ITERATIONS}  # /me: 401, retried each time
