@@ -114,13 +114,18 @@ def _csv_rows(path: Path, text: str) -> list[Row]:
     return rows
 
 
-def _json_rows(path: Path, text: str) -> list[Row]:
+def _loads(path: Path, text: str, line: int) -> Any:
+    """`text`, starting at `line` of the file, as JSON; DataError naming the line."""
     try:
-        value = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+        raise DataError(f"{path}:{line + exc.lineno - 1}: not JSON: {exc.msg}") from None
     except RecursionError:
-        raise DataError(f"{path}: nested too deeply") from None
+        raise DataError(f"{path}:{line}: nested too deeply") from None
+
+
+def _json_rows(path: Path, text: str) -> list[Row]:
+    value = _loads(path, text, 1)
     if not isinstance(value, list):
         raise DataError(f"{path}:1: a JSON data file holds an array of objects")
     return [_row(path, None, item, f"item {i}") for i, item in enumerate(value)]
@@ -131,13 +136,7 @@ def _json_lines(path: Path, text: str) -> list[Row]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: not JSON: {exc.msg}") from None
-        except RecursionError:
-            raise DataError(f"{path}:{number}: nested too deeply") from None
-        rows.append(_row(path, number, item, "the line"))
+        rows.append(_row(path, number, _loads(path, line, number), "the line"))
     return rows
 
 
