@@ -21,6 +21,17 @@ from tests.support.perfrun_cli import RunPerfrun, only_scenario
 ACCOUNTS = Path(__file__).parents[1] / "servers" / "accounts.py"
 USERS, ITERATIONS = 6, 4
 
+LOGIN = """\
+      - name: login
+        once: true
+        method: POST
+        path: /login
+        json: {user: "{{ user }}", password: "{{ password }}"}
+        capture:
+          token: {json: token}
+"""
+"""The flows' first step: each user logs in once with its data row, keeps its token."""
+
 FLOW = """\
 scenarios:
   shop:
@@ -29,14 +40,7 @@ scenarios:
     base_url: {url}
     data: {{file: users.csv, order: unique}}
     flow:
-      - name: login
-        once: true
-        method: POST
-        path: /login
-        json: {{user: "{{{{ user }}}}", password: "{{{{ password }}}}"}}
-        capture:
-          token: {{json: token}}
-      - name: list
+{login}      - name: list
         path: /items
         headers: {{Authorization: "Bearer {{{{ token }}}}"}}
         capture:
@@ -62,7 +66,7 @@ def run_yaml(
     with the URL, USERS, ITERATIONS and `fields`; run it on `engine`; its stats."""
     rows = rows or "".join(f"user{i},pw{i}\n" for i in range(USERS))
     (tmp_path / "users.csv").write_text("user,password\n" + rows, encoding="utf-8")
-    text = template.format(url=url, users=USERS, iterations=ITERATIONS, **fields)
+    text = template.format(url=url, users=USERS, iterations=ITERATIONS, login=LOGIN, **fields)
     path = tmp_path / "scenario.yaml"
     path.write_text(textwrap.dedent(text))
     (scenario,) = load_file(path, {})
@@ -121,14 +125,7 @@ scenarios:
     data: {{file: users.csv, order: unique}}
     cookies: {cookies}
     flow:
-      - name: login
-        once: true
-        method: POST
-        path: /login
-        json: {{user: "{{{{ user }}}}", password: "{{{{ password }}}}"}}
-        capture:
-          token: {{json: token}}
-      - name: me
+{login}      - name: me
         path: /me
         capture:
           who: {{json: user}}
@@ -221,7 +218,7 @@ def test_a_flow_split_over_two_workers_keeps_each_users_row(
     scenarios.mkdir()
     rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
     (scenarios / "users.csv").write_text("user,password\n" + rows)
-    text = FLOW.format(url=accounts.url, item_path="items[1].id", users=USERS,
+    text = FLOW.format(url=accounts.url, login=LOGIN, item_path="items[1].id", users=USERS,
                        iterations=ITERATIONS)  # fmt: skip
 
     run = run_perfrun(textwrap.dedent(text), "--workers", "2", "--engine", "fast")
