@@ -24,6 +24,7 @@ from typing import Any
 
 import jmespath
 import jmespath.exceptions
+import orjson
 
 
 class CaptureError(ValueError):
@@ -92,19 +93,81 @@ def _json(expression: str) -> Callable[[int, Mapping[str, str], bytes], str | No
         compiled = jmespath.compile(expression)
     except jmespath.exceptions.JMESPathError as exc:
         raise CaptureError(f"JMESPath {expression!r} does not parse: {exc}") from None
+    search = _lookup(compiled.parsed) or compiled.search
 
     def find(status: int, headers: Mapping[str, str], body: bytes) -> str | None:
         try:
-            document = json.loads(body)
+            document = _document(body)
         except (ValueError, RecursionError):
             return None
         try:
-            found = compiled.search(document)
-        except jmespath.exceptions.JMESPathError:  # e.g. length() of a number: not found
+            found = search(document)
+        except (jmespath.exceptions.JMESPathError, TypeError, ValueError):
+            # length() of a number; jmespath's own TypeError on `[?id > `1`]` when an id
+            # is a string: what the response does not have is not found.
             return None
         return _as_text(found)
 
     return find
+
+
+def _document(body: bytes) -> Any:
+    """A body's JSON document, as `json.loads` reads it; ValueError when it is none.
+    orjson reads it first, ~4x faster on the flow's hot path; what orjson refuses and
+    json reads (UTF-16 or -32, NaN, lone surrogates) json then reads, and json alone
+    reads a body with an integer orjson would turn into a float (past 64 bits: any
+    run of 19 digits), so the document is always json's."""
+    if _LONG_DIGITS.search(body) is None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
+
+
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def _lookup(node: Mapping[str, Any]) -> Callable[[Any], Any] | None:
+    """A JMESPath made only of fields and indexes (`token`, `items[0].id`: what most
+    captures are) as a direct lookup, ~10x faster than jmespath's tree-walking search
+    and with its results (a field of a non-object, or an index past the end or of a
+    non-array, is null); None for any other expression, which jmespath then runs."""
+    path = _path(node)
+    if path is None:
+        return None
+    steps = tuple(path)
+
+    def lookup(value: Any) -> Any:
+        for step in steps:
+            if isinstance(step, str):
+                value = value.get(step) if isinstance(value, dict) else None
+            elif isinstance(value, list) and -len(value) <= step < len(value):
+                value = value[step]
+            else:
+                return None
+        return value
+
+    return lookup
+
+
+def _path(node: Mapping[str, Any]) -> list[str | int] | None:
+    """The fields (str) and indexes (int) a parsed JMESPath walks, in order; None if it
+    does anything else."""
+    kind = node["type"]
+    if kind == "field":
+        return [node["value"]]
+    if kind == "index":
+        return [node["value"]]
+    if kind in ("subexpression", "index_expression"):
+        path: list[str | int] = []
+        for child in node["children"]:
+            part = _path(child)
+            if part is None:
+                return None
+            path += part
+        return path
+    return None
 
 
 def _regex(expression: str) -> Callable[[int, Mapping[str, str], bytes], str | None]:
@@ -129,4 +192,8 @@ def _as_text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return value
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is int:
+        return str(value)
     return json.dumps(value, separators=(",", ":"))

@@ -150,3 +150,67 @@ def test_a_jmespath_that_fails_on_this_response_finds_nothing() -> None:
     capture = compile_capture("n", "json", "length(a)")
     assert capture.take(200, {}, b'{"a": 5}') is None  # length() of a number
     assert capture.take(200, {}, b'{"a": [1, 2]}') == "2"
+
+
+LOOKUP_DOCUMENTS = [
+    {"token": "t", "items": [{"id": 7}, {"id": "8"}], "n": 1.5, "flag": False, "none": None},
+    {"items": {"0": "not an array"}, "token": ["a"], "a": {"b": {"c": [1, [2, 3]]}}},
+    [{"id": 1}],
+    "text",
+    3,
+    {"x-y": {"z": True}, "items": [], "a": {"b": None}},
+]
+LOOKUP_EXPRESSIONS = [
+    "token", "items[0].id", "items[1].id", "items[-1].id", "items[-3].id", "items[5]",
+    "a.b.c[1][0]", "a.b.c[-1][-1]", "a.b.c.d", "n", "flag", "none", '"x-y".z', "[0].id",
+    "items[0]", "token[0]", "missing.deeper[0]",
+    # not fields and indexes: jmespath's own search runs them
+    "items[*].id", "length(items)", "items[?id > `1`].id", "a.b.c[0:1]",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("expression", LOOKUP_EXPRESSIONS)
+def test_json_captures_find_what_jmespath_finds(expression: str) -> None:
+    """Fields and indexes are looked up directly (faster than jmespath's search), with
+    exactly jmespath's results on every kind of document."""
+    import json
+
+    import jmespath
+
+    capture = compile_capture("v", "json", expression)
+    for document in LOOKUP_DOCUMENTS:
+        body = json.dumps(document).encode()
+        try:
+            found = jmespath.search(expression, document)
+        except (jmespath.exceptions.JMESPathError, TypeError):  # a string > 1: TypeError
+            found = None
+        expected = None if found is None else (
+            found if isinstance(found, str) else json.dumps(found, separators=(",", ":"))
+        )  # fmt: skip
+        assert capture.take(200, {}, body) == expected, (expression, document)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1, "a": 2}',  # the last duplicate wins
+        b' \n{"a": [1.5, -0.0, 1e400]}\t',  # whitespace; a float past double: json's inf
+        b'{"big": 123456789012345678901234567890}',  # past 64 bits: orjson refuses
+        b'{"n": NaN}',  # json reads NaN, orjson does not
+        '{"u": "é"}'.encode("utf-16"),  # UTF-16 with a BOM: json detects it
+        b'{"s": "\\ud800"}',  # a lone surrogate
+        b'{"a": 1} trailing',  # not JSON: nothing found
+        b"\xff\xfe\x00",  # no text at all
+        b"",
+    ],
+)
+def test_json_bodies_read_as_json_reads_them(body: bytes) -> None:
+    """The capture reads JSON with orjson where it can and json where orjson refuses:
+    the document is always the one json.loads makes."""
+    import json
+
+    try:
+        expected = json.dumps(json.loads(body), separators=(",", ":"))
+    except ValueError:
+        expected = None
+    assert compile_capture("v", "json", "@").take(200, {}, body) == expected
