@@ -5,25 +5,52 @@ httpx engine keeps its client's own jar."""
 from __future__ import annotations
 
 import email.message
+import math
+import time
 import urllib.request
 from collections.abc import Sequence
 from http.client import HTTPResponse
 from http.cookiejar import CookieJar
 from typing import cast
 
+_UNKNOWN = "\0unknown"
+_REMEMBERED = 64
+"""Paths whose Cookie header a jar remembers at most."""
+
 
 class Jar:
-    """One user's cookies for requests to `base_url` (scheme, host and port)."""
+    """One user's cookies for requests to `base_url` (scheme, host and port).
+
+    The Cookie header of a path is asked of the jar once and then remembered, until the
+    jar changes or its first cookie expires: a user sends it with every request, and
+    the jar's answer costs ~10 µs (it builds a urllib Request to ask). While every
+    cookie is for the whole site (`Path=/`, the usual session cookie), the header is
+    the same for every path, so one answer serves all (templated paths vary)."""
 
     def __init__(self, base_url: str) -> None:
         self._base = base_url.rstrip("/")
         self._jar = CookieJar()
+        self._headers: dict[str, str | None] = {}
+        """Cookie headers by path, valid until `_fresh_until` (time.time())."""
+        self._fresh_until = math.inf
+        self._sitewide = True
+        """Every cookie in the jar has Path=/ (or none is there)."""
 
     def header(self, path: str) -> str | None:
         """The Cookie header for a request to `path` (with its query), or None."""
-        request = urllib.request.Request(self._base + path)
-        self._jar.add_cookie_header(request)
-        return request.get_header("Cookie")
+        if time.time() >= self._fresh_until:
+            self._jar.clear_expired_cookies()
+            self._forget()
+        if self._sitewide:
+            path = "/"
+        header = self._headers.get(path, _UNKNOWN)
+        if header is _UNKNOWN:
+            if len(self._headers) >= _REMEMBERED:
+                self._headers.clear()  # templated paths: bounded memory
+            request = urllib.request.Request(self._base + path)
+            self._jar.add_cookie_header(request)
+            header = self._headers[path] = request.get_header("Cookie")
+        return header
 
     def extract(self, path: str, set_cookies: Sequence[str]) -> None:
         """Keep the cookies of a response to `path` (its Set-Cookie header values)."""
@@ -34,6 +61,15 @@ class Jar:
             headers["Set-Cookie"] = value
         response = cast(HTTPResponse, _Response(headers))  # all the jar reads is info()
         self._jar.extract_cookies(response, urllib.request.Request(self._base + path))
+        self._forget()
+
+    def _forget(self) -> None:
+        """Ask the jar afresh from now on, until its first cookie expires."""
+        self._headers.clear()
+        cookies = list(self._jar)
+        expiries = [cookie.expires for cookie in cookies if cookie.expires is not None]
+        self._fresh_until = min(expiries, default=math.inf)
+        self._sitewide = all(cookie.path == "/" for cookie in cookies)
 
     def __len__(self) -> int:
         return len(self._jar)

@@ -3,6 +3,9 @@ expiry and several cookies. Pure: no sockets."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from perfrun.engine.cookies import Jar
 
 
@@ -27,3 +30,33 @@ def test_an_empty_jar_sends_no_cookie_header() -> None:
     jar = Jar("http://127.0.0.1:8000/base/")
     jar.extract("/x", [])
     assert jar.header("/x") is None
+
+
+def test_a_remembered_header_follows_every_change_of_the_jar(monkeypatch: Any) -> None:
+    """The jar's answers are remembered per path (one for all paths while every cookie
+    is site-wide); a new cookie, a path-scoped one, a deletion and an expiry each
+    change the answer at once."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])  # the jar's clock and cookiejar's
+    jar = Jar("http://127.0.0.1:8000")
+    assert jar.header("/a") is None
+    jar.extract("/login", ["session=s1; Path=/"])
+    assert [jar.header(p) for p in ("/a", "/b/c", "/a")] == ["session=s1"] * 3
+    jar.extract("/login", ["short=x; Max-Age=10; Path=/"])
+    assert jar.header("/a") == "session=s1; short=x"
+    jar.extract("/docs/x", ["scoped=1; Path=/docs"])
+    assert jar.header("/docs/y") == "scoped=1; session=s1; short=x"
+    assert jar.header("/a") == "session=s1; short=x"
+    now[0] += 11  # `short` has expired
+    assert jar.header("/a") == "session=s1"
+    assert jar.header("/docs/y") == "scoped=1; session=s1"
+    jar.extract("/docs/x", ["scoped=; Max-Age=0; Path=/docs"])
+    assert jar.header("/docs/y") == "session=s1"
+
+
+def test_templated_paths_keep_the_remembered_headers_bounded() -> None:
+    jar = Jar("http://127.0.0.1:8000")
+    jar.extract("/docs/x", ["scoped=1; Path=/docs"])
+    for n in range(1000):
+        assert jar.header(f"/docs/{n}") == "scoped=1"
+    assert len(jar._headers) <= 64
