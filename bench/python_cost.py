@@ -5,9 +5,11 @@ canned nginx response, fed to the connection as the loop would, so only perfrun'
 per-request work is timed (parsing, recording, the next request), not the loopback.
 Prints the CPU time per request, median of --rounds. For comparing changes to the hot
 path: interleave runs of two checkouts (`PYTHONPATH=... python bench/python_cost.py`),
-since a VM's speed drifts from minute to minute.
+since a VM's speed drifts from minute to minute. `--shape` picks the request: a mix of
+one (the closed model's callbacks), a one-step flow, or a flow step with a templated
+path and a JSON capture (flows keep cookies and follow redirects, as by default).
 
-    python bench/python_cost.py [--requests 300000] [--rounds 5]
+    python bench/python_cost.py [--requests 300000] [--rounds 5] [--shape mix]
 """
 
 from __future__ import annotations
@@ -17,17 +19,23 @@ import asyncio
 import random
 import socket
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from perfrun.engine import fast_closed
+from perfrun.engine import fast_closed, fast_flow
 from perfrun.engine.fast import FastEngine
+from perfrun.engine.fast_flow import StepPlan
+from perfrun.engine.fast_wire import WatchingConnection
 from perfrun.metrics.stats import ScenarioStats
+from perfrun.scenario.loader import load_file
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 RESPONSE = (
     b"HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\nDate: Tue, 01 Dec 2026 06:00:00 GMT\r\n"
-    b"Content-Type: text/plain\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nok\n"
+    b"Content-Type: application/json\r\nContent-Length: 11\r\nConnection: keep-alive\r\n\r\n"
+    b'{"ok":true}'
 )
 
 
@@ -58,19 +66,53 @@ class _Transport:
         pass
 
 
-async def cycle(requests: int) -> float:
+FLOW = """
+scenarios:
+  cost:
+    type: load
+    severity: low
+    base_url: http://127.0.0.1:80
+    flow: [%s]
+    load: {users: 1, iterations: %d}
+"""
+SHAPES = {
+    "mix": "",
+    "flow": "{name: root, path: /}",
+    "flow-template-capture": "{name: root, path: '/x/{{ $iteration }}', capture: {v: {json: ok}}}",
+}
+
+
+async def cycle(requests: int, shape: str) -> float:
     """CPU seconds per request for `requests` requests of one user."""
-    spec = RequestSpec(name="root")
-    engine = FastEngine("http://127.0.0.1:80", 10.0, (spec,))
-    load = LoadSpec(users=1, requests_per_user=requests)
-    stats = ScenarioStats.for_load(load)
+    if shape == "mix":
+        spec = RequestSpec(name="root")
+        engine = FastEngine("http://127.0.0.1:80", 10.0, (spec,))
+        load = LoadSpec(users=1, requests_per_user=requests)
+        stats = ScenarioStats.for_load(load)
+        crowd = fast_closed._Crowd(engine.dialer, engine._mix((spec,), stats), stats, 0.0)
+        user: Any = fast_closed._User(crowd, random.Random(1), requests, None)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "cost.yaml"
+            path.write_text(FLOW % (SHAPES[shape], requests))
+            (scenario,) = load_file(path, {})
+        engine = FastEngine("http://127.0.0.1:80", 10.0, scenario.requests)
+        engine.dialer.kind = WatchingConnection  # cookies and redirects, as by default
+        stats = ScenarioStats.for_load(scenario.load)
+        prepared = [engine.prepared[spec.name] for spec in scenario.requests]
+        plans = [StepPlan(p, engine.host_header, "") for p in prepared]
+        flows = fast_flow.Flows(
+            engine.dialer, plans, stats, scenario.load, None, engine.origin, "", True, 10
+        )
+        user = fast_flow.FlowUser(flows, 0, random.Random(1), None)
     conn = engine.dialer.kind()
     transport = _Transport()
     conn.connection_made(transport)  # type: ignore[arg-type]
-    crowd = fast_closed._Crowd(engine.dialer, engine._mix((spec,), stats), stats, 0.0)
-    user = fast_closed._User(crowd, random.Random(1), requests, None)
     user.conn = conn
-    user.next(time.perf_counter())
+    if shape == "mix":
+        user.next(time.perf_counter())
+    else:
+        user.resume_at(time.perf_counter())
     began = time.process_time()
     while transport.pending:
         transport.pending -= 1
@@ -85,8 +127,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--shape", choices=SHAPES, default="mix")
     options = parser.parse_args()
-    runs = [asyncio.run(cycle(options.requests)) for _ in range(options.rounds)]
+    runs = [asyncio.run(cycle(options.requests, options.shape)) for _ in range(options.rounds)]
     shown = " ".join(f"{1e9 * r:.0f}" for r in runs)
     print(f"{1e9 * statistics.median(runs):.0f} ns per request (median; rounds: {shown})")
 

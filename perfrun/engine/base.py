@@ -16,6 +16,7 @@ from typing import NamedTuple, Protocol, TypeAlias, runtime_checkable
 from perfrun.engine.share import Share
 from perfrun.metrics.result import RequestResult
 from perfrun.metrics.stats import ScenarioStats
+from perfrun.scenario.data import Data
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
 Sink: TypeAlias = Callable[[RequestResult], None]
@@ -93,4 +94,16 @@ class LoadRunner(Protocol):
     async def run_open(
         self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = ..., seed: int | None = None,
+    ) -> None: ...  # fmt: skip
+
+
+@runtime_checkable
+class FlowRunner(Protocol):
+    """Flows (`perfrun.engine.flow.run_flow`) run by an engine with a cheaper hot path
+    (the fast engine's callbacks) than one coroutine per user on its sessions."""
+
+    async def run_flow(
+        self, load: LoadSpec, steps: tuple[RequestSpec, ...], data: Data | None,
+        stats: ScenarioStats, *, start: float, share: Share = ..., seed: int | None = None,
+        cookies: bool = True, max_redirects: int = 10,
     ) -> None: ...  # fmt: skip

@@ -2,15 +2,16 @@
 
 Built for load generation, not general use: one connection per user, request bytes
 built once per endpoint, responses parsed in C, the body kept only when a check needs
-it. TLS through the standard `ssl` module with one shared context. It does plain
-HTTP/1.1 requests and responses (sized, chunked and read-until-close bodies, HEAD,
-`Connection: close`); anything more (HTTP/2, proxies, redirects, cookies, auth flows)
-is the httpx engine's job.
+it. TLS through the standard `ssl` module with one shared context. It does HTTP/1.1
+requests and responses (sized, chunked and read-until-close bodies, HEAD,
+`Connection: close`), and for flows each user's cookies and same-origin redirects;
+HTTP/2 and redirects to another origin are the httpx engine's job.
 
 It runs the load models itself (`run_closed`, `run_closed_stages`, `run_open`: see
-`perfrun.engine.fast_closed` and `fast_open`), as callbacks on its connections, which
-costs half the CPU of a coroutine awaiting a future per request. `session()` and its
-awaitable `send` remain for everything else (the conformance suite, scripted tests).
+`perfrun.engine.fast_closed` and `fast_open`) and flows (`run_flow`: see
+`perfrun.engine.fast_flow`), as callbacks on its connections, which costs half the CPU
+of a coroutine awaiting a future per request. `session()` and its awaitable `send` and
+`exchange` remain for everything else (the conformance suite, scripted tests).
 """
 
 from __future__ import annotations
@@ -21,41 +22,29 @@ import time
 from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
+from perfrun.engine import fast_flow
 from perfrun.engine.base import Exchange, Rendered
 from perfrun.engine.cookies import Jar
 from perfrun.engine.fast_closed import run_closed, run_closed_stages
+from perfrun.engine.fast_flow import REDIRECTS, StepPlan, redirect_method, same_origin
 from perfrun.engine.fast_open import run_open
-from perfrun.engine.fast_wire import Dialer, Failure, Prepared, Requester, Response
+from perfrun.engine.fast_wire import (
+    Dialer,
+    Failure,
+    Prepared,
+    Requester,
+    Response,
+    WatchingConnection,
+)
 from perfrun.engine.mix import Mix
 from perfrun.engine.share import Share
 from perfrun.engine.tls import ssl_context as tls_context
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import ScenarioStats
+from perfrun.scenario.data import Data
 from perfrun.scenario.model import CHECKED_TLS, LoadSpec, RequestSpec, TlsSpec
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_REDIRECTS = frozenset((301, 302, 303, 307, 308))
-
-
-def _redirect_method(method: str, status: int) -> str:
-    """The method a redirect continues with, by httpx's rules: a 302 or 303 becomes a
-    GET (but a HEAD stays a HEAD), a 301 after a POST too; 307 and 308 keep it."""
-    if status in (302, 303) and method != "HEAD":
-        return "GET"
-    if status == 301 and method == "POST":
-        return "GET"
-    return method
-
-
-def _same_origin(url: str, origin: str) -> bool:
-    ours, theirs = urlsplit(origin), urlsplit(url)
-    our_port = ours.port or _DEFAULT_PORTS.get(ours.scheme)
-    their_port = theirs.port or _DEFAULT_PORTS.get(theirs.scheme)
-    return (
-        ours.scheme == theirs.scheme
-        and (ours.hostname or "").lower() == (theirs.hostname or "").lower()
-        and our_port == their_port
-    )
 
 
 class FastSession(Requester):
@@ -105,20 +94,20 @@ class FastSession(Requester):
             if first is None:
                 first = result
             location = exchange.headers.get("location")
-            if result.status not in _REDIRECTS or not max_redirects or location is None:
+            if result.status not in REDIRECTS or not max_redirects or location is None:
                 break
             if hop == max_redirects:
                 return self._chain(first, result, hop, ErrorKind.OTHER,
                                    f"more than {max_redirects} redirects", exchange)  # fmt: skip
             url = urljoin(self._origin + target, location)
-            if not _same_origin(url, self._origin):
+            if not same_origin(url, self._origin):
                 return self._chain(first, result, hop, ErrorKind.OTHER,
                                    f"redirect to {url}: another origin, not followed "
                                    "by the fast engine (engine: httpx follows it)",
                                    exchange)  # fmt: skip
             parts = urlsplit(url)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            method = _redirect_method(spec.method, result.status)
+            method = redirect_method(spec.method, result.status)
             if method != spec.method:  # as httpx: the body and its headers go
                 spec = dataclasses.replace(spec, method=method, json=None, body=None)
                 body = None
@@ -270,6 +259,20 @@ class FastEngine:
         """The open model (`perfrun.engine.open.run_open`), as callbacks."""
         await run_open(load, self._mix(requests, stats), self.dialer, stats, start=start,
                        share=share, seed=seed)  # fmt: skip
+
+    async def run_flow(
+        self, load: LoadSpec, steps: tuple[RequestSpec, ...], data: Data | None,
+        stats: ScenarioStats, *, start: float, share: Share = Share.WHOLE,
+        seed: int | None = None, cookies: bool = True, max_redirects: int = 10,
+    ) -> None:  # fmt: skip
+        """Flows (`perfrun.engine.flow.run_flow`), as callbacks."""
+        if cookies or max_redirects:
+            self.dialer.kind = WatchingConnection  # to read Set-Cookie and Location
+        plans = [StepPlan(self.prepared[s.name], self.host_header, self.prefix) for s in steps]
+        await fast_flow.run_flow(
+            load, plans, data, self.dialer, stats, origin=self.origin, prefix=self.prefix,
+            start=start, share=share, seed=seed, cookies=cookies, max_redirects=max_redirects,
+        )  # fmt: skip
 
     def _mix(self, requests: tuple[RequestSpec, ...], stats: ScenarioStats) -> Mix[Prepared]:
         """The weighted mix of the prepared requests (the same draws as a RequestMix),

@@ -24,6 +24,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from perfrun.engine.closed import STAGE_TICK, ramp_delays
 from perfrun.engine.fast_wire import Connection, Dialer, Prepared, Requester
@@ -35,28 +36,30 @@ from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.model import LoadSpec
 
 
-class _Crowd:
+class Member(Protocol):
+    """A user of a `Crowd`."""
+
+    def halt(self) -> None:
+        """Stop at once: no request, timer or outcome follows."""
+
+
+class Crowd:
     """What a run's users share, and how the run waits for them: until the last user
     leaves, or a perfrun bug in a callback surfaces."""
 
-    def __init__(
-        self, dialer: Dialer, mix: Mix[Prepared], stats: ScenarioStats, think_time: float
-    ) -> None:
+    def __init__(self, dialer: Dialer, stats: ScenarioStats, think_time: float) -> None:
         self.loop = asyncio.get_running_loop()
         self.dialer = dialer
-        self.mix = mix
-        self.only = mix.only
-        """The one request of a mix of one (no draw needed), else None."""
         self.stats = stats
         self.think_time = think_time
-        self.users: set[_User] = set()
+        self.users: set[Member] = set()
         self.error: Exception | None = None
         self._all_left: asyncio.Future[None] | None = None
 
-    def join(self, user: _User) -> None:
+    def join(self, user: Member) -> None:
         self.users.add(user)
 
-    def leave(self, user: _User) -> None:
+    def leave(self, user: Member) -> None:
         self.users.discard(user)
         if not self.users and self._all_left is not None and not self._all_left.done():
             self._all_left.set_result(None)
@@ -84,6 +87,18 @@ class _Crowd:
         for user in list(self.users):
             user.halt()
         self.users.clear()
+
+
+class _Crowd(Crowd):
+    """A crowd whose users draw their requests from a weighted mix."""
+
+    def __init__(
+        self, dialer: Dialer, mix: Mix[Prepared], stats: ScenarioStats, think_time: float
+    ) -> None:
+        super().__init__(dialer, stats, think_time)
+        self.mix = mix
+        self.only = mix.only
+        """The one request of a mix of one (no draw needed), else None."""
 
 
 class _User(Requester):

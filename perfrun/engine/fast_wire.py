@@ -32,7 +32,7 @@ from perfrun.engine.target import request_target
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import RequestSpec
 
-_WATCHED_LENGTHS = frozenset((len(b"content-encoding"),))
+_WATCHED_LENGTHS = frozenset((len(b"content-encoding"), len(b"set-cookie"), len(b"location")))
 _FRAMING = re.compile(rb"\r\n(content-length[ \t]*:|transfer-encoding[ \t]*:[^\r\n]*chunked)", re.I)
 """A header that frames a body (see Connection._framed)."""
 _INTERIM = re.compile(rb"HTTP/\d\.\d 1\d\d\b")
@@ -257,6 +257,10 @@ class FullConnection(Connection):
     whose request asks for them: for checks and captures. Its headers callback costs
     ~0.1 µs per header, so the engine uses it only when some request needs it."""
 
+    watch = False
+    """Keep every response's Set-Cookie and Location headers, also when its request
+    keeps no header: for cookies and redirects (see `WatchingConnection`)."""
+
     def __init__(self) -> None:
         super().__init__()
         self._keep_headers = False
@@ -268,13 +272,15 @@ class FullConnection(Connection):
             return  # a chunked trailer: not a header (httpx drops them too)
         if len(name) in _WATCHED_LENGTHS:
             lower = name.lower()
-            if (
-                lower == b"content-encoding"
-                and self._keep_body
-                and value.strip().lower() in (b"gzip", b"deflate")
-            ):
-                # Decoded only for body checks: bytes_received counts what came over the wire.
-                self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+            if lower == b"content-encoding":
+                if self._keep_body and value.strip().lower() in (b"gzip", b"deflate"):
+                    # Decoded only for body checks: bytes_received counts the wire's bytes.
+                    self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+            elif self.watch and not self._keep_headers:
+                if lower == b"set-cookie":
+                    self.response.set_cookies.append(value.decode("latin-1"))
+                elif lower == b"location":
+                    self.response.headers.setdefault("location", value.decode("latin-1"))
         if self._keep_headers:
             key = name.lower().decode("latin-1")
             text = value.decode("latin-1")
@@ -293,7 +299,8 @@ class FullConnection(Connection):
 
     def _start_response(self) -> None:
         super()._start_response()
-        self.response = Response() if self._keep_headers or self._keep_body else _NO_RESPONSE
+        keeps = self._keep_headers or self._keep_body or self.watch
+        self.response = Response() if keeps else _NO_RESPONSE
         self._decoder = None
 
     def request(
@@ -301,9 +308,15 @@ class FullConnection(Connection):
         keep_headers: bool, keep_body: bool,
     ) -> None:  # fmt: skip
         self._keep_headers, self._keep_body = keep_headers, keep_body
-        self.response = Response() if keep_headers or keep_body else _NO_RESPONSE
+        self.response = Response() if keep_headers or keep_body or self.watch else _NO_RESPONSE
         self._decoder = None
         super().request(payload, owner, deadline, head, keep_headers, keep_body)
+
+
+class WatchingConnection(FullConnection):
+    """A FullConnection for users that keep cookies or follow redirects."""
+
+    watch = True
 
 
 def _parser(protocol: Connection) -> Any:

@@ -10,6 +10,7 @@ The rules:
   captures or once-ness later steps depend on ends the iteration: the steps after it
   would only fail for want of its variables. Other failed steps do not.
 - After each step, its `think_time` (else the load's) passes before the next.
+- A user whose steps are all `once` leaves when they are done: it has nothing to send.
 - At each iteration the user's data row (`perfrun.scenario.data.row_for`) is laid over
   its variables; captures persist from one iteration to the next.
 Users start at their ramp-up offsets, like the closed model's.
@@ -29,7 +30,7 @@ from perfrun.engine.timing import sleep_until
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.data import Data, row_for
 from perfrun.scenario.model import LoadSpec, RequestSpec
-from perfrun.scenario.templates import Context
+from perfrun.scenario.templates import Context, Template
 
 
 async def run_flow(
@@ -86,6 +87,8 @@ class _User:
                     return
                 if not await self._iteration(session, iteration, deadline):
                     return
+                if len(self.done_once) == len(self.steps):
+                    return  # every step was once, and done: nothing left to send
                 iteration += 1
         finally:
             await session.aclose()
@@ -145,9 +148,19 @@ def render(step: RequestSpec, variables: Mapping[str, str], context: Context) ->
     templated = step.templated
     if templated is None:
         return None
-    headers = {name: t.render(variables, context) for name, t in templated.headers}
-    for name, value in headers.items():
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"{step.name}: header {name} rendered with a line break: not sent")
+    headers = dict(header_values(step.name, templated.headers, variables, context))
     body = templated.body.render(variables, context).encode() if templated.body else None
     return Rendered(templated.path.render(variables, context), headers, body)
+
+
+def header_values(
+    step: str, templates: Sequence[tuple[str, Template]], variables: Mapping[str, str],
+    context: Context,
+) -> list[tuple[str, str]]:  # fmt: skip
+    """The header values as this user sends them now. ValueError when one holds a line
+    break (it would inject headers)."""
+    values = [(name, template.render(variables, context)) for name, template in templates]
+    for name, value in values:
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"{step}: header {name} rendered with a line break: not sent")
+    return values

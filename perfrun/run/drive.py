@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any
 
-from perfrun.engine.base import Engine, EngineFactory
+from perfrun.engine.base import Engine, EngineFactory, FlowRunner
 from perfrun.engine.executors import load_runner
 from perfrun.engine.flow import run_flow
 from perfrun.engine.lag import probe_loop_lag
@@ -174,6 +174,10 @@ def _executor(
     engine's own when it runs the models itself (see perfrun.engine.executors)."""
     load, requests, start = scenario.load, scenario.requests, stats.origin
     if scenario.flow:
+        if isinstance(engine, FlowRunner):
+            return engine.run_flow(load, requests, scenario.data, stats, start=start,
+                                   share=share, cookies=scenario.cookies,
+                                   max_redirects=scenario.max_redirects)  # fmt: skip
         return run_flow(load, requests, scenario.data, engine, stats.record, start=start,
                         share=share, cookies=scenario.cookies,
                         max_redirects=scenario.max_redirects)  # fmt: skip

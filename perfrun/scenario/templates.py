@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 _SLOT = re.compile(r"\{\{(.*?)\}\}", re.S)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -36,9 +36,9 @@ class TemplateError(ValueError):
     """A template that cannot be compiled; the message says what is wrong in it."""
 
 
-@dataclass(frozen=True)
-class Context:
-    """What a render knows besides the variables: whose request it is."""
+class Context(NamedTuple):
+    """What a render knows besides the variables: whose request it is. (A NamedTuple:
+    one is made per user and iteration, ~3x cheaper than a frozen dataclass.)"""
 
     user: int
     iteration: int
@@ -102,9 +102,10 @@ class Template:
         return named | self.needs
 
     def render(self, variables: Mapping[str, str], context: Context) -> str:
-        return "".join(
-            part if isinstance(part, str) else part.value(variables, context) for part in self.parts
-        )
+        return "".join([
+            part if part.__class__ is str else part.value(variables, context)  # type: ignore[union-attr]
+            for part in self.parts
+        ])  # fmt: skip
 
 
 def compile_template(text: str) -> Template:

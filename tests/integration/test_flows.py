@@ -6,6 +6,7 @@ its request as capture_failed and skips the rest of the iteration."""
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -320,3 +321,28 @@ def test_without_cookies_none_is_kept_even_inside_a_redirect_chain(
 
     login = stats.endpoints["login"]
     assert login.errors == {"http_4xx": USERS * ITERATIONS}  # /me: 401, retried each time
+
+
+ONLY_ONCE = """\
+scenarios:
+  shop:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: unique}}
+    flow:
+{login}    load: {{users: {users}, duration: 60s}}
+"""
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_users_whose_steps_are_all_once_leave_when_they_are_done(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    """Nothing is left to send after the once steps: each user logs in once and leaves,
+    long before the duration (neither spinning through empty iterations nor hanging)."""
+    began = time.monotonic()
+    stats = run_yaml(tmp_path, ONLY_ONCE, accounts.url, engine)
+    assert time.monotonic() - began < 30  # the duration is 60 s
+    login = stats.endpoints["login"]
+    assert login.total == login.succeeded == USERS

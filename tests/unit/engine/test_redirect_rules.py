@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from perfrun.engine.fast import _redirect_method, _same_origin
+from perfrun.engine.fast_flow import redirect_method, same_origin
 
 
 @pytest.mark.parametrize(
@@ -16,8 +16,8 @@ from perfrun.engine.fast import _redirect_method, _same_origin
         ("POST", 307, "POST"), ("PUT", 308, "PUT"), ("GET", 302, "GET"),
     ],
 )  # fmt: skip
-def test_redirect_method(method: str, status: int, then: str) -> None:
-    assert _redirect_method(method, status) == then
+def testredirect_method(method: str, status: int, then: str) -> None:
+    assert redirect_method(method, status) == then
 
 
 @pytest.mark.parametrize(
@@ -31,6 +31,6 @@ def test_redirect_method(method: str, status: int, then: str) -> None:
         ("http://localhost:8000/x", False),
     ],
 )
-def test_same_origin(url: str, same: bool) -> None:
-    assert _same_origin(url, "http://127.0.0.1:8000") is same
-    assert _same_origin("http://Example.com:80/a", "http://example.com") is True
+def testsame_origin(url: str, same: bool) -> None:
+    assert same_origin(url, "http://127.0.0.1:8000") is same
+    assert same_origin("http://Example.com:80/a", "http://example.com") is True

@@ -1,0 +1,546 @@
+"""Flows on the fast engine, as callbacks: each virtual user is a state machine on its own
+connection that renders its next step, sends it, keeps its cookies, follows its
+redirects and captures from its response, all from the callback that brought the
+response.
+
+The rules are `perfrun.engine.flow`'s, which runs flows on any engine's sessions (the
+httpx engine's); what differs is the mechanics, as in `perfrun.engine.fast_closed`: no
+coroutine, task or future per request, a success without checks recorded without
+building a RequestResult. What is fixed in a step's request is serialised once
+(`StepPlan`); only what varies (the path, templated header values and body, the
+Cookie header) is filled in per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import random
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from perfrun import __version__
+from perfrun.engine.closed import ramp_delays
+from perfrun.engine.cookies import Jar
+from perfrun.engine.fast_closed import Crowd
+from perfrun.engine.fast_wire import Connection, Dialer, Prepared, Requester, Response
+from perfrun.engine.flow import header_values
+from perfrun.engine.share import Share
+from perfrun.engine.target import request_target
+from perfrun.metrics.result import ErrorKind, RequestResult
+from perfrun.metrics.stats import ScenarioStats
+from perfrun.scenario.data import Data, row_for
+from perfrun.scenario.model import LoadSpec
+from perfrun.scenario.templates import Context, Template
+
+REDIRECTS = frozenset((301, 302, 303, 307, 308))
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def redirect_method(method: str, status: int) -> str:
+    """The method a redirect continues with, by httpx's rules: a 302 or 303 becomes a
+    GET (but a HEAD stays a HEAD), a 301 after a POST too; 307 and 308 keep it."""
+    if status in (302, 303) and method != "HEAD":
+        return "GET"
+    if status == 301 and method == "POST":
+        return "GET"
+    return method
+
+
+def same_origin(url: str, origin: str) -> bool:
+    ours, theirs = urlsplit(origin), urlsplit(url)
+    our_port = ours.port or _DEFAULT_PORTS.get(ours.scheme)
+    their_port = theirs.port or _DEFAULT_PORTS.get(theirs.scheme)
+    return (
+        ours.scheme == theirs.scheme
+        and (ours.hostname or "").lower() == (theirs.hostname or "").lower()
+        and our_port == their_port
+    )
+
+
+class StepPlan:
+    """A flow step's request on the fast engine: the request line's method, the headers
+    that never vary, serialised once; per request, `payload` adds the target, the
+    templated header values, the Cookie header and the body."""
+
+    __slots__ = (
+        "_fixed",
+        "_host_header",
+        "_line",
+        "_redirected",
+        "_sized",
+        "body",
+        "body_template",
+        "captures",
+        "close",
+        "dynamic",
+        "endpoint",
+        "head",
+        "judge",
+        "keep_body",
+        "keep_headers",
+        "name",
+        "once",
+        "own_cookie",
+        "passes",
+        "path_template",
+        "prepared",
+        "spec",
+        "static_payload",
+        "static_target",
+        "templated",
+        "think_time",
+    )  # fmt: skip
+
+    def __init__(self, prepared: Prepared, host_header: str, prefix: str) -> None:
+        spec = prepared.spec
+        self.spec = spec
+        self.prepared = prepared
+        """What `Requester` reads of a request: its name, for a failure's result."""
+        self.name = spec.name
+        self.endpoint: Any = None
+        """Where its successes are recorded (`ScenarioStats.endpoint`): bound at its
+        first result, so a step that never ran is not in the report."""
+        self.judge = prepared.judge
+        self.head = prepared.head
+        self.close = prepared.close
+        self.keep_body = prepared.keep_body
+        self.keep_headers = prepared.keep_headers
+        self.captures = spec.captures
+        self.once = spec.once
+        self.think_time = spec.think_time
+        self.passes = prepared.expected if not spec.checks else frozenset()
+        """Statuses that are a success without judging further (captures aside)."""
+        self._host_header = host_header
+        templated = spec.templated
+        fixed = dict(spec.headers)
+        self.dynamic: tuple[tuple[str, Template], ...] = ()
+        self.path_template = self.body_template = None
+        if templated is not None:
+            self.dynamic = tuple((n, t) for n, t in templated.headers if not t.static)
+            if not templated.path.static:
+                self.path_template = templated.path
+            if templated.body is not None and not templated.body.static:
+                self.body_template = templated.body
+        self.own_cookie = any(name.lower() == "cookie" for name in spec.headers)
+        """The step sets its Cookie header itself: the jar's is not sent (as in httpx)."""
+        self.static_target = prefix + spec.path
+        self.body = prepared.body
+        self._sized = bool(self.body) or spec.method in ("POST", "PUT", "PATCH")
+        self._line = f"{spec.method} ".encode("ascii")
+        self._fixed = self._serialise_fixed(fixed)
+        self._redirected: dict[str, StepPlan] = {}
+        self.templated = bool(self.dynamic or self.path_template or self.body_template)
+        """Something in the request varies from user to user or request to request."""
+        self.static_payload: bytes | None = None
+        """The bytes of a request with nothing templated and no cookie, built once."""
+        if not self.templated:
+            with contextlib.suppress(ValueError, UnicodeError):  # then raised when sent
+                self.static_payload = self.payload(self.static_target, (), self.body, None)
+
+    def _serialise_fixed(self, headers: Mapping[str, str]) -> bytes:
+        defaults = {
+            "Host": self._host_header,
+            "User-Agent": f"perfrun/{__version__}",
+            "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",
+        }
+        if self.spec.json is not None:
+            defaults["Content-Type"] = "application/json"
+        merged = {k.lower(): (k, v) for k, v in defaults.items()}
+        merged.update({k.lower(): (k, v) for k, v in headers.items()})
+        merged.pop("content-length", None)  # from the body sent
+        for name, _ in self.dynamic:  # sent as rendered
+            merged.pop(name.lower(), None)
+        return "".join(f"{name}: {value}\r\n" for name, value in merged.values()).encode("latin-1")
+
+    def payload(
+        self, target: str, headers: Sequence[tuple[str, str]], body: bytes, cookie: str | None
+    ) -> bytes:
+        """The request's bytes to `target` (from the origin). ValueError or UnicodeError
+        when HTTP/1.1 cannot carry the target or a header value."""
+        parts = [self._line, request_target(target).encode("ascii"), b" HTTP/1.1\r\n", self._fixed]
+        for name, value in headers:
+            parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+        if cookie is not None and not self.own_cookie:
+            parts.append(f"Cookie: {cookie}\r\n".encode("latin-1"))
+        if self._sized:
+            parts.append(b"Content-Length: %d\r\n" % len(body))
+        parts.append(b"\r\n")
+        parts.append(body)
+        return b"".join(parts)
+
+    def redirected(self, method: str) -> StepPlan:
+        """This step as a redirect continues it with another `method` (no body then)."""
+        plan = self._redirected.get(method)
+        if plan is None:
+            spec = dataclasses.replace(self.spec, method=method, json=None, body=None)
+            prepared = Prepared(spec, self._host_header, "")
+            plan = self._redirected[method] = StepPlan(prepared, self._host_header, "")
+        return plan
+
+
+class Flows(Crowd):
+    """What a flow's users share: the steps' plans, the data, the rules of the run."""
+
+    def __init__(
+        self, dialer: Dialer, plans: Sequence[StepPlan], stats: ScenarioStats, load: LoadSpec,
+        data: Data | None, origin: str, prefix: str, cookies: bool, max_redirects: int,
+    ) -> None:  # fmt: skip
+        super().__init__(dialer, stats, load.think_time)
+        self.plans = tuple(plans)
+        self.templated = any(plan.templated for plan in plans)
+        self.prefix = prefix
+        """The base URL's path: templated paths are under it."""
+        self.load = load
+        self.data = data
+        self.origin = origin
+        self.cookies = cookies
+        self.max_redirects = max_redirects
+
+
+class FlowUser(Requester):
+    """One virtual user of a flow: sends its next step, and from the callback that
+    brings the response records it, captures from it, follows its redirect, then sends
+    the next step (or arms a think-time timer)."""
+
+    __slots__ = (
+        "body", "chain_started", "context", "done_once", "flows", "headers", "hops", "index",
+        "iteration", "jar", "limit", "payload", "plan", "position", "rng", "sent_this_time",
+        "stats", "step", "target", "timeout", "timer", "until", "variables",
+    )  # fmt: skip
+
+    def __init__(
+        self, flows: Flows, index: int, rng: random.Random, deadline: float | None
+    ) -> None:
+        super().__init__(flows.dialer)
+        self.flows = flows
+        self.stats = flows.stats
+        self.timeout = flows.dialer.timeout
+        self.index = index
+        self.rng = rng
+        self.until = deadline if deadline is not None else float("inf")
+        iterations = flows.load.iterations
+        self.limit = iterations if iterations is not None else sys.maxsize
+        self.iteration = -1
+        self.position = len(flows.plans)
+        """The next step's index; past the last: the next iteration begins."""
+        self.sent_this_time = False
+        self.variables: dict[str, str] = {}
+        self.done_once: set[str] = set()
+        self.context = Context(index, 0, rng)
+        self.jar = Jar(flows.origin) if flows.cookies else None
+        self.step: StepPlan | None = None
+        """The step under way; `plan` is what its current request sends (a redirect
+        may change the method)."""
+        self.plan: StepPlan | None = None
+        self.target = ""
+        self.headers: Sequence[tuple[str, str]] = ()
+        self.body = b""
+        self.payload = b""
+        self.hops = 0
+        self.chain_started = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        flows.join(self)
+
+    # --- the flow's course
+
+    def resume_at(self, when: float) -> None:
+        """Go on at `when` (a perf_counter time), never before: uvloop's timers can fire
+        a millisecond early, so an early one is re-armed."""
+        self.timer = None
+        now = time.perf_counter()
+        if when > now:
+            self.timer = self.flows.loop.call_later(when - now, self.resume_at, when)
+        else:
+            self.advance(now)
+
+    def advance(self, now: float) -> None:
+        """Send the next step that runs, or leave: after the last iteration, at the
+        deadline, or when an iteration had nothing left to send (every step once)."""
+        plans = self.flows.plans
+        while True:
+            if now >= self.until:
+                self.leave()
+                return
+            if self.position >= len(plans):
+                if self.iteration >= 0 and not self.sent_this_time:
+                    self.leave()
+                    return
+                self.iteration += 1
+                if self.iteration >= self.limit:
+                    self.leave()
+                    return
+                self._begin_iteration()
+            plan = plans[self.position]
+            self.position += 1
+            if plan.once and plan.name in self.done_once:
+                continue
+            self.sent_this_time = True
+            self.send(plan)
+            return
+
+    def _begin_iteration(self) -> None:
+        flows = self.flows
+        if flows.data is not None:
+            row = row_for(flows.data, self.index, self.iteration, flows.load.users, self.rng)
+            self.variables.update(row)
+        if flows.templated:
+            self.context = Context(self.index, self.iteration, self.rng)
+        self.position = 0
+        self.sent_this_time = False
+
+    def send(self, plan: StepPlan) -> None:
+        """Render the step for this user and send it."""
+        self.step = self.plan = plan
+        self.hops = 0
+        try:
+            if plan.templated:
+                self._render(plan)
+            else:
+                self.target, self.headers, self.body = plan.static_target, (), plan.body
+            cookie = self._cookie()
+            payload = plan.static_payload
+            if payload is None or cookie is not None:
+                payload = plan.payload(self.target, self.headers, self.body, cookie)
+            self.payload = payload
+        except (ValueError, UnicodeError) as exc:
+            now = time.perf_counter()
+            detail = f"{plan.name}: not sent: {exc}"
+            self.stats.record(RequestResult(plan.name, now, 0.0, 0, 0, ErrorKind.OTHER, detail))
+            self.step_ended(False, now, soon=True)
+            return
+        self.dispatch(plan.prepared)
+        self.chain_started = self.started
+
+    def _render(self, plan: StepPlan) -> None:
+        """The target, header values and body of the step as this user sends it now."""
+        variables, context = self.variables, self.context
+        path = plan.path_template
+        self.target = (
+            plan.static_target
+            if path is None
+            else self.flows.prefix + path.render(variables, context)
+        )
+        self.headers = header_values(plan.name, plan.dynamic, variables, context)
+        body = plan.body_template
+        self.body = plan.body if body is None else body.render(variables, context).encode()
+
+    def _cookie(self) -> str | None:
+        jar = self.jar
+        return jar.header(self.target) if jar is not None else None
+
+    def write(self) -> None:
+        conn, plan = self.conn, self.plan
+        assert conn is not None and plan is not None
+        conn.request(self.payload, self, self.started + self.timeout, plan.head,
+                     plan.keep_headers, plan.keep_body)  # fmt: skip
+
+    def connected(self, seconds: float) -> None:
+        if not self.hops:  # a redirect's phases are not timed
+            self.stats.connected(self.endpoint(), self.started, seconds)
+
+    # --- how a request ended
+
+    def on_response(self, conn: Connection) -> None:
+        now = time.perf_counter()
+        try:  # free in CPython 3.11 unless something raises
+            plan = self.plan
+            assert plan is not None
+            if not conn.reusable or plan.close:
+                conn.close()
+            status, response = conn.status, conn.response
+            if response.set_cookies and self.jar is not None:
+                self.jar.extract(self.target, response.set_cookies)
+            if status in REDIRECTS and self.flows.max_redirects:
+                location = response.headers.get("location")
+                if location is not None:
+                    self.redirect(conn, location, now)
+                    return
+            if status in plan.passes and not self.hops:
+                step = self.step
+                assert step is not None
+                if step.captures:
+                    missed = self.capture(step, status, response)
+                    if missed is not None:
+                        self.failed_capture(conn, now, missed)
+                        return
+                self.stats.ok(step.endpoint or self.endpoint(), self.started, now, 0.0,
+                              conn.size, self.written, conn.first_byte)  # fmt: skip
+                self.step_ended(True, now)
+                return
+            self.judged(conn, now)
+        except Exception as exc:  # a bug in perfrun: surfaced by the run
+            self.flows.crash(exc)
+
+    def endpoint(self) -> Any:
+        """The step's endpoint, bound now if it was not."""
+        step = self.step
+        assert step is not None
+        if step.endpoint is None:
+            step.endpoint = self.stats.endpoint(step.name)
+        return step.endpoint
+
+    def judged(self, conn: Connection, now: float) -> None:
+        """Judge the response by the step's checks, then capture from it."""
+        step, response = self.step, conn.response
+        assert step is not None
+        result = step.judge.judge(
+            self.chain_started, now - self.chain_started, 0.0, conn.status, conn.size,
+            response.headers, response.content,
+        )  # fmt: skip
+        if self.hops:
+            result = result._replace(redirects=self.hops)
+        else:
+            first = conn.first_byte
+            result = result._replace(wait=first - self.written, receive=now - first)
+        if result.error is None and step.captures:
+            missed = self.capture(step, conn.status, response)
+            if missed is not None:
+                result = result._replace(error=ErrorKind.CAPTURE_FAILED, detail=missed)
+        self.stats.record(result)
+        self.step_ended(result.error is None, now)
+
+    def capture(self, step: StepPlan, status: int, response: Response) -> str | None:
+        """Take the step's captures into the user's variables; when one finds nothing,
+        none is taken and what was missed is returned."""
+        body = response.content() if step.keep_body else b""
+        taken = {}
+        for capture in step.captures:
+            text = capture.take(status, response.headers, body)
+            if text is None:
+                where = f"{capture.source} {capture.expression!r}"
+                return f"capture {capture.name} ({where}) found nothing"
+            taken[capture.name] = text
+        self.variables.update(taken)
+        return None
+
+    def failed_capture(self, conn: Connection, now: float, missed: str) -> None:
+        step = self.step
+        assert step is not None
+        first = conn.first_byte
+        self.stats.record(RequestResult(
+            step.name, self.started, now - self.started, conn.status, conn.size,
+            ErrorKind.CAPTURE_FAILED, missed, wait=first - self.written,
+            receive=now - first,
+        ))  # fmt: skip
+        self.step_ended(False, now)
+
+    def redirect(self, conn: Connection, location: str, now: float) -> None:
+        """Follow a redirect to `location`, or fail the step when it goes past
+        `max_redirects` or to another origin."""
+        flows, plan = self.flows, self.plan
+        assert plan is not None
+        status = conn.status
+        if self.hops == flows.max_redirects:
+            self.chain_failed(conn, now, f"more than {flows.max_redirects} redirects")
+            return
+        url = urljoin(flows.origin + self.target, location)
+        if not same_origin(url, flows.origin):
+            detail = f"redirect to {url}: another origin, not followed by the fast engine"
+            self.chain_failed(conn, now, detail + " (engine: httpx follows it)")
+            return
+        parts = urlsplit(url)
+        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        method = redirect_method(plan.spec.method, status)
+        if method != plan.spec.method:  # as httpx: the body goes
+            plan = plan.redirected(method)
+            self.body = b""
+        self.plan = plan
+        self.hops += 1
+        try:
+            self.payload = plan.payload(self.target, self.headers, self.body, self._cookie())
+        except (ValueError, UnicodeError) as exc:
+            self.chain_failed(conn, now, f"redirect to {url}: not sent: {exc}")
+            return
+        chain_started = self.chain_started
+        self.dispatch(plan.prepared)
+        self.chain_started = chain_started
+
+    def chain_failed(self, conn: Connection, now: float, detail: str) -> None:
+        step = self.step
+        assert step is not None
+        started = self.chain_started
+        self.stats.record(RequestResult(
+            step.name, started, now - started, conn.status, conn.size, ErrorKind.OTHER, detail,
+            redirects=self.hops,
+        ))  # fmt: skip
+        self.step_ended(False, now)
+
+    def ended(self, result: RequestResult, now: float) -> None:
+        """A request failed (connect, timeout, reset, protocol): one result for its step."""
+        step = self.step
+        assert step is not None
+        if self.hops:
+            result = result._replace(
+                endpoint=step.name, started=self.chain_started,
+                latency=now - self.chain_started, redirects=self.hops,
+            )  # fmt: skip
+        self.stats.record(result)
+        self.step_ended(False, now)
+
+    def step_ended(self, success: bool, now: float, soon: bool = False) -> None:
+        """After a step's result: note a once step done, end the iteration after a
+        failure later steps depend on, then think or go on (`soon`: from the loop, not
+        from here, when no request went out: no recursion from one step to the next)."""
+        step = self.step
+        assert step is not None
+        think = step.think_time if step.think_time is not None else self.flows.think_time
+        if success:
+            if step.once:
+                self.done_once.add(step.name)
+        elif step.once or step.captures:
+            self.position = len(self.flows.plans)  # the steps after it need what it lacks
+            think = 0.0
+        if think > 0 or soon:
+            self.timer = self.flows.loop.call_later(think, self.resume_at, now + think)
+        else:
+            self.advance(now)
+
+    def crash(self, exc: Exception) -> None:
+        self.flows.crash(exc)
+
+    def leave(self) -> None:
+        self.halt()
+        self.flows.leave(self)
+
+    def halt(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.close()
+
+
+async def run_flow(
+    load: LoadSpec,
+    plans: Sequence[StepPlan],
+    data: Data | None,
+    dialer: Dialer,
+    stats: ScenarioStats,
+    *,
+    origin: str,
+    prefix: str,
+    start: float,
+    share: Share = Share.WHOLE,
+    seed: int | None = None,
+    cookies: bool = True,
+    max_redirects: int = 10,
+) -> None:
+    """Run the flow from `start` (a perf_counter time) to completion, every result
+    recorded in `stats`. With a `share`, only this worker's users run (user indices, and
+    so data rows, are the same whichever worker runs a user)."""
+    deadline = start + load.duration if load.duration is not None else None
+    rng = random.Random(seed)
+    delays = ramp_delays(load.users, load.ramp_up)
+    flows = Flows(dialer, plans, stats, load, data, origin, prefix, cookies, max_redirects)
+    try:
+        for index in share.indices(load.users):
+            user = FlowUser(flows, index, random.Random(rng.random()), deadline)
+            user.resume_at(start + delays[index])
+        await flows.all_left()
+    finally:
+        flows.stop()
