@@ -257,6 +257,14 @@ KEEPING = (
     ("put_301", 301, "PUT", "PUT"),
     ("put_307", 307, "PUT", "PUT"),
 )
+CHANGING = (
+    ("post_301", 301, "POST", "GET"),
+    ("post_302", 302, "POST", "GET"),
+    ("post_303", 303, "POST", "GET"),
+    ("put_302", 302, "PUT", "GET"),
+    ("put_303", 303, "PUT", "GET"),
+)
+
 REDIRECTS = (
     Flow(
         "redirects_307_308_and_301_after_put_resend_the_method_and_body",
@@ -280,6 +288,11 @@ REDIRECTS = (
         rows="word\nhello\n",
     ),
     Flow(
+        "redirects_301_after_post_302_and_303_continue_as_a_get_without_body",
+        "".join(_redirected(*rule) for rule in CHANGING),
+        tuple(ok(name, redirects=1) for name, *_ in CHANGING),
+    ),
+    Flow(
         "every_same_origin_location_form_is_followed",
         """\
         - name: relative
@@ -301,6 +314,18 @@ REDIRECTS = (
             ok("rooted", redirects=1),
             ok("two_hops", redirects=2),
         ),
+    ),
+    Flow(
+        "a_chain_longer_than_max_redirects_fails_and_the_iteration_goes_on",
+        """\
+        - name: loop
+          path: /loop/0
+        - name: after
+          path: /sized/10
+        """,
+        (failed("loop", 302, ErrorKind.OTHER, 3, 2), ok("after", size=10)) * 2,
+        iterations=2,
+        keys="max_redirects: 3\n",
     ),
     Flow(
         "with_max_redirects_0_a_3xx_is_judged_like_any_status",
