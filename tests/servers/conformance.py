@@ -39,6 +39,19 @@ so a test can see whether a client reused a connection or opened a new one.
     /gzip/{n}               the /sized/{n} body gzip-encoded, whatever the client accepts
     /http10/{n}             an HTTP/1.0 response with Content-Length, then closes
     /http10-until-close/{n} an HTTP/1.0 response without length: n bytes, then closes
+    /received[/...]         200 with what arrived, as JSON: method, target, the body's
+                            text (and `json`, parsed, when it is JSON), Content-Length,
+                            Content-Type, Cookie, Authorization and every X- header; its
+                            method again in `X-Method` (a HEAD has no body to read)
+    /redirect/{code}/{how}/{rest}  that 3xx to /{rest} (with the query), its Location
+                            written `how`: `path` (/rest), `absolute` (http://HOST/rest,
+                            HOST from the request), `relative` (../../rest) or `other`
+                            (http://127.1:PORT/rest: this server, another origin)
+    /loop/{n}               302 to /loop/{n+1}: a chain that never ends
+    /set-cookies?c=V&c=V    200 with one `Set-Cookie: V` per `c` (a 302 to `to` instead
+                            when the query has `to`), body {"set": count}
+    /fail-until/{k}/{i}     503 while i < k, then 200 {"i": i}: a step that fails in a
+                            user's first k iterations, given {{ $iteration }} as i
 
 Bodies are `payload(n)`: `000000000,000000001,...` cut to n bytes, so every 10-byte
 record is unique and a test can look for text that straddles a chunk boundary.
@@ -55,6 +68,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 MAX_HEADER_BYTES = 64 * 1024
 CHUNK = 1000
@@ -63,8 +77,12 @@ _REASONS = {
     200: "OK",
     201: "Created",
     204: "No Content",
+    301: "Moved Permanently",
     302: "Found",
+    303: "See Other",
     304: "Not Modified",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
     404: "Not Found",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -203,6 +221,75 @@ async def target(request: Request, writer: Writer, args: list[str]) -> bool:
 
 async def request_header(request: Request, writer: Writer, args: list[str]) -> bool:
     body = json.dumps({"value": request.headers.get(args[0].lower())}).encode()
+    writer.write(sized(request, 200, body, [("Content-Type", "application/json")]))
+    return True
+
+
+async def received(request: Request, writer: Writer, args: list[str]) -> bool:
+    text = request.body.decode("utf-8", "replace")
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        parsed = None
+    seen = {
+        "method": request.method,
+        "target": request.target,
+        "body": text,
+        "json": parsed,
+        "length": request.headers.get("content-length"),
+        "type": request.headers.get("content-type"),
+        "cookie": request.headers.get("cookie"),
+        "authorization": request.headers.get("authorization"),
+        "x": {name: value for name, value in request.headers.items() if name.startswith("x-")},
+    }
+    body = json.dumps(seen, sort_keys=True).encode()
+    fields = [("Content-Type", "application/json"), ("X-Method", request.method)]
+    writer.write(sized(request, 200, body, fields))
+    return True
+
+
+async def redirect(request: Request, writer: Writer, args: list[str]) -> bool:
+    code, how, rest = int(args[0]), args[1], "/".join(args[2:])
+    query = request.target.partition("?")[2]
+    where = rest + (f"?{query}" if query else "")
+    if how == "absolute":
+        location = f"http://{request.headers['host']}/{where}"
+    elif how == "other":
+        location = f"http://127.1:{request.headers['host'].rpartition(':')[2]}/{where}"
+    elif how == "relative":
+        # The directory of /redirect/{code}/relative/a/b is len(args) segments deep.
+        location = "../" * len(args) + where
+    else:
+        location = f"/{where}"
+    body = json.dumps({"status": code}).encode()
+    fields = [("Content-Type", "application/json"), ("Location", location)]
+    writer.write(sized(request, code, body, fields))
+    return True
+
+
+async def loop(request: Request, writer: Writer, args: list[str]) -> bool:
+    location = f"/loop/{int(args[0]) + 1}"
+    writer.write(sized(request, 302, b"{}", [("Location", location)]))
+    return True
+
+
+async def set_cookies(request: Request, writer: Writer, args: list[str]) -> bool:
+    query = parse_qs(request.target.partition("?")[2], keep_blank_values=True)
+    values = query.get("c", [])
+    fields = [("Set-Cookie", value) for value in values]
+    body = json.dumps({"set": len(values)}).encode()
+    if "to" in query:
+        writer.write(sized(request, 302, body, [*fields, ("Location", query["to"][0])]))
+    else:
+        writer.write(sized(request, 200, body, [("Content-Type", "application/json"), *fields]))
+    return True
+
+
+async def fail_until(request: Request, writer: Writer, args: list[str]) -> bool:
+    k, i = int(args[0]), int(args[1])
+    if i < k:
+        return await status(request, writer, ["503"])
+    body = json.dumps({"i": i}).encode()
     writer.write(sized(request, 200, body, [("Content-Type", "application/json")]))
     return True
 
@@ -373,6 +460,11 @@ ROUTES: dict[str, Handler] = {
     "length-and-chunked": length_and_chunked,
     "gzip": gzipped,
     "http10": http10,
+    "received": received,
+    "redirect": redirect,
+    "loop": loop,
+    "set-cookies": set_cookies,
+    "fail-until": fail_until,
 }
 
 
