@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from perfrun.engine.factory import choose_engine
 from perfrun.errors import UsageError
 from perfrun.judge.baseline import DEFAULT_TOLERANCE_PERCENT, compare_reports, load_baseline
 from perfrun.judge.build import Rules, build_run_report
@@ -24,7 +25,7 @@ from perfrun.report.model import BaselineSummary, Comparison, RunReport
 from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome
 from perfrun.run.runner import run_scenarios
 from perfrun.scenario.loader import load_scenarios
-from perfrun.scenario.model import Scenario, ScenarioStatus, Severity
+from perfrun.scenario.model import EngineChoice, Scenario, ScenarioStatus, Severity
 from perfrun.scenario.select import select_scenarios
 
 HISTORY_BASELINE = "history"
@@ -80,6 +81,7 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     says `interrupted` and holds what was measured until then.
     """
     scenarios = select(config.selection)
+    check_engines(scenarios, config.options.engine)
     rules = Rules(
         fail_on=config.fail_on,
         fail_on_saturation=config.fail_on_saturation,
@@ -96,6 +98,20 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
         interrupted = True
     interrupted = interrupted or any(o.status is ScenarioStatus.INTERRUPTED for o in outcomes)
     return build_run_report(outcomes, started_at, datetime.now(UTC), interrupted, rules)
+
+
+def check_engines(scenarios: list[Scenario], engine: EngineChoice | None) -> None:
+    """UsageError (before any load) when `--engine` names an engine a selected scenario
+    cannot run on (`--engine fast` for one with `http2: true`)."""
+    if engine is None:
+        return
+    for scenario in scenarios:
+        try:
+            choose_engine(engine, scenario.base_url, scenario.http2)
+        except UsageError as exc:
+            raise UsageError(
+                f"--engine {engine}: scenario '{scenario.name}' ({scenario.source}): {exc}"
+            ) from None
 
 
 def resolve_baseline(config: RunConfig, scenarios: list[Scenario]) -> Baseline | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from perfrun.engine.base import Engine
+from perfrun.errors import UsageError
 from perfrun.scenario.model import CHECKED_TLS, EngineChoice, RequestSpec, Scenario, TlsSpec
 
 FAST, HTTPX = "fast", "httpx"
@@ -22,11 +23,18 @@ ENGINES: dict[str, tuple[str, str]] = {
 """Engine name -> (module, class) of the engine."""
 
 
-def choose_engine(choice: EngineChoice, base_url: str) -> str:
+def choose_engine(choice: EngineChoice, base_url: str, http2: bool = False) -> str:
     """The engine's name for a scenario. `auto` takes the fast engine whenever the
-    scenario needs nothing it lacks; today every scenario feature (plain HTTP/1.1 or
-    TLS, methods, headers, bodies, checks) is within it, so only a URL it cannot parse
-    falls back to httpx."""
+    scenario needs nothing it lacks: HTTP/1.1 (plain or TLS) with its methods, headers,
+    bodies, checks and flows. HTTP/2 (`http2`) and a URL it cannot parse take httpx;
+    `fast` with `http2` is a UsageError (the loader refuses it in a file; this catches
+    `--engine fast`)."""
+    if http2:
+        if choice is EngineChoice.FAST:
+            raise UsageError(
+                "http2: true needs the httpx engine: the fast engine speaks HTTP/1.1 only"
+            )
+        return HTTPX
     if choice is not EngineChoice.AUTO:
         return choice.value
     if urlsplit(base_url).scheme in ("http", "https"):
@@ -44,6 +52,8 @@ class EngineRecipe:
     timeout: float
     requests: tuple[RequestSpec, ...]
     tls: TlsSpec = CHECKED_TLS
+    http2: bool = False
+    """HTTP/2 only (httpx engine; `choose_engine` never pairs it with the fast one)."""
 
     @classmethod
     def for_scenario(
@@ -52,11 +62,14 @@ class EngineRecipe:
         """The recipe of a scenario's engine; `insecure` (--insecure) turns off the
         checking of the server's certificate."""
         tls = dataclasses.replace(scenario.tls, verify=False) if insecure else scenario.tls
-        return cls(name, base_url, scenario.load.timeout, scenario.requests, tls)
+        return cls(name, base_url, scenario.load.timeout, scenario.requests, tls, scenario.http2)
 
     def __call__(self) -> Engine:
         module, name = ENGINES[self.name]
+        options: dict[str, object] = {"tls": self.tls}
+        if self.http2:  # only the httpx engine takes it
+            options["http2"] = True
         engine: Engine = getattr(importlib.import_module(module), name)(
-            self.base_url, self.timeout, self.requests, tls=self.tls
+            self.base_url, self.timeout, self.requests, **options
         )
         return engine

@@ -105,6 +105,10 @@ class HttpxSession:
             base_url=engine.base_url,
             verify=engine.ssl_context,
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            # `http2: true` means HTTP/2 only, never a quiet fall-back to HTTP/1.1: over
+            # TLS, ALPN offers h2 alone; over plain http, h2 with prior knowledge (h2c).
+            http1=not engine.http2,
+            http2=engine.http2,
             timeout=engine.timeout,
             # No proxies or .netrc from the environment: the load must go where the
             # scenario says, and the numbers must not include a proxy's hop.
@@ -229,10 +233,11 @@ class HttpxEngine:
 
     def __init__(
         self, base_url: str, timeout: float, requests: Sequence[RequestSpec],
-        tls: TlsSpec = CHECKED_TLS,
+        tls: TlsSpec = CHECKED_TLS, http2: bool = False,
     ) -> None:  # fmt: skip
         self.base_url = base_url
         self.timeout = timeout
+        self.http2 = http2
         self.ssl_context: ssl.SSLContext = tls_context(tls)
         self._prepared = {spec.name: _Prepared(spec) for spec in requests}
 

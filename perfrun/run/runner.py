@@ -64,7 +64,7 @@ def run_scenario(
             if base_url == "demo":
                 demo = stack.enter_context(DemoTarget())
                 base_url, demo_pid = demo.base_url, demo.pid
-            engine = choose_engine(options.engine or scenario.engine, base_url)
+            engine = choose_engine(options.engine or scenario.engine, base_url, scenario.http2)
             # In this process, the load's loop samples (see Monitor); with workers, the
             # parent only waits for them, so a thread does.
             monitor = Monitor(

@@ -63,7 +63,7 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 _FILE_KEYS = ("scenarios",)
 _SCENARIO_KEYS = (
     "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
-    "monitor", "regression", "flow", "data", "cookies", "max_redirects", "auth", "tls",
+    "monitor", "regression", "flow", "data", "cookies", "max_redirects", "auth", "tls", "http2",
 )  # fmt: skip
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
@@ -505,6 +505,7 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
                     "requests as a flow (flow:)"
                 )
     load = parse_load(fields["load"], loc.at(fields, "load"), flow=flow)
+    engine, http2 = _engine(fields, loc)
     if data is not None and data.order is Order.UNIQUE and len(data.rows) < load.users:
         raise loc.at(fields, "data").error(
             f"order unique gives each user its own row: {len(data.rows)} rows for "
@@ -515,7 +516,7 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         type=choice(fields["type"], ScenarioType, loc.at(fields, "type")),
         severity=choice(fields["severity"], Severity, loc.at(fields, "severity")),
         base_url=_base_url(optional(fields, "base_url", DEMO_TARGET), loc.at(fields, "base_url")),
-        engine=choice(optional(fields, "engine", "auto"), EngineChoice, loc.at(fields, "engine")),
+        engine=engine,
         requests=requests,
         load=load,
         thresholds=_thresholds(optional(fields, "thresholds"), loc.at(fields, "thresholds")),
@@ -530,7 +531,20 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
             optional(fields, "max_redirects", 10), loc.at(fields, "max_redirects"), minimum=0
         ),
         tls=_tls(optional(fields, "tls"), loc.at(fields, "tls")),
+        http2=http2,
     )
+
+
+def _engine(fields: LineDict, loc: Loc) -> tuple[EngineChoice, bool]:
+    """`engine` and `http2`, which only the httpx engine speaks."""
+    engine = choice(optional(fields, "engine", "auto"), EngineChoice, loc.at(fields, "engine"))
+    http2 = _flag(optional(fields, "http2", False), loc.at(fields, "http2"))
+    if http2 and engine is EngineChoice.FAST:
+        raise loc.key_line(fields, "http2").error(
+            "http2: true needs the httpx engine (engine: httpx or auto): the fast engine "
+            "speaks HTTP/1.1 only"
+        )
+    return engine, http2
 
 
 def _has_key(fields: LineDict, key: str) -> bool:

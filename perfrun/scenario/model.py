@@ -241,6 +241,9 @@ class Scenario:
     max_redirects: int = 10
     """Redirects a flow step follows (0: none; a 3xx is then judged as any status)."""
     tls: TlsSpec = field(default_factory=TlsSpec)
+    http2: bool = False
+    """Every request over HTTP/2 (`http2: true`), on the httpx engine: negotiated by ALPN
+    over https, prior knowledge (h2c) over http; a server without it fails requests."""
 
     @property
     def uses_demo_target(self) -> bool:

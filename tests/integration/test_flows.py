@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from perfrun.engine.factory import EngineRecipe
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.run.drive import drive
-from perfrun.scenario.loader import load_file
 from tests.servers.launch import TargetProcess, start_target
 from tests.support.perfrun_cli import RunPerfrun, only_scenario
+from tests.support.runs import run_scenario_file
 
 ACCOUNTS = Path(__file__).parents[1] / "servers" / "accounts.py"
 USERS, ITERATIONS = 6, 4
@@ -70,11 +68,7 @@ def run_yaml(
     text = template.format(url=url, users=USERS, iterations=ITERATIONS, login=LOGIN, **fields)
     path = tmp_path / "scenario.yaml"
     path.write_text(textwrap.dedent(text))
-    (scenario,) = load_file(path, {})
-    stats = ScenarioStats.for_load(scenario.load)
-    recipe = EngineRecipe(engine, url, scenario.load.timeout, scenario.requests)
-    assert not drive(scenario, recipe, stats, signals=())
-    return stats
+    return run_scenario_file(path, engine)
 
 
 def run_flow(

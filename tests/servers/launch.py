@@ -1,13 +1,20 @@
-"""Run tests/servers/target.py as a child: `with start_target("--delay-ms", "50") as t:`."""
+"""Run tests/servers/target.py as a child: `with start_target("--delay-ms", "50") as t:`;
+or a third-party server's command (`start_server`), ready once a URL answers."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -81,6 +88,54 @@ def start_target(*args: str, timeout: float = 15.0, script: Path = TARGET_SCRIPT
     return TargetProcess(process, url, stderr)
 
 
+def start_server(
+    command: Callable[[int], Sequence[str]], ready_path: str = "/", timeout: float = 30.0
+) -> TargetProcess:
+    """Run a server that takes a listening socket's descriptor (`command(fd)` gives its
+    command line, e.g. gunicorn's `-b fd://FD`): bound here on a free 127.0.0.1 port, so
+    no other process can take the port between choosing and binding it. Returns once
+    `ready_path` answers (any HTTP status). The server leads its own process group, and
+    stopping it kills the whole group if it lingers: no worker is left behind."""
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the TargetProcess
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        argv = list(command(sock.fileno()))
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+            pass_fds=(sock.fileno(),),
+        )
+    try:
+        _wait_ready(process, url + ready_path, time.monotonic() + timeout)
+    except BaseException as exc:
+        _stop(process, 5.0)
+        stderr.seek(0)
+        detail = stderr.read().decode(errors="replace")
+        stderr.close()
+        if not isinstance(exc, Exception):
+            raise
+        raise RuntimeError(f"{' '.join(argv)} did not start ({exc}):\n{detail}") from exc
+    return TargetProcess(process, url, stderr)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, deadline: float) -> None:
+    while True:
+        if process.poll() is not None:
+            raise EOFError(f"exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{url} did not answer") from None
+            time.sleep(0.05)
+
+
 def _read_url(process: subprocess.Popen[bytes], deadline: float) -> str:
     assert process.stdout is not None
     fd = process.stdout.fileno()
@@ -111,5 +166,10 @@ def _stop(process: subprocess.Popen[bytes], timeout: float) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # Each server leads its own process group (start_new_session): whatever it forked
+        # and left behind (a worker whose master was killed) goes with it. Only now, just
+        # after it ended: its group id cannot have been reused yet.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
     if process.stdout is not None:
         process.stdout.close()

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import pickle
 import subprocess
 import sys
 
 import pytest
 
-from perfrun.engine.factory import EngineRecipe
+from perfrun.engine.factory import EngineRecipe, choose_engine
 from perfrun.engine.fast import FastEngine
 from perfrun.engine.httpx_engine import HttpxEngine
-from perfrun.scenario.model import LoadSpec, RequestSpec
+from perfrun.errors import EXIT_USAGE, UsageError
+from perfrun.scenario.model import EngineChoice, LoadSpec, RequestSpec
 from tests.support.scripted import scripted_scenario
 
 
@@ -41,3 +43,46 @@ def test_building_the_fast_engine_imports_no_httpx() -> None:
         "assert 'httpx' not in sys.modules and 'httpcore' not in sys.modules, 'imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+AUTO, FAST, HTTPX = EngineChoice.AUTO, EngineChoice.FAST, EngineChoice.HTTPX
+
+
+@pytest.mark.parametrize(
+    ("choice", "base_url", "http2", "engine"),
+    [
+        (AUTO, "http://127.0.0.1:9", False, "fast"),
+        (AUTO, "https://127.0.0.1:9", False, "fast"),
+        (AUTO, "scripted://", False, "httpx"),
+        (AUTO, "http://127.0.0.1:9", True, "httpx"),
+        (AUTO, "https://127.0.0.1:9", True, "httpx"),
+        (HTTPX, "http://127.0.0.1:9", True, "httpx"),
+        (HTTPX, "http://127.0.0.1:9", False, "httpx"),
+        (FAST, "http://127.0.0.1:9", False, "fast"),
+    ],
+)
+def test_auto_takes_the_fast_engine_unless_the_scenario_needs_http2(
+    choice: EngineChoice, base_url: str, http2: bool, engine: str
+) -> None:
+    assert choose_engine(choice, base_url, http2) == engine
+
+
+def test_the_fast_engine_for_http2_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="http2: true needs the httpx engine") as raised:
+        choose_engine(FAST, "http://127.0.0.1:9", http2=True)
+    assert raised.value.exit_code == EXIT_USAGE
+
+
+def test_an_http2_scenario_builds_an_httpx_engine_that_speaks_http2() -> None:
+    scenario = dataclasses.replace(
+        scripted_scenario(LoadSpec(users=1)), base_url="http://127.0.0.1:9", http2=True
+    )
+    recipe = EngineRecipe.for_scenario("httpx", scenario.base_url, scenario)
+
+    engine = pickle.loads(pickle.dumps(recipe))()
+    assert isinstance(engine, HttpxEngine)
+    assert engine.http2
+    asyncio.run(engine.aclose())
+    plain = EngineRecipe.for_scenario("httpx", scenario.base_url, scripted_scenario(LoadSpec()))()
+    assert isinstance(plain, HttpxEngine)
+    assert not plain.http2

@@ -390,11 +390,20 @@ CHECK_BAD_VALUES = [
 ]  # fmt: skip
 
 
+HTTP2_BAD_VALUES = [
+    ("http2-on-the-fast-engine", scenario_key("engine: fast", "http2: true  # <-"),
+     S, "http2: true needs the httpx engine (engine: httpx or auto): the fast engine speaks "
+        "HTTP/1.1 only"),
+    ("http2-not-a-flag", scenario_key("http2: h2  # <-"),
+     f"{S} -> http2", "must be true or false, got 'h2'"),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("edit", "field_path", "problem"),
     [
         pytest.param(*case[1:], id=case[0])
-        for case in BAD_VALUES + LOAD_MODEL_BAD_VALUES + CHECK_BAD_VALUES
+        for case in BAD_VALUES + LOAD_MODEL_BAD_VALUES + CHECK_BAD_VALUES + HTTP2_BAD_VALUES
     ],
 )
 def test_bad_value_error_names_file_line_path_and_problem(
@@ -975,3 +984,19 @@ def test_bad_regression_block_names_the_metric(tmp_path: Path, block: str, messa
     assert "r.yaml:7" in str(caught.value)
     assert "a -> regression" in str(caught.value)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("lines", "http2"),
+    [
+        ((), False),
+        (("http2: true",), True),
+        (("engine: httpx", "http2: true"), True),
+        (("engine: fast", "http2: false"), False),
+    ],
+)
+def test_http2_is_off_by_default_and_read_as_a_flag(
+    tmp_path: Path, lines: tuple[str, ...], http2: bool
+) -> None:
+    (scenario,) = load_file(write(tmp_path, edited(*scenario_key(*lines))), {})
+    assert scenario.http2 is http2
