@@ -101,6 +101,10 @@ class HttpxSession:
         self._connecting = False
         self._marks: dict[str, float] = {}
         self._cookieless = False
+        self._method = ""
+        """The method of the step being sent (a redirect may change it)."""
+        self._last: httpx.Response | None = None
+        """The last response of the request being sent (of its last hop)."""
         self._client = httpx.AsyncClient(
             base_url=engine.base_url,
             verify=engine.ssl_context,
@@ -116,7 +120,18 @@ class HttpxSession:
             follow_redirects=False,
             # The same codings as the fast engine, whatever decoders happen to be installed.
             headers={"Accept-Encoding": "gzip, deflate"},
+            event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
+
+    async def _on_request(self, request: httpx.Request) -> None:
+        """Each hop of a request: a redirect that turns it into a GET leaves its body
+        behind, and (RFC 9110 15.4, as the fast engine does) the body's Content-Type,
+        which httpx keeps."""
+        if request.method == "GET" and self._method != "GET":
+            request.headers.pop("Content-Type", None)
+
+    async def _on_response(self, response: httpx.Response) -> None:
+        self._last = response
 
     async def _trace(self, event: str, info: dict[str, object]) -> None:
         """httpcore's trace events: when each came (for the phases), and whether a
@@ -188,6 +203,7 @@ class HttpxSession:
     ) -> tuple[RequestResult, httpx.Response | None]:  # fmt: skip
         self._connecting = False
         self._marks = {}
+        self._method, self._last = prepared.method, None
         started = time.perf_counter()
         queued = max(started - intended, 0.0) if intended is not None else 0.0
         try:
@@ -200,6 +216,8 @@ class HttpxSession:
                     extensions={"trace": self._trace},
                     follow_redirects=follow,
                 )
+        except httpx.TooManyRedirects:
+            return self._too_many_redirects(prepared, started, queued), None
         except Exception as exc:  # a failed request is data, never an exception out
             kind, detail = classify(exc)
             if kind is ErrorKind.TIMEOUT and self._connecting:
@@ -221,6 +239,19 @@ class HttpxSession:
             lambda: response.content,
         )._replace(connect=connect, wait=wait, receive=receive, redirects=len(response.history))
         return result, response
+
+    def _too_many_redirects(
+        self, prepared: _Prepared, started: float, queued: float
+    ) -> RequestResult:
+        """A chain past max_redirects, recorded as the fast engine records it: the last
+        redirect's status and bytes, the redirects followed."""
+        most, last = self._client.max_redirects, self._last
+        status, size = (last.status_code, last.num_bytes_downloaded) if last else (0, 0)
+        latency = time.perf_counter() - started
+        return RequestResult(
+            prepared.name, started, latency, status, size, ErrorKind.OTHER,
+            f"more than {most} redirects", queued, redirects=most,
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         await self._client.aclose()
