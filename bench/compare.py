@@ -170,7 +170,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=50, help="throughput concurrency")
     parser.add_argument("--latency-connections", type=int, default=10)
     parser.add_argument("--delay-ms", type=float, default=20.0, help="fixed server delay")
-    parser.add_argument("--engines", default="httpx,fast", help="perfrun engines ('' = none)")
+    parser.add_argument(
+        "--engines",
+        default="httpx,fast",
+        help="perfrun engines: httpx, fast, fast-plain (no cookies or redirects); '' = none",
+    )
     parser.add_argument("--tools", default=",".join(TOOLS), help="other generators to run")
     parser.add_argument(
         "--quiet-wait",

@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,17 +168,19 @@ def parse_perfrun(out: str, work: Path) -> Measurement:
 
 
 def perfrun_tool(engine: str | None, workers_option: bool) -> Tool:
+    """perfrun on `engine`; `fast-plain` is the fast engine with `cookies: false` and
+    `max_redirects: 0`, the work wrk does (by default perfrun's users keep cookies and
+    follow redirects, as k6's do, which costs a look at every response header)."""
+    plain = engine == "fast-plain"
+    if plain:
+        engine = "fast"
+
     def prepare(url: str, conns: int, seconds: int, work: Path) -> list[str]:
+        options = "\n    cookies: false\n    max_redirects: 0" if plain else ""
         (work / "bench.yaml").write_text(
-            textwrap.dedent(f"""\
-                scenarios:
-                  bench:
-                    type: load
-                    severity: low
-                    base_url: {url}
-                    requests: [{{name: root, path: /}}]
-                    load: {{users: {conns}, duration: {seconds}s}}
-            """)
+            f"scenarios:\n  bench:\n    type: load\n    severity: low\n    base_url: {url}\n"
+            f"    requests: [{{name: root, path: /}}]{options}\n"
+            f"    load: {{users: {conns}, duration: {seconds}s}}\n"
         )
         engine_args = ["--engine", engine] if engine else []
         if workers_option:  # one pinned core: one worker, whatever the default becomes
@@ -188,6 +189,8 @@ def perfrun_tool(engine: str | None, workers_option: bool) -> Tool:
                 "--output", str(work / "report.json"), "-q"]  # fmt: skip
 
     name = f"perfrun --engine {engine}" if engine else "perfrun (httpx)"
+    if plain:
+        name += " (no cookies, no redirects)"
     return Tool(name, prepare, parse_perfrun, frozenset({0, 1}))
 
 

@@ -105,5 +105,5 @@ class FlowRunner(Protocol):
     async def run_flow(
         self, load: LoadSpec, steps: tuple[RequestSpec, ...], data: Data | None,
         stats: ScenarioStats, *, start: float, share: Share = ..., seed: int | None = None,
-        cookies: bool = True, max_redirects: int = 10,
+        cookies: bool = True, max_redirects: int = 10, weighted: bool = False,
     ) -> None: ...  # fmt: skip

@@ -35,6 +35,7 @@ from perfrun.engine.fast_wire import (
     Requester,
     Response,
     WatchingConnection,
+    WatchingFullConnection,
 )
 from perfrun.engine.mix import Mix
 from perfrun.engine.share import Share
@@ -264,14 +265,19 @@ class FastEngine:
         self, load: LoadSpec, steps: tuple[RequestSpec, ...], data: Data | None,
         stats: ScenarioStats, *, start: float, share: Share = Share.WHOLE,
         seed: int | None = None, cookies: bool = True, max_redirects: int = 10,
+        weighted: bool = False,
     ) -> None:  # fmt: skip
         """Flows (`perfrun.engine.flow.run_flow`), as callbacks."""
-        if cookies or max_redirects:
-            self.dialer.kind = WatchingConnection  # to read Set-Cookie and Location
         plans = [StepPlan(self.prepared[s.name], self.host_header, self.prefix) for s in steps]
+        # Connections that read Set-Cookie and Location (and Content-Encoding, for a body
+        # a capture reads) from the head's bytes; all headers when a check or capture
+        # reads them.
+        headers = any(plan.keep_headers for plan in plans)
+        self.dialer.kind = WatchingFullConnection if headers else WatchingConnection
         await fast_flow.run_flow(
             load, plans, data, self.dialer, stats, origin=self.origin, prefix=self.prefix,
             start=start, share=share, seed=seed, cookies=cookies, max_redirects=max_redirects,
+            weighted=weighted,
         )  # fmt: skip
 
     def _mix(self, requests: tuple[RequestSpec, ...], stats: ScenarioStats) -> Mix[Prepared]:

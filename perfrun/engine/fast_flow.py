@@ -29,6 +29,7 @@ from perfrun.engine.cookies import Jar
 from perfrun.engine.fast_closed import Crowd
 from perfrun.engine.fast_wire import Connection, Dialer, Prepared, Requester, Response
 from perfrun.engine.flow import header_values
+from perfrun.engine.mix import Mix
 from perfrun.engine.share import Share
 from perfrun.engine.target import request_target
 from perfrun.metrics.result import ErrorKind, RequestResult
@@ -190,10 +191,28 @@ class Flows(Crowd):
     def __init__(
         self, dialer: Dialer, plans: Sequence[StepPlan], stats: ScenarioStats, load: LoadSpec,
         data: Data | None, origin: str, prefix: str, cookies: bool, max_redirects: int,
+        weighted: bool = False,
     ) -> None:  # fmt: skip
         super().__init__(dialer, stats, load.think_time)
         self.plans = tuple(plans)
+        self.mix = Mix(self.plans, (p.spec.weight for p in plans)) if weighted else None
+        """A `requests:` mix: each iteration is one request drawn by weight."""
+        self.length = 1 if weighted else len(self.plans)
+        """Steps per iteration."""
+        self.limit = load.requests_per_user if weighted else load.iterations
+        """Iterations per user (None: until the deadline)."""
         self.templated = any(plan.templated for plan in plans)
+        self.plain = (
+            self.length == 1
+            and not self.templated
+            and data is None
+            and load.think_time == 0
+            and all(
+                not p.once and not p.captures and not p.think_time and not p.close for p in plans
+            )
+        )
+        """One request per iteration, nothing templated, no data, captures or think time:
+        the user's next request can be written from the callback as it is (`quick`)."""
         self.prefix = prefix
         """The base URL's path: templated paths are under it."""
         self.load = load
@@ -224,10 +243,9 @@ class FlowUser(Requester):
         self.index = index
         self.rng = rng
         self.until = deadline if deadline is not None else float("inf")
-        iterations = flows.load.iterations
-        self.limit = iterations if iterations is not None else sys.maxsize
+        self.limit = flows.limit if flows.limit is not None else sys.maxsize
         self.iteration = -1
-        self.position = len(flows.plans)
+        self.position = flows.length
         """The next step's index; past the last: the next iteration begins."""
         self.sent_this_time = False
         self.variables: dict[str, str] = {}
@@ -262,12 +280,13 @@ class FlowUser(Requester):
     def advance(self, now: float) -> None:
         """Send the next step that runs, or leave: after the last iteration, at the
         deadline, or when an iteration had nothing left to send (every step once)."""
-        plans = self.flows.plans
+        flows = self.flows
+        plans, mix = flows.plans, flows.mix
         while True:
             if now >= self.until:
                 self.leave()
                 return
-            if self.position >= len(plans):
+            if self.position >= flows.length:
                 if self.iteration >= 0 and not self.sent_this_time:
                     self.leave()
                     return
@@ -276,7 +295,7 @@ class FlowUser(Requester):
                     self.leave()
                     return
                 self._begin_iteration()
-            plan = plans[self.position]
+            plan = plans[self.position] if mix is None else mix.pick(self.rng)
             self.position += 1
             if plan.once and plan.name in self.done_once:
                 continue
@@ -314,6 +333,16 @@ class FlowUser(Requester):
             self.stats.record(RequestResult(plan.name, now, 0.0, 0, 0, ErrorKind.OTHER, detail))
             self.step_ended(False, now, soon=True)
             return
+        conn = self.conn
+        if conn is not None and conn.answering and conn.reusable and not conn.closed:
+            # From a response's callback, on its open connection (Requester.dispatch, less
+            # what it need not check).
+            self.prepared = plan.prepared
+            self.started = self.written = self.chain_started = started = time.perf_counter()
+            self.queued = 0.0
+            conn.request(self.payload, self, started + self.timeout, plan.head,
+                         plan.keep_headers, plan.keep_body)  # fmt: skip
+            return
         self.dispatch(plan.prepared)
         self.chain_started = self.started
 
@@ -326,7 +355,8 @@ class FlowUser(Requester):
             if path is None
             else self.flows.prefix + path.render(variables, context)
         )
-        self.headers = header_values(plan.name, plan.dynamic, variables, context)
+        dynamic = plan.dynamic
+        self.headers = header_values(plan.name, dynamic, variables, context) if dynamic else ()
         body = plan.body_template
         self.body = plan.body if body is None else body.render(variables, context).encode()
 
@@ -351,6 +381,14 @@ class FlowUser(Requester):
         try:  # free in CPython 3.11 unless something raises
             plan = self.plan
             assert plan is not None
+            if (
+                self.flows.plain
+                and conn.status in plan.passes
+                and conn.reusable
+                and not conn.response.set_cookies
+                and self.quick(conn, plan, now)
+            ):
+                return
             if not conn.reusable or plan.close:
                 conn.close()
             status, response = conn.status, conn.response
@@ -384,6 +422,36 @@ class FlowUser(Requester):
         if step.endpoint is None:
             step.endpoint = self.stats.endpoint(step.name)
         return step.endpoint
+
+    def quick(self, conn: Connection, plan: StepPlan, now: float) -> bool:
+        """The hot path of a plain flow (see `Flows.plain`), as the closed model's users
+        have it: a success is recorded and the next request written at once on the same
+        connection, its bytes built once (unless a cookie goes with it). False, having
+        done nothing, when the user stops now or the request cannot go as it is."""
+        iteration = self.iteration + 1
+        if iteration >= self.limit or now >= self.until or plan.static_payload is None:
+            return False
+        flows = self.flows
+        mix = flows.mix
+        following = flows.plans[0] if mix is None else mix.pick(self.rng)
+        payload = following.static_payload
+        if payload is None:
+            return False
+        self.stats.ok(plan.endpoint or self.endpoint(), self.started, now, 0.0, conn.size,
+                      self.written, conn.first_byte)  # fmt: skip
+        self.iteration = iteration
+        self.step = self.plan = following
+        self.target, self.body = following.static_target, following.body
+        if self.jar is not None:
+            cookie = self.jar.header(self.target)
+            if cookie is not None:
+                payload = following.payload(self.target, (), self.body, cookie)
+        self.payload = payload
+        self.prepared = following.prepared
+        self.started = self.written = self.chain_started = started = time.perf_counter()
+        conn.request(payload, self, started + self.timeout, following.head,
+                     following.keep_headers, following.keep_body)  # fmt: skip
+        return True
 
     def judged(self, conn: Connection, now: float) -> None:
         """Judge the response by the step's checks, then capture from it."""
@@ -494,7 +562,7 @@ class FlowUser(Requester):
             if step.once:
                 self.done_once.add(step.name)
         elif step.once or step.captures:
-            self.position = len(self.flows.plans)  # the steps after it need what it lacks
+            self.position = self.flows.length  # the steps after it need what it lacks
             think = 0.0
         if think > 0 or soon:
             self.timer = self.flows.loop.call_later(think, self.resume_at, now + think)
@@ -529,14 +597,18 @@ async def run_flow(
     seed: int | None = None,
     cookies: bool = True,
     max_redirects: int = 10,
+    weighted: bool = False,
 ) -> None:
     """Run the flow from `start` (a perf_counter time) to completion, every result
-    recorded in `stats`. With a `share`, only this worker's users run (user indices, and
-    so data rows, are the same whichever worker runs a user)."""
+    recorded in `stats`; `weighted`: the plans are a `requests:` mix, one drawn by
+    weight per iteration. With a `share`, only this worker's users run (user indices,
+    and so data rows, are the same whichever worker runs a user)."""
     deadline = start + load.duration if load.duration is not None else None
     rng = random.Random(seed)
     delays = ramp_delays(load.users, load.ramp_up)
-    flows = Flows(dialer, plans, stats, load, data, origin, prefix, cookies, max_redirects)
+    flows = Flows(
+        dialer, plans, stats, load, data, origin, prefix, cookies, max_redirects, weighted
+    )
     try:
         for index in share.indices(load.users):
             user = FlowUser(flows, index, random.Random(rng.random()), deadline)

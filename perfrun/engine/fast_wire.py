@@ -33,6 +33,8 @@ from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import RequestSpec
 
 _WATCHED_LENGTHS = frozenset((len(b"content-encoding"), len(b"set-cookie"), len(b"location")))
+_COOKIES_AND_REDIRECTS = frozenset((b"set-cookie", b"location"))
+"""What a `WatchingConnection` keeps of every response."""
 _FRAMING = re.compile(rb"\r\n(content-length[ \t]*:|transfer-encoding[ \t]*:[^\r\n]*chunked)", re.I)
 """A header that frames a body (see Connection._framed)."""
 _INTERIM = re.compile(rb"HTTP/\d\.\d 1\d\d\b")
@@ -259,7 +261,7 @@ class FullConnection(Connection):
 
     watch = False
     """Keep every response's Set-Cookie and Location headers, also when its request
-    keeps no header: for cookies and redirects (see `WatchingConnection`)."""
+    keeps no header: for cookies and redirects (see `WatchingFullConnection`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -271,16 +273,7 @@ class FullConnection(Connection):
         if self.status:
             return  # a chunked trailer: not a header (httpx drops them too)
         if len(name) in _WATCHED_LENGTHS:
-            lower = name.lower()
-            if lower == b"content-encoding":
-                if self._keep_body and value.strip().lower() in (b"gzip", b"deflate"):
-                    # Decoded only for body checks: bytes_received counts the wire's bytes.
-                    self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
-            elif self.watch and not self._keep_headers:
-                if lower == b"set-cookie":
-                    self.response.set_cookies.append(value.decode("latin-1"))
-                elif lower == b"location":
-                    self.response.headers.setdefault("location", value.decode("latin-1"))
+            self._watched(name.lower(), value)
         if self._keep_headers:
             key = name.lower().decode("latin-1")
             text = value.decode("latin-1")
@@ -291,6 +284,21 @@ class FullConnection(Connection):
             if key == "set-cookie":
                 response.set_cookies.append(text)
 
+    def _watched(self, lower: bytes, value: bytes) -> None:
+        """A header whose name's length is one of those watched."""
+        if lower == b"content-encoding":
+            if self._keep_body and value.strip().lower() in (b"gzip", b"deflate"):
+                # Decoded only for body checks: bytes_received counts the wire's bytes.
+                self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        elif self.watch and not self._keep_headers and lower in _COOKIES_AND_REDIRECTS:
+            response = self.response
+            if response is _NO_RESPONSE:  # made only when needed: most responses
+                response = self.response = Response()  # have neither header
+            if lower == b"set-cookie":
+                response.set_cookies.append(value.decode("latin-1"))
+            else:
+                response.headers.setdefault("location", value.decode("latin-1"))
+
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
         if self._keep_body:
@@ -299,7 +307,7 @@ class FullConnection(Connection):
 
     def _start_response(self) -> None:
         super()._start_response()
-        keeps = self._keep_headers or self._keep_body or self.watch
+        keeps = self._keep_headers or self._keep_body
         self.response = Response() if keeps else _NO_RESPONSE
         self._decoder = None
 
@@ -308,15 +316,110 @@ class FullConnection(Connection):
         keep_headers: bool, keep_body: bool,
     ) -> None:  # fmt: skip
         self._keep_headers, self._keep_body = keep_headers, keep_body
-        self.response = Response() if keep_headers or keep_body or self.watch else _NO_RESPONSE
+        self.response = Response() if keep_headers or keep_body else _NO_RESPONSE
         self._decoder = None
         super().request(payload, owner, deadline, head, keep_headers, keep_body)
 
 
-class WatchingConnection(FullConnection):
+class WatchingFullConnection(FullConnection):
     """A FullConnection for users that keep cookies or follow redirects."""
 
     watch = True
+
+
+class WatchingConnection(Connection):
+    """A lean connection for users that keep cookies or follow redirects, and for
+    captures from bodies: it parses no header either (a Python call per header costs a
+    fifth of a request's CPU) but keeps the bytes of each response's head, and when
+    they hold a Set-Cookie, Location or Content-Encoding header (rare: a login, a
+    redirect, a compressed body) reads those with httptools from the head. It keeps
+    the (decoded) body when the request asks; all headers need `WatchingFullConnection`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._head = b""
+        """The bytes received since the response began, until its head is complete."""
+        self._keep_body = False
+        self._decoder: Any = None
+
+    def data_received(self, data: bytes) -> None:
+        if not self.status:  # the head is not complete
+            self._head = self._head + data if self.first_byte else data
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        if self._parser.get_status_code() >= 200:
+            head, self._head = self._head, b""
+            if _WATCHED.search(head) is not None:
+                response = self.response if self.response is not _NO_RESPONSE else Response()
+                encoding = _read_head(head, response)
+                self.response = response
+                if self._keep_body and encoding in (b"gzip", b"deflate"):
+                    self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self.size += len(body)
+        if self._keep_body:
+            decoder = self._decoder
+            self.response.body.append(body if decoder is None else decoder.decompress(body))
+
+    def request(
+        self, payload: bytes, owner: Owner, deadline: float, head: bool,
+        keep_headers: bool, keep_body: bool,
+    ) -> None:  # fmt: skip
+        self._keep_body = keep_body
+        self.response = Response() if keep_body else _NO_RESPONSE
+        self._decoder = None
+        self._head = b""
+        super().request(payload, owner, deadline, head, keep_headers, keep_body)
+
+
+_WATCHED = re.compile(rb"\n(?:set-cookie|location|content-encoding):", re.I)
+
+
+def _read_head(head: bytes, response: Response) -> bytes | None:
+    """Into `response`: the Set-Cookie and Location headers of the final response whose
+    head (after any interim responses' heads, maybe followed by body bytes) `head`
+    holds. Returns its Content-Encoding (lower case), if any."""
+    reader = _HeadReader()
+    parser = _parser(reader)  # type: ignore[arg-type]  # it reads heads only
+    reader.parser = parser
+    with contextlib.suppress(httptools.HttpParserError, httptools.HttpParserUpgrade):
+        parser.feed_data(head)  # what follows the head is not read
+    response.set_cookies[:] = reader.set_cookies
+    if reader.location is not None:
+        response.headers.setdefault("location", reader.location)
+    return reader.encoding
+
+
+class _HeadReader:
+    """What `_read_head` takes from a head, from httptools' callbacks; an interim
+    response's headers are dropped when its head ends."""
+
+    def __init__(self) -> None:
+        self.parser: Any = None
+        self.done = False
+        self.set_cookies: list[str] = []
+        self.location: str | None = None
+        self.encoding: bytes | None = None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.done:
+            return
+        lower = name.lower()
+        if lower == b"set-cookie":
+            self.set_cookies.append(value.decode("latin-1"))
+        elif lower == b"location" and self.location is None:
+            self.location = value.decode("latin-1")
+        elif lower == b"content-encoding":
+            self.encoding = value.strip().lower()
+
+    def on_headers_complete(self) -> None:
+        if self.parser.get_status_code() >= 200:
+            self.done = True
+        else:  # an interim response's: not the final one's
+            self.set_cookies, self.location, self.encoding = [], None, None
 
 
 def _parser(protocol: Connection) -> Any:

@@ -13,7 +13,9 @@ The rules:
 - A user whose steps are all `once` leaves when they are done: it has nothing to send.
 - At each iteration the user's data row (`perfrun.scenario.data.row_for`) is laid over
   its variables; captures persist from one iteration to the next.
-Users start at their ramp-up offsets, like the closed model's.
+Users start at their ramp-up offsets, like the closed model's. A `requests:` mix that
+needs users (templates, data rows, cookies, redirects) runs as a flow whose iterations
+are each one request drawn by weight (`weighted`), `requests_per_user` of them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Mapping, Sequence
 
 from perfrun.engine.base import Engine, Exchange, Rendered, Session, Sink
 from perfrun.engine.closed import ramp_delays
+from perfrun.engine.mix import RequestMix
 from perfrun.engine.share import Share
 from perfrun.engine.timing import sleep_until
 from perfrun.metrics.result import ErrorKind, RequestResult
@@ -45,19 +48,23 @@ async def run_flow(
     seed: int | None = None,
     cookies: bool = True,
     max_redirects: int = 10,
+    weighted: bool = False,
 ) -> None:
     """Run the flow from `start` (a perf_counter time) to completion; every result goes
-    to `sink`. With a `share`, only this worker's users run (user indices, and so data
+    to `sink`; `weighted`: the steps are a `requests:` mix, one drawn by weight per
+    iteration. With a `share`, only this worker's users run (user indices, and so data
     rows, are the same whichever worker runs a user)."""
     deadline = start + load.duration if load.duration is not None else None
     rng = random.Random(seed)
     delays = ramp_delays(load.users, load.ramp_up)
+    mix = RequestMix(steps) if weighted else None
     users = [
         _User(
-            index, load, steps, data, random.Random(rng.random()), sink, cookies, max_redirects
+            index, load, steps, data, random.Random(rng.random()), sink, cookies, max_redirects,
+            mix,
         ).run(engine, start + delays[index], deadline)
         for index in share.indices(load.users)
-    ]
+    ]  # fmt: skip
     await asyncio.gather(*users)
 
 
@@ -65,7 +72,11 @@ class _User:
     def __init__(
         self, index: int, load: LoadSpec, steps: Sequence[RequestSpec], data: Data | None,
         rng: random.Random, sink: Sink, cookies: bool, max_redirects: int,
+        mix: RequestMix | None,
     ) -> None:  # fmt: skip
+        self.mix = mix
+        self.limit = load.requests_per_user if mix is not None else load.iterations
+        """Iterations (of one drawn request, for a mix) per user; None: until the deadline."""
         self.cookies = cookies
         self.max_redirects = max_redirects
         self.index = index
@@ -82,7 +93,7 @@ class _User:
         session = engine.session()
         try:
             iteration = 0
-            while self.load.iterations is None or iteration < self.load.iterations:
+            while self.limit is None or iteration < self.limit:
                 if deadline is not None and time.perf_counter() >= deadline:
                     return
                 if not await self._iteration(session, iteration, deadline):
@@ -99,7 +110,8 @@ class _User:
             row = row_for(self.data, self.index, iteration, self.load.users, self.rng)
             self.variables.update(row)
         context = Context(self.index, iteration, self.rng)
-        for step in self.steps:
+        steps = self.steps if self.mix is None else (self.mix.pick(self.rng),)
+        for step in steps:
             if step.once and step.name in self.done_once:
                 continue
             if deadline is not None and time.perf_counter() >= deadline:

@@ -173,14 +173,16 @@ def _executor(
     """The coroutine that runs the scenario's load model, starting at stats.origin: the
     engine's own when it runs the models itself (see perfrun.engine.executors)."""
     load, requests, start = scenario.load, scenario.requests, stats.origin
-    if scenario.flow:
+    if scenario.flow or per_user(scenario):
+        weighted = not scenario.flow
         if isinstance(engine, FlowRunner):
             return engine.run_flow(load, requests, scenario.data, stats, start=start,
                                    share=share, cookies=scenario.cookies,
-                                   max_redirects=scenario.max_redirects)  # fmt: skip
+                                   max_redirects=scenario.max_redirects,
+                                   weighted=weighted)  # fmt: skip
         return run_flow(load, requests, scenario.data, engine, stats.record, start=start,
                         share=share, cookies=scenario.cookies,
-                        max_redirects=scenario.max_redirects)  # fmt: skip
+                        max_redirects=scenario.max_redirects, weighted=weighted)  # fmt: skip
     runner = load_runner(engine)
     # No seed: each process seeds its random draws from os.urandom, so workers differ.
     if load.model is LoadModel.OPEN:
@@ -188,6 +190,18 @@ def _executor(
     if load.stages:
         return runner.run_closed_stages(load, requests, stats, start=start, share=share)
     return runner.run_closed(load, requests, stats, start=start, share=share)
+
+
+def per_user(scenario: Scenario) -> bool:
+    """Whether a `requests:` mix runs as a flow of one request drawn by weight, its users
+    each with their own variables, cookies and redirects: in the closed model with a
+    fixed number of users (a rate or stages load sends each request on its own), when
+    it has templates or data, keeps cookies or follows redirects (both by default)."""
+    load = scenario.load
+    if load.model is not LoadModel.CLOSED or load.stages:
+        return False
+    templated = any(spec.templated is not None for spec in scenario.requests)
+    return templated or scenario.data is not None or scenario.cookies or scenario.max_redirects > 0
 
 
 async def _ticker(tick: Tick, stats: ScenarioStats) -> None:

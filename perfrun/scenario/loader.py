@@ -40,6 +40,8 @@ from perfrun.scenario.model import (
     DEMO_TARGET,
     Checks,
     EngineChoice,
+    LoadModel,
+    LoadSpec,
     MonitorSpec,
     RequestSpec,
     Scenario,
@@ -411,13 +413,37 @@ def _flow(
     return tuple(steps)
 
 
-def _check_variables(spec: RequestSpec, defined: set[str], loc: Loc, also: str) -> None:
+def _check_variables(spec: RequestSpec, defined: set[str], loc: Loc, also: str = "") -> None:
     if spec.templated is None:
         return
+    sources = f"no data column, {also} or $built-in" if also else "no data column or $built-in"
     for variable in sorted(spec.templated.variables - defined):
-        raise loc.error(
-            f"{spec.name}: {{{{ {variable} }}}} names no data column, {also} or $built-in"
+        raise loc.error(f"{spec.name}: {{{{ {variable} }}}} names {sources}")
+
+
+def _check_mix(
+    requests: tuple[RequestSpec, ...], data: Data | None, load: LoadSpec, fields: LineDict,
+    loc: Loc,
+) -> None:  # fmt: skip
+    """A mix's templates and data rows belong to users: the closed model with a fixed
+    number of them (a rate or stages load sends each request on its own)."""
+    users = load.model is LoadModel.CLOSED and not load.stages
+    if data is not None and not users:
+        raise loc.key_line(fields, "data").error(
+            "data rows belong to users: a requests: mix takes them with a users load "
+            "(not rate or stages)"
         )
+    defined = set(data.columns) if data is not None else set()
+    for index, spec in enumerate(requests):
+        if spec.templated is None:
+            continue
+        item_loc = loc.at(fields["requests"], index)
+        if not users:
+            raise item_loc.error(
+                f"{spec.name}: {{{{ … }}}} templates are rendered for users: a requests: "
+                "mix with templates needs a users load (not rate or stages)"
+            )
+        _check_variables(spec, defined, item_loc)
 
 
 def _requests(value: Any, loc: Loc, auth: Template | None) -> tuple[RequestSpec, ...]:
@@ -490,21 +516,12 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
     flow = _has_key(fields, "flow")
     if flow == _has_key(fields, "requests"):
         raise loc.error("set either requests (a weighted mix) or flow (steps in order)")
+    load = parse_load(fields["load"], loc.at(fields, "load"), flow=flow)
     if flow:
         requests = _flow(fields["flow"], loc.at(fields, "flow"), data, auth)
     else:
-        if data is not None:
-            raise loc.key_line(fields, "data").error(
-                "data feeds the templates of flow steps: write the requests as a flow"
-            )
         requests = _requests(fields["requests"], loc.at(fields, "requests"), auth)
-        for index, spec in enumerate(requests):
-            if spec.templated is not None:  # not rendered in a mix yet: never sent as text
-                raise loc.at(fields["requests"], index).error(
-                    f"{spec.name}: {{{{ … }}}} templates are for flow steps: write the "
-                    "requests as a flow (flow:)"
-                )
-    load = parse_load(fields["load"], loc.at(fields, "load"), flow=flow)
+        _check_mix(requests, data, load, fields, loc)
     engine, http2 = _engine(fields, loc)
     if data is not None and data.order is Order.UNIQUE and len(data.rows) < load.users:
         raise loc.at(fields, "data").error(

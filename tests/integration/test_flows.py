@@ -340,3 +340,72 @@ def test_users_whose_steps_are_all_once_leave_when_they_are_done(
     assert time.monotonic() - began < 30  # the duration is 60 s
     login = stats.endpoints["login"]
     assert login.total == login.succeeded == USERS
+
+
+MIX = """\
+scenarios:
+  shop:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: unique}}{options}
+    requests:
+      - name: login
+        method: POST
+        path: /login?next=/me
+        json: {{user: "{{{{ user }}}}", password: "{{{{ password }}}}"}}{more}
+    load: {{users: {users}, requests_per_user: {iterations}}}
+"""
+"""A `requests:` mix with users: templates from each user's data row, a login answered
+with a 303 that sets the session cookie (followed, with the cookie, to /me)."""
+
+CHAIN = """
+      - name: chain
+        weight: 2
+        path: /redirect/2"""
+"""A second request for the mix: two redirects, then 200."""
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_a_request_mix_renders_each_users_row_keeps_cookies_and_follows_redirects(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    stats = run_yaml(tmp_path, MIX, accounts.url, engine, options="", more="")
+
+    login = stats.endpoints["login"]
+    assert login.total == login.succeeded == USERS * ITERATIONS
+    assert stats.overall.redirects == USERS * ITERATIONS  # 303 -> /me
+    accounts.stop()
+    log = accounts.stderr_text()
+    logins = log.split("LOGINS ")[1].splitlines()[0].split()
+    assert logins == [f"user{i}={ITERATIONS}" for i in range(USERS)]  # each its own row
+    assert "DENIED 0" in log  # /me always had the cookie set on the 303 before it
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_a_weighted_mix_draws_per_user_and_counts_every_redirect(
+    tmp_path: Path, accounts: TargetProcess, engine: str
+) -> None:
+    stats = run_yaml(tmp_path, MIX, accounts.url, engine, options="", more=CHAIN)
+
+    assert stats.overall.total == stats.overall.succeeded == USERS * ITERATIONS
+    totals = {name: e.total for name, e in stats.endpoints.items()}
+    assert sum(totals.values()) == USERS * ITERATIONS
+    assert stats.overall.redirects == totals.get("login", 0) + 2 * totals.get("chain", 0)
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+@pytest.mark.parametrize(
+    ("options", "kind"),
+    [("\n    cookies: false", "http_4xx"), ("\n    max_redirects: 0", "unexpected_status")],
+)
+def test_a_request_mix_without_cookies_or_redirects(
+    tmp_path: Path, accounts: TargetProcess, engine: str, options: str, kind: str
+) -> None:
+    """Without cookies /me after the login's 303 is a 401; without redirects the 303
+    itself is judged."""
+    stats = run_yaml(tmp_path, MIX, accounts.url, engine, options=options, more="")
+
+    login = stats.endpoints["login"]
+    assert login.total == USERS * ITERATIONS
+    assert login.errors == {kind: USERS * ITERATIONS}

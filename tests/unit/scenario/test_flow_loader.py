@@ -125,22 +125,45 @@ def test_a_step_may_not_use_a_capture_of_a_later_step(tmp_path: Path) -> None:
         load_file(write(tmp_path, text), {})
 
 
+MIX = "requests:\n  - {name: a, path: '/x/{{ user }}/{{ $uuid }}'}\n"
+
+
 @pytest.mark.parametrize(
-    ("lines", "message"),
+    ("lines", "load", "message"),
     [
-        ("requests:\n  - {name: a, path: '/x/{{ $uuid }}'}\n", "templates are for flow steps"),
+        (MIX, "{rate: 5, duration: 1s}", "templates are rendered for users"),
+        (MIX, "{stages: [{duration: 1s, users: 2}]}", "templates are rendered for users"),
         (
             "data: {file: data/users.csv}\nrequests:\n  - {name: a, path: /x}\n",
-            "data feeds the templates of flow steps",
+            "{rate: 5, duration: 1s}",
+            "data rows belong to users",
+        ),
+        (
+            "data: {file: data/users.csv}\nrequests:\n  - {name: a, path: '/{{ nobody }}'}\n",
+            "{users: 1, requests_per_user: 1}",
+            "a: {{ nobody }} names no data column or $built-in",
         ),
     ],
 )
-def test_a_request_mix_refuses_what_only_flows_do(tmp_path: Path, lines: str, message: str) -> None:
-    text = SHOP.split("    data:")[0] + textwrap.indent(
-        lines + "load: {users: 1, requests_per_user: 1}\n", "    "
-    )
+def test_a_request_mix_takes_templates_and_data_only_with_users(
+    tmp_path: Path, lines: str, load: str, message: str
+) -> None:
+    """A mix is a one-step flow with weights: its templates and data rows belong to
+    users, so a rate or stages load refuses them, and variables must be defined."""
+    text = SHOP.split("    data:")[0] + textwrap.indent(lines + f"load: {load}\n", "    ")
     with pytest.raises(ScenarioError, match=re.escape(message)):
         load_file(write(tmp_path, text), {})
+
+
+def test_a_request_mix_with_users_takes_templates_and_data(tmp_path: Path) -> None:
+    text = SHOP.split("    data:")[0] + textwrap.indent(
+        "data: {file: data/users.csv}\n" + MIX + "load: {users: 2, requests_per_user: 1}\n",
+        "    ",
+    )
+    (scenario,) = load_file(write(tmp_path, text), {})
+    assert not scenario.flow and scenario.data is not None
+    (request,) = scenario.requests
+    assert request.templated is not None and request.templated.variables == {"user"}
 
 
 def test_auth_becomes_an_authorization_header(tmp_path: Path) -> None:

@@ -1,0 +1,112 @@
+"""What the fast engine keeps of a response for cookies and redirects without parsing
+its headers in Python: every Set-Cookie and the Location of the final response,
+however the bytes arrive (pure: a fake transport, the bytes fed by hand)."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+from typing import Any
+
+import pytest
+
+from perfrun.engine.fast_wire import Connection, WatchingConnection, WatchingFullConnection
+from perfrun.metrics.result import ErrorKind
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.pair = socket.socketpair()
+        self.written: list[bytes] = []
+
+    def get_extra_info(self, name: str) -> Any:
+        return self.pair[0]
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def close(self) -> None:
+        for end in self.pair:
+            end.close()
+
+
+class _Owner:
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, list[str], dict[str, str]]] = []
+
+    def on_response(self, conn: Connection) -> None:
+        response = conn.response
+        self.seen.append((conn.status, list(response.set_cookies), dict(response.headers)))
+
+    def on_failure(self, kind: ErrorKind, detail: str) -> None:
+        raise AssertionError(f"{kind}: {detail}")
+
+
+def split_everywhere(conn: Connection, owner: _Owner, wires: list[bytes], keep_body: bool) -> None:
+    """One request per way to cut each response in two, on one connection."""
+    transport = _Transport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    try:
+        for wire in wires:
+            for cut in range(1, len(wire)):
+                request = b"GET / HTTP/1.1\r\n\r\n"
+                conn.request(request, owner, float("inf"), False, False, keep_body)
+                conn.data_received(wire[:cut])
+                conn.data_received(wire[cut:])
+    finally:
+        transport.close()
+
+
+LOGIN = (
+    b"HTTP/1.1 303 See Other\r\nServer: x\r\nSET-COOKIE: a=1; Path=/\r\n"
+    b"Content-Length: 24\r\nset-Cookie: b=2\r\nLocation: /me\r\n\r\n"
+    b"\r\nSet-Cookie: not=header"
+)
+PLAIN = b"HTTP/1.1 200 OK\r\nContent-Length: 29\r\n\r\n\r\nLocation: /in/the/body/only"
+HINTED = b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\nSet-Cookie: hint=1\r\n\r\n" + LOGIN
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nSet-Cookie: c=3\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+)
+KEPT = [
+    (LOGIN, 303, ["a=1; Path=/", "b=2"], {"location": "/me"}),
+    (PLAIN, 200, [], {}),
+    (HINTED, 303, ["a=1; Path=/", "b=2"], {"location": "/me"}),
+    (CHUNKED, 200, ["c=3"], {}),
+]
+
+
+@pytest.mark.parametrize("kind", [WatchingConnection, WatchingFullConnection])
+@pytest.mark.parametrize(("wire", "status", "cookies", "headers"), KEPT)
+def test_set_cookie_and_location_are_kept_however_the_bytes_arrive(
+    kind: type[Connection], wire: bytes, status: int, cookies: list[str],
+    headers: dict[str, str],
+) -> None:  # fmt: skip
+    """Split at every byte, one response after another on one connection: the same
+    headers kept, those of a 103's head or in a body never."""
+    owner = _Owner()
+    split_everywhere(kind(), owner, [wire], keep_body=False)
+    assert owner.seen == [(status, cookies, headers)] * (len(wire) - 1)
+
+
+class _Bodies(_Owner):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[bytes] = []
+
+    def on_response(self, conn: Connection) -> None:
+        self.bodies.append(conn.response.content())
+
+
+def test_a_kept_body_is_decoded_when_its_head_says_gzip() -> None:
+    """A capture reads the body as sent, or decoded when Content-Encoding (read from the
+    head's bytes, no header parsed in Python) says gzip, whatever the split."""
+    document = b'{"token": "t1"}'
+    packed = gzip.compress(document)
+    gzipped = (
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed)
+        + packed
+    )
+    plain = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(document) + document
+    owner = _Bodies()
+    split_everywhere(WatchingConnection(), owner, [gzipped, plain], keep_body=True)
+    assert owner.bodies == [document] * (len(gzipped) + len(plain) - 2)
