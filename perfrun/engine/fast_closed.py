@@ -169,7 +169,7 @@ class _User(Requester):
             self.prepared = prepared
             self.started = self.written = started = time.perf_counter()
             conn.request(
-                prepared.payload if prepared.static else prepared.render(self),
+                prepared.payload,
                 self,
                 started + self.timeout,
                 prepared.head,

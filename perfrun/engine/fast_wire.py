@@ -437,10 +437,9 @@ class Prepared:
     recorded without judging further (the hot path); empty otherwise. `endpoint` is
     where a load model records this request's results (see `bound`).
 
-    The seam for per-user requests (journeys: captures, templates, cookies): a requester
-    writes `payload` when the request is `static` (every request today, at no cost) and
-    otherwise asks `render(requester)` for its bytes; it hands a response to
-    `read(response, requester)` when the request `reads` one, before judging it.
+    A request that `reads` its response (a flow step's, see `for_user`) hands it to its
+    requester's `keep` before it is judged. Flows on the fast engine's callbacks build
+    their bytes from a `perfrun.engine.fast_flow.StepPlan` instead.
     """
 
     __slots__ = (
@@ -459,7 +458,6 @@ class Prepared:
         "passes",
         "payload",
         "reads",
-        "static",
     )
 
     def __init__(self, spec: RequestSpec, host_header: str, prefix: str) -> None:
@@ -473,7 +471,6 @@ class Prepared:
             or any(c.needs_body for c in spec.captures)
         )
         self.keep_headers = bool(spec.checks.headers or any(c.needs_headers for c in spec.captures))
-        self.static = True
         self.reads = bool(spec.captures)
         self.endpoint: Any = None
         self._spec = spec
@@ -547,14 +544,6 @@ class Prepared:
         twin = copy.copy(self)
         twin.endpoint = endpoint
         return twin
-
-    def render(self, requester: Requester) -> bytes:
-        """This request's bytes for this requester (its user); the static ones today."""
-        return self.payload
-
-    def read(self, response: Response, requester: Requester) -> None:
-        """Hand the response to the requester, whose user captures from it."""
-        requester.keep(response)
 
 
 def classify_os_error(exc: OSError | ValueError) -> tuple[ErrorKind, str]:
@@ -707,7 +696,7 @@ class Requester:
         conn = self.conn
         assert prepared is not None and conn is not None
         conn.request(
-            prepared.payload if prepared.static else prepared.render(self),
+            prepared.payload,
             self,
             self.started + self.dialer.timeout,
             prepared.head,
@@ -734,7 +723,7 @@ class Requester:
         """That connect opened a connection in `seconds` (before the request goes out)."""
 
     def keep(self, response: Response) -> None:
-        """The response of a request that reads one (see Prepared.read)."""
+        """The response of a request that reads one (see Prepared.reads)."""
 
     async def _connect_and_write(self) -> None:
         try:
@@ -779,7 +768,7 @@ class Requester:
                 return
             response = conn.response
             if prepared.reads:
-                prepared.read(response, self)
+                self.keep(response)
             result = prepared.judge.judge(
                 self.started, now - self.started, self.queued, status, conn.size,
                 response.headers, response.content,
