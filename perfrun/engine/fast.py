@@ -17,7 +17,6 @@ of a coroutine awaiting a future per request. `session()` and its awaitable `sen
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
@@ -26,7 +25,15 @@ from perfrun.engine import fast_flow
 from perfrun.engine.base import Exchange, Rendered
 from perfrun.engine.cookies import Jar
 from perfrun.engine.fast_closed import run_closed, run_closed_stages
-from perfrun.engine.fast_flow import REDIRECTS, StepPlan, redirect_method, same_origin
+from perfrun.engine.fast_flow import (
+    DEFAULT_PORTS,
+    REDIRECTS,
+    StepPlan,
+    continued,
+    redirect_method,
+    same_origin,
+    without_content_type,
+)
 from perfrun.engine.fast_open import run_open
 from perfrun.engine.fast_wire import (
     Dialer,
@@ -44,8 +51,6 @@ from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.data import Data
 from perfrun.scenario.model import CHECKED_TLS, LoadSpec, RequestSpec, TlsSpec
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class FastSession(Requester):
@@ -109,10 +114,10 @@ class FastSession(Requester):
             parts = urlsplit(url)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             method = redirect_method(spec.method, result.status)
-            if method != spec.method:  # as httpx: the body and its headers go
-                spec = dataclasses.replace(spec, method=method, json=None, body=None)
+            if method != spec.method:  # the body goes, and its Content-Type
+                spec = continued(spec, method)
                 body = None
-                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+                headers = dict(without_content_type(headers.items()))
         assert first is not None
         return self._chain(first, result, hop, result.error, result.detail, exchange)
 
@@ -217,12 +222,12 @@ class FastEngine:
         tls: TlsSpec = CHECKED_TLS,
     ) -> None:  # fmt: skip
         parts = urlsplit(base_url)
-        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"the fast engine needs an http:// or https:// URL, got {base_url}")
         self.timeout = timeout
-        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
         ssl_context = tls_context(tls) if parts.scheme == "https" else None
-        default = parts.port is None or parts.port == _DEFAULT_PORTS[parts.scheme]
+        default = parts.port is None or parts.port == DEFAULT_PORTS[parts.scheme]
         host_header = parts.hostname if default else f"{parts.hostname}:{parts.port}"
         if ":" in parts.hostname:  # IPv6 literal
             host_header = f"[{parts.hostname}]" + ("" if default else f":{parts.port}")

@@ -19,27 +19,33 @@ import dataclasses
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from perfrun import __version__
 from perfrun.engine.closed import ramp_delays
 from perfrun.engine.cookies import Jar
 from perfrun.engine.fast_closed import Crowd
-from perfrun.engine.fast_wire import Connection, Dialer, Prepared, Requester, Response
-from perfrun.engine.flow import header_values
+from perfrun.engine.fast_wire import (
+    Connection,
+    Dialer,
+    Prepared,
+    Requester,
+    Response,
+    request_headers,
+)
+from perfrun.engine.flow import header_values, take_captures
 from perfrun.engine.mix import Mix
 from perfrun.engine.share import Share
 from perfrun.engine.target import request_target
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.data import Data, row_for
-from perfrun.scenario.model import LoadSpec
+from perfrun.scenario.model import LoadSpec, RequestSpec
 from perfrun.scenario.templates import Context, Template
 
 REDIRECTS = frozenset((301, 302, 303, 307, 308))
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def redirect_method(method: str, status: int) -> str:
@@ -54,13 +60,24 @@ def redirect_method(method: str, status: int) -> str:
 
 def same_origin(url: str, origin: str) -> bool:
     ours, theirs = urlsplit(origin), urlsplit(url)
-    our_port = ours.port or _DEFAULT_PORTS.get(ours.scheme)
-    their_port = theirs.port or _DEFAULT_PORTS.get(theirs.scheme)
+    our_port = ours.port or DEFAULT_PORTS.get(ours.scheme)
+    their_port = theirs.port or DEFAULT_PORTS.get(theirs.scheme)
     return (
         ours.scheme == theirs.scheme
         and (ours.hostname or "").lower() == (theirs.hostname or "").lower()
         and our_port == their_port
     )
+
+
+def continued(spec: RequestSpec, method: str) -> RequestSpec:
+    """The request a redirect continues `spec` with when it changes the method to
+    `method` (a GET): without the body and its Content-Type (RFC 9110 15.4)."""
+    headers = without_content_type(spec.headers.items())
+    return dataclasses.replace(spec, method=method, json=None, body=None, headers=dict(headers))
+
+
+def without_content_type(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((name, value) for name, value in headers if name.lower() != "content-type")
 
 
 class StepPlan:
@@ -131,7 +148,8 @@ class StepPlan:
         """The step sets its Cookie header itself: the jar's is not sent (as in httpx)."""
         self.static_target = prefix + spec.path
         self.body = prepared.body
-        self._sized = bool(self.body) or spec.method in ("POST", "PUT", "PATCH")
+        self._sized = spec.method in ("POST", "PUT", "PATCH")
+        """A Content-Length even for an empty body (as httpx sends it)."""
         self._line = f"{spec.method} ".encode("ascii")
         self._fixed = self._serialise_fixed(fixed)
         self._redirected: dict[str, StepPlan] = {}
@@ -144,16 +162,7 @@ class StepPlan:
                 self.static_payload = self.payload(self.static_target, (), self.body, None)
 
     def _serialise_fixed(self, headers: Mapping[str, str]) -> bytes:
-        defaults = {
-            "Host": self._host_header,
-            "User-Agent": f"perfrun/{__version__}",
-            "Accept": "*/*",
-            "Accept-Encoding": "gzip, deflate",
-        }
-        if self.spec.json is not None:
-            defaults["Content-Type"] = "application/json"
-        merged = {k.lower(): (k, v) for k, v in defaults.items()}
-        merged.update({k.lower(): (k, v) for k, v in headers.items()})
+        merged = request_headers(self.spec, self._host_header, headers)
         merged.pop("content-length", None)  # from the body sent
         for name, _ in self.dynamic:  # sent as rendered
             merged.pop(name.lower(), None)
@@ -169,7 +178,7 @@ class StepPlan:
             parts.append(f"{name}: {value}\r\n".encode("latin-1"))
         if cookie is not None and not self.own_cookie:
             parts.append(f"Cookie: {cookie}\r\n".encode("latin-1"))
-        if self._sized:
+        if body or self._sized:
             parts.append(b"Content-Length: %d\r\n" % len(body))
         parts.append(b"\r\n")
         parts.append(body)
@@ -179,8 +188,7 @@ class StepPlan:
         """This step as a redirect continues it with another `method` (no body then)."""
         plan = self._redirected.get(method)
         if plan is None:
-            spec = dataclasses.replace(self.spec, method=method, json=None, body=None)
-            prepared = Prepared(spec, self._host_header, "")
+            prepared = Prepared(continued(self.spec, method), self._host_header, "")
             plan = self._redirected[method] = StepPlan(prepared, self._host_header, "")
         return plan
 
@@ -208,9 +216,11 @@ class Flows(Crowd):
             and data is None
             and load.think_time == 0
             and all(
-                not p.once and not p.captures and not p.think_time and not p.close for p in plans
+                not p.once and not p.captures and not p.think_time and not p.close
+                and p.static_payload is not None
+                for p in plans
             )
-        )
+        )  # fmt: skip
         """One request per iteration, nothing templated, no data, captures or think time:
         the user's next request can be written from the callback as it is (`quick`)."""
         self.prefix = prefix
@@ -228,9 +238,9 @@ class FlowUser(Requester):
     the next step (or arms a think-time timer)."""
 
     __slots__ = (
-        "body", "chain_started", "context", "done_once", "flows", "headers", "hops", "index",
-        "iteration", "jar", "limit", "payload", "plan", "position", "rng", "sent_this_time",
-        "stats", "step", "target", "timeout", "timer", "until", "variables",
+        "body", "chain_started", "connect_seconds", "context", "done_once", "flows", "headers",
+        "hops", "index", "iteration", "jar", "limit", "payload", "plan", "position", "rng",
+        "sent_this_time", "stats", "step", "target", "timeout", "timer", "until", "variables",
     )  # fmt: skip
 
     def __init__(
@@ -262,6 +272,8 @@ class FlowUser(Requester):
         self.payload = b""
         self.hops = 0
         self.chain_started = 0.0
+        self.connect_seconds: float | None = None
+        """Seconds the step's request spent opening a connection; None: none opened."""
         self.timer: asyncio.TimerHandle | None = None
         flows.join(self)
 
@@ -271,11 +283,14 @@ class FlowUser(Requester):
         """Go on at `when` (a perf_counter time), never before: uvloop's timers can fire
         a millisecond early, so an early one is re-armed."""
         self.timer = None
-        now = time.perf_counter()
-        if when > now:
-            self.timer = self.flows.loop.call_later(when - now, self.resume_at, when)
-        else:
-            self.advance(now)
+        try:  # a timer's callback: a perfrun bug would only be logged by the loop
+            now = time.perf_counter()
+            if when > now:
+                self.timer = self.flows.loop.call_later(when - now, self.resume_at, when)
+            else:
+                self.advance(now)
+        except Exception as exc:
+            self.flows.crash(exc)
 
     def advance(self, now: float) -> None:
         """Send the next step that runs, or leave: after the last iteration, at the
@@ -317,6 +332,7 @@ class FlowUser(Requester):
         """Render the step for this user and send it."""
         self.step = self.plan = plan
         self.hops = 0
+        self.connect_seconds = None
         try:
             if plan.templated:
                 self._render(plan)
@@ -343,8 +359,8 @@ class FlowUser(Requester):
             conn.request(self.payload, self, started + self.timeout, plan.head,
                          plan.keep_headers, plan.keep_body)  # fmt: skip
             return
+        self.chain_started = time.perf_counter()  # before `write` reads it
         self.dispatch(plan.prepared)
-        self.chain_started = self.started
 
     def _render(self, plan: StepPlan) -> None:
         """The target, header values and body of the step as this user sends it now."""
@@ -367,12 +383,18 @@ class FlowUser(Requester):
     def write(self) -> None:
         conn, plan = self.conn, self.plan
         assert conn is not None and plan is not None
-        conn.request(self.payload, self, self.started + self.timeout, plan.head,
+        # The timeout covers a step's whole redirect chain, as in httpx.
+        conn.request(self.payload, self, self.chain_started + self.timeout, plan.head,
                      plan.keep_headers, plan.keep_body)  # fmt: skip
 
     def connected(self, seconds: float) -> None:
-        if not self.hops:  # a redirect's phases are not timed
-            self.stats.connected(self.endpoint(), self.started, seconds)
+        self.connect_seconds = seconds  # recorded with the step's result (see below)
+
+    def record_connect(self) -> None:
+        """The step's connect phase, when it opened a connection and was no chain (a
+        chain's phases are not timed)."""
+        if self.connect_seconds is not None and not self.hops:
+            self.stats.connected(self.endpoint(), self.chain_started, self.connect_seconds)
 
     # --- how a request ended
 
@@ -381,11 +403,15 @@ class FlowUser(Requester):
         try:  # free in CPython 3.11 unless something raises
             plan = self.plan
             assert plan is not None
+            status = conn.status
             if (
                 self.flows.plain
-                and conn.status in plan.passes
+                and status in plan.passes
+                and not self.hops
+                and self.connect_seconds is None
                 and conn.reusable
                 and not conn.response.set_cookies
+                and not (status in REDIRECTS and self.flows.max_redirects)
                 and self.quick(conn, plan, now)
             ):
                 return
@@ -407,6 +433,7 @@ class FlowUser(Requester):
                     if missed is not None:
                         self.failed_capture(conn, now, missed)
                         return
+                self.record_connect()
                 self.stats.ok(step.endpoint or self.endpoint(), self.started, now, 0.0,
                               conn.size, self.written, conn.first_byte)  # fmt: skip
                 self.step_ended(True, now)
@@ -427,19 +454,19 @@ class FlowUser(Requester):
         """The hot path of a plain flow (see `Flows.plain`), as the closed model's users
         have it: a success is recorded and the next request written at once on the same
         connection, its bytes built once (unless a cookie goes with it). False, having
-        done nothing, when the user stops now or the request cannot go as it is."""
+        done nothing, when the user stops now."""
         iteration = self.iteration + 1
-        if iteration >= self.limit or now >= self.until or plan.static_payload is None:
+        if iteration >= self.limit or now >= self.until:
             return False
         flows = self.flows
         mix = flows.mix
         following = flows.plans[0] if mix is None else mix.pick(self.rng)
         payload = following.static_payload
-        if payload is None:
-            return False
+        assert payload is not None  # see Flows.plain
         self.stats.ok(plan.endpoint or self.endpoint(), self.started, now, 0.0, conn.size,
                       self.written, conn.first_byte)  # fmt: skip
         self.iteration = iteration
+        self.hops = 0
         self.step = self.plan = following
         self.target, self.body = following.static_target, following.body
         if self.jar is not None:
@@ -470,6 +497,7 @@ class FlowUser(Requester):
             missed = self.capture(step, conn.status, response)
             if missed is not None:
                 result = result._replace(error=ErrorKind.CAPTURE_FAILED, detail=missed)
+        self.record_connect()
         self.stats.record(result)
         self.step_ended(result.error is None, now)
 
@@ -477,20 +505,13 @@ class FlowUser(Requester):
         """Take the step's captures into the user's variables; when one finds nothing,
         none is taken and what was missed is returned."""
         body = response.content() if step.keep_body else b""
-        taken = {}
-        for capture in step.captures:
-            text = capture.take(status, response.headers, body)
-            if text is None:
-                where = f"{capture.source} {capture.expression!r}"
-                return f"capture {capture.name} ({where}) found nothing"
-            taken[capture.name] = text
-        self.variables.update(taken)
-        return None
+        return take_captures(step.captures, status, response.headers, body, self.variables)
 
     def failed_capture(self, conn: Connection, now: float, missed: str) -> None:
         step = self.step
         assert step is not None
         first = conn.first_byte
+        self.record_connect()
         self.stats.record(RequestResult(
             step.name, self.started, now - self.started, conn.status, conn.size,
             ErrorKind.CAPTURE_FAILED, missed, wait=first - self.written,
@@ -515,9 +536,10 @@ class FlowUser(Requester):
         parts = urlsplit(url)
         self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         method = redirect_method(plan.spec.method, status)
-        if method != plan.spec.method:  # as httpx: the body goes
+        if method != plan.spec.method:  # the body goes, and its Content-Type
             plan = plan.redirected(method)
             self.body = b""
+            self.headers = without_content_type(self.headers)
         self.plan = plan
         self.hops += 1
         try:
@@ -525,9 +547,7 @@ class FlowUser(Requester):
         except (ValueError, UnicodeError) as exc:
             self.chain_failed(conn, now, f"redirect to {url}: not sent: {exc}")
             return
-        chain_started = self.chain_started
         self.dispatch(plan.prepared)
-        self.chain_started = chain_started
 
     def chain_failed(self, conn: Connection, now: float, detail: str) -> None:
         step = self.step
@@ -548,6 +568,7 @@ class FlowUser(Requester):
                 endpoint=step.name, started=self.chain_started,
                 latency=now - self.chain_started, redirects=self.hops,
             )  # fmt: skip
+        self.record_connect()
         self.stats.record(result)
         self.step_ended(False, now)
 

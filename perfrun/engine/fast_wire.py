@@ -337,20 +337,31 @@ class WatchingConnection(Connection):
 
     def __init__(self) -> None:
         super().__init__()
-        self._head = b""
+        self._head: bytes | bytearray = b""
         """The bytes received since the response began, until its head is complete."""
         self._keep_body = False
         self._decoder: Any = None
 
     def data_received(self, data: bytes) -> None:
         if not self.status:  # the head is not complete
-            self._head = self._head + data if self.first_byte else data
+            if not self.first_byte:
+                self._head = data
+            else:
+                head = self._head
+                if isinstance(head, bytes):
+                    head = self._head = bytearray(head)
+                head += data
+                if len(head) > MAX_HEAD:
+                    self._head = b""
+                    self._fail(ErrorKind.PROTOCOL, f"response head over {MAX_HEAD} bytes")
+                    return
         super().data_received(data)
 
     def on_headers_complete(self) -> None:
         if self._parser.get_status_code() >= 200:
             head, self._head = self._head, b""
-            if _WATCHED.search(head) is not None:
+            watched = _WATCHED_AND_ENCODING if self._keep_body else _WATCHED
+            if watched.search(head) is not None:
                 response = self.response if self.response is not _NO_RESPONSE else Response()
                 encoding = _read_head(head, response)
                 self.response = response
@@ -375,10 +386,14 @@ class WatchingConnection(Connection):
         super().request(payload, owner, deadline, head, keep_headers, keep_body)
 
 
-_WATCHED = re.compile(rb"\n(?:set-cookie|location|content-encoding):", re.I)
+_WATCHED = re.compile(rb"\n(?:set-cookie|location):", re.I)
+_WATCHED_AND_ENCODING = re.compile(rb"\n(?:set-cookie|location|content-encoding):", re.I)
+MAX_HEAD = 64 * 1024
+"""Bytes a `WatchingConnection` keeps of a response head at most: a longer head fails
+the request as `protocol` (httpx's h11 refuses heads past 16 KiB)."""
 
 
-def _read_head(head: bytes, response: Response) -> bytes | None:
+def _read_head(head: bytes | bytearray, response: Response) -> bytes | None:
     """Into `response`: the Set-Cookie and Location headers of the final response whose
     head (after any interim responses' heads, maybe followed by body bytes) `head`
     holds. Returns its Content-Encoding (lower case), if any."""
@@ -492,16 +507,7 @@ class Prepared:
         """The request's bytes, and whether it asks the server to close the connection;
         `path` is under the base URL's prefix, or (not `prefixed`) from the origin."""
         spec = self._spec
-        defaults = {
-            "Host": self._host_header,
-            "User-Agent": f"perfrun/{__version__}",
-            "Accept": "*/*",
-            "Accept-Encoding": "gzip, deflate",
-        }
-        if spec.json is not None:
-            defaults["Content-Type"] = "application/json"
-        merged = {k.lower(): (k, v) for k, v in defaults.items()}
-        merged.update({k.lower(): (k, v) for k, v in headers.items()})
+        merged = request_headers(spec, self._host_header, headers)
         if body or spec.method in ("POST", "PUT", "PATCH"):
             merged["content-length"] = ("Content-Length", str(len(body)))
         close = merged.get("connection", ("", ""))[1].strip().lower() == "close"
@@ -544,6 +550,24 @@ class Prepared:
         twin = copy.copy(self)
         twin.endpoint = endpoint
         return twin
+
+
+def request_headers(
+    spec: RequestSpec, host_header: str, headers: Mapping[str, str]
+) -> dict[str, tuple[str, str]]:
+    """A request's headers by lower-case name: perfrun's defaults (Host, User-Agent,
+    Accept, Accept-Encoding, Content-Type for a JSON body), then `headers` over them."""
+    defaults = {
+        "Host": host_header,
+        "User-Agent": f"perfrun/{__version__}",
+        "Accept": "*/*",
+        "Accept-Encoding": "gzip, deflate",
+    }
+    if spec.json is not None:
+        defaults["Content-Type"] = "application/json"
+    merged = {k.lower(): (k, v) for k, v in defaults.items()}
+    merged.update({k.lower(): (k, v) for k, v in headers.items()})
+    return merged
 
 
 def classify_os_error(exc: OSError | ValueError) -> tuple[ErrorKind, str]:

@@ -31,6 +31,7 @@ from perfrun.engine.mix import RequestMix
 from perfrun.engine.share import Share
 from perfrun.engine.timing import sleep_until
 from perfrun.metrics.result import ErrorKind, RequestResult
+from perfrun.scenario.captures import Capture
 from perfrun.scenario.data import Data, row_for
 from perfrun.scenario.model import LoadSpec, RequestSpec
 from perfrun.scenario.templates import Context, Template
@@ -132,6 +133,7 @@ class _User:
         try:
             rendered = render(step, self.variables, context)
         except ValueError as exc:
+            await asyncio.sleep(0)  # nothing was sent: let the other users and signals run
             return RequestResult(
                 step.name, time.perf_counter(), 0.0, 0, 0, ErrorKind.OTHER, str(exc)
             )
@@ -142,16 +144,29 @@ class _User:
 
     def _capture(self, step: RequestSpec, exchange: Exchange) -> RequestResult:
         result = exchange.result
-        taken: dict[str, str] = {}
-        for capture in step.captures:
-            text = capture.take(result.status, exchange.headers, exchange.body)
-            if text is None:
-                where = f"{capture.source} {capture.expression!r}"
-                detail = f"capture {capture.name} ({where}) found nothing"
-                return result._replace(error=ErrorKind.CAPTURE_FAILED, detail=detail)
-            taken[capture.name] = text
-        self.variables.update(taken)
+        missed = take_captures(
+            step.captures, result.status, exchange.headers, exchange.body, self.variables
+        )
+        if missed is not None:
+            return result._replace(error=ErrorKind.CAPTURE_FAILED, detail=missed)
         return result
+
+
+def take_captures(
+    captures: Sequence[Capture], status: int, headers: Mapping[str, str], body: bytes,
+    variables: dict[str, str],
+) -> str | None:  # fmt: skip
+    """Take the captures of a response into `variables`; when one finds nothing, none
+    is taken and what was missed is returned."""
+    taken: dict[str, str] = {}
+    for capture in captures:
+        text = capture.take(status, headers, body)
+        if text is None:
+            where = f"{capture.source} {capture.expression!r}"
+            return f"capture {capture.name} ({where}) found nothing"
+        taken[capture.name] = text
+    variables.update(taken)
+    return None
 
 
 def render(step: RequestSpec, variables: Mapping[str, str], context: Context) -> Rendered | None:

@@ -105,6 +105,8 @@ class HttpxSession:
         """The method of the step being sent (a redirect may change it)."""
         self._last: httpx.Response | None = None
         """The last response of the request being sent (of its last hop)."""
+        self._followed = 0
+        """Redirects of the request being sent so far: a failure keeps their count."""
         self._client = httpx.AsyncClient(
             base_url=engine.base_url,
             verify=engine.ssl_context,
@@ -132,6 +134,8 @@ class HttpxSession:
 
     async def _on_response(self, response: httpx.Response) -> None:
         self._last = response
+        if response.has_redirect_location:
+            self._followed += 1
 
     async def _trace(self, event: str, info: dict[str, object]) -> None:
         """httpcore's trace events: when each came (for the phases), and whether a
@@ -203,7 +207,7 @@ class HttpxSession:
     ) -> tuple[RequestResult, httpx.Response | None]:  # fmt: skip
         self._connecting = False
         self._marks = {}
-        self._method, self._last = prepared.method, None
+        self._method, self._last, self._followed = prepared.method, None, 0
         started = time.perf_counter()
         queued = max(started - intended, 0.0) if intended is not None else 0.0
         try:
@@ -223,7 +227,10 @@ class HttpxSession:
             if kind is ErrorKind.TIMEOUT and self._connecting:
                 kind = ErrorKind.CONNECT_TIMEOUT
             latency = time.perf_counter() - started
-            failed = RequestResult(prepared.name, started, latency, 0, 0, kind, detail, queued)
+            failed = RequestResult(
+                prepared.name, started, latency, 0, 0, kind, detail, queued,
+                redirects=self._followed if follow else 0,
+            )  # fmt: skip
             return failed, None
         end = time.perf_counter()
         connect, wait, receive = self._phases(end)

@@ -71,6 +71,7 @@ class Flow:
     iterations: int = 1
     keys: str = ""
     rows: str = ""
+    timeout: str = "5s"
 
     def yaml(self, url: str) -> str:
         head = f"""\
@@ -84,7 +85,7 @@ class Flow:
         if self.rows:
             keys += "    data: {file: users.csv, order: unique}\n"
         steps = textwrap.indent(textwrap.dedent(self.steps), " " * 6)
-        load = f"    load: {{users: 1, iterations: {self.iterations}, timeout: 5s}}\n"
+        load = f"    load: {{users: 1, iterations: {self.iterations}, timeout: {self.timeout}}}\n"
         return textwrap.dedent(head) + keys + "    flow:\n" + steps + load
 
 
@@ -326,6 +327,68 @@ REDIRECTS = (
         (failed("loop", 302, ErrorKind.OTHER, 3, 2), ok("after", size=10)) * 2,
         iterations=2,
         keys="max_redirects: 3\n",
+    ),
+    Flow(
+        "an_explicit_content_type_goes_with_the_body_when_the_method_changes",
+        """\
+        - name: form_303
+          method: POST
+          path: /redirect/303/path/received/form_303
+          headers: {Content-Type: application/x-www-form-urlencoded}
+          body: a=1
+          expect_json: {method: GET, body: '', length: null, type: null}
+        """,
+        (ok("form_303", redirects=1),),
+    ),
+    Flow(
+        # A one-step flow with nothing templated takes the fast engine's quick path:
+        # each iteration's chain counted whole, the next one starting afresh.
+        "a_plain_step_follows_its_redirects_at_every_iteration",
+        """\
+        - name: chain
+          path: /redirect/302/path/redirect/302/path/sized/10
+        """,
+        (ok("chain", redirects=2, size=10),) * 5,
+        iterations=5,
+        keys="max_redirects: 3\n",
+    ),
+    Flow(
+        "a_templated_body_that_renders_empty_sends_no_content_length_on_a_get",
+        """\
+        - name: empty
+          path: /received
+          body: "{{ v }}"
+          expect_json: {length: null}
+        - name: empty_post
+          method: POST
+          path: /received
+          body: "{{ v }}"
+          expect_json: {length: '0'}
+        """,
+        (ok("empty"), ok("empty_post")),
+        rows="v,w\n,x\n",
+    ),
+    Flow(
+        "the_timeout_covers_the_whole_chain",
+        """\
+        - name: slow_chain
+          path: /slow_redirect/600/slow_redirect/600/sized/10
+        - name: after
+          path: /sized/10
+        """,
+        (failed("slow_chain", 0, ErrorKind.TIMEOUT, redirects=1), ok("after", size=10)),
+        keys="",
+        timeout="1s",
+    ),
+    Flow(
+        "a_3xx_that_is_expected_is_still_followed",
+        """\
+        - name: chain
+          path: /redirect/302/path/sized/10
+          expect_status: [200, 302]
+        """,
+        (ok("chain", redirects=1, size=10),) * 4,
+        iterations=4,
     ),
     Flow(
         "with_max_redirects_0_a_3xx_is_judged_like_any_status",

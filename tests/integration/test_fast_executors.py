@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from perfrun.engine.share import Share
 from perfrun.metrics.result import ErrorKind
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.run.drive import drive
+from perfrun.scenario.loader import load_file
 from perfrun.scenario.model import (
     EngineChoice,
     LoadModel,
@@ -266,3 +268,33 @@ def test_fast_models_time_every_requests_phases(slow_target: TargetProcess, load
     assert connections is not None and 1 <= phases.connect.total <= connections
     if load.model is LoadModel.CLOSED:
         assert phases.connect.total == load.users
+
+
+def test_a_bug_met_on_a_timer_surfaces_from_a_fast_flow(
+    fast_target: TargetProcess, tmp_path: Path
+) -> None:
+    """A flow's first step goes out from a timer (its user's start), not from a
+    response's callback: a bug met there (here: recording a step that could not be
+    sent) surfaces from the run too, instead of leaving the run waiting for ever."""
+    (tmp_path / "rows.csv").write_text('v\n"a\nb"\n')
+    (tmp_path / "flow.yaml").write_text(
+        "scenarios:\n  f:\n    type: load\n    severity: low\n"
+        f"    base_url: {fast_target.url}\n    data: {{file: rows.csv}}\n"
+        "    flow: [{name: s, path: /, headers: {X-V: '{{ v }}'}}]\n"
+        "    load: {users: 1, iterations: 2}\n"
+    )
+    (scenario,) = load_file(tmp_path / "flow.yaml", {})
+
+    async def go() -> None:
+        engine = FastEngine(fast_target.url, 5.0, scenario.requests)
+        try:
+            broken = BrokenStats.for_load(scenario.load)
+            start = time.perf_counter() + 0.2  # the user starts from a timer
+            run = engine.run_flow(scenario.load, scenario.requests, scenario.data, broken,
+                                  start=start)  # fmt: skip
+            await asyncio.wait_for(run, 20)
+        finally:
+            await engine.aclose()
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        asyncio.run(go())

@@ -341,6 +341,13 @@ async def garbage(request: Request, writer: Writer, args: list[str]) -> bool:
     return False
 
 
+async def slow_redirect(request: Request, writer: Writer, args: list[str]) -> bool:
+    """/slow_redirect/{ms}/{rest}: waits, then a 302 to /{rest}: a chain slower than
+    any of its hops."""
+    await asyncio.sleep(int(args[0]) / 1000)
+    return await redirect(request, writer, ["302", "path", *args[1:]])
+
+
 async def slow(request: Request, writer: Writer, args: list[str]) -> bool:
     ms = int(args[0])
     await asyncio.sleep(ms / 1000)
@@ -448,6 +455,7 @@ ROUTES: dict[str, Handler] = {
     "drop": drop,
     "garbage": garbage,
     "slow": slow,
+    "slow_redirect": slow_redirect,
     "slow-body": slow_body,
     "truncated": truncated,
     "truncated-chunked": truncated_chunked,

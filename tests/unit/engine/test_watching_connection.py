@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from perfrun.engine.fast_wire import Connection, WatchingConnection, WatchingFullConnection
+from perfrun.engine.fast_wire import (
+    MAX_HEAD,
+    Connection,
+    WatchingConnection,
+    WatchingFullConnection,
+)
 from perfrun.metrics.result import ErrorKind
 
 
@@ -110,3 +115,34 @@ def test_a_kept_body_is_decoded_when_its_head_says_gzip() -> None:
     owner = _Bodies()
     split_everywhere(WatchingConnection(), owner, [gzipped, plain], keep_body=True)
     assert owner.bodies == [document] * (len(gzipped) + len(plain) - 2)
+
+
+class _Failures(_Owner):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures: list[tuple[ErrorKind, str]] = []
+
+    def on_failure(self, kind: ErrorKind, detail: str) -> None:
+        self.failures.append((kind, detail))
+
+
+def test_a_head_that_never_ends_fails_as_protocol_with_bounded_memory() -> None:
+    """A server that sends header lines forever: the request fails once the head passes
+    MAX_HEAD bytes, and the connection keeps none of them."""
+    conn = WatchingConnection()
+    transport = _Transport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    owner = _Failures()
+    try:
+        conn.request(b"GET / HTTP/1.1\r\n\r\n", owner, float("inf"), False, False, False)
+        conn.data_received(b"HTTP/1.1 200 OK\r\n")
+        line = b"X-Filler: " + b"a" * 54 + b"\r\n"
+        for _ in range(2 * MAX_HEAD // len(line)):
+            if owner.failures:
+                break
+            conn.data_received(line)
+    finally:
+        transport.close()
+    assert owner.failures == [(ErrorKind.PROTOCOL, f"response head over {MAX_HEAD} bytes")]
+    assert owner.seen == []
+    assert len(conn._head) == 0
