@@ -11,7 +11,7 @@ A benchmark, not a timed test: 127.0.0.1 only, perfrun killed after --seconds + 
 target and perfrun stopped on the way out (Ctrl-C and SIGTERM included).
 
     python bench/soak.py [--rate 2000] [--seconds 600] [--every 5] [--engine fast]
-        [--workers 1] [--server auto|nginx|target] [--json soak.json]
+        [--workers 1] [--server auto|nginx|target] [--flow] [--json soak.json]
 
 Set PYTHONPATH to measure another checkout (e.g. a `git worktree` of an older commit).
 """
@@ -70,6 +70,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=600, help="load duration (default 600)")
     parser.add_argument("--every", type=float, default=5.0, help="RSS sample period, s")
     parser.add_argument("--engine", help="perfrun --engine (default: the scenario's, auto)")
+    parser.add_argument(
+        "--flow", action="store_true",
+        help="a flow instead (20 users, a templated step with a JSON capture, then a step "
+        "sending what it captured; needs a JSON target: --server target); --rate unused",
+    )  # fmt: skip
     parser.add_argument("--workers", default="1", help="perfrun --workers (default 1)")
     parser.add_argument("--server", choices=("auto", "nginx", "target"), default="auto")
     parser.add_argument("--json", type=Path, help="also write the figures and samples here")
@@ -79,7 +84,19 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def scenario(url: str, rate: float, seconds: int) -> str:
+def scenario(url: str, rate: float, seconds: int, flow: bool = False) -> str:
+    if flow:  # closed model: 20 users, each step templated, captured from, its value sent on
+        return textwrap.dedent(f"""\
+            scenarios:
+              soak:
+                type: endurance
+                severity: low
+                base_url: {url}
+                flow:
+                  - {{name: get, path: '/x/{{{{ $iteration }}}}', capture: {{v: {{json: ok}}}}}}
+                  - {{name: use, path: '/y/{{{{ $user }}}}', headers: {{X-V: '{{{{ v }}}}'}}}}
+                load: {{users: 20, duration: {seconds}s, timeout: 10s}}
+        """)
     return textwrap.dedent(f"""\
         scenarios:
           soak:
@@ -119,7 +136,7 @@ def slope_per_minute(points: list[tuple[float, float]]) -> float | None:
 
 
 def soak(args: argparse.Namespace, url: str, server: str, work: Path) -> Soak:
-    (work / "soak.yaml").write_text(scenario(url, args.rate, args.seconds))
+    (work / "soak.yaml").write_text(scenario(url, args.rate, args.seconds, args.flow))
     argv = [sys.executable, "-m", "perfrun", "--scenarios-dir", str(work), "-q",
             "--output", str(work / "report.json"), "--workers", str(args.workers)]  # fmt: skip
     if args.engine:
@@ -172,11 +189,11 @@ def summarise(
     with contextlib.suppress(OSError, ValueError, KeyError, IndexError):
         scenario = json.loads((work / "report.json").read_text())["scenarios"][0]
         requests, rps = int(scenario["requests"]["total"]), float(scenario["requests"]["rps"])
-        latency_max, schedule = scenario["latency_ms"]["max"], scenario["schedule"]
+        latency_max, schedule = scenario["latency_ms"]["max"], scenario.get("schedule")
     return Soak(
         command=command,
         server=server,
-        rate=args.rate,
+        rate=0.0 if args.flow else args.rate,
         seconds=args.seconds,
         pinned=PINNING,
         samples=samples,
@@ -222,8 +239,9 @@ def render(result: Soak) -> str:
         before = [n for t, _, n in result.samples if t <= at]
         return before[-1] if before else None
 
+    load = "a flow, 20 users" if result.rate == 0 else f"{result.rate:g} req/s"
     return "\n".join([
-        f"perfrun soak: {result.rate:g} req/s for {result.seconds} s against {result.server}"
+        f"perfrun soak: {load} for {result.seconds} s against {result.server}"
         f" ({'pinned' if result.pinned else 'not pinned'})",
         f"  requests: {result.requests}  rps: {result.rps}  exit code: {result.exit_code}"
         f"  latency max: {result.latency_max_ms} ms",
