@@ -19,11 +19,11 @@ import dataclasses
 import random
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from perfrun.engine.closed import ramp_delays
+from perfrun.engine.closed import STAGE_TICK, ramp_delays
 from perfrun.engine.cookies import Jar
 from perfrun.engine.fast_closed import Crowd
 from perfrun.engine.fast_wire import (
@@ -36,6 +36,7 @@ from perfrun.engine.fast_wire import (
 )
 from perfrun.engine.flow import header_values, take_captures
 from perfrun.engine.mix import Mix
+from perfrun.engine.profile import users_profile
 from perfrun.engine.share import Share
 from perfrun.engine.target import request_target
 from perfrun.metrics.result import ErrorKind, RequestResult
@@ -203,6 +204,8 @@ class Flows(Crowd):
     ) -> None:  # fmt: skip
         super().__init__(dialer, stats, load.think_time)
         self.plans = tuple(plans)
+        self.target: Callable[[], int] | None = None
+        """Staged: how many users run now (user i runs while it exceeds i)."""
         self.mix = Mix(self.plans, (p.spec.weight for p in plans)) if weighted else None
         """A `requests:` mix: each iteration is one request drawn by weight."""
         self.length = 1 if weighted else len(self.plans)
@@ -296,9 +299,9 @@ class FlowUser(Requester):
         """Send the next step that runs, or leave: after the last iteration, at the
         deadline, or when an iteration had nothing left to send (every step once)."""
         flows = self.flows
-        plans, mix = flows.plans, flows.mix
+        plans, mix, target = flows.plans, flows.mix, flows.target
         while True:
-            if now >= self.until:
+            if now >= self.until or (target is not None and self.index >= target()):
                 self.leave()
                 return
             if self.position >= flows.length:
@@ -456,9 +459,13 @@ class FlowUser(Requester):
         connection, its bytes built once (unless a cookie goes with it). False, having
         done nothing, when the user stops now."""
         iteration = self.iteration + 1
-        if iteration >= self.limit or now >= self.until:
-            return False
         flows = self.flows
+        if (
+            iteration >= self.limit
+            or now >= self.until
+            or (flows.target is not None and self.index >= flows.target())
+        ):
+            return False
         mix = flows.mix
         following = flows.plans[0] if mix is None else mix.pick(self.rng)
         payload = following.static_payload
@@ -624,16 +631,43 @@ async def run_flow(
     recorded in `stats`; `weighted`: the plans are a `requests:` mix, one drawn by
     weight per iteration. With a `share`, only this worker's users run (user indices,
     and so data rows, are the same whichever worker runs a user)."""
-    deadline = start + load.duration if load.duration is not None else None
     rng = random.Random(seed)
-    delays = ramp_delays(load.users, load.ramp_up)
     flows = Flows(
         dialer, plans, stats, load, data, origin, prefix, cookies, max_redirects, weighted
     )
     try:
-        for index in share.indices(load.users):
-            user = FlowUser(flows, index, random.Random(rng.random()), deadline)
-            user.resume_at(start + delays[index])
+        if load.stages:
+            await _staged(flows, load, start, share, rng)
+        else:
+            deadline = start + load.duration if load.duration is not None else None
+            delays = ramp_delays(load.users, load.ramp_up)
+            for index in share.indices(load.users):
+                user = FlowUser(flows, index, random.Random(rng.random()), deadline)
+                user.resume_at(start + delays[index])
         await flows.all_left()
     finally:
         flows.stop()
+
+
+async def _staged(
+    flows: Flows, load: LoadSpec, start: float, share: Share, rng: random.Random
+) -> None:
+    """Users stages, as `perfrun.engine.fast_closed.run_closed_stages` runs them: user i
+    runs while the profile's target exceeds i (a user leaving finishes its request
+    first); one back later is a new user (new variables and cookies)."""
+    profile = users_profile(load)
+    deadline = start + profile.duration
+
+    def target() -> int:
+        return int(profile.value_at(time.perf_counter() - start) + 0.5)
+
+    flows.target = target
+    active: dict[int, FlowUser] = {}
+    while time.perf_counter() < deadline:
+        for index in share.indices(target()):
+            user = active.get(index)
+            if user is None or user not in flows.users:
+                user = active[index] = FlowUser(flows, index, random.Random(rng.random()), deadline)
+                user.resume_at(time.perf_counter())
+        flows.check()
+        await asyncio.sleep(STAGE_TICK)

@@ -23,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from perfrun.engine.base import Engine, Exchange, Rendered, Session, Sink
-from perfrun.engine.closed import ramp_delays
+from perfrun.engine.closed import STAGE_TICK, ramp_delays
 from perfrun.engine.mix import RequestMix
+from perfrun.engine.profile import users_profile
 from perfrun.engine.share import Share
 from perfrun.engine.timing import sleep_until
 from perfrun.metrics.result import ErrorKind, RequestResult
@@ -55,27 +56,64 @@ async def run_flow(
     to `sink`; `weighted`: the steps are a `requests:` mix, one drawn by weight per
     iteration. With a `share`, only this worker's users run (user indices, and so data
     rows, are the same whichever worker runs a user)."""
-    deadline = start + load.duration if load.duration is not None else None
     rng = random.Random(seed)
-    delays = ramp_delays(load.users, load.ramp_up)
     mix = RequestMix(steps) if weighted else None
-    users = [
-        _User(
-            index, load, steps, data, random.Random(rng.random()), sink, cookies, max_redirects,
-            mix,
-        ).run(engine, start + delays[index], deadline)
+
+    def user(index: int, target: Callable[[], int] | None = None) -> _User:
+        return _User(index, load, steps, data, random.Random(rng.random()), sink, cookies,
+                     max_redirects, mix, target)  # fmt: skip
+
+    if load.stages:
+        await _staged(load, engine, user, start, share)
+        return
+    deadline = start + load.duration if load.duration is not None else None
+    delays = ramp_delays(load.users, load.ramp_up)
+    await asyncio.gather(*(
+        user(index).run(engine, start + delays[index], deadline)
         for index in share.indices(load.users)
-    ]  # fmt: skip
-    await asyncio.gather(*users)
+    ))  # fmt: skip
+
+
+async def _staged(
+    load: LoadSpec, engine: Engine, user: Callable[[int, Callable[[], int]], _User],
+    start: float, share: Share,
+) -> None:  # fmt: skip
+    """Users stages, as `perfrun.engine.closed.run_closed_stages` runs them: user i runs
+    while the profile's target exceeds i (a user leaving finishes its request first);
+    one back later is a new user (new variables and cookies)."""
+    profile = users_profile(load)
+    deadline = start + profile.duration
+
+    def target() -> int:
+        return int(profile.value_at(time.perf_counter() - start) + 0.5)
+
+    running: dict[int, asyncio.Task[None]] = {}
+    try:
+        while time.perf_counter() < deadline:
+            for index in share.indices(target()):
+                task = running.get(index)
+                if task is None or task.done():
+                    if task is not None:
+                        task.result()  # a bug in perfrun surfaces
+                    coroutine = user(index, target).run(engine, time.perf_counter(), deadline)
+                    running[index] = asyncio.create_task(coroutine)
+            await asyncio.sleep(STAGE_TICK)
+        await asyncio.gather(*running.values())
+    finally:
+        for task in running.values():
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
 
 
 class _User:
     def __init__(
         self, index: int, load: LoadSpec, steps: Sequence[RequestSpec], data: Data | None,
         rng: random.Random, sink: Sink, cookies: bool, max_redirects: int,
-        mix: RequestMix | None,
+        mix: RequestMix | None, target: Callable[[], int] | None = None,
     ) -> None:  # fmt: skip
         self.mix = mix
+        self.target = target
+        """Staged: how many users run now (this one while it exceeds its index)."""
         self.limit = load.requests_per_user if mix is not None else load.iterations
         """Iterations (of one drawn request, for a mix) per user; None: until the deadline."""
         self.cookies = cookies
@@ -95,7 +133,7 @@ class _User:
         try:
             iteration = 0
             while self.limit is None or iteration < self.limit:
-                if deadline is not None and time.perf_counter() >= deadline:
+                if not self._staying(deadline):
                     return
                 if not await self._iteration(session, iteration, deadline):
                     return
@@ -104,6 +142,13 @@ class _User:
                 iteration += 1
         finally:
             await session.aclose()
+
+    def _staying(self, deadline: float | None) -> bool:
+        """Whether the user sends another step now: before the deadline, and (staged)
+        while the stages' target exceeds its index."""
+        if deadline is not None and time.perf_counter() >= deadline:
+            return False
+        return self.target is None or self.index < self.target()
 
     async def _iteration(self, session: Session, iteration: int, deadline: float | None) -> bool:
         """One pass over the steps; False once the deadline has passed."""
@@ -115,7 +160,7 @@ class _User:
         for step in steps:
             if step.once and step.name in self.done_once:
                 continue
-            if deadline is not None and time.perf_counter() >= deadline:
+            if not self._staying(deadline):
                 return False
             result = await self._step(session, step, context)
             self.sink(result)

@@ -194,11 +194,11 @@ def _executor(
 
 def per_user(scenario: Scenario) -> bool:
     """Whether a `requests:` mix runs as a flow of one request drawn by weight, its users
-    each with their own variables, cookies and redirects: in the closed model with a
-    fixed number of users (a rate or stages load sends each request on its own), when
-    it has templates or data, keeps cookies or follows redirects (both by default)."""
+    each with their own variables, cookies and redirects: in the closed model (users,
+    fixed or staged; a rate load sends each request on its own), when it has templates
+    or data, keeps cookies or follows redirects (both by default)."""
     load = scenario.load
-    if load.model is not LoadModel.CLOSED or load.stages:
+    if load.model is not LoadModel.CLOSED:
         return False
     templated = any(spec.templated is not None for spec in scenario.requests)
     return templated or scenario.data is not None or scenario.cookies or scenario.max_redirects > 0

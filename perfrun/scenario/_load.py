@@ -59,6 +59,11 @@ def parse_load(value: Any, loc: Loc, flow: bool = False) -> LoadSpec:
         shape = _constant_rate(fields, loc)
     else:
         shape = _closed(fields, loc)
+    return _timed(shape, fields, loc)
+
+
+def _timed(shape: LoadSpec, fields: LineDict, loc: Loc) -> LoadSpec:
+    """The load `shape` with its `warmup` (shorter than the run) and `timeout`."""
     warmup = seconds(optional(fields, "warmup", 0), loc.at(fields, "warmup"), allow_zero=True)
     if shape.duration is not None and warmup >= shape.duration:
         raise loc.at(fields, "warmup").error(
@@ -71,7 +76,10 @@ def parse_load(value: Any, loc: Loc, flow: bool = False) -> LoadSpec:
 
 def _flow_load(fields: LineDict, loc: Loc) -> LoadSpec:
     """A flow's load: users that each run the steps `iterations` times or for `duration`
-    (the closed model: a user's next step waits for its previous response)."""
+    (the closed model: a user's next step waits for its previous response), or users
+    `stages`."""
+    if _has(fields, "stages"):
+        return _flow_stages(fields, loc)
     for key in ("rate", "stages", "requests_per_user", *_OPEN_ONLY, "start_users", "start_rate"):
         if _has(fields, key):
             raise loc.key_line(fields, key).error(
@@ -83,22 +91,30 @@ def _flow_load(fields: LineDict, loc: Loc) -> LoadSpec:
     if not _has(fields, "users"):
         raise loc.error("missing required key 'users'")
     duration_s = None if duration is None else seconds(duration, loc.at(fields, "duration"), False)
-    warmup = seconds(optional(fields, "warmup", 0), loc.at(fields, "warmup"), allow_zero=True)
-    if duration_s is not None and warmup >= duration_s:
-        raise loc.at(fields, "warmup").error(
-            f"warmup {format_duration(warmup)} must be shorter than the run "
-            f"({format_duration(duration_s)})"
-        )
-    return LoadSpec(
+    shape = LoadSpec(
         model=LoadModel.CLOSED,
         users=integer(fields["users"], loc.at(fields, "users"), minimum=1),
         iterations=None if count is None else integer(count, loc.at(fields, "iterations"), 1),
         duration=duration_s,
         ramp_up=seconds(optional(fields, "ramp_up", 0), loc.at(fields, "ramp_up"), True),
         think_time=_think_time(fields, loc),
-        warmup=warmup,
-        timeout=seconds(optional(fields, "timeout", 10), loc.at(fields, "timeout"), False),
     )
+    return _timed(shape, fields, loc)
+
+
+def _flow_stages(fields: LineDict, loc: Loc) -> LoadSpec:
+    """A flow's users stages: user i runs iterations while the stages' target exceeds i."""
+    for key in ("rate", "iterations", "requests_per_user"):
+        if _has(fields, key):
+            raise loc.key_line(fields, key).error(
+                "is not for a staged flow: its users run iterations for the stages' durations"
+            )
+    shape = _staged(fields, loc)
+    if shape.model is not LoadModel.CLOSED:
+        raise loc.key_line(fields, "stages").error(
+            "a flow's stages set users (each runs the steps), not rates"
+        )
+    return _timed(shape, fields, loc)
 
 
 # --- the three shapes -------------------------------------------------------------------

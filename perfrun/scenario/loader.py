@@ -425,13 +425,12 @@ def _check_mix(
     requests: tuple[RequestSpec, ...], data: Data | None, load: LoadSpec, fields: LineDict,
     loc: Loc,
 ) -> None:  # fmt: skip
-    """A mix's templates and data rows belong to users: the closed model with a fixed
-    number of them (a rate or stages load sends each request on its own)."""
-    users = load.model is LoadModel.CLOSED and not load.stages
+    """A mix's templates and data rows belong to users: the closed model (a rate load
+    sends each request on its own)."""
+    users = load.model is LoadModel.CLOSED
     if data is not None and not users:
         raise loc.key_line(fields, "data").error(
-            "data rows belong to users: a requests: mix takes them with a users load "
-            "(not rate or stages)"
+            "data rows belong to users: a requests: mix takes them with a users load, not a rate"
         )
     defined = set(data.columns) if data is not None else set()
     for index, spec in enumerate(requests):
@@ -441,7 +440,7 @@ def _check_mix(
         if not users:
             raise item_loc.error(
                 f"{spec.name}: {{{{ … }}}} templates are rendered for users: a requests: "
-                "mix with templates needs a users load (not rate or stages)"
+                "mix with templates needs a users load, not a rate"
             )
         _check_variables(spec, defined, item_loc)
 

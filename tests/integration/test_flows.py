@@ -409,3 +409,52 @@ def test_a_request_mix_without_cookies_or_redirects(
     login = stats.endpoints["login"]
     assert login.total == USERS * ITERATIONS
     assert login.errors == {kind: USERS * ITERATIONS}
+
+
+STAGED = """\
+scenarios:
+  shop:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: unique}}
+{body}
+    load: {{stages: [{{duration: 1s, users: 3}}, {{duration: 1s, users: 3}}], think_time: 50ms}}
+"""
+STAGED_FLOW = (
+    LOGIN
+    + """\
+      - name: me
+        path: /me
+"""
+)
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+@pytest.mark.parametrize("shape", ["flow", "mix"])
+def test_staged_users_keep_their_rows_and_cookies(
+    tmp_path: Path, accounts: TargetProcess, engine: str, shape: str
+) -> None:
+    """Users stages (3 users at most, of 6 rows): users 0-2 only run, each with its own
+    row; a flow logs in once per user and reads /me with its session cookie; a mix
+    logs in through a 303 that sets the cookie it follows with."""
+    if shape == "flow":
+        body = "    flow:\n" + STAGED_FLOW
+    else:
+        body = (
+            "    requests:\n      - name: login\n        method: POST\n"
+            "        path: /login?next=/me\n"
+            '        json: {user: "{{ user }}", password: "{{ password }}"}'
+        )
+    stats = run_yaml(tmp_path, STAGED, accounts.url, engine, body=body)
+
+    assert stats.overall.total > 0
+    assert stats.overall.failed == 0, dict(stats.overall.errors)
+    accounts.stop()
+    log = accounts.stderr_text()
+    logins = dict(x.split("=") for x in log.split("LOGINS ")[1].splitlines()[0].split())
+    assert {user for user, n in logins.items() if int(n)} <= {"user0", "user1", "user2"}
+    if shape == "flow":  # once per user (a user does not leave while 3 are wanted)
+        assert stats.endpoints["login"].total == sum(int(n) for n in logins.values())
+        assert all(int(n) <= 1 for n in logins.values())
+    assert "DENIED 0" in log

@@ -132,7 +132,7 @@ MIX = "requests:\n  - {name: a, path: '/x/{{ user }}/{{ $uuid }}'}\n"
     ("lines", "load", "message"),
     [
         (MIX, "{rate: 5, duration: 1s}", "templates are rendered for users"),
-        (MIX, "{stages: [{duration: 1s, users: 2}]}", "templates are rendered for users"),
+        (MIX, "{stages: [{duration: 1s, rate: 2}]}", "templates are rendered for users"),
         (
             "data: {file: data/users.csv}\nrequests:\n  - {name: a, path: /x}\n",
             "{rate: 5, duration: 1s}",
@@ -215,3 +215,26 @@ def test_the_example_in_perfrun_help_loads(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(text)
     (shop,) = load_file(tmp_path / "a.yaml", {})
     assert shop.flow and [step.name for step in shop.requests] == ["login", "items", "item"]
+
+
+@pytest.mark.parametrize(
+    ("load", "message"),
+    [
+        ("{stages: [{duration: 1s, rate: 5}]}", "a flow's stages set users"),
+        ("{stages: [{duration: 1s, users: 2}], iterations: 3}", "not for a staged flow"),
+        ("{rate: 5, duration: 1s}", "is not for a flow"),
+    ],
+)
+def test_a_flow_takes_users_stages_only(tmp_path: Path, load: str, message: str) -> None:
+    text = SHOP.replace("    load: {users: 2, iterations: 5}", f"    load: {load}")
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_file(write(tmp_path, text), {})
+
+
+def test_a_flow_with_users_stages_loads(tmp_path: Path) -> None:
+    text = SHOP.replace(
+        "    load: {users: 2, iterations: 5}",
+        "    load: {stages: [{duration: 2s, users: 2}, {duration: 1s, users: 1}]}",
+    )
+    (scenario,) = load_file(write(tmp_path, text), {})
+    assert scenario.flow and scenario.load.users == 2 and scenario.load.duration == 3
