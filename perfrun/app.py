@@ -6,8 +6,9 @@ renders it, writes it with `publish`, and picks the exit code. Nothing here exit
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,13 +92,21 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     started_at = datetime.now(UTC)
     outcomes: list[ScenarioOutcome] = []
     interrupted = False
+    options = replace(config.options, target_log=target_log(config.outputs.json))
     try:
-        for outcome in run_scenarios(scenarios, config.options, progress):
-            outcomes.append(outcome)
+        # closing: the run's launched targets stop even when this loop is left early.
+        with contextlib.closing(run_scenarios(scenarios, options, progress)) as running:
+            for outcome in running:
+                outcomes.append(outcome)
     except KeyboardInterrupt:
         interrupted = True
     interrupted = interrupted or any(o.status is ScenarioStatus.INTERRUPTED for o in outcomes)
     return build_run_report(outcomes, started_at, datetime.now(UTC), interrupted, rules)
+
+
+def target_log(report: Path) -> Path:
+    """A launched target's log file, beside the JSON report: `<report stem>.target.log`."""
+    return report.with_name(report.stem + ".target.log")
 
 
 def check_engines(scenarios: list[Scenario], engine: EngineChoice | None) -> None:
