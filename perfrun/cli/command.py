@@ -53,7 +53,7 @@ A journey (flow:): each user logs in once with its own data row, then uses its t
 Cookies are kept per user, redirects followed; every key: docs/scenarios.md.
 
 \b
-The service under test, launched by perfrun:
+The service under test, launched by perfrun (or --target-cmd "..."):
   scenarios:
     api_load:
       type: load
@@ -112,6 +112,14 @@ it is the monitored process, and is killed with perfrun (also on SIGKILL, on Lin
     type=click.IntRange(min=1),
     metavar="PID",
     help="Monitor this process as the target (overrides the scenario's monitor).",
+)
+@click.option(
+    "--target-cmd",
+    metavar="COMMAND",
+    help="Launch the service under test with this command (split like a shell; {port} "
+    "becomes a free loopback port and the base URL http://127.0.0.1:{port}), for every "
+    "scenario: it replaces the command of a scenario's own target:, keeping the rest. "
+    "Stopped, with its process group, when perfrun ends.",
 )
 @click.option(
     "--output",

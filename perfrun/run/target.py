@@ -1,4 +1,4 @@
-"""The service under test, launched from a scenario's `target:`.
+"""The service under test, launched from a scenario's `target:` (or `--target-cmd`).
 
 `LaunchedTarget` starts the command with `{port}` filled in (a free loopback port),
 its stdout and stderr into a log file, waits until it is ready (http, tcp or a log

@@ -249,7 +249,7 @@ class Scenario:
     """Every request over HTTP/2 (`http2: true`), on the httpx engine: negotiated by ALPN
     over https, prior knowledge (h2c) over http; a server without it fails requests."""
     target: TargetSpec | None = None
-    """The service under test, launched by perfrun (`target:`)."""
+    """The service under test, launched by perfrun (`target:` or `--target-cmd`)."""
 
     @property
     def uses_demo_target(self) -> bool:

@@ -1,6 +1,6 @@
-"""The service under test as perfrun launches it (`target:`): frozen specs.
+"""The service under test as perfrun launches it (`target:`, `--target-cmd`): frozen specs.
 
-Only the loader (`_target.py`) builds them; `perfrun.run.target`
+Only the loader (`_target.py`) and `with_command` build them; `perfrun.run.target`
 starts, watches and stops the process they describe.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import signal
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PORT = "{port}"
@@ -60,3 +60,9 @@ class TargetSpec:
     @property
     def uses_port(self) -> bool:
         return any(PORT in part for part in (*self.command, *self.env.values()))
+
+
+def with_command(spec: TargetSpec | None, command: tuple[str, ...]) -> TargetSpec:
+    """`--target-cmd`: replaces the command of a scenario's own `target:` (its ready,
+    stop, cwd, env and scope stay), or is a target of its own with the defaults."""
+    return TargetSpec(command=command) if spec is None else replace(spec, command=command)

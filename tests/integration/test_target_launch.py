@@ -1,4 +1,4 @@
-"""perfrun launches the service under test (`target:`): readiness, its
+"""perfrun launches the service under test (`target:`, `--target-cmd`): readiness, its
 log, its exit during the load, scopes, and never an orphan (tests/servers/launched.py)."""
 
 from __future__ import annotations
@@ -159,6 +159,55 @@ def test_scope_scenario_starts_a_fresh_target_each_scope_run_shares_one(
     logs = {s["name"]: s["target"]["log"] for s in result.report["scenarios"]}
     assert len(set(logs.values())) == 3, "each launched process has its own log"
     assert all(gone(pid) for pid in pids.values())
+
+
+def test_target_cmd_launches_the_service_for_a_scenario_without_target(
+    run_perfrun: RunPerfrun,
+) -> None:
+    scenario = {
+        "type": "load",
+        "severity": "low",
+        "requests": [{"name": "get", "path": "/"}],
+        "load": {"users": 1, "requests_per_user": 3},
+    }
+    command = f"{sys.executable} {SERVER} --port {{port}}"
+    result = run_perfrun({"api": scenario}, "--target-cmd", command)
+    s = only_scenario(result.report)
+    assert result.exit_code == 0, result.output
+    assert s["requests"]["succeeded"] == 3
+    assert s["target"]["scope"] == "run"
+    assert gone(s["target"]["pid"])
+
+
+def test_target_cmd_replaces_the_command_and_keeps_the_scenario_target_keys(
+    run_perfrun: RunPerfrun,
+) -> None:
+    scenario = launched(scope="scenario", ready={"log": "up and running", "timeout": "20s"})
+    scenario["target"]["command"] = ["/nonexistent/server"]
+    command = f"{sys.executable} {SERVER} --port {{port}} --say 'up and running'"
+    result = run_perfrun({"api": scenario}, "--target-cmd", command)
+    s = only_scenario(result.report)
+    assert result.exit_code == 0, result.output
+    assert s["target"]["scope"] == "scenario"
+    assert s["target"]["command"][-2:] == ["--say", "up and running"]
+    assert gone(s["target"]["pid"])
+
+
+def test_help_documents_target_and_target_cmd(run_perfrun: RunPerfrun) -> None:
+    output = run_perfrun(None, "--help").output
+    assert "--target-cmd COMMAND" in output
+    assert "ready: {http: /health, timeout: 30s}" in output
+    assert "scope: run" in output
+
+
+def test_target_cmd_without_port_for_a_scenario_without_url_is_a_usage_error(
+    run_perfrun: RunPerfrun,
+) -> None:
+    scenario = launched()
+    del scenario["target"]
+    result = run_perfrun({"api": scenario}, "--target-cmd", "serve --port 8000")
+    assert result.exit_code == 2
+    assert "put {port} in the command" in result.output
 
 
 def test_target_ignoring_its_stop_signal_is_killed_after_the_grace(

@@ -8,7 +8,7 @@ import pytest
 
 from perfrun.errors import ScenarioError
 from perfrun.scenario.loader import load_file
-from perfrun.scenario.target import Ready, ReadyKind, TargetScope, TargetSpec
+from perfrun.scenario.target import Ready, ReadyKind, TargetScope, TargetSpec, with_command
 
 HEAD = """\
 scenarios:
@@ -82,3 +82,11 @@ def test_bad_target_names_file_line_and_problem(
         load(tmp_path, target)
     assert f"a.yaml:{line}:" in caught.value.message
     assert problem in caught.value.message
+
+
+def test_target_cmd_replaces_only_the_command_of_a_scenario_target() -> None:
+    own = TargetSpec(("old",), ready=Ready(ReadyKind.LOG, "up", 3.0), scope=TargetScope.SCENARIO)
+    assert with_command(own, ("new", "{port}")) == TargetSpec(
+        ("new", "{port}"), ready=Ready(ReadyKind.LOG, "up", 3.0), scope=TargetScope.SCENARIO
+    )
+    assert with_command(None, ("new",)) == TargetSpec(("new",))
