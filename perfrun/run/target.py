@@ -128,12 +128,22 @@ class LaunchedTarget:
         default_port = 443 if parts.scheme == "https" else 80
         address = (parts.hostname or "127.0.0.1", parts.port or default_port)
 
+        wanted, seen = ready.value.encode(), 0
+
         def probe(timeout: float) -> str | None:
+            nonlocal seen
+            if ready.kind is ReadyKind.LOG:
+                # Read only what is new (and the line's length back, for a line written
+                # in two parts): a chatty service's log is not read again every 20 ms.
+                with self.log.open("rb") as file:
+                    file.seek(max(0, seen - len(wanted)))
+                    found = wanted in file.read()
+                    seen = file.tell()
+                return None if found else "not in its log"
             if ready.kind is ReadyKind.HTTP:
                 return launch.http_ok(address, ready.value, parts.netloc, timeout)
             if ready.kind is ReadyKind.TCP:
                 return launch.tcp_open(address, timeout)
-            return None if ready.value.encode() in self.log.read_bytes() else "not in its log"
 
         what = {
             ReadyKind.HTTP: f"GET {self.base_url}{ready.value} answering 2xx",

@@ -529,6 +529,11 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         _check_mix(requests, data, load, fields, loc)
     engine, http2 = _engine(fields, loc)
     target = parse_target(optional(fields, "target"), loc.at(fields, "target"))
+    if target is not None and optional(fields, "base_url") == DEMO_TARGET:
+        raise loc.key_line(fields, "base_url").error(
+            "base_url: demo starts the demo target, not the one target: launches; leave "
+            "base_url out (http://127.0.0.1:{port}) or give the launched service's URL"
+        )
     if data is not None and data.order is Order.UNIQUE and len(data.rows) < load.users:
         raise loc.at(fields, "data").error(
             f"order unique gives each user its own row: {len(data.rows)} rows for "

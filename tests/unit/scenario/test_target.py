@@ -73,6 +73,7 @@ def test_string_command_is_split_like_a_shell_and_defaults_apply(tmp_path: Path)
         ("target:\n  command: a\n  ready: {tcp: 1}", 9, "must be true"),
         ("target:\n  command: a\n  stop: {signal: SIGNOPE}", 9, "unknown signal 'SIGNOPE'"),
         ("target:\n  command: a\n  scope: forever", 9, "must be one of run, scenario"),
+        ("base_url: demo\ntarget: {command: a}", 7, "base_url: demo starts the demo target"),
     ],
 )
 def test_bad_target_names_file_line_and_problem(
