@@ -6,8 +6,9 @@ renders it, writes it with `publish`, and picks the exit code. Nothing here exit
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,8 +26,9 @@ from perfrun.report.model import BaselineSummary, Comparison, RunReport
 from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome
 from perfrun.run.runner import run_scenarios
 from perfrun.scenario.loader import load_scenarios
-from perfrun.scenario.model import EngineChoice, Scenario, ScenarioStatus, Severity
+from perfrun.scenario.model import DEMO_TARGET, EngineChoice, Scenario, ScenarioStatus, Severity
 from perfrun.scenario.select import select_scenarios
+from perfrun.scenario.target import LAUNCHED_BASE_URL, PORT, with_command
 
 HISTORY_BASELINE = "history"
 """`--baseline history`: the median of the last comparable runs in --history."""
@@ -65,6 +67,8 @@ class RunConfig:
     max_regression: float = DEFAULT_TOLERANCE_PERCENT
     fail_on: Severity = Severity.LOW
     fail_on_saturation: bool = False
+    target_command: tuple[str, ...] | None = None
+    """`--target-cmd`, split: the command of every selected scenario's target."""
 
 
 def select(selection: Selection) -> list[Scenario]:
@@ -81,6 +85,8 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     says `interrupted` and holds what was measured until then.
     """
     scenarios = select(config.selection)
+    if config.target_command is not None:
+        scenarios = with_target_command(scenarios, config.target_command, config.options)
     check_engines(scenarios, config.options.engine)
     rules = Rules(
         fail_on=config.fail_on,
@@ -91,13 +97,46 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     started_at = datetime.now(UTC)
     outcomes: list[ScenarioOutcome] = []
     interrupted = False
+    options = replace(config.options, target_log=target_log(config.outputs.json))
     try:
-        for outcome in run_scenarios(scenarios, config.options, progress):
-            outcomes.append(outcome)
+        # closing: the run's launched targets stop even when this loop is left early.
+        with contextlib.closing(run_scenarios(scenarios, options, progress)) as running:
+            for outcome in running:
+                outcomes.append(outcome)
     except KeyboardInterrupt:
         interrupted = True
     interrupted = interrupted or any(o.status is ScenarioStatus.INTERRUPTED for o in outcomes)
     return build_run_report(outcomes, started_at, datetime.now(UTC), interrupted, rules)
+
+
+def target_log(report: Path) -> Path:
+    """A launched target's log file, beside the JSON report: `<report stem>.target.log`."""
+    return report.with_name(report.stem + ".target.log")
+
+
+def with_target_command(
+    scenarios: list[Scenario], command: tuple[str, ...], options: RunOptions
+) -> list[Scenario]:
+    """`--target-cmd` for every scenario: it replaces the command of a scenario's own
+    `target:` (whose ready, stop, cwd, env and scope stay), and gives one with the
+    defaults (ready when its port accepts connections, one process for the run) to a
+    scenario without. A scenario on the demo then loads `http://127.0.0.1:{port}`:
+    UsageError when the command has no `{port}` and neither --base-url nor the
+    scenario says where the service listens."""
+    result = []
+    for scenario in scenarios:
+        base_url = scenario.base_url
+        if base_url == DEMO_TARGET:
+            base_url = LAUNCHED_BASE_URL
+        where = options.base_url or base_url
+        if PORT in where and not any(PORT in part for part in command):
+            raise UsageError(
+                f"--target-cmd: scenario '{scenario.name}' ({scenario.source}) loads {where}: "
+                "put {port} in the command, or give --base-url"
+            )
+        target = with_command(scenario.target, command)
+        result.append(replace(scenario, target=target, base_url=base_url))
+    return result
 
 
 def check_engines(scenarios: list[Scenario], engine: EngineChoice | None) -> None:

@@ -5,6 +5,7 @@ render, and the exit code. Imported only when a command runs (see perfrun.cli.co
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class Invocation:
     compare_files: tuple[Path, Path] | None
     quiet: bool
     insecure: bool = False
+    target_cmd: str | None = None
     given: Mapping[str, str] = field(default_factory=dict)
     """Option name -> flag, for the options typed on the command line."""
 
@@ -92,6 +94,7 @@ def _perform(inv: Invocation, out: Console, err: Console) -> int:
         max_regression=tolerance,
         fail_on=Severity(inv.fail_on),
         fail_on_saturation=inv.on_saturation == "fail",
+        target_command=_target_command(inv.target_cmd) if inv.target_cmd is not None else None,
     )
     return _publish(run(config, _progress(out, inv.quiet)), config.outputs, out, err)
 
@@ -173,6 +176,16 @@ def _check_base_url(url: str) -> str:
         return parse_base_url(url)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--base-url") from None
+
+
+def _target_command(text: str) -> tuple[str, ...]:
+    try:
+        parts = tuple(shlex.split(text))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--target-cmd") from None
+    if not parts:
+        raise click.BadParameter("must name a program to run", param_hint="--target-cmd")
+    return parts
 
 
 def _tolerance(text: str) -> float:

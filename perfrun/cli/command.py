@@ -21,7 +21,9 @@ Exit codes:
   0    every selected scenario ran and passed its thresholds
   1    some threshold failed
   2    usage error or invalid scenario file
-  3    the run could not be carried out (target unreachable, demo target failed)
+  3    the run could not be carried out (target unreachable or never ready, demo
+       target failed); a launched target that exits during the load fails its
+       scenario (target_exited, exit 1)
   130  interrupted (Ctrl-C / SIGTERM); the report is still written
 With --fail-on, failures of scenarios below that severity are reported but do not count.
 
@@ -49,6 +51,24 @@ A journey (flow:): each user logs in once with its own data row, then uses its t
           auth: {bearer: "{{ token }}"}
       load: {users: 20, iterations: 5}
 Cookies are kept per user, redirects followed; every key: docs/scenarios.md.
+
+\b
+The service under test, launched by perfrun (or --target-cmd "..."):
+  scenarios:
+    api_load:
+      type: load
+      severity: high
+      target:
+        command: ["uvicorn", "app:app", "--port", "{port}"]   # or one string
+        cwd: ../service                        # relative to this file
+        env: {APP_ENV: perf}
+        ready: {http: /health, timeout: 30s}   # or {tcp: true} or {log: "started"}
+        stop: {signal: SIGTERM, grace: 10s}    # then SIGKILL to its process group
+        scope: run                             # or scenario: a fresh one each
+      requests: [{name: health, path: /health}]
+      load: {users: 10, duration: 30s}
+base_url defaults to http://127.0.0.1:{port}; its output goes to <report>.target.log;
+it is the monitored process, and is killed with perfrun (also on SIGKILL, on Linux).
 """
 
 
@@ -92,6 +112,14 @@ Cookies are kept per user, redirects followed; every key: docs/scenarios.md.
     type=click.IntRange(min=1),
     metavar="PID",
     help="Monitor this process as the target (overrides the scenario's monitor).",
+)
+@click.option(
+    "--target-cmd",
+    metavar="COMMAND",
+    help="Launch the service under test with this command (split like a shell; {port} "
+    "becomes a free loopback port and the base URL http://127.0.0.1:{port}), for every "
+    "scenario: it replaces the command of a scenario's own target:, keeping the rest. "
+    "Stopped, with its process group, when perfrun ends.",
 )
 @click.option(
     "--output",

@@ -1,16 +1,16 @@
 """DemoTarget: run the demo target as a child process for the length of a run.
 
-The child is started in its own session, so a Ctrl-C in the terminal reaches only perfrun,
-which then stops the child itself (SIGTERM, then SIGKILL). Its stderr goes to a temporary
-file that is only read when something went wrong; a file can never fill up and block the
-child the way an unread pipe can.
+The child is started by `perfrun.demo.launch.spawn`, like a scenario's `target:`: in its
+own session, so a Ctrl-C in the terminal reaches only perfrun, which then stops its process
+group itself (SIGTERM, then SIGKILL), and killed by the kernel if perfrun dies. Its stderr
+goes to a temporary file that is only read when something went wrong; a file can never
+fill up and block the child the way an unread pipe can.
 """
 
 from __future__ import annotations
 
 import os
 import selectors
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,15 +21,13 @@ from types import TracebackType
 from typing import IO
 from urllib.parse import urlsplit
 
+from perfrun.demo import launch
 from perfrun.errors import TargetError
 
 LISTENING_PREFIX = "PERFRUN_DEMO_LISTENING"
 """The child's one line on stdout is this, a space, and its base URL."""
 
 _STOP_TIMEOUT = 5.0
-_HEALTH_POLL_INTERVAL = 0.02
-_STDERR_TAIL_LINES = 20
-_STDERR_TAIL_BYTES = 64 * 1024
 
 
 class DemoTarget:
@@ -68,13 +66,11 @@ class DemoTarget:
         deadline = time.monotonic() + self.startup_timeout
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives until stop()
         try:
-            self._process = subprocess.Popen(
+            self._process = launch.spawn(
                 self._command or self._default_command(),
-                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 env=self._child_env(),
-                start_new_session=True,
             )
         except OSError as exc:
             self.stop()
@@ -88,16 +84,11 @@ class DemoTarget:
         self._base_url = url
 
     def stop(self) -> None:
-        """SIGTERM the child, SIGKILL it after 5 s; safe to call twice or after a failed start."""
+        """SIGTERM the child's group, SIGKILL it after 5 s; safe to call twice or after a
+        failed start."""
         process = self._process
         if process is not None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(_STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            launch.stop_group(process, grace=_STOP_TIMEOUT)
             if process.stdout is not None:
                 process.stdout.close()
         if self._stderr is not None:
@@ -171,29 +162,20 @@ class DemoTarget:
     def _wait_healthy(self, url: str, deadline: float) -> None:
         parts = urlsplit(url)
         address = (parts.hostname or "127.0.0.1", parts.port or 80)
-        request = f"GET /health HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n"
-        last_problem = "no answer"
-        while True:
-            process = self._process
-            assert process is not None
-            code = process.poll()
-            if code is not None:
-                raise self._failure(f"demo target exited with code {code} during startup")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._failure(
-                    f"demo target at {url} was not healthy within "
-                    f"{self.startup_timeout:g} s ({last_problem})"
-                )
-            try:
-                status_line = _get_status_line(address, request.encode(), min(remaining, 2.0))
-            except OSError as exc:
-                last_problem = str(exc) or type(exc).__name__
-            else:
-                if status_line.split(b" ")[1:2] == [b"200"]:
-                    return
-                last_problem = f"GET /health answered {status_line.decode(errors='replace')!r}"
-            time.sleep(_HEALTH_POLL_INTERVAL)
+        process = self._process
+        assert process is not None
+
+        def probe(timeout: float) -> str | None:
+            return launch.http_ok(address, "/health", parts.netloc, timeout)
+
+        ready, problem = launch.wait_until(probe, process, deadline)
+        if ready:
+            return
+        if problem.startswith("exited"):
+            raise self._failure(f"demo target {problem} during startup")
+        raise self._failure(
+            f"demo target at {url} was not healthy within {self.startup_timeout:g} s ({problem})"
+        )
 
     def _failure(self, message: str) -> TargetError:
         tail = self._stderr_tail()
@@ -202,23 +184,4 @@ class DemoTarget:
         return TargetError(message)
 
     def _stderr_tail(self) -> str:
-        if self._stderr is None:
-            return ""
-        size = self._stderr.seek(0, os.SEEK_END)
-        self._stderr.seek(max(0, size - _STDERR_TAIL_BYTES))
-        lines = self._stderr.read().decode(errors="replace").splitlines()
-        return "\n".join(lines[-_STDERR_TAIL_LINES:])
-
-
-def _get_status_line(address: tuple[str, int], request: bytes, timeout: float) -> bytes:
-    # A raw socket rather than httpx: this runs once per start, and httpx would cost the
-    # import and an SSL context for a single plain-text GET.
-    with socket.create_connection(address, timeout=timeout) as sock:
-        sock.sendall(request)
-        received = b""
-        while b"\r\n" not in received:
-            chunk = sock.recv(1024)
-            if not chunk:
-                break
-            received += chunk
-    return received.split(b"\r\n", 1)[0]
+        return "" if self._stderr is None else launch.tail(self._stderr)

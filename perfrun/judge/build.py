@@ -34,6 +34,7 @@ from perfrun.report.model import (
     EndpointReport,
     GeneratorHealth,
     LatencySummary,
+    LaunchedTarget,
     Phase,
     RequestCounts,
     Resources,
@@ -48,7 +49,7 @@ from perfrun.report.model import (
     Window,
 )
 from perfrun.run.monitor import MonitorResult
-from perfrun.run.outcome import ScenarioOutcome
+from perfrun.run.outcome import ScenarioOutcome, TargetRun
 from perfrun.scenario.model import LoadModel, LoadSpec, Scenario, ScenarioStatus, Severity
 
 MIN_CPU_SPAN = 0.5
@@ -198,6 +199,7 @@ def measure_scenario(outcome: ScenarioOutcome, fail_on_saturation: bool = False)
         timeline=_timeline(scenario.load, stats),
         latency_spectrum=tuple(stats.overall.latency.spectrum_ms(SPECTRUM_PERCENTILES)),
         phases=_phases(stats.overall.phases),
+        target=_launched(outcome.target),
     )
 
 
@@ -409,3 +411,12 @@ def _measurements(
     if target is not None and target.lost:
         notes["memory_mb"] = notes.get("memory_mb", "") + "; target process exited during the run"
     return measured, notes
+
+
+def _launched(target: TargetRun | None) -> LaunchedTarget | None:
+    if target is None:
+        return None
+    return LaunchedTarget(
+        pid=target.pid, command=target.command, log=str(target.log), scope=target.scope,
+        exit_code=target.exit_code, exited_after_s=target.exited_after_s,
+    )  # fmt: skip

@@ -12,7 +12,15 @@ from typing import Any
 
 from perfrun.errors import UsageError
 from perfrun.report.files import write_atomically
-from perfrun.report.model import Phase, Resources, RunReport, ScenarioReport, Series, Verdict
+from perfrun.report.model import (
+    LaunchedTarget,
+    Phase,
+    Resources,
+    RunReport,
+    ScenarioReport,
+    Series,
+    Verdict,
+)
 
 FLOAT_DIGITS = 3
 
@@ -44,6 +52,7 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
             "load": dict(s.load),
             "status": s.status,
             "message": s.message,
+            "target": _launched(s.target),
             "passed": s.passed,
             "started_at": timestamp(s.started_at),
             "finished_at": timestamp(s.finished_at),
@@ -93,6 +102,15 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
         }
     )
     return cleaned
+
+
+def _launched(t: LaunchedTarget | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "pid": t.pid, "command": list(t.command), "log": t.log, "scope": t.scope,
+        "exit_code": t.exit_code, "exited_after_s": t.exited_after_s,
+    }  # fmt: skip
 
 
 def _phases(phases: Mapping[str, Phase]) -> dict[str, Any]:

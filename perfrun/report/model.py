@@ -215,6 +215,22 @@ class CheckCount:
 
 
 @dataclass(frozen=True)
+class LaunchedTarget:
+    """The service perfrun launched for a scenario (`target:`)."""
+
+    pid: int
+    command: tuple[str, ...]
+    log: str
+    """The file its stdout and stderr went to."""
+    scope: str
+    exit_code: int | None = None
+    """When it exited during the scenario (status target_exited); negative: killed by
+    that signal."""
+    exited_after_s: float | None = None
+    """When it exited, seconds since the load started."""
+
+
+@dataclass(frozen=True)
 class ScenarioReport:
     name: str
     description: str
@@ -261,6 +277,8 @@ class ScenarioReport:
     """Failed, but its severity is below --fail-on: reported, not failing the run."""
     phases: Mapping[str, Phase] = field(default_factory=dict)
     """All endpoints' phases together (PHASES name -> its figures)."""
+    target: LaunchedTarget | None = None
+    """The service perfrun launched for it, if any."""
 
     @property
     def outcome(self) -> Outcome:
@@ -268,7 +286,9 @@ class ScenarioReport:
             return Outcome.PASSED
         if self.tolerated:
             return Outcome.TOLERATED
-        if self.status is not ScenarioStatus.COMPLETED:
+        # A launched target that died under the load is a finding about the service: the
+        # scenario failed (exit 1), it was not a run that could not be carried out.
+        if self.status not in (ScenarioStatus.COMPLETED, ScenarioStatus.TARGET_EXITED):
             return Outcome.ERRORED
         return Outcome.FAILED
 

@@ -115,8 +115,14 @@ def headline(s: ScenarioReport) -> str:
 
 
 def details(s: ScenarioReport) -> list[str]:
-    """Lines on how the figures were measured: latency basis, schedule, warm-up, checks."""
+    """Lines on how the figures were measured: the launched target, latency basis,
+    schedule, warm-up, checks."""
     lines = []
+    if s.target is not None:
+        lines.append(
+            f"launched target pid {s.target.pid} (scope {s.target.scope}), "
+            f"its output in {s.target.log}"
+        )
     service = s.service_time_ms
     if s.latency_basis == "intended_send_time":
         lines.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from perfrun.metrics.resources import Sample
@@ -24,6 +25,23 @@ class RunOptions:
     workers: int = 1
     insecure: bool = False
     """Do not check servers' certificates (--insecure)."""
+    target_log: Path = Path("perfrun-report.target.log")
+    """Where a launched target's output goes (`<report stem>.target.log`; a second
+    target's is `.target-2.log`, and so on)."""
+
+
+@dataclass(frozen=True)
+class TargetRun:
+    """The target perfrun launched for a scenario (`target:`), and whether it exited."""
+
+    pid: int
+    command: tuple[str, ...]
+    log: Path
+    scope: str
+    exit_code: int | None = None
+    """Its exit code when it ended during the scenario (negative: killed by a signal)."""
+    exited_after_s: float | None = None
+    """When it ended, in seconds since the load started (the timeline's axis)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,7 @@ class ScenarioOutcome:
     stats: ScenarioStats
     monitor: MonitorResult | None
     workers: int = 1
+    target: TargetRun | None = None
 
 
 class Progress(Protocol):

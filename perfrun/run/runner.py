@@ -3,6 +3,8 @@
 Each scenario runs in its own event loop with its own engine and clients, its own demo
 target process and its own monitor thread, so nothing one scenario leaves behind
 (pools, threads, a warmed-up or bloated target) can colour the next one's numbers.
+A launched `target:` is the exception the user chooses: `scope: run` shares one
+process among the scenarios (see perfrun.run.target).
 Ctrl-C or SIGTERM stops the load at once; what was measured until then is kept.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from datetime import UTC, datetime
 
 import psutil
@@ -21,7 +23,8 @@ from perfrun.errors import PerfrunError
 from perfrun.metrics.stats import LiveFigures, ScenarioStats
 from perfrun.run.drive import drive, expected_load, unreachable
 from perfrun.run.monitor import Monitor, find_process, open_target
-from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome, Snapshot
+from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome, Snapshot, TargetRun
+from perfrun.run.target import LaunchedTarget, Targets
 from perfrun.run.workers import run_workers
 from perfrun.scenario.model import Scenario, ScenarioStatus
 
@@ -30,30 +33,40 @@ INTERRUPTED_MESSAGE = "interrupted: the figures cover the run until then"
 
 def run_scenarios(
     scenarios: Sequence[Scenario], options: RunOptions, progress: Progress
-) -> Iterator[ScenarioOutcome]:
-    """Run each scenario in turn, yielding its outcome; stop after one that was interrupted."""
-    for index, scenario in enumerate(scenarios):
-        outcome = run_scenario(scenario, options, progress, index, len(scenarios))
-        yield outcome
-        if outcome.status == ScenarioStatus.INTERRUPTED:
-            return
+) -> Generator[ScenarioOutcome, None, None]:
+    """Run each scenario in turn, yielding its outcome; stop after one that was interrupted.
+    Launched run-scoped targets are stopped when this ends, however it ends (close the
+    generator, e.g. with contextlib.closing, when not running it to its end)."""
+    with Targets(options.target_log) as targets:
+        for index, scenario in enumerate(scenarios):
+            outcome = run_scenario(scenario, options, progress, index, len(scenarios), targets)
+            yield outcome
+            if outcome.status == ScenarioStatus.INTERRUPTED:
+                return
 
 
 def run_scenario(
-    scenario: Scenario, options: RunOptions, progress: Progress, index: int = 0, count: int = 1
+    scenario: Scenario,
+    options: RunOptions,
+    progress: Progress,
+    index: int = 0,
+    count: int = 1,
+    targets: Targets | None = None,
 ) -> ScenarioOutcome:
     """Run one scenario in a fresh event loop (or fresh worker processes); never raises
-    for a failure of the run: that is the outcome's status."""
+    for a failure of the run: that is the outcome's status. `targets` holds the run's
+    launched targets (default: this scenario's own, stopped at its end)."""
     started_at = datetime.now(UTC)
     stats = ScenarioStats.for_load(scenario.load)
     base_url = options.base_url or scenario.base_url
     engine = "-"
     monitor_result = None
+    launched: LaunchedTarget | None = None
 
     def outcome(status: ScenarioStatus, message: str) -> ScenarioOutcome:
         result = ScenarioOutcome(
             scenario, base_url, engine, started_at, datetime.now(UTC), status, message, stats,
-            monitor_result, options.workers,
+            monitor_result, options.workers, _target_run(launched, stats),
         )  # fmt: skip
         progress.scenario_finished(result)
         return result
@@ -61,7 +74,18 @@ def run_scenario(
     try:
         with contextlib.ExitStack() as stack:
             demo_pid = None
-            if base_url == "demo":
+            if scenario.target is not None:
+                pool = targets or stack.enter_context(Targets(options.target_log))
+                launched, owned = pool.launch(scenario.target, base_url)
+                if owned:
+                    stack.callback(launched.stop)
+                base_url, demo_pid = launched.base_url, launched.pid
+                if launched.exit is not None:
+                    return outcome(
+                        ScenarioStatus.TARGET_EXITED,
+                        f"target exited with code {launched.exit.code} before this scenario",
+                    )
+            elif base_url == "demo":
                 demo = stack.enter_context(DemoTarget())
                 base_url, demo_pid = demo.base_url, demo.pid
             engine = choose_engine(options.engine or scenario.engine, base_url, scenario.http2)
@@ -84,7 +108,28 @@ def run_scenario(
         return outcome(ScenarioStatus.FAILED, str(exc))
     except KeyboardInterrupt:
         return outcome(ScenarioStatus.INTERRUPTED, INTERRUPTED_MESSAGE)
+    exited = launched.exit if launched is not None else None
+    if exited is not None and not interrupted:
+        return outcome(
+            ScenarioStatus.TARGET_EXITED,
+            f"target exited with code {exited.code} "
+            f"{exited.at - stats.origin:.1f} s into the load; the figures are kept",
+        )
     return outcome(*_status(stats, base_url, interrupted))
+
+
+def _target_run(launched: LaunchedTarget | None, stats: ScenarioStats) -> TargetRun | None:
+    if launched is None or not launched.started:
+        return None
+    exited = launched.exit
+    return TargetRun(
+        pid=launched.pid,
+        command=launched.command,
+        log=launched.log,
+        scope=launched.spec.scope.value,
+        exit_code=None if exited is None else exited.code,
+        exited_after_s=None if exited is None else exited.at - stats.origin,
+    )
 
 
 def _run_load(
@@ -140,7 +185,8 @@ def _run_load(
 
 
 def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> psutil.Process | None:
-    """The process to monitor: --monitor-pid, then monitor.pid / .process, then the demo."""
+    """The process to monitor: --monitor-pid, then monitor.pid / .process, then the demo
+    or the launched target (`demo_pid`)."""
     if options.monitor_pid is not None:
         return open_target(options.monitor_pid)
     if scenario.monitor.pid is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from perfrun.errors import ScenarioError
 from perfrun.scenario._load import parse_load
+from perfrun.scenario._target import parse_target
 from perfrun.scenario._yaml import (
     LineDict,
     LineList,
@@ -51,6 +52,7 @@ from perfrun.scenario.model import (
     Threshold,
     TlsSpec,
 )
+from perfrun.scenario.target import LAUNCHED_BASE_URL, PORT
 from perfrun.scenario.templates import (
     Template,
     TemplateError,
@@ -66,6 +68,7 @@ _FILE_KEYS = ("scenarios",)
 _SCENARIO_KEYS = (
     "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
     "monitor", "regression", "flow", "data", "cookies", "max_redirects", "auth", "tls", "http2",
+    "target",
 )  # fmt: skip
 _REQUEST_KEYS = (
     "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
@@ -89,7 +92,9 @@ _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def _base_url(value: Any, loc: Loc) -> str:
     try:
-        return parse_base_url(value)
+        # `{port}` (a launched target's) is checked as a port; it is filled in at launch.
+        parse_base_url(value.replace(PORT, "1") if isinstance(value, str) else value)
+        return str(value).rstrip("/")
     except ValueError as exc:
         raise loc.error(str(exc)) from None
 
@@ -522,6 +527,12 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         requests = _requests(fields["requests"], loc.at(fields, "requests"), auth)
         _check_mix(requests, data, load, fields, loc)
     engine, http2 = _engine(fields, loc)
+    target = parse_target(optional(fields, "target"), loc.at(fields, "target"))
+    if target is not None and optional(fields, "base_url") == DEMO_TARGET:
+        raise loc.key_line(fields, "base_url").error(
+            "base_url: demo starts the demo target, not the one target: launches; leave "
+            "base_url out (http://127.0.0.1:{port}) or give the launched service's URL"
+        )
     if data is not None and data.order is Order.UNIQUE and len(data.rows) < load.users:
         raise loc.at(fields, "data").error(
             f"order unique gives each user its own row: {len(data.rows)} rows for "
@@ -531,7 +542,10 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         name=name,
         type=choice(fields["type"], ScenarioType, loc.at(fields, "type")),
         severity=choice(fields["severity"], Severity, loc.at(fields, "severity")),
-        base_url=_base_url(optional(fields, "base_url", DEMO_TARGET), loc.at(fields, "base_url")),
+        base_url=_base_url(
+            optional(fields, "base_url", DEMO_TARGET if target is None else LAUNCHED_BASE_URL),
+            loc.at(fields, "base_url"),
+        ),
         engine=engine,
         requests=requests,
         load=load,
@@ -548,6 +562,7 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         ),
         tls=_tls(optional(fields, "tls"), loc.at(fields, "tls")),
         http2=http2,
+        target=target,
     )
 
 

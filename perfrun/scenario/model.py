@@ -14,6 +14,7 @@ from typing import Any
 from perfrun.scenario.captures import Capture
 from perfrun.scenario.data import Data
 from perfrun.scenario.metrics import BY_THRESHOLD, Bound
+from perfrun.scenario.target import TargetSpec
 from perfrun.scenario.templates import Template
 
 DEMO_TARGET = "demo"
@@ -52,6 +53,9 @@ class ScenarioStatus(enum.StrEnum):
     """Not one request could connect."""
     FAILED = "failed"
     """The run could not be carried out (the demo target did not start, no request measured)."""
+    TARGET_EXITED = "target_exited"
+    """The launched target (`target:`) exited during the scenario: the figures until the
+    end of the load are kept, and the scenario fails (a finding, not a run error)."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,8 @@ class Scenario:
     http2: bool = False
     """Every request over HTTP/2 (`http2: true`), on the httpx engine: negotiated by ALPN
     over https, prior knowledge (h2c) over http; a server without it fails requests."""
+    target: TargetSpec | None = None
+    """The service under test, launched by perfrun (`target:` or `--target-cmd`)."""
 
     @property
     def uses_demo_target(self) -> bool:
