@@ -68,6 +68,8 @@ def describe_load(scenario: Scenario) -> str:
         extras.append(f"think {fmt_duration(load.think_time)}")
     if load.warmup:
         extras.append(f"warm-up {fmt_duration(load.warmup)}")
+    if load.cycles > 1 or load.rest:
+        extras.append(f"{load.cycles} cycles, rest {fmt_duration(load.rest)}")
     return how + (f" ({', '.join(extras)})" if extras else "")
 
 
