@@ -148,10 +148,33 @@ def details(s: ScenarioReport) -> list[str]:
     phases = phases_line(s)
     if phases:
         lines.append(phases)
+    cycles = cycles_line(s)
+    if cycles:
+        lines.append(cycles)
     for check in s.checks:
         if check.failed:
             lines.append(f"check failed {check.failed} of {check.evaluated}: {check.name}")
     return lines
+
+
+def cycles_line(s: ScenarioReport) -> str:
+    """Leak cycles: the target's RSS after each rest and its trend; "" without cycles."""
+    target = s.resources.target if s.resources is not None else None
+    if target is None or target.memory_growth_mb_per_cycle is None:
+        return ""
+    readings = " → ".join(fmt_number(mb) for mb in target.memory_mb_per_cycle) or "none"
+    trend = target.memory_growth_mb_per_cycle
+    if trend.slope is None:
+        return f"leak cycles: target RSS after each rest {readings} MB ({trend.note})"
+    interval = (
+        f", 95 % CI {fmt_number(trend.low, 2)} to {fmt_number(trend.high, 2)}"
+        if trend.low is not None and trend.high is not None
+        else ""
+    )
+    return (
+        f"leak cycles: target RSS after each rest {readings} MB "
+        f"({trend.slope:+.2f} MB/cycle{interval})"
+    )
 
 
 def phases_line(s: ScenarioReport) -> str:
