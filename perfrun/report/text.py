@@ -87,6 +87,8 @@ _SHORT = {
     "error_rate": ("errors", "%"),
     "cpu_percent": ("cpu", "%"),
     "memory_mb": ("mem", "MB"),
+    "_mb_per_hour": ("", "MB/h"),
+    "_mb_per_cycle": ("", "MB/cycle"),
     "rps": ("rps", ""),
 }
 

@@ -8,7 +8,7 @@ import pytest
 
 from perfrun.report.markdown import render_markdown
 from perfrun.report.model import RunReport, ScenarioReport, Trend
-from perfrun.report.text import cycles_line, details
+from perfrun.report.text import cycles_line, details, short_threshold
 from tests.support.factories import START, resources, scenario_report
 
 
@@ -59,3 +59,16 @@ def test_cycles_line_lists_each_reading_and_the_trend(
     if line:
         assert line in details(s)  # console and HTML
         assert line in render_markdown(run_report(s))
+
+
+@pytest.mark.parametrize(
+    ("key", "limit", "short"),
+    [
+        ("max_memory_growth_mb_per_hour", 60, "memory_growth≤60MB/h"),
+        ("max_memory_growth_mb_per_cycle", 2, "memory_growth≤2MB/cycle"),
+        ("max_open_files_growth", 5, "open_files_growth≤5"),
+        ("max_memory_mb", 200, "mem≤200MB"),
+    ],
+)
+def test_leak_thresholds_read_short_in_listings(key: str, limit: float, short: str) -> None:
+    assert short_threshold(key, limit) == short
