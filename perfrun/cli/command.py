@@ -49,6 +49,13 @@ A journey (flow:): each user logs in once with its own data row, then uses its t
           auth: {bearer: "{{ token }}"}
       load: {users: 20, iterations: 5}
 Cookies are kept per user, redirects followed; every key: docs/scenarios.md.
+
+\b
+Leak verdicts on the monitored target (thresholds:):
+  max_memory_growth_mb_per_hour: 60   # RSS slope (Theil-Sen) over the measured window
+  max_memory_growth_mb_per_cycle: 2   # with load: {cycles: 5, rest: 10s}
+  max_open_files_growth: 0            # open files after the load minus before it
+  max_open_files, max_threads, max_connections: peaks
 """
 
 
