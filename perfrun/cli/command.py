@@ -69,6 +69,13 @@ The service under test, launched by perfrun (or --target-cmd "..."):
       load: {users: 10, duration: 30s}
 base_url defaults to http://127.0.0.1:{port}; its output goes to <report>.target.log;
 it is the monitored process, and is killed with perfrun (also on SIGKILL, on Linux).
+
+\b
+Leak verdicts on the monitored target (thresholds:):
+  max_memory_growth_mb_per_hour: 60   # RSS slope (Theil-Sen) over the measured window
+  max_memory_growth_mb_per_cycle: 2   # with load: {cycles: 5, rest: 10s}
+  max_open_files_growth: 0            # open files after the load minus before it
+  max_open_files, max_threads, max_connections: peaks
 """
 
 

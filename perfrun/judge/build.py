@@ -22,6 +22,12 @@ from perfrun.engine.profile import Profile, rate_profile, users_profile
 from perfrun.judge.baseline import DEFAULT_TOLERANCE_PERCENT, compare
 from perfrun.judge.figures import Baseline, ScenarioFigures, load_settings, scenario_figures
 from perfrun.judge.insights import insights
+from perfrun.judge.leaks import (
+    cycle_growth,
+    memory_growth,
+    open_files_growth,
+    resource_measurements,
+)
 from perfrun.judge.saturation import Evidence, assess
 from perfrun.judge.thresholds import evaluate
 from perfrun.metrics.resources import Sample
@@ -153,7 +159,8 @@ def measure_scenario(outcome: ScenarioOutcome, fail_on_saturation: bool = False)
     scenario, stats = outcome.scenario, outcome.stats
     duration = stats.window
     monitor = outcome.monitor
-    resources = _resources(monitor, stats.origin) if monitor is not None else None
+    window = _window(stats)
+    resources = _resources(monitor, stats.origin, window) if monitor is not None else None
     requests = _counts(stats.overall, duration)
     latency = stats.overall.latency.summary_ms()
     generator = _generator(stats, resources, outcome.workers, fail_on_saturation)
@@ -189,7 +196,7 @@ def measure_scenario(outcome: ScenarioOutcome, fail_on_saturation: bool = False)
         error_samples=dict(stats.error_samples),
         endpoints=_endpoints(scenario, stats, duration),
         checks=_checks(scenario, stats),
-        window=_window(stats),
+        window=window,
         warmup=_warmup(scenario.load, stats),
         schedule=_schedule(stats) if open_model else None,
         generator=generator,
@@ -246,7 +253,8 @@ def _window(stats: ScenarioStats) -> Window:
     if stats.first_start is None or stats.last_end is None:
         return Window(0.0, 0.0, 0.0)
     start = stats.first_start - stats.origin
-    return Window(start, start + stats.window, stats.window)
+    # Leak cycles: the rests between them lie inside the window but are not measured time.
+    return Window(start, start + stats.window + stats.paused, stats.window)
 
 
 def _warmup(load: LoadSpec, stats: ScenarioStats) -> Warmup | None:
@@ -350,7 +358,7 @@ def _series(samples: Sequence[Sample], read: Callable[[Sample], float | int | No
     return Series(avg, max(v for v, _ in pairs))
 
 
-def _resources(monitor: MonitorResult, origin: float) -> Resources:
+def _resources(monitor: MonitorResult, origin: float, window: Window) -> Resources:
     """The monitor's figures, its samples timed from `origin` (the load's start, as the
     timeline is). The monitor starts first, so the first sample's span begins before the
     load (t - dt < 0); with workers, whose start-up lies between, a sample can be all
@@ -369,6 +377,14 @@ def _resources(monitor: MonitorResult, origin: float) -> Resources:
             open_files=_series(samples, lambda s: s.target_open_files),
             sockets=_series(samples, lambda s: s.target_sockets),
             processes=_series(samples, lambda s: s.target_processes),
+            memory_growth_mb_per_hour=memory_growth(samples, window.start_s, window.end_s),
+            open_files_growth=open_files_growth(
+                monitor.open_files_before, monitor.open_files_after
+            ),
+            memory_mb_per_cycle=tuple(m for m in monitor.cycle_memory_mb if m is not None),
+            memory_growth_mb_per_cycle=cycle_growth(monitor.cycle_memory_mb)
+            if monitor.cycle_memory_mb
+            else None,
         )
     return Resources(
         target=target,
@@ -410,7 +426,10 @@ def _measurements(
         notes["cpu_percent"] = notes["memory_mb"] = "not monitored"
     if target is not None and target.lost:
         notes["memory_mb"] = notes.get("memory_mb", "") + "; target process exited during the run"
-    return measured, notes
+    leaks, leak_notes = resource_measurements(
+        target, no_target if resources is not None else "not monitored"
+    )
+    return measured | leaks, notes | leak_notes
 
 
 def _launched(target: TargetRun | None) -> LaunchedTarget | None:

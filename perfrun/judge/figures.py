@@ -71,6 +71,9 @@ def load_settings(load: LoadSpec) -> dict[str, object]:
         settings["start"] = load.start
         settings["stages"] = [asdict(stage) for stage in load.stages]
     settings.update(duration_s=load.duration, warmup_s=load.warmup, timeout_s=load.timeout)
+    if load.cycles > 1 or load.rest:
+        # Only then: a load without cycles keeps the settings (and the key) it had.
+        settings.update(cycles=load.cycles, rest_s=load.rest)
     return settings
 
 

@@ -195,10 +195,16 @@ class ScenarioStats:
         second) and was intended at or after _steady (past the warm-up and the first
         start) changes nothing but its endpoint's figures."""
         self.schedule_end: float | None = None
+        self.paused = 0.0
+        """Seconds of rests between leak cycles, inside the measured span (see `window`)."""
         """Open model, run to completion: when the schedule ended. The window lasts at
         least until then, so n requests at rate r read n / r seconds, not one gap less."""
         self.error_samples: dict[str, str] = {}
         """The first detail message seen for each error kind, to show the user."""
+
+    def pause(self, seconds: float) -> None:
+        """A rest between leak cycles: left out of the measured window."""
+        self.paused += seconds
 
     def rebase(self, origin: float) -> None:
         """Move the origin to when the load really starts; only before any record()."""
@@ -370,6 +376,7 @@ class ScenarioStats:
         self._settle()
         schedule_ends = [t for t in (self.schedule_end, other.schedule_end) if t is not None]
         self.schedule_end = max(schedule_ends) if schedule_ends else None
+        self.paused = max(self.paused, other.paused)  # workers rest together
         for kind, detail in other.error_samples.items():
             self.error_samples.setdefault(kind, detail)
 
@@ -386,4 +393,4 @@ class ScenarioStats:
         if self.first_start is None or self.last_end is None:
             return 0.0
         end = max(self.last_end, self.schedule_end or self.last_end)
-        return max(end - self.first_start, 0.0)
+        return max(end - self.first_start - self.paused, 0.0)

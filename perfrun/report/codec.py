@@ -19,6 +19,7 @@ from perfrun.report.model import (
     RunReport,
     ScenarioReport,
     Series,
+    Trend,
     Verdict,
 )
 
@@ -121,6 +122,18 @@ def _series(series: Series) -> dict[str, float | None]:
     return {"avg": series.avg, "max": series.max}
 
 
+def _trend(trend: Trend | None) -> dict[str, Any] | None:
+    if trend is None:
+        return None
+    return {
+        "slope": trend.slope,
+        "low": trend.low,
+        "high": trend.high,
+        "points": trend.points,
+        "note": trend.note,
+    }
+
+
 def _resources(r: Resources | None) -> dict[str, Any] | None:
     if r is None:
         return None
@@ -137,6 +150,10 @@ def _resources(r: Resources | None) -> dict[str, Any] | None:
             "open_files": _series(t.open_files),
             "sockets": _series(t.sockets),
             "processes": _series(t.processes),
+            "memory_growth_mb_per_hour": _trend(t.memory_growth_mb_per_hour),
+            "open_files_growth": t.open_files_growth,
+            "memory_mb_per_cycle": list(t.memory_mb_per_cycle),
+            "memory_growth_mb_per_cycle": _trend(t.memory_growth_mb_per_cycle),
         }
     return {
         "target": target,

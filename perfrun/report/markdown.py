@@ -13,7 +13,7 @@ from pathlib import Path
 from perfrun.errors import ReportError
 from perfrun.report.files import write_atomically
 from perfrun.report.model import ChangeStatus, Comparison, Outcome, RunReport, ScenarioReport
-from perfrun.report.text import failure_lines, fmt_number, tally_line
+from perfrun.report.text import cycles_line, failure_lines, fmt_number, tally_line
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -96,6 +96,8 @@ def _verdict(s: ScenarioReport) -> str:
 
 def _details(s: ScenarioReport, fail_on: str) -> list[str]:
     body = [f"- {_text(line)}" for line in failure_lines(s)]
+    if cycles := cycles_line(s):
+        body.append(f"- {_text(cycles)}")
     body.extend(f"- 💡 {_text(i.message)}" for i in s.insights)
     if s.comparison is not None:
         body.append(f"- {_comparison(s.comparison)}")

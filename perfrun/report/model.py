@@ -112,6 +112,19 @@ class EndpointReport:
 
 
 @dataclass(frozen=True)
+class Trend:
+    """A series' slope (Theil–Sen, see perfrun.judge.trend) with its 95 % confidence
+    interval; None where it could not be estimated, `note` saying why."""
+
+    slope: float | None
+    low: float | None
+    high: float | None
+    points: int
+    """How many samples it was estimated from."""
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class TargetResources:
     pid: int
     name: str | None
@@ -122,6 +135,14 @@ class TargetResources:
     open_files: Series
     sockets: Series
     processes: Series
+    memory_growth_mb_per_hour: Trend | None = None
+    """RSS slope over the measured window (warm-up excluded)."""
+    open_files_growth: int | None = None
+    """Open files (descriptors) after the load minus before it: a handle leak."""
+    memory_mb_per_cycle: tuple[float, ...] = ()
+    """Leak cycles (`load: {cycles: N}`): RSS at the end of each cycle's rest."""
+    memory_growth_mb_per_cycle: Trend | None = None
+    """RSS slope over the cycles' readings."""
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,8 @@ def describe_load(scenario: Scenario) -> str:
         extras.append(f"think {fmt_duration(load.think_time)}")
     if load.warmup:
         extras.append(f"warm-up {fmt_duration(load.warmup)}")
+    if load.cycles > 1 or load.rest:
+        extras.append(f"{load.cycles} cycles, rest {fmt_duration(load.rest)}")
     return how + (f" ({', '.join(extras)})" if extras else "")
 
 
@@ -85,6 +87,8 @@ _SHORT = {
     "error_rate": ("errors", "%"),
     "cpu_percent": ("cpu", "%"),
     "memory_mb": ("mem", "MB"),
+    "_mb_per_hour": ("", "MB/h"),
+    "_mb_per_cycle": ("", "MB/cycle"),
     "rps": ("rps", ""),
 }
 
@@ -152,10 +156,33 @@ def details(s: ScenarioReport) -> list[str]:
     phases = phases_line(s)
     if phases:
         lines.append(phases)
+    cycles = cycles_line(s)
+    if cycles:
+        lines.append(cycles)
     for check in s.checks:
         if check.failed:
             lines.append(f"check failed {check.failed} of {check.evaluated}: {check.name}")
     return lines
+
+
+def cycles_line(s: ScenarioReport) -> str:
+    """Leak cycles: the target's RSS after each rest and its trend; "" without cycles."""
+    target = s.resources.target if s.resources is not None else None
+    if target is None or target.memory_growth_mb_per_cycle is None:
+        return ""
+    readings = " → ".join(fmt_number(mb) for mb in target.memory_mb_per_cycle) or "none"
+    trend = target.memory_growth_mb_per_cycle
+    if trend.slope is None:
+        return f"leak cycles: target RSS after each rest {readings} MB ({trend.note})"
+    interval = (
+        f", 95 % CI {fmt_number(trend.low, 2)} to {fmt_number(trend.high, 2)}"
+        if trend.low is not None and trend.high is not None
+        else ""
+    )
+    return (
+        f"leak cycles: target RSS after each rest {readings} MB "
+        f"({trend.slope:+.2f} MB/cycle{interval})"
+    )
 
 
 def phases_line(s: ScenarioReport) -> str:

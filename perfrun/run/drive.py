@@ -54,13 +54,15 @@ def drive(
     signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
     unreachable_after: float = UNREACHABLE_AFTER,
     unreachable_every: float = UNREACHABLE_EVERY,
+    cycle_end: Callable[[], None] | None = None,
 ) -> bool:
     """Run the load in a new event loop, on the engine `engine()` builds there; True when
     a stop signal interrupted it.
 
     The load starts at `start_at` (a perf_counter time: workers start together) or at
     once; `stats` is rebased to that moment. `tick` is called every PROGRESS_INTERVAL,
-    and `poll`'s work every `poll[0]` seconds.
+    and `poll`'s work every `poll[0]` seconds; `cycle_end` at the end of each leak cycle's
+    rest (see LoadSpec.cycles).
     The load is cancelled when the target is `unreachable`, checked `unreachable_after`
     seconds into it and then every `unreachable_every` seconds until a request reaches it.
     """
@@ -77,6 +79,7 @@ def drive(
                 signals=signals,
                 unreachable_after=unreachable_after,
                 unreachable_every=unreachable_every,
+                cycle_end=cycle_end,
             )
         )
 
@@ -131,6 +134,7 @@ async def _drive(
     signals: tuple[signal.Signals, ...],
     unreachable_after: float,
     unreachable_every: float,
+    cycle_end: Callable[[], None] | None,
 ) -> bool:
     engine = factory()
     stop = _StopSignals(asyncio.get_running_loop(), signals)
@@ -141,7 +145,7 @@ async def _drive(
         if stop.received:
             return True
         stats.rebase(start_at if start_at is not None else time.perf_counter())
-        load = stop.load = asyncio.create_task(_executor(scenario, engine, stats, share))
+        load = stop.load = asyncio.create_task(_cycles(scenario, engine, stats, share, cycle_end))
         helpers = [
             asyncio.create_task(probe_loop_lag(stats.loop_lag)),
             asyncio.create_task(
@@ -156,8 +160,6 @@ async def _drive(
             helpers.append(asyncio.create_task(_poller(*poll)))
         with contextlib.suppress(asyncio.CancelledError):
             await load
-        if not load.cancelled() and scenario.load.model is LoadModel.OPEN:
-            stats.schedule_end = stats.origin + rate_profile(scenario.load).duration
     finally:
         for task in helpers:
             task.cancel()
@@ -167,12 +169,39 @@ async def _drive(
     return stop.received
 
 
+async def _cycles(
+    scenario: Scenario,
+    engine: Engine,
+    stats: ScenarioStats,
+    share: Share,
+    cycle_end: Callable[[], None] | None,
+) -> None:
+    """The load model, run once, or `cycles` times each followed by its `rest` (leak
+    cycles): the next cycle starts when the rest ends, its requests recorded on the same
+    clock, and the rests between cycles are left out of the measured window."""
+    load = scenario.load
+    start = stats.origin
+    for cycle in range(load.cycles):
+        await _executor(scenario, engine, stats, share, start)
+        if load.model is LoadModel.OPEN:
+            stats.schedule_end = start + rate_profile(load).duration
+        if load.cycles == 1 and load.rest == 0:
+            return
+        rest_from = time.perf_counter()
+        await asyncio.sleep(load.rest)
+        if cycle_end is not None:
+            cycle_end()
+        start = time.perf_counter()
+        if cycle < load.cycles - 1:
+            stats.pause(start - rest_from)
+
+
 def _executor(
-    scenario: Scenario, engine: Engine, stats: ScenarioStats, share: Share
+    scenario: Scenario, engine: Engine, stats: ScenarioStats, share: Share, start: float
 ) -> Coroutine[Any, Any, None]:
-    """The coroutine that runs the scenario's load model, starting at stats.origin: the
+    """The coroutine that runs the scenario's load model, starting at `start`: the
     engine's own when it runs the models itself (see perfrun.engine.executors)."""
-    load, requests, start = scenario.load, scenario.requests, stats.origin
+    load, requests = scenario.load, scenario.requests
     if scenario.flow or per_user(scenario):
         weighted = not scenario.flow
         if isinstance(engine, FlowRunner):
@@ -220,10 +249,13 @@ def expected_load(load: LoadSpec) -> tuple[int | None, float | None]:
     """How many requests (when known in advance) and how long the load asks for."""
     if load.model is LoadModel.OPEN:
         profile = rate_profile(load)
-        return Pacer(profile).expected(), profile.duration
+        rested = (profile.duration + load.rest) * load.cycles
+        return Pacer(profile).expected() * load.cycles, rested
     if load.requests_per_user is not None:
-        return load.users * load.requests_per_user, None
-    return None, load.duration
+        return load.users * load.requests_per_user * load.cycles, None
+    if load.duration is None:
+        return None, None
+    return None, (load.duration + load.rest) * load.cycles
 
 
 async def _give_up_if_unreachable(

@@ -29,6 +29,13 @@ soak of days keeps a bounded record (one sample a second for 68 minutes, one per
 CHILDREN_REFRESH = 5.0
 """Seconds between listings of the target's child processes."""
 
+SETTLE_SECONDS = 1.0
+"""At most this long after the load, the target's open files are read until they settle:
+a server closes its side of perfrun's connections a moment after perfrun closes them."""
+SETTLE_EVERY = 0.05
+SETTLE_READINGS = 3
+"""Equal readings in a row that count as settled."""
+
 
 @dataclass(frozen=True)
 class MonitorResult:
@@ -44,6 +51,12 @@ class MonitorResult:
     started: float
     """time.perf_counter() when sampling started: the load's clock, so that sample times
     can be put on the timeline's axis."""
+    open_files_before: int | None = None
+    """The target tree's open files (descriptors) when sampling started, before the load."""
+    open_files_after: int | None = None
+    """... and when it stopped, once settled (see SETTLE_SECONDS)."""
+    cycle_memory_mb: tuple[float | None, ...] = ()
+    """Leak cycles: the target's RSS at the end of each cycle's rest (see `mark_cycle`)."""
 
     @property
     def overhead_percent(self) -> float:
@@ -127,6 +140,8 @@ class Monitor:
         self._worker_cpu: dict[int, float] = {}
         self._overhead = 0.0
         self._result: MonitorResult | None = None
+        self._files_before: int | None = None
+        self._cycle_memory: list[float | None] = []
 
     def start(self) -> None:
         self._started = self._last = time.perf_counter()
@@ -134,6 +149,7 @@ class Monitor:
         psutil.cpu_percent(None)  # prime the system-wide counter
         if self._target is not None:
             self._tree_cpu_delta(self._target)
+            self._files_before = self._open_files()
         if self._threaded:
             self._thread.start()
 
@@ -158,6 +174,24 @@ class Monitor:
                     continue
                 self._workers[pid] = proc
 
+    def mark_cycle(self) -> None:
+        """A leak cycle's rest ended: read the target's RSS now (None when unreadable)."""
+        memory: float | None = None
+        if self._target is not None and not self._target_lost:
+            try:
+                procs = self._tree_processes(self._target)
+            except psutil.NoSuchProcess:
+                procs = []
+            rss = 0
+            for proc in procs:
+                try:
+                    rss += proc.memory_info().rss
+                except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                    continue
+            memory = rss / 2**20 if procs else None
+        with self._lock:
+            self._cycle_memory.append(memory)
+
     def latest(self) -> Sample | None:
         """The most recent sample, for live progress."""
         with self._lock:
@@ -173,6 +207,7 @@ class Monitor:
         elif self._started:
             self._timed_sample(final=True)
         root = self._target.root if self._target is not None else None
+        files_after = self._settled_open_files() if self._files_before is not None else None
         self._result = MonitorResult(
             target_pid=root.pid if root is not None else None,
             target_name=_name(root) if root is not None else None,
@@ -182,8 +217,44 @@ class Monitor:
             overhead_cpu_seconds=self._overhead,
             wall_seconds=time.perf_counter() - self._started,
             started=self._started,
+            open_files_before=self._files_before,
+            open_files_after=files_after,
+            cycle_memory_mb=tuple(self._cycle_memory),
         )
         return self._result
+
+    def _open_files(self) -> int | None:
+        """The target tree's open files now; None when it is gone or they are unreadable."""
+        if self._target is None or self._target_lost:
+            return None
+        try:
+            procs = self._tree_processes(self._target)
+        except psutil.NoSuchProcess:
+            return None
+        counts = []
+        for proc in procs:
+            try:
+                counts.append(int(proc.num_fds()))
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue
+            except (psutil.AccessDenied, NotImplementedError, AttributeError):
+                return None
+        return sum(counts)
+
+    def _settled_open_files(self) -> int | None:
+        """The target's open files once they stop falling: back to where they started,
+        or SETTLE_READINGS equal readings in a row, or SETTLE_SECONDS at most."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        readings = [self._open_files()]
+        while time.monotonic() < deadline:
+            last = readings[-1]
+            if last is None or (self._files_before is not None and last <= self._files_before):
+                break
+            if len(readings) >= SETTLE_READINGS and len(set(readings[-SETTLE_READINGS:])) == 1:
+                break
+            time.sleep(SETTLE_EVERY)
+            readings.append(self._open_files())
+        return readings[-1]
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):

@@ -181,7 +181,10 @@ def _run_load(
         progress.update(snapshot(live.done, live.errors, float(live.last_second), live.p95_ms))
 
     recipe = EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure)
-    return drive(scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll))
+    return drive(
+        scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll),
+        cycle_end=monitor.mark_cycle,
+    )  # fmt: skip
 
 
 def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> psutil.Process | None:

@@ -28,6 +28,7 @@ from perfrun.scenario.units import format_duration, parse_rate
 _LOAD_KEYS = (
     "users", "requests_per_user", "duration", "ramp_up", "think_time", "timeout", "rate",
     "max_in_flight", "arrival", "warmup", "stages", "start_rate", "start_users", "iterations",
+    "cycles", "rest",
 )  # fmt: skip
 _STAGE_KEYS = ("duration", "rate", "users")
 
@@ -45,6 +46,18 @@ def parse_load(value: Any, loc: Loc, flow: bool = False) -> LoadSpec:
     """The `load:` mapping at `loc` as a validated `LoadSpec`; a `flow` counts
     `iterations` of its steps where a request mix counts `requests_per_user`."""
     fields = mapping(value, loc, _LOAD_KEYS)
+    return dataclasses.replace(_shaped(fields, loc, flow), **_cycles(fields, loc))
+
+
+def _cycles(fields: LineDict, loc: Loc) -> dict[str, Any]:
+    """Leak cycles: `cycles` runs of the load, each followed by a `rest`."""
+    return {
+        "cycles": integer(optional(fields, "cycles", 1), loc.at(fields, "cycles"), minimum=1),
+        "rest": seconds(optional(fields, "rest", 0), loc.at(fields, "rest"), allow_zero=True),
+    }
+
+
+def _shaped(fields: LineDict, loc: Loc, flow: bool) -> LoadSpec:
     if flow:
         return _flow_load(fields, loc)
     if _has(fields, "iterations"):

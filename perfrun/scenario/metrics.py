@@ -78,6 +78,20 @@ METRICS: tuple[Metric, ...] = (
            "max_cpu_percent"),
     Metric("memory_mb", "MB", True, ("resources", "target", "memory_mb", "max"),
            "max_memory_mb", "memory_mb"),
+    Metric("memory_growth_mb_per_hour", "MB/h", True,
+           ("resources", "target", "memory_growth_mb_per_hour", "slope"),
+           "max_memory_growth_mb_per_hour"),
+    Metric("memory_growth_mb_per_cycle", "MB/cycle", True,
+           ("resources", "target", "memory_growth_mb_per_cycle", "slope"),
+           "max_memory_growth_mb_per_cycle"),
+    Metric("open_files", "files", True, ("resources", "target", "open_files", "max"),
+           "max_open_files"),
+    Metric("open_files_growth", "files", True, ("resources", "target", "open_files_growth"),
+           "max_open_files_growth"),
+    Metric("threads", "threads", True, ("resources", "target", "threads", "max"),
+           "max_threads"),
+    Metric("connections", "sockets", True, ("resources", "target", "sockets", "max"),
+           "max_connections"),
 )  # fmt: skip
 
 BY_NAME: Mapping[str, Metric] = {m.name: m for m in METRICS}

@@ -187,6 +187,11 @@ class LoadSpec:
     stages: tuple[Stage, ...] = ()
     start: float = 0.0
     warmup: float = 0.0
+    cycles: int = 1
+    """Leak cycles: the whole load runs this many times, each followed by `rest`."""
+    rest: float = 0.0
+    """Seconds without requests after each cycle, at the end of which the target's RSS
+    is read (with cycles > 1 or a rest)."""
 
 
 @dataclass(frozen=True)

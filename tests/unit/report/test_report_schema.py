@@ -27,8 +27,10 @@ from perfrun.report.model import (
     EndpointReport,
     Insight,
     MetricChange,
+    Resources,
     RunReport,
     Schedule,
+    Trend,
     Verdict,
     VerdictStatus,
     Warmup,
@@ -82,6 +84,19 @@ def verdict(key: str, bound: Bound, limit: float, actual: float | None) -> Verdi
     return Verdict(
         key=key, metric=key, bound=bound, limit=limit, actual=actual, status=status, note="why"
     )
+
+
+def with_leak_figures(r: Resources) -> Resources:
+    """Every leak figure filled in: growth per hour and per cycle, open files growth."""
+    assert r.target is not None
+    target = dataclasses.replace(
+        r.target,
+        memory_growth_mb_per_hour=Trend(12.5, 10.0, None, 40, ""),
+        open_files_growth=3,
+        memory_mb_per_cycle=(100.0, 101.5, 103.0),
+        memory_growth_mb_per_cycle=Trend(1.5, None, None, 3, ""),
+    )
+    return dataclasses.replace(r, target=target)
 
 
 def full_report() -> RunReport:
@@ -143,7 +158,7 @@ def full_report() -> RunReport:
         latency_ms=NO_LATENCY,
         service_time_ms=NO_LATENCY,
         errors={"connect_refused": 12},
-        resources=resources([sample(0.5)]),
+        resources=with_leak_figures(resources([sample(0.5)])),
         timeline=(),
     )
     no_target = dataclasses.replace(  # monitored, but with no target process to watch

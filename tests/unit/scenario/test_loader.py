@@ -230,6 +230,11 @@ OPEN_NOT_CLOSED = "is for the closed model; this load has a rate (open model)"
 CLOSED_NOT_OPEN = "is for the open model; this load has users (closed model)"
 
 LOAD_MODEL_BAD_VALUES = [
+    # leak cycles
+    ("cycles-zero", load_section("users: 1", "requests_per_user: 1", "cycles: 0  # <-"),
+     f"{LOAD} -> cycles", "must be an integer >= 1, got 0"),
+    ("rest-negative", load_section("users: 1", "requests_per_user: 1", "rest: -1s  # <-"),
+     f"{LOAD} -> rest", "negative"),
     # the open model
     ("rate-with-users", load_section(*OPEN, "users: 5  # <-"),
      LOAD, f"'users' {OPEN_NOT_CLOSED}"),
@@ -675,6 +680,14 @@ def test_closed_model_is_the_default_and_takes_a_warmup(tmp_path: Path) -> None:
     assert load == LoadSpec(model=LoadModel.CLOSED, users=2, requests_per_user=3, warmup=60.0)
     load = load_of(tmp_path, "users: 2", "duration: 30s", "warmup: 29s")
     assert (load.model, load.duration, load.warmup) == (LoadModel.CLOSED, 30.0, 29.0)
+
+
+def test_leak_cycles_repeat_the_load_with_a_rest(tmp_path: Path) -> None:
+    load = load_of(tmp_path, "users: 2", "requests_per_user: 3", "cycles: 5", "rest: 10s")
+    assert (load.cycles, load.rest, load.requests_per_user) == (5, 10.0, 3)
+    assert (load_of(tmp_path, "rate: 5", "duration: 2s").cycles, load.rest) == (1, 10.0)
+    plain = load_of(tmp_path, "users: 2", "duration: 3s")
+    assert (plain.cycles, plain.rest) == (1, 0.0)
 
 
 # --- response checks --------------------------------------------------------------------
