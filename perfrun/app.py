@@ -65,6 +65,7 @@ class RunConfig:
     max_regression: float = DEFAULT_TOLERANCE_PERCENT
     fail_on: Severity = Severity.LOW
     fail_on_saturation: bool = False
+    fail_on_warn: bool = False
 
 
 def select(selection: Selection) -> list[Scenario]:
@@ -85,6 +86,7 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     rules = Rules(
         fail_on=config.fail_on,
         fail_on_saturation=config.fail_on_saturation,
+        fail_on_warn=config.fail_on_warn,
         baseline=resolve_baseline(config, scenarios),
         max_regression=config.max_regression,
     )

@@ -55,6 +55,7 @@ class Invocation:
     max_regression: str
     history: Path | None
     fail_on: str
+    fail_on_warn: bool
     compare_files: tuple[Path, Path] | None
     quiet: bool
     insecure: bool = False
@@ -92,6 +93,7 @@ def _perform(inv: Invocation, out: Console, err: Console) -> int:
         max_regression=tolerance,
         fail_on=Severity(inv.fail_on),
         fail_on_saturation=inv.on_saturation == "fail",
+        fail_on_warn=inv.fail_on_warn,
     )
     return _publish(run(config, _progress(out, inv.quiet)), config.outputs, out, err)
 
