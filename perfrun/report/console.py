@@ -32,6 +32,7 @@ from perfrun.report.text import (
     short_threshold,
     tally_line,
     tolerated_message,
+    verdict_note,
     warning_lines,
 )
 from perfrun.scenario.model import Scenario
@@ -80,7 +81,7 @@ def _scenario_table(s: ScenarioReport) -> Table:
             describe_limit(v),
             fmt_number(v.actual, 2),
             _verdict_text(v),
-            v.note,
+            verdict_note(v),
         )
     return table
 
@@ -128,6 +129,8 @@ def _detail_lines(s: ScenarioReport) -> list[tuple[str, str | None]]:
     lines: list[tuple[str, str | None]] = [(line, None) for line in details(s)]
     if s.passed:
         lines += [(f"warning: {line}", "yellow") for line in warning_lines(s)]
+    elif s.fail_on_warn:
+        lines += [(f"{line} (--fail-on-warn)", "red") for line in warning_lines(s)]
     return lines
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from perfrun.report.codec import to_dict
 from perfrun.report.files import write_atomically
-from perfrun.report.model import PHASES, RunReport, ScenarioReport, Verdict, VerdictStatus
+from perfrun.report.model import PHASES, RunReport, ScenarioReport, VerdictStatus
 from perfrun.report.text import (
     SATURATION_ADVICE,
     VERDICT_LABELS,
@@ -30,6 +30,7 @@ from perfrun.report.text import (
     run_verdict,
     scenario_verdict,
     tally_line,
+    verdict_note,
     warning_lines,
 )
 
@@ -247,7 +248,7 @@ def _thresholds(s: ScenarioReport) -> str:
             escape(describe_limit(v)),
             escape(fmt_number(v.actual, 2)),
             _status_cell(v.status),
-            escape(_window_note(v)),
+            escape(verdict_note(v)),
         )
         for v in s.thresholds
     ]
@@ -258,17 +259,6 @@ def _thresholds(s: ScenarioReport) -> str:
             "so they judge perfrun rather than the target.</p>"
         )
     return table
-
-
-def _window_note(v: Verdict) -> str:
-    """The note, and for a window threshold its first failing (or warning) window."""
-    if v.window is None:
-        return v.note
-    w = v.window
-    value = "-" if w.value is None else fmt_number(w.value, 2)
-    text = f"first {'failing' if v.status is VerdictStatus.FAIL else 'warning'} window "
-    text += f"{w.start_s}s–{w.end_s}s: {value}"
-    return f"{text}; {v.note}" if v.note else text
 
 
 def _insights(s: ScenarioReport) -> str:

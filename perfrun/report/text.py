@@ -232,6 +232,21 @@ def describe_limit(v: Verdict) -> str:
     return text
 
 
+def window_text(v: Verdict) -> str:
+    """`first failing window 4s–7s: 812.5`, or "" for a verdict without one."""
+    if v.window is None:
+        return ""
+    w = v.window
+    value = "-" if w.value is None else fmt_value(w.value)
+    kind = "failing" if v.status is VerdictStatus.FAIL else "warning"
+    return f"first {kind} window {w.start_s}s–{w.end_s}s: {value}"
+
+
+def verdict_note(v: Verdict) -> str:
+    """A verdict table's note: its window, if any, then its note."""
+    return "; ".join(part for part in (window_text(v), v.note) if part)
+
+
 def verdict_line(v: Verdict) -> str:
     """`max_p95_response_ms: limit ≤ 500, actual 812.4 (FAIL)`; a window threshold names
     its first failing (or warning) window."""
@@ -240,10 +255,7 @@ def verdict_line(v: Verdict) -> str:
         actual = f"worst window {fmt_value(v.actual)}"
     line = f"{v.key}: limit {describe_limit(v)}, {actual} ({VERDICT_LABELS[v.status]})"
     if v.window is not None:
-        w = v.window
-        value = "-" if w.value is None else fmt_value(w.value)
-        kind = "failing" if v.status is VerdictStatus.FAIL else "warning"
-        line += f"; first {kind} window {w.start_s}s–{w.end_s}s: {value}"
+        line += f"; {window_text(v)}"
     if v.status is not VerdictStatus.FAIL and v.note:
         line += f": {v.note}"
     return line
