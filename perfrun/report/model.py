@@ -81,7 +81,8 @@ class Outcome(enum.StrEnum):
 
     PASSED = "passed"
     FAILED = "failed"
-    """Completed, and a threshold, a regression or --on-saturation fail failed it."""
+    """Completed (or aborted by a threshold), and a threshold, a regression or
+    --on-saturation fail failed it."""
     ERRORED = "error"
     """Did not complete (interrupted, unreachable, could not run)."""
     TOLERATED = "tolerated"
@@ -308,7 +309,7 @@ class ScenarioReport:
             return Outcome.PASSED
         if self.tolerated:
             return Outcome.TOLERATED
-        if self.status is not ScenarioStatus.COMPLETED:
+        if self.status not in (ScenarioStatus.COMPLETED, ScenarioStatus.ABORTED):
             return Outcome.ERRORED
         return Outcome.FAILED
 

@@ -19,6 +19,7 @@ from perfrun.demo.process import DemoTarget
 from perfrun.engine.factory import EngineRecipe, choose_engine
 from perfrun.errors import PerfrunError
 from perfrun.metrics.stats import LiveFigures, ScenarioStats
+from perfrun.run.abort import AbortWatch
 from perfrun.run.drive import drive, expected_load, unreachable
 from perfrun.run.monitor import Monitor, find_process, open_target
 from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome, Snapshot
@@ -49,6 +50,8 @@ def run_scenario(
     base_url = options.base_url or scenario.base_url
     engine = "-"
     monitor_result = None
+    # With workers each process sees only its share: `abort` is judged after the run then.
+    abort = AbortWatch(scenario.thresholds, scenario.load.warmup) if options.workers == 1 else None
 
     def outcome(status: ScenarioStatus, message: str) -> ScenarioOutcome:
         result = ScenarioOutcome(
@@ -76,7 +79,7 @@ def run_scenario(
             monitor.start()
             try:
                 interrupted = _run_load(
-                    scenario, engine, base_url, stats, monitor, progress, options
+                    scenario, engine, base_url, stats, monitor, progress, options, abort
                 )
             finally:
                 monitor_result = monitor.stop()
@@ -84,6 +87,8 @@ def run_scenario(
         return outcome(ScenarioStatus.FAILED, str(exc))
     except KeyboardInterrupt:
         return outcome(ScenarioStatus.INTERRUPTED, INTERRUPTED_MESSAGE)
+    if abort is not None and abort.aborted is not None and not interrupted:
+        return outcome(ScenarioStatus.ABORTED, abort.aborted.message)
     return outcome(*_status(stats, base_url, interrupted))
 
 
@@ -95,6 +100,7 @@ def _run_load(
     monitor: Monitor,
     progress: Progress,
     options: RunOptions,
+    abort: AbortWatch | None = None,
 ) -> bool:
     """The load, in this process or in worker processes; True when interrupted."""
     expected, duration = expected_load(scenario.load)
@@ -136,7 +142,9 @@ def _run_load(
         progress.update(snapshot(live.done, live.errors, float(live.last_second), live.p95_ms))
 
     recipe = EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure)
-    return drive(scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll))
+    return drive(
+        scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll), abort=abort
+    )
 
 
 def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> psutil.Process | None:

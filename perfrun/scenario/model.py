@@ -52,6 +52,9 @@ class ScenarioStatus(enum.StrEnum):
     """Not one request could connect."""
     FAILED = "failed"
     """The run could not be carried out (the demo target did not start, no request measured)."""
+    ABORTED = "aborted"
+    """A threshold with `abort: true` failed while the load ran: stopped early, judged
+    (a failure, not an error) on the figures measured until then."""
 
 
 @dataclass(frozen=True)
