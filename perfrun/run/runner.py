@@ -50,8 +50,7 @@ def run_scenario(
     base_url = options.base_url or scenario.base_url
     engine = "-"
     monitor_result = None
-    # With workers each process sees only its share: `abort` is judged after the run then.
-    abort = AbortWatch(scenario.thresholds, scenario.load.warmup) if options.workers == 1 else None
+    abort: AbortWatch | None = None
 
     def outcome(status: ScenarioStatus, message: str) -> ScenarioOutcome:
         result = ScenarioOutcome(
@@ -75,6 +74,8 @@ def run_scenario(
                 scenario.monitor.interval,
                 threaded=options.workers > 1,
             )
+            if options.workers == 1:  # a worker sees its share only: judged after the run
+                abort = AbortWatch(scenario.thresholds, scenario.load.warmup, monitor.latest)
             progress.scenario_started(scenario, index, count, base_url)
             monitor.start()
             try:

@@ -62,8 +62,8 @@ def _per_request(value: Any, loc: Loc, requests: Collection[str]) -> list[Thresh
                     "is not measured per request: only latency and request counts are"
                 )
             threshold = _threshold(key, limit, key_loc, request=str(name))
-            if threshold.over is not None:
-                raise key_loc.error("over: windows judge the whole scenario, not one request")
+            if threshold.over is not None or threshold.abort:
+                raise key_loc.error("over and abort judge the whole scenario, not one request")
             thresholds.append(threshold)
     return thresholds
 
@@ -98,9 +98,10 @@ def _threshold(key: str, raw: Any, loc: Loc, request: str | None = None) -> Thre
     abort = fields.get("abort", False)
     if not isinstance(abort, bool):
         raise loc.at(fields, "abort").error(f"must be true or false, got {shown(abort)}")
-    if abort and over is None:
+    if abort and over is None and not metric.peak:
         raise loc.at(fields, "abort").error(
-            "needs `over`: the window the threshold is judged on while the load runs"
+            "needs `over`: the window the threshold is judged on while the load runs "
+            "(only a peak, such as max_max_response_ms or max_memory_mb, needs none)"
         )
     return Threshold.from_key(key, limit, warn=warn, over=over, abort=abort, request=request)
 

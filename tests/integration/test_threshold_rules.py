@@ -165,3 +165,27 @@ def test_per_request_thresholds_judge_each_step_on_its_own(
     assert (first["key"], first["status"]) == ("per_request.first.max_p95_response_ms", "pass")
     assert (second["key"], second["status"]) == ("per_request.second.min_rps", "fail")
     assert second["actual"] > 0
+
+
+def test_a_peak_threshold_aborts_without_a_window(
+    run_perfrun: RunPerfrun, target: StartTarget
+) -> None:
+    """The issue's `max_memory_mb: {limit: 800, abort: true}`: a target holding 80 MB is
+    stopped by a 40 MB limit at the first check that has a sample, not after 20 s."""
+    heavy = target("--alloc-mb", "80")
+    body = scenario_with_load(
+        heavy.url,
+        {"rate": 20, "duration": "20s"},
+        thresholds={"max_memory_mb": {"limit": 40, "abort": True}},
+        monitor={"pid": heavy.pid, "interval": "200ms"},
+    )
+    run = run_perfrun({"heavy": body})
+
+    assert run.exit_code == 1, run.output
+    s = only_scenario(run.report)
+    assert s["status"] == "aborted"
+    match = re.fullmatch(r"aborted at ([\d.]+)s by max_memory_mb: ([\d.]+) MB", s["message"])
+    assert match, s["message"]
+    assert float(match[1]) <= 3 and float(match[2]) >= 80
+    (verdict,) = s["thresholds"]
+    assert verdict["status"] == "fail"

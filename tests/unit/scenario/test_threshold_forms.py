@@ -62,6 +62,10 @@ def p95(**options: object) -> Threshold:
             p95(over=60.0, abort=True),
         ),
         (
+            "\nmax_p95_response_ms: {limit: 500, abort: true, over: 2s}\n",
+            p95(over=2.0, abort=True),
+        ),
+        (
             "\nper_request: {login: {max_p95_response_ms: 500}}\n",
             p95(request="login"),
         ),
@@ -136,7 +140,8 @@ def test_thresholds_none_judges_nothing(tmp_path: Path) -> None:
         (
             "\nmax_p95_response_ms: {limit: 5, abort: true}\n",
             "max_p95_response_ms -> abort",
-            "needs `over`",
+            "needs `over`: the window the threshold is judged on while the load runs (only "
+            "a peak, such as max_max_response_ms or max_memory_mb, needs none)",
         ),
         (
             "\nmax_p95_response_ms: {limit: 5, over: 5s, abort: yes please}\n",
@@ -166,7 +171,7 @@ def test_thresholds_none_judges_nothing(tmp_path: Path) -> None:
         (
             "\nper_request: {login: {max_p95_response_ms: {limit: 3, over: 5s}}}\n",
             "login -> max_p95_response_ms",
-            "windows judge the whole scenario, not one request",
+            "over and abort judge the whole scenario, not one request",
         ),
     ],
 )
@@ -177,3 +182,9 @@ def test_bad_thresholds_are_named_with_their_place(
     assert "a.yaml:" in message
     assert where in message
     assert problem in message
+
+
+@pytest.mark.parametrize("key", ["max_max_response_ms", "max_memory_mb"])
+def test_a_peak_may_abort_without_a_window(tmp_path: Path, key: str) -> None:
+    (threshold,) = load(tmp_path, f"\n{key}: {{limit: 800, abort: true}}\n")
+    assert threshold.abort and threshold.over is None
