@@ -16,6 +16,11 @@ from perfrun.scenario.model import Threshold
 
 Measurements = Mapping[str, float | None]
 
+NO_WINDOW = (
+    "no window had a figure: no request (or, for latency, no success) in any, or the run "
+    "outlived the timeline's per-second points (34 minutes)"
+)
+
 
 def status_of(threshold: Threshold, actual: float | None) -> VerdictStatus:
     """Beyond the limit fails, beyond `warn` (but not the limit) warns; equal passes.
@@ -38,7 +43,7 @@ def judge_windows(threshold: Threshold, watch: WindowWatch, note: str = "") -> V
     """An `over` threshold: the worst window is its actual value; the first window that
     failed (else the first that warned) is named."""
     if watch.worst is None or watch.worst.value is None:
-        return _verdict(threshold, None, VerdictStatus.NOT_MEASURED, note)
+        return _verdict(threshold, None, VerdictStatus.NOT_MEASURED, NO_WINDOW)
     figure: WindowFigure | None = watch.first_failure or watch.first_warning
     status = status_of(threshold, watch.worst.value)
     window = None if figure is None else FailedWindow(figure.start_s, figure.end_s, figure.value)

@@ -118,3 +118,13 @@ def test_min_rps_window_counts_seconds_without_requests() -> None:
     watch = WindowWatch(threshold)
     watch.advance(timeline, 10)
     assert watch.first_failure == WindowFigure(4, 7, 0.0)
+
+
+def test_a_window_threshold_with_nothing_to_judge_is_not_measured_and_says_why() -> None:
+    threshold = Threshold.from_key("max_p95_response_ms", 500, over=2)
+    watch = WindowWatch(threshold)
+    watch.advance(Timeline(origin=0.0), 5)  # five empty seconds: no latency at all
+    watch.finish()
+    (verdict,) = evaluate((threshold,), {}, windows={threshold.label: watch})
+    assert verdict.status == VerdictStatus.NOT_MEASURED
+    assert verdict.note.startswith("no window had a figure")
