@@ -227,16 +227,19 @@ def measure_scenario(
 
 def judged_windows(thresholds: Sequence[Threshold], stats: ScenarioStats) -> dict[str, WindowWatch]:
     """Each `over` threshold's windows, judged over the measured seconds: from the first
-    whole second after the warm-up to the last whole second of the measured window."""
+    whole second after the warm-up to the last whole second of the measured window (a
+    run shorter than the window: all of it, as one window)."""
     windowed = [t for t in thresholds if t.over is not None]
     if not windowed or stats.last_end is None:
         return {}
     start = math.ceil(stats.warmup_end - stats.origin)
-    until = int(stats.last_end - stats.origin)
+    end = stats.last_end - stats.origin
     watches = {}
     for t in windowed:
         watch = WindowWatch(t, start)
-        watch.advance(stats.timeline, until)
+        watch.advance(stats.timeline, int(end))
+        if not watch.judged:  # shorter than a window: all of it, its last part-second too
+            watch.advance(stats.timeline, math.ceil(end))
         watch.finish()
         watches[t.label] = watch
     return watches

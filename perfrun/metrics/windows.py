@@ -56,6 +56,10 @@ class SlidingWindow:
             self._add(self._seconds.popleft(), -1)
         self.end += 1
 
+    def __len__(self) -> int:
+        """Seconds held (up to `length`)."""
+        return len(self._seconds)
+
     @property
     def full(self) -> bool:
         return len(self._seconds) == self.length
@@ -137,7 +141,7 @@ class WindowWatch:
 
     def finish(self) -> None:
         """At the run's end: a run shorter than one window is judged as a whole."""
-        if not self.judged and self.window.end > 0:
+        if not self.judged and len(self.window):
             self._judge(self.window.current(self.path))
 
     @property

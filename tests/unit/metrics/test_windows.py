@@ -128,3 +128,15 @@ def test_a_window_threshold_with_nothing_to_judge_is_not_measured_and_says_why()
     (verdict,) = evaluate((threshold,), {}, windows={threshold.label: watch})
     assert verdict.status == VerdictStatus.NOT_MEASURED
     assert verdict.note.startswith("no window had a figure")
+
+
+def test_a_run_shorter_than_a_second_is_one_window() -> None:
+    timeline = Timeline(origin=0.0)
+    for i in range(40):
+        timeline.record(0.001 * i, 0.001, True)
+    threshold = Threshold.from_key("max_p95_response_ms", 500, over=1)
+    watch = WindowWatch(threshold)
+    watch.advance(timeline, 0)  # no whole second measured
+    watch.advance(timeline, 1)  # what judge.build does then: the part-second too
+    watch.finish()
+    assert watch.worst == WindowFigure(0, 1, about(1))
