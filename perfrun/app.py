@@ -69,6 +69,7 @@ class RunConfig:
     fail_on_saturation: bool = False
     target_command: tuple[str, ...] | None = None
     """`--target-cmd`, split: the command of every selected scenario's target."""
+    fail_on_warn: bool = False
 
 
 def select(selection: Selection) -> list[Scenario]:
@@ -91,6 +92,7 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     rules = Rules(
         fail_on=config.fail_on,
         fail_on_saturation=config.fail_on_saturation,
+        fail_on_warn=config.fail_on_warn,
         baseline=resolve_baseline(config, scenarios),
         max_regression=config.max_regression,
     )

@@ -56,6 +56,7 @@ class Invocation:
     max_regression: str
     history: Path | None
     fail_on: str
+    fail_on_warn: bool
     compare_files: tuple[Path, Path] | None
     quiet: bool
     insecure: bool = False
@@ -95,6 +96,7 @@ def _perform(inv: Invocation, out: Console, err: Console) -> int:
         fail_on=Severity(inv.fail_on),
         fail_on_saturation=inv.on_saturation == "fail",
         target_command=_target_command(inv.target_cmd) if inv.target_cmd is not None else None,
+        fail_on_warn=inv.fail_on_warn,
     )
     return _publish(run(config, _progress(out, inv.quiet)), config.outputs, out, err)
 

@@ -18,14 +18,23 @@ from perfrun.scenario.model import EngineChoice, Severity
 
 EPILOG = """\b
 Exit codes:
-  0    every selected scenario ran and passed its thresholds
-  1    some threshold failed
+  0    every selected scenario ran and passed its thresholds (warnings included)
+  1    some threshold failed (or warned, with --fail-on-warn), or one aborted the run
   2    usage error or invalid scenario file
   3    the run could not be carried out (target unreachable or never ready, demo
        target failed); a launched target that exits during the load fails its
        scenario (target_exited, exit 1)
   130  interrupted (Ctrl-C / SIGTERM); the report is still written
 With --fail-on, failures of scenarios below that severity are reported but do not count.
+
+\b
+Thresholds: a number, or {limit, warn, over, abort}; per_request judges one request:
+  thresholds:
+    max_avg_response_ms: {limit: 5000, warn: 1000}      # WARN between 1000 and 5000
+    max_p95_response_ms: {limit: 500, over: 10s, abort: true}  # every 10 s window;
+                                                        # stop the load when one fails
+    per_request: {login: {max_p95_response_ms: 300}}
+No thresholds: the type's defaults (see --list); `thresholds: none` judges nothing.
 
 \b
 A journey (flow:): each user logs in once with its own data row, then uses its token:
@@ -162,7 +171,7 @@ Leak verdicts on the monitored target (thresholds:):
     default="warn",
     show_default=True,
     help="When perfrun itself was the bottleneck (CPU, event-loop lag, requests sent "
-    "late): only warn, or fail the scenario.",
+    "late): warn (its verdicts read 'PASS, unreliable', exit 0), or fail the scenario.",
 )
 @click.option(
     "--html", type=click.Path(path_type=Path, dir_okay=False), help="Also write an HTML report."
@@ -202,6 +211,12 @@ Leak verdicts on the monitored target (thresholds:):
     show_default=True,
     help="Only failures of scenarios at or above this severity fail the run; the others "
     "are reported as tolerated.",
+)
+@click.option(
+    "--fail-on-warn",
+    is_flag=True,
+    help="A warning fails its scenario (exit 1): a threshold beyond its warn level but "
+    "within its limit, or --on-saturation warn's unreliable verdicts.",
 )
 @click.option(
     "--compare",

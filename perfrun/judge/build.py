@@ -6,6 +6,7 @@ that leaves this module is final: nothing downstream replaces a part of it.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import socket
@@ -32,6 +33,7 @@ from perfrun.judge.saturation import Evidence, assess
 from perfrun.judge.thresholds import evaluate
 from perfrun.metrics.resources import Sample
 from perfrun.metrics.stats import EndpointStats, Phases, ScenarioStats
+from perfrun.metrics.windows import WindowWatch
 from perfrun.report.model import (
     PHASES,
     BaselineSummary,
@@ -56,7 +58,14 @@ from perfrun.report.model import (
 )
 from perfrun.run.monitor import MonitorResult
 from perfrun.run.outcome import ScenarioOutcome, TargetRun
-from perfrun.scenario.model import LoadModel, LoadSpec, Scenario, ScenarioStatus, Severity
+from perfrun.scenario.model import (
+    LoadModel,
+    LoadSpec,
+    Scenario,
+    ScenarioStatus,
+    Severity,
+    Threshold,
+)
 
 MIN_CPU_SPAN = 0.5
 """Seconds of monitoring below which perfrun's CPU is not used to judge saturation."""
@@ -75,6 +84,9 @@ class Rules:
     """Failures of scenarios below this severity are tolerated: reported, not failing."""
     fail_on_saturation: bool = False
     """--on-saturation fail: a saturated generator fails its scenario."""
+    fail_on_warn: bool = False
+    """--fail-on-warn: a warning (a WARN verdict, or --on-saturation warn's unreliable
+    verdicts) fails its scenario."""
     baseline: Baseline | None = None
     max_regression: float = DEFAULT_TOLERANCE_PERCENT
     """Percent; a scenario's `regression:` block overrides it per metric."""
@@ -89,7 +101,7 @@ def build_run_report(
 ) -> RunReport:
     """The run's report: each scenario measured, then judged against its thresholds, the
     baseline (when there is one) and --fail-on."""
-    measured = [measure_scenario(o, rules.fail_on_saturation) for o in outcomes]
+    measured = [measure_scenario(o, rules.fail_on_saturation, rules.fail_on_warn) for o in outcomes]
     tolerances = {o.scenario.name: o.scenario.regression for o in outcomes}
     summary, scenarios = judge_scenarios(measured, tolerances, rules)
     return RunReport(
@@ -153,7 +165,9 @@ def environment() -> dict[str, str | int | float]:
     }
 
 
-def measure_scenario(outcome: ScenarioOutcome, fail_on_saturation: bool = False) -> ScenarioReport:
+def measure_scenario(
+    outcome: ScenarioOutcome, fail_on_saturation: bool = False, fail_on_warn: bool = False
+) -> ScenarioReport:
     """One scenario's figures and its threshold and saturation verdicts; not yet compared
     with a baseline nor given insights (see build_run_report)."""
     scenario, stats = outcome.scenario, outcome.stats
@@ -165,11 +179,20 @@ def measure_scenario(outcome: ScenarioOutcome, fail_on_saturation: bool = False)
     latency = stats.overall.latency.summary_ms()
     generator = _generator(stats, resources, outcome.workers, fail_on_saturation)
     measured, notes = _measurements(requests, latency, resources)
-    verdicts = evaluate(scenario.thresholds, measured, notes)
+    endpoints = _endpoints(scenario, stats, duration)
+    verdicts = evaluate(
+        scenario.thresholds,
+        measured,
+        notes,
+        requests={e.name: _measurements(e.requests, e.latency_ms, None)[0] for e in endpoints},
+        windows=judged_windows(scenario.thresholds, stats),
+    )
+    warned = any(v.warned for v in verdicts) or generator.saturated
     passed = (
         outcome.status is ScenarioStatus.COMPLETED
         and all(v.passed for v in verdicts)
         and not (generator.saturated and generator.fails_run)
+        and not (fail_on_warn and warned)
     )
     open_model = scenario.load.model is LoadModel.OPEN
     return ScenarioReport(
@@ -194,7 +217,7 @@ def measure_scenario(outcome: ScenarioOutcome, fail_on_saturation: bool = False)
         failed_latency_ms=stats.overall.failed_latency.summary_ms(),
         errors=dict(stats.overall.errors.most_common()),
         error_samples=dict(stats.error_samples),
-        endpoints=_endpoints(scenario, stats, duration),
+        endpoints=endpoints,
         checks=_checks(scenario, stats),
         window=window,
         warmup=_warmup(scenario.load, stats),
@@ -207,7 +230,28 @@ def measure_scenario(outcome: ScenarioOutcome, fail_on_saturation: bool = False)
         latency_spectrum=tuple(stats.overall.latency.spectrum_ms(SPECTRUM_PERCENTILES)),
         phases=_phases(stats.overall.phases),
         target=_launched(outcome.target),
+        fail_on_warn=fail_on_warn,
     )
+
+
+def judged_windows(thresholds: Sequence[Threshold], stats: ScenarioStats) -> dict[str, WindowWatch]:
+    """Each `over` threshold's windows, judged over the measured seconds: from the first
+    whole second after the warm-up to the last whole second of the measured window (a
+    run shorter than the window: all of it, as one window)."""
+    windowed = [t for t in thresholds if t.over is not None]
+    if not windowed or stats.last_end is None:
+        return {}
+    start = math.ceil(stats.warmup_end - stats.origin)
+    end = stats.last_end - stats.origin
+    watches = {}
+    for t in windowed:
+        watch = WindowWatch(t, start)
+        watch.advance(stats.timeline, int(end))
+        if not watch.judged:  # shorter than a window: all of it, its last part-second too
+            watch.advance(stats.timeline, math.ceil(end))
+        watch.finish()
+        watches[t.label] = watch
+    return watches
 
 
 def _phases(phases: Phases) -> dict[str, Phase]:

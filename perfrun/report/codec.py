@@ -184,6 +184,10 @@ def _verdict(v: Verdict) -> dict[str, Any]:
         "passed": v.passed,
         "status": v.status,
         "note": v.note,
+        "warn": v.warn,
+        "over_s": v.over_s,
+        "window": None if v.window is None else dataclasses.asdict(v.window),
+        "default": v.default,
     }
 
 

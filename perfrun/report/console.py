@@ -19,15 +19,21 @@ from perfrun.report.model import (
 from perfrun.report.text import (
     SATURATION_ADVICE,
     VERDICT_LABELS,
+    VERDICT_TONES,
+    Tone,
+    describe_limit,
     describe_load,
-    describe_threshold_limit,
     details,
     fmt_number,
     headline,
+    run_tone,
     run_verdict,
+    scenario_verdict,
     short_threshold,
     tally_line,
     tolerated_message,
+    verdict_note,
+    warning_lines,
 )
 from perfrun.scenario.model import Scenario
 
@@ -37,26 +43,31 @@ def render_list(scenarios: Sequence[Scenario], console: Console) -> None:
     for column in ("name", "type", "severity", "load", "target", "thresholds"):
         table.add_column(column, overflow="fold")
     for s in scenarios:
-        thresholds = " ".join(short_threshold(t.key, t.limit) for t in s.thresholds)
+        thresholds = " ".join(short_threshold(t) for t in s.thresholds)
         table.add_row(
-            s.name, s.type.value, s.severity.value, describe_load(s), s.base_url, thresholds or "-"
+            s.name,
+            s.type.value,
+            s.severity.value,
+            describe_load(s),
+            s.base_url,
+            thresholds or "none",
         )
     console.print(table)
 
 
-_VERDICT_STYLES = {
-    VerdictStatus.PASS: "bold green",
-    VerdictStatus.FAIL: "bold red",
-    VerdictStatus.NOT_MEASURED: "bold yellow",
-}
+_TONE_STYLES = {Tone.PASS: "bold green", Tone.WARN: "bold yellow", Tone.FAIL: "bold red"}
 
 
 def _verdict_text(verdict: Verdict) -> Text:
-    return Text(VERDICT_LABELS[verdict.status], style=_VERDICT_STYLES[verdict.status])
+    style = _TONE_STYLES[VERDICT_TONES[verdict.status]]
+    if verdict.status is VerdictStatus.NOT_MEASURED:
+        style = "bold yellow"  # fails, but says why in its note rather than in red
+    return Text(VERDICT_LABELS[verdict.status], style=style)
 
 
 def _scenario_table(s: ScenarioReport) -> Table:
-    verdict = Text("PASS", style="bold green") if s.passed else Text("FAIL", style="bold red")
+    label, tone = scenario_verdict(s)
+    verdict = Text(label, style=_TONE_STYLES[tone])
     title = Text.assemble(s.name, " ", f"({s.type}, {s.severity}) ", verdict)
     table = Table(title=title, title_justify="left", show_edge=False)
     table.add_column("threshold")
@@ -67,10 +78,10 @@ def _scenario_table(s: ScenarioReport) -> Table:
     for v in s.thresholds:
         table.add_row(
             v.key,
-            describe_threshold_limit(v.bound, v.limit),
+            describe_limit(v),
             fmt_number(v.actual, 2),
             _verdict_text(v),
-            v.note,
+            verdict_note(v),
         )
     return table
 
@@ -108,12 +119,19 @@ def render_summary(report: RunReport, console: Console) -> None:
             if names:
                 console.print(f"  {label}: {', '.join(names)}", highlight=False, markup=False)
     verdict = run_verdict(report)
-    style = _RUN_STYLES[verdict]
+    style = _TONE_STYLES[run_tone(verdict)]
     joint = " after" if report.interrupted else ":"
     console.print(f"[{style}]{verdict}[/{style}]{joint} {tally_line(report)}")
 
 
-_RUN_STYLES = {"PASSED": "bold green", "FAILED": "bold red", "INTERRUPTED": "bold yellow"}
+def _detail_lines(s: ScenarioReport) -> list[tuple[str, str | None]]:
+    """How the figures were measured, then what flags a scenario that passed."""
+    lines: list[tuple[str, str | None]] = [(line, None) for line in details(s)]
+    if s.passed:
+        lines += [(f"warning: {line}", "yellow") for line in warning_lines(s)]
+    elif s.fail_on_warn:
+        lines += [(f"{line} (--fail-on-warn)", "red") for line in warning_lines(s)]
+    return lines
 
 
 def _render_scenario(s: ScenarioReport, fail_on: str, console: Console) -> None:
@@ -129,8 +147,8 @@ def _render_scenario(s: ScenarioReport, fail_on: str, console: Console) -> None:
             f"max {fmt_number(target.cpu_percent.max)}% · RSS max "
             f"{fmt_number(target.memory_mb.max)} MB"
         )
-    for line in details(s):
-        say(line)
+    for line, style in _detail_lines(s):
+        say(line, style)
     if s.message:
         say(s.message, "yellow")
     if s.generator.saturated:

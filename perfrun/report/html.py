@@ -20,13 +20,18 @@ from perfrun.report.model import PHASES, RunReport, ScenarioReport, VerdictStatu
 from perfrun.report.text import (
     SATURATION_ADVICE,
     VERDICT_LABELS,
-    describe_threshold_limit,
+    Tone,
+    describe_limit,
     details,
     fmt_duration,
     fmt_number,
     headline,
+    run_tone,
     run_verdict,
+    scenario_verdict,
     tally_line,
+    verdict_note,
+    warning_lines,
 )
 
 ASSET_FILES = ("uPlot.min.css", "report.css", "uPlot.iife.min.js", "report.js")
@@ -89,7 +94,11 @@ def _asset(name: str) -> str:
 
 def _banner(report: RunReport) -> str:
     verdict = run_verdict(report)
-    css, counts = verdict.lower(), tally_line(report)
+    tone = run_tone(verdict)
+    css = {Tone.PASS: "passed", Tone.FAIL: "failed"}.get(tone, "warn")
+    if report.interrupted:
+        css = "interrupted"
+    counts = tally_line(report)
     return (
         f'<header class="banner {css}" id="verdict"><span class="verdict">{verdict}</span>'
         f"<span>{escape(counts)}</span></header>"
@@ -121,12 +130,8 @@ def _run_meta(report: RunReport) -> str:
 
 
 def _scenario(s: ScenarioReport, index: int) -> str:
-    if s.passed:
-        badge, css = "PASS", "pass"
-    elif s.tolerated:
-        badge, css = "FAIL (tolerated)", "tolerated"
-    else:
-        badge, css = "FAIL", "fail"
+    badge, tone = scenario_verdict(s)
+    css = "tolerated" if s.tolerated else str(tone)
     facts = [
         f"type {s.type}",
         f"severity {s.severity}",
@@ -147,6 +152,8 @@ def _scenario(s: ScenarioReport, index: int) -> str:
     if s.message:
         parts.append(f'<p class="warning">{escape(s.message)}</p>')
     parts += [f'<p class="detail">{escape(line)}</p>' for line in details(s)]
+    if s.passed:
+        parts += [f'<p class="warning">{escape(line)}</p>' for line in warning_lines(s)]
     if s.generator.saturated:
         verdict = "fail the scenario" if s.generator.fails_run else "are unreliable"
         parts.append(
@@ -221,6 +228,7 @@ _BADGES = {
     VerdictStatus.PASS: "pass",
     VerdictStatus.FAIL: "fail",
     VerdictStatus.NOT_MEASURED: "unmeasured",
+    VerdictStatus.WARN: "warn",
 }
 
 
@@ -230,14 +238,17 @@ def _status_cell(status: VerdictStatus) -> str:
 
 def _thresholds(s: ScenarioReport) -> str:
     if not s.thresholds:
-        return '<h3>Thresholds</h3><p class="note">No thresholds set.</p>'
+        return (
+            '<h3>Thresholds</h3><p class="note">No thresholds (thresholds: none): '
+            "nothing was judged.</p>"
+        )
     rows = [
         (
             f"<code>{escape(v.key)}</code>",
-            escape(describe_threshold_limit(v.bound, v.limit)),
+            escape(describe_limit(v)),
             escape(fmt_number(v.actual, 2)),
             _status_cell(v.status),
-            escape(v.note),
+            escape(verdict_note(v)),
         )
         for v in s.thresholds
     ]

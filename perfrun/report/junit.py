@@ -18,7 +18,15 @@ from pathlib import Path
 
 from perfrun.report.files import write_atomically
 from perfrun.report.model import Outcome, RunReport, ScenarioReport
-from perfrun.report.text import failure_lines, headline, tolerated_message
+from perfrun.report.text import (
+    Tone,
+    failure_lines,
+    headline,
+    run_verdict,
+    scenario_verdict,
+    tolerated_message,
+    warning_lines,
+)
 
 # Characters XML 1.0 cannot carry at all, not even escaped (control characters from a
 # server's error body, say): replaced so the report stays well-formed.
@@ -55,6 +63,12 @@ def render_junit(report: RunReport) -> str:
         suite_properties["baseline"] = report.baseline.source
     for s in report.scenarios:
         suite_properties[f"severity.{s.name}"] = s.severity
+    for s in report.scenarios:
+        label, tone = scenario_verdict(s)
+        if tone is Tone.WARN and s.passed:
+            # A warning is no failure: the strict schema has no place for it in the test
+            # case, so the suite carries it (and its system-out spells it out).
+            suite_properties[f"verdict.{s.name}"] = label
     for name, value in suite_properties.items():
         _child(properties, "property", name=name, value=value)
     for s in report.scenarios:
@@ -88,14 +102,18 @@ def _testcase(suite: ET.Element, s: ScenarioReport, fail_on: str) -> None:
 def _system_out(report: RunReport) -> str:
     """Headline figures and insights of every scenario: the one per-run text the strict
     schema allows (Jenkins shows it on each test case that has none of its own)."""
-    verdict = "PASSED" if report.passed else "FAILED"  # an interrupted run failed
+    verdict = run_verdict(report) if report.passed else "FAILED"  # interrupted: failed
     lines = [f"perfrun {report.perfrun_version}: {verdict} (--fail-on {report.fail_on})"]
     if report.interrupted:
         lines.append("INTERRUPTED: the figures cover the run until then")
     for s in report.scenarios:
-        lines.append(f"{s.name} ({s.type}, severity {s.severity}): {s.outcome.upper()}")
+        label, tone = scenario_verdict(s)
+        label = s.outcome.upper() + (f" ({label})" if s.passed and tone is Tone.WARN else "")
+        lines.append(f"{s.name} ({s.type}, severity {s.severity}): {label}")
         lines.append(f"  {headline(s)}")
         lines.extend(f"  {line}" for line in failure_lines(s))
+        if s.passed:
+            lines.extend(f"  warning: {line}" for line in warning_lines(s))
         lines.extend(f"  insight: {i.message}" for i in s.insights)
     return "\n".join(lines) + "\n"
 

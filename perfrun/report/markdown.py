@@ -13,7 +13,17 @@ from pathlib import Path
 from perfrun.errors import ReportError
 from perfrun.report.files import write_atomically
 from perfrun.report.model import ChangeStatus, Comparison, Outcome, RunReport, ScenarioReport
-from perfrun.report.text import cycles_line, failure_lines, fmt_number, tally_line
+from perfrun.report.text import (
+    Tone,
+    cycles_line,
+    failure_lines,
+    fmt_number,
+    run_tone,
+    run_verdict,
+    scenario_verdict,
+    tally_line,
+    warning_lines,
+)
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -56,14 +66,13 @@ def append_step_summary(report: RunReport, environ: Mapping[str, str]) -> Path |
     return path
 
 
+_ICONS = {Tone.PASS: "✅", Tone.WARN: "⚠️", Tone.FAIL: "❌"}
+
+
 def _title(report: RunReport) -> str:
-    if report.interrupted:
-        verdict = "❌ perfrun: interrupted"
-    elif report.passed:
-        verdict = "✅ perfrun: passed"
-    else:
-        verdict = "❌ perfrun: failed"
-    return f"### {verdict} — {tally_line(report)}"
+    verdict = run_verdict(report)
+    icon = "❌" if report.interrupted else _ICONS[run_tone(verdict)]
+    return f"### {icon} perfrun: {verdict.lower()} — {tally_line(report)}"
 
 
 def _row(s: ScenarioReport) -> str:
@@ -84,20 +93,16 @@ def _row(s: ScenarioReport) -> str:
 
 
 def _verdict(s: ScenarioReport) -> str:
-    result = s.outcome
-    if result is Outcome.PASSED:
-        return "✅ pass"
-    if result is Outcome.TOLERATED:
-        return "⚠️ fail (tolerated)"
-    if result is Outcome.ERRORED:
-        return f"❌ {_cell(s.status)}"
-    return "❌ fail"
+    label, tone = scenario_verdict(s)
+    return f"{_ICONS[tone]} {_cell(label.lower())}"
 
 
 def _details(s: ScenarioReport, fail_on: str) -> list[str]:
     body = [f"- {_text(line)}" for line in failure_lines(s)]
     if cycles := cycles_line(s):
         body.append(f"- {_text(cycles)}")
+    if s.passed:
+        body.extend(f"- ⚠️ {_text(line)}" for line in warning_lines(s))
     body.extend(f"- 💡 {_text(i.message)}" for i in s.insights)
     if s.comparison is not None:
         body.append(f"- {_comparison(s.comparison)}")
@@ -107,7 +112,10 @@ def _details(s: ScenarioReport, fail_on: str) -> list[str]:
     result = s.outcome
     if result is Outcome.TOLERATED:
         heading += f" — failed, tolerated (severity {s.severity} below --fail-on {fail_on})"
-    elif result is not Outcome.PASSED:
+    elif result is Outcome.PASSED:
+        label, tone = scenario_verdict(s)
+        heading += f" — {_text(label.lower())}" if tone is not Tone.PASS else ""
+    else:
         heading += " — " + (_text(s.status) if result is Outcome.ERRORED else "failed")
     return [heading, *body]
 

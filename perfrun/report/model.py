@@ -24,6 +24,19 @@ class VerdictStatus(enum.StrEnum):
     FAIL = "fail"
     NOT_MEASURED = "not_measured"
     """A limit nobody could check: it fails, it must not pass silently."""
+    WARN = "warn"
+    """Beyond the threshold's `warn` level, within its limit: flagged, not failing
+    (unless --fail-on-warn)."""
+
+
+@dataclass(frozen=True)
+class FailedWindow:
+    """The first window of an `over` threshold that failed (or, none failing, warned):
+    seconds [start_s, end_s) since the load started, and its figure."""
+
+    start_s: int
+    end_s: int
+    value: float | None
 
 
 @dataclass(frozen=True)
@@ -38,10 +51,22 @@ class Verdict:
     actual: float | None
     status: VerdictStatus
     note: str = ""
+    warn: float | None = None
+    """The threshold's warning level, if it has one."""
+    over_s: float | None = None
+    """Judged on every window of this many seconds; `actual` is the worst window's."""
+    window: FailedWindow | None = None
+    default: bool = False
+    """The scenario type's default threshold, not one the scenario set."""
 
     @property
     def passed(self) -> bool:
-        return self.status is VerdictStatus.PASS
+        """Does not fail its scenario: passed, or only warned."""
+        return self.status in (VerdictStatus.PASS, VerdictStatus.WARN)
+
+    @property
+    def warned(self) -> bool:
+        return self.status is VerdictStatus.WARN
 
 
 class ChangeStatus(enum.StrEnum):
@@ -56,7 +81,8 @@ class Outcome(enum.StrEnum):
 
     PASSED = "passed"
     FAILED = "failed"
-    """Completed, and a threshold, a regression or --on-saturation fail failed it."""
+    """Completed (or aborted by a threshold), and a threshold, a regression or
+    --on-saturation fail failed it."""
     ERRORED = "error"
     """Did not complete (interrupted, unreachable, could not run)."""
     TOLERATED = "tolerated"
@@ -300,6 +326,21 @@ class ScenarioReport:
     """All endpoints' phases together (PHASES name -> its figures)."""
     target: LaunchedTarget | None = None
     """The service perfrun launched for it, if any."""
+    fail_on_warn: bool = False
+    """--fail-on-warn: a warning (a WARN verdict, unreliable verdicts) fails it."""
+
+    @property
+    def warned(self) -> bool:
+        """Passed, but not cleanly: a verdict between its warn level and its limit, or a
+        saturated generator, whose verdicts are inconclusive."""
+        return self.passed and (
+            any(v.warned for v in self.thresholds) or not self.thresholds_reliable
+        )
+
+    @property
+    def judged(self) -> bool:
+        """Some threshold judged it (`thresholds: none` and no baseline: nothing did)."""
+        return bool(self.thresholds)
 
     @property
     def outcome(self) -> Outcome:
@@ -307,9 +348,14 @@ class ScenarioReport:
             return Outcome.PASSED
         if self.tolerated:
             return Outcome.TOLERATED
-        # A launched target that died under the load is a finding about the service: the
-        # scenario failed (exit 1), it was not a run that could not be carried out.
-        if self.status not in (ScenarioStatus.COMPLETED, ScenarioStatus.TARGET_EXITED):
+        # A launched target that died under the load is a finding about the service, and
+        # an abort by a threshold a verdict: the scenario failed (exit 1); it was not a
+        # run that could not be carried out.
+        if self.status not in (
+            ScenarioStatus.COMPLETED,
+            ScenarioStatus.TARGET_EXITED,
+            ScenarioStatus.ABORTED,
+        ):
             return Outcome.ERRORED
         return Outcome.FAILED
 
@@ -364,6 +410,10 @@ class Tally:
     failed: int = 0
     errored: int = 0
     tolerated: int = 0
+    warned: int = 0
+    """Of the passed: with a warning (a WARN verdict, or unreliable verdicts)."""
+    unjudged: int = 0
+    """Of the passed: with no threshold at all (`thresholds: none`)."""
 
     @property
     def total(self) -> int:
@@ -395,6 +445,8 @@ class RunReport:
             failed=outcomes.count(Outcome.FAILED),
             errored=outcomes.count(Outcome.ERRORED),
             tolerated=outcomes.count(Outcome.TOLERATED),
+            warned=sum(1 for s in self.scenarios if s.warned),
+            unjudged=sum(1 for s in self.scenarios if s.passed and not s.judged),
         )
 
     @property

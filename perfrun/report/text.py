@@ -5,9 +5,11 @@ way. Reads the report model and the scenario; renders nothing itself.
 
 from __future__ import annotations
 
-from perfrun.report.model import RunReport, ScenarioReport, Verdict, VerdictStatus
+import enum
+
+from perfrun.report.model import Outcome, RunReport, ScenarioReport, Verdict, VerdictStatus
 from perfrun.scenario.metrics import Bound
-from perfrun.scenario.model import LoadModel, Scenario, ScenarioStatus
+from perfrun.scenario.model import LoadModel, Scenario, ScenarioStatus, Threshold
 
 SATURATION_ADVICE = (
     "The load generator was the bottleneck, so these figures describe perfrun more than "
@@ -19,7 +21,47 @@ VERDICT_LABELS = {
     VerdictStatus.PASS: "PASS",
     VerdictStatus.FAIL: "FAIL",
     VerdictStatus.NOT_MEASURED: "NOT MEASURED",
+    VerdictStatus.WARN: "WARN",
 }
+
+
+class Tone(enum.StrEnum):
+    """How a verdict reads at a glance: green, yellow or red in every renderer."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+VERDICT_TONES = {
+    VerdictStatus.PASS: Tone.PASS,
+    VerdictStatus.FAIL: Tone.FAIL,
+    VerdictStatus.NOT_MEASURED: Tone.FAIL,
+    VerdictStatus.WARN: Tone.WARN,
+}
+
+NO_THRESHOLDS = "NO THRESHOLDS"
+UNRELIABLE = "PASS, unreliable"
+
+
+def scenario_verdict(s: ScenarioReport) -> tuple[str, Tone]:
+    """A scenario's label and tone: only a clean pass is green. A saturated generator
+    makes it `PASS, unreliable`, a warning `WARN`, and no threshold at all `NO
+    THRESHOLDS` (yellow: nothing was judged, so nothing passed)."""
+    result = s.outcome
+    if result is Outcome.FAILED:
+        return "FAIL", Tone.FAIL
+    if result is Outcome.ERRORED:
+        return s.status.upper(), Tone.FAIL
+    if result is Outcome.TOLERATED:
+        return "FAIL (tolerated)", Tone.WARN
+    if not s.thresholds_reliable:
+        return UNRELIABLE, Tone.WARN
+    if s.warned:
+        return "WARN", Tone.WARN
+    if not s.judged:
+        return NO_THRESHOLDS, Tone.WARN
+    return "PASS", Tone.PASS
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -77,10 +119,6 @@ def bound_symbol(bound: Bound) -> str:
     return "≤" if bound is Bound.MAX else "≥"
 
 
-def describe_threshold_limit(bound: Bound, limit: float) -> str:
-    return f"{bound_symbol(bound)} {fmt_number(limit, 2)}"
-
-
 _SHORT = {
     "_response_ms": ("", "ms"),
     "success_rate": ("success", "%"),
@@ -93,14 +131,26 @@ _SHORT = {
 }
 
 
-def short_threshold(key: str, limit: float) -> str:
-    """`max_p95_response_ms: 500` → `p95≤500ms`, for compact listings."""
-    name = key.split("_", 1)[1]
-    op = "≤" if key.startswith("max_") else "≥"
+def short_threshold(t: Threshold) -> str:
+    """`max_p95_response_ms: 500` → `p95≤500ms`, for compact listings; with its warn
+    level, window, abort, request and whether it is the type's default:
+    `login:p95≤500ms(warn 300)/10s!abort`, `rps≥10 (default)`."""
+    name = t.key.split("_", 1)[1]
+    op = "≤" if t.key.startswith("max_") else "≥"
+    text = f"{name}{op}{t.limit:g}"
     for suffix, (label, unit) in _SHORT.items():
         if name.endswith(suffix):
-            return f"{label or name.removesuffix(suffix)}{op}{limit:g}{unit}"
-    return f"{name}{op}{limit:g}"
+            text = f"{label or name.removesuffix(suffix)}{op}{t.limit:g}{unit}"
+            break
+    if t.request is not None:
+        text = f"{t.request}:{text}"
+    if t.warn is not None:
+        text += f"(warn {t.warn:g})"
+    if t.over is not None:
+        text += f"/{fmt_duration(t.over)}"
+    if t.abort:
+        text += "!abort"
+    return text + (" (default)" if t.default else "")
 
 
 def headline(s: ScenarioReport) -> str:
@@ -203,12 +253,42 @@ def phases_line(s: ScenarioReport) -> str:
     return "where the time went: " + " · ".join(parts) if parts else ""
 
 
+def describe_limit(v: Verdict) -> str:
+    """`≤ 500 (warn ≤ 300) over 10s`, `≥ 10 (default)`."""
+    text = f"{bound_symbol(v.bound)} {v.limit:g}"
+    if v.warn is not None:
+        text += f" (warn {bound_symbol(v.bound)} {v.warn:g})"
+    if v.over_s is not None:
+        text += f" over {fmt_duration(v.over_s)}"
+    if v.default:
+        text += " (default)"
+    return text
+
+
+def window_text(v: Verdict) -> str:
+    """`first failing window 4s–7s: 812.5`, or "" for a verdict without one."""
+    if v.window is None:
+        return ""
+    w = v.window
+    value = "-" if w.value is None else fmt_value(w.value)
+    kind = "failing" if v.status is VerdictStatus.FAIL else "warning"
+    return f"first {kind} window {w.start_s}s–{w.end_s}s: {value}"
+
+
+def verdict_note(v: Verdict) -> str:
+    """A verdict table's note: its window, if any, then its note."""
+    return "; ".join(part for part in (window_text(v), v.note) if part)
+
+
 def verdict_line(v: Verdict) -> str:
-    """`max_p95_response_ms: limit ≤ 500, actual 812.4 (FAIL)`."""
+    """`max_p95_response_ms: limit ≤ 500, actual 812.4 (FAIL)`; a window threshold names
+    its first failing (or warning) window."""
     actual = "not measured" if v.actual is None else f"actual {fmt_value(v.actual)}"
-    line = (
-        f"{v.key}: limit {bound_symbol(v.bound)} {v.limit:g}, {actual} ({VERDICT_LABELS[v.status]})"
-    )
+    if v.over_s is not None and v.actual is not None:
+        actual = f"worst window {fmt_value(v.actual)}"
+    line = f"{v.key}: limit {describe_limit(v)}, {actual} ({VERDICT_LABELS[v.status]})"
+    if v.window is not None:
+        line += f"; {window_text(v)}"
     if v.status is not VerdictStatus.FAIL and v.note:
         line += f": {v.note}"
     return line
@@ -226,6 +306,21 @@ def failure_lines(s: ScenarioReport) -> list[str]:
         )
     elif not s.thresholds_reliable and lines:
         lines.append("verdicts unreliable: perfrun itself was saturated, not only the target")
+    if not s.passed and s.fail_on_warn:
+        lines.extend(f"{line} (--fail-on-warn)" for line in warning_lines(s))
+    return lines
+
+
+def warning_lines(s: ScenarioReport) -> list[str]:
+    """What flags a scenario without failing it (unless --fail-on-warn): verdicts between
+    their warn level and their limit, and a saturated generator's unreliable verdicts."""
+    lines = [verdict_line(v) for v in s.thresholds if v.warned]
+    if s.generator.saturated and not s.generator.fails_run:
+        lines.append(
+            "verdicts unreliable, the pass inconclusive: the generator was saturated ("
+            + "; ".join(s.generator.reasons)
+            + ")"
+        )
     return lines
 
 
@@ -234,17 +329,32 @@ def tolerated_message(s: ScenarioReport, fail_on: str) -> str:
 
 
 def run_verdict(report: RunReport) -> str:
-    """PASSED, FAILED or INTERRUPTED."""
+    """INTERRUPTED, FAILED, NO THRESHOLDS (nothing was judged), PASSED WITH WARNINGS
+    or PASSED."""
     if report.interrupted:
         return "INTERRUPTED"
-    return "PASSED" if report.passed else "FAILED"
+    if not report.passed:
+        return "FAILED"
+    if not any(s.judged for s in report.scenarios):
+        return NO_THRESHOLDS
+    return "PASSED WITH WARNINGS" if report.tally.warned else "PASSED"
+
+
+def run_tone(verdict: str) -> Tone:
+    return {"PASSED": Tone.PASS, "FAILED": Tone.FAIL}.get(verdict, Tone.WARN)
 
 
 def tally_line(report: RunReport) -> str:
     """`3 passed, 1 failed, 1 tolerated (severity below --fail-on high)`: the same counts in
     every renderer; a tolerated failure is counted once, as tolerated."""
     t = report.tally
-    line = f"{t.passed} passed, {t.not_passed} failed"
+    line = f"{t.passed} passed"
+    asides = [f"{t.warned} with warnings"] if t.warned else []
+    if t.unjudged:
+        asides.append(f"{t.unjudged} without thresholds")
+    if asides:
+        line += f" ({', '.join(asides)})"
+    line += f", {t.not_passed} failed"
     if t.tolerated:
         line += f", {t.tolerated} tolerated (severity below --fail-on {report.fail_on})"
     return line

@@ -28,6 +28,7 @@ from perfrun.engine.share import Share
 from perfrun.engine.timing import sleep_until
 from perfrun.metrics.result import ErrorKind
 from perfrun.metrics.stats import ScenarioStats
+from perfrun.run.abort import AbortWatch
 from perfrun.scenario.model import LoadModel, LoadSpec, Scenario
 
 PROGRESS_INTERVAL = 0.5
@@ -55,9 +56,13 @@ def drive(
     unreachable_after: float = UNREACHABLE_AFTER,
     unreachable_every: float = UNREACHABLE_EVERY,
     cycle_end: Callable[[], None] | None = None,
+    abort: AbortWatch | None = None,
 ) -> bool:
     """Run the load in a new event loop, on the engine `engine()` builds there; True when
     a stop signal interrupted it.
+
+    With an `abort` watch, the load is cancelled as soon as one of its thresholds fails
+    (checked just after each whole second of the load); `abort.aborted` then says which.
 
     The load starts at `start_at` (a perf_counter time: workers start together) or at
     once; `stats` is rebased to that moment. `tick` is called every PROGRESS_INTERVAL,
@@ -80,6 +85,7 @@ def drive(
                 unreachable_after=unreachable_after,
                 unreachable_every=unreachable_every,
                 cycle_end=cycle_end,
+                abort=abort,
             )
         )
 
@@ -135,6 +141,7 @@ async def _drive(
     unreachable_after: float,
     unreachable_every: float,
     cycle_end: Callable[[], None] | None,
+    abort: AbortWatch | None = None,
 ) -> bool:
     engine = factory()
     stop = _StopSignals(asyncio.get_running_loop(), signals)
@@ -158,6 +165,8 @@ async def _drive(
             helpers.append(asyncio.create_task(_ticker(tick, stats)))
         if poll is not None:
             helpers.append(asyncio.create_task(_poller(*poll)))
+        if abort:
+            helpers.append(asyncio.create_task(_abort_on_failure(abort, stats, load)))
         with contextlib.suppress(asyncio.CancelledError):
             await load
     finally:
@@ -237,6 +246,25 @@ async def _ticker(tick: Tick, stats: ScenarioStats) -> None:
     while True:
         await asyncio.sleep(PROGRESS_INTERVAL)
         tick(stats)
+
+
+ABORT_CHECK_DELAY = 0.05
+"""Seconds after a whole second of the load before its windows are judged: responses
+completing right at the boundary are counted in by then."""
+
+
+async def _abort_on_failure(
+    abort: AbortWatch, stats: ScenarioStats, load: asyncio.Task[None]
+) -> None:
+    """Once a second, judge the `abort: true` thresholds; cancel the load when one fails."""
+    second = 1
+    while True:
+        await sleep_until(stats.origin + second + ABORT_CHECK_DELAY)
+        now = time.perf_counter()
+        if abort.check(stats, now) is not None:
+            load.cancel()
+            return
+        second = int(now - stats.origin) + 1
 
 
 async def _poller(every: float, work: Callable[[], None]) -> None:

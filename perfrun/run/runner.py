@@ -21,6 +21,7 @@ from perfrun.demo.process import DemoTarget
 from perfrun.engine.factory import EngineRecipe, choose_engine
 from perfrun.errors import PerfrunError
 from perfrun.metrics.stats import LiveFigures, ScenarioStats
+from perfrun.run.abort import AbortWatch
 from perfrun.run.drive import drive, expected_load, unreachable
 from perfrun.run.monitor import Monitor, find_process, open_target
 from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome, Snapshot, TargetRun
@@ -62,6 +63,7 @@ def run_scenario(
     engine = "-"
     monitor_result = None
     launched: LaunchedTarget | None = None
+    abort: AbortWatch | None = None
 
     def outcome(status: ScenarioStatus, message: str) -> ScenarioOutcome:
         result = ScenarioOutcome(
@@ -96,11 +98,13 @@ def run_scenario(
                 scenario.monitor.interval,
                 threaded=options.workers > 1,
             )
+            if options.workers == 1:  # a worker sees its share only: judged after the run
+                abort = AbortWatch(scenario.thresholds, scenario.load.warmup, monitor.latest)
             progress.scenario_started(scenario, index, count, base_url)
             monitor.start()
             try:
                 interrupted = _run_load(
-                    scenario, engine, base_url, stats, monitor, progress, options
+                    scenario, engine, base_url, stats, monitor, progress, options, abort
                 )
             finally:
                 monitor_result = monitor.stop()
@@ -108,14 +112,25 @@ def run_scenario(
         return outcome(ScenarioStatus.FAILED, str(exc))
     except KeyboardInterrupt:
         return outcome(ScenarioStatus.INTERRUPTED, INTERRUPTED_MESSAGE)
+    return outcome(*_ended(stats, base_url, interrupted, launched, abort))
+
+
+def _ended(
+    stats: ScenarioStats, base_url: str, interrupted: bool, launched: LaunchedTarget | None,
+    abort: AbortWatch | None,
+) -> tuple[ScenarioStatus, str]:  # fmt: skip
+    """How a scenario whose load ran ended: its launched target exited, a threshold
+    aborted it, or as its figures say (`_status`)."""
     exited = launched.exit if launched is not None else None
     if exited is not None and not interrupted:
-        return outcome(
+        return (
             ScenarioStatus.TARGET_EXITED,
             f"target exited with code {exited.code} "
             f"{exited.at - stats.origin:.1f} s into the load; the figures are kept",
         )
-    return outcome(*_status(stats, base_url, interrupted))
+    if abort is not None and abort.aborted is not None and not interrupted:
+        return ScenarioStatus.ABORTED, abort.aborted.message
+    return _status(stats, base_url, interrupted)
 
 
 def _target_run(launched: LaunchedTarget | None, stats: ScenarioStats) -> TargetRun | None:
@@ -140,6 +155,7 @@ def _run_load(
     monitor: Monitor,
     progress: Progress,
     options: RunOptions,
+    abort: AbortWatch | None = None,
 ) -> bool:
     """The load, in this process or in worker processes; True when interrupted."""
     expected, duration = expected_load(scenario.load)
@@ -183,7 +199,7 @@ def _run_load(
     recipe = EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure)
     return drive(
         scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll),
-        cycle_end=monitor.mark_cycle,
+        cycle_end=monitor.mark_cycle, abort=abort,
     )  # fmt: skip
 
 

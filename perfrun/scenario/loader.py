@@ -17,6 +17,7 @@ from typing import Any
 from perfrun.errors import ScenarioError
 from perfrun.scenario._load import parse_load
 from perfrun.scenario._target import parse_target
+from perfrun.scenario._thresholds import parse_thresholds
 from perfrun.scenario._yaml import (
     LineDict,
     LineList,
@@ -36,7 +37,7 @@ from perfrun.scenario._yaml import (
 )
 from perfrun.scenario.captures import Capture, CaptureError, Source, compile_capture
 from perfrun.scenario.data import Data, DataError, Order, load_data
-from perfrun.scenario.metrics import BY_THRESHOLD, COMPARED, PERCENT_METRICS
+from perfrun.scenario.metrics import COMPARED
 from perfrun.scenario.model import (
     DEMO_TARGET,
     Checks,
@@ -49,7 +50,6 @@ from perfrun.scenario.model import (
     ScenarioType,
     Severity,
     Templated,
-    Threshold,
     TlsSpec,
 )
 from perfrun.scenario.target import LAUNCHED_BASE_URL, PORT
@@ -466,20 +466,6 @@ def _requests(value: Any, loc: Loc, auth: Template | None) -> tuple[RequestSpec,
     return tuple(specs)
 
 
-def _thresholds(value: Any, loc: Loc) -> tuple[Threshold, ...]:
-    if value is None:
-        return ()
-    fields = mapping(value, loc, tuple(BY_THRESHOLD))
-    thresholds: list[Threshold] = []
-    for key, raw in fields.items():  # in the order written, for the report
-        key_loc = loc.at(fields, key)
-        limit = number(raw, key_loc, positive=False)
-        if BY_THRESHOLD[key].name in PERCENT_METRICS and limit > 100:
-            raise key_loc.error(f"is a percentage: must be between 0 and 100, got {shown(raw)}")
-        thresholds.append(Threshold.from_key(key, limit))
-    return tuple(thresholds)
-
-
 def _monitor(value: Any, loc: Loc) -> MonitorSpec:
     if value is None:
         return MonitorSpec()
@@ -538,9 +524,10 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
             f"order unique gives each user its own row: {len(data.rows)} rows for "
             f"{load.users} users"
         )
+    kind = choice(fields["type"], ScenarioType, loc.at(fields, "type"))
     return Scenario(
         name=name,
-        type=choice(fields["type"], ScenarioType, loc.at(fields, "type")),
+        type=kind,
         severity=choice(fields["severity"], Severity, loc.at(fields, "severity")),
         base_url=_base_url(
             optional(fields, "base_url", DEMO_TARGET if target is None else LAUNCHED_BASE_URL),
@@ -549,7 +536,12 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         engine=engine,
         requests=requests,
         load=load,
-        thresholds=_thresholds(optional(fields, "thresholds"), loc.at(fields, "thresholds")),
+        thresholds=parse_thresholds(
+            optional(fields, "thresholds"),
+            loc.at(fields, "thresholds"),
+            kind,
+            [r.name for r in requests],
+        ),
         monitor=_monitor(optional(fields, "monitor"), loc.at(fields, "monitor")),
         regression=_regression(optional(fields, "regression"), loc.at(fields, "regression")),
         description=string(description, loc.at(fields, "description"), allow_empty=True),

@@ -43,6 +43,12 @@ class Metric:
             raise ValueError(f"{self.name}: a percentile is between 0 and 100 (exclusive)")
 
     @property
+    def peak(self) -> bool:
+        """A maximum over the run (the slowest request, peak RSS): once beyond a limit,
+        beyond it for good, so it can stop a run without waiting for a window."""
+        return self.higher_is_worse and self.path[-1] == "max"
+
+    @property
     def bound(self) -> Bound:
         """Which side of a limit passes: the better one."""
         return Bound.MAX if self.higher_is_worse else Bound.MIN

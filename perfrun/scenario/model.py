@@ -56,6 +56,9 @@ class ScenarioStatus(enum.StrEnum):
     TARGET_EXITED = "target_exited"
     """The launched target (`target:`) exited during the scenario: the figures until the
     end of the load are kept, and the scenario fails (a finding, not a run error)."""
+    ABORTED = "aborted"
+    """A threshold with `abort: true` failed while the load ran: stopped early, judged
+    (a failure, not an error) on the figures measured until then."""
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,8 @@ class LoadSpec:
 
 @dataclass(frozen=True)
 class Threshold:
-    """A limit on one measured metric, e.g. `max_p95_response_ms: 500`.
+    """A limit on one measured metric, e.g. `max_p95_response_ms: 500`, or in full
+    `{limit: 500, warn: 300, over: 10s, abort: true}`.
 
     `key` is the YAML key as the user wrote it; `metric` the measurement it reads (a
     name in `perfrun.scenario.metrics.METRICS`); `bound` says which side passes.
@@ -206,12 +210,52 @@ class Threshold:
     metric: str
     bound: Bound
     limit: float
+    warn: float | None = None
+    """Crossing it but not `limit` is a warning, not a failure."""
+    over: float | None = None
+    """Seconds: judge every sliding window this long, not only the whole run."""
+    abort: bool = False
+    """Stop the scenario as soon as the threshold fails (a window of `over` seconds)."""
+    request: str | None = None
+    """Judge one request's (endpoint's or flow step's) figures, not the scenario's."""
+    default: bool = False
+    """The scenario type's default, not written by the user."""
 
     @classmethod
-    def from_key(cls, key: str, limit: float) -> Threshold:
+    def from_key(cls, key: str, limit: float, **options: Any) -> Threshold:
         """The threshold a `thresholds:` key names; KeyError for an unknown key."""
         metric = BY_THRESHOLD[key]
-        return cls(key=key, metric=metric.name, bound=metric.bound, limit=float(limit))
+        return cls(key=key, metric=metric.name, bound=metric.bound, limit=float(limit), **options)
+
+    @property
+    def label(self) -> str:
+        """How reports name it: the key, under `per_request.NAME.` for one request."""
+        return self.key if self.request is None else f"per_request.{self.request}.{self.key}"
+
+    def beyond(self, value: float, level: float) -> bool:
+        """`value` is on the failing side of `level` (equal passes)."""
+        return value > level if self.bound is Bound.MAX else value < level
+
+
+DEFAULT_THRESHOLDS: Mapping[ScenarioType, tuple[tuple[str, float], ...]] = {
+    kind: (("max_avg_response_ms", avg), ("min_rps", rps), ("min_success_rate", success))
+    for kind, avg, rps, success in (
+        (ScenarioType.LOAD, 1000, 10, 95),
+        (ScenarioType.STRESS, 2000, 5, 90),
+        (ScenarioType.SPIKE, 3000, 2, 80),
+        (ScenarioType.VOLUME, 2000, 5, 90),
+        (ScenarioType.ENDURANCE, 1500, 8, 95),
+        (ScenarioType.MEMORY, 1000, 10, 95),
+        (ScenarioType.CPU, 1000, 10, 95),
+    )
+}
+"""What a scenario without `thresholds:` is judged on, by its type: no silent pass."""
+
+
+def default_thresholds(kind: ScenarioType) -> tuple[Threshold, ...]:
+    return tuple(
+        Threshold.from_key(key, limit, default=True) for key, limit in DEFAULT_THRESHOLDS[kind]
+    )
 
 
 @dataclass(frozen=True)

@@ -292,7 +292,8 @@ def test_scenarios_dir_can_come_from_perfrun_scenarios_dir(
 def test_progress_on_a_non_terminal_is_plain_lines_naming_the_scenario(
     run_perfrun: RunPerfrun, plain_target: TargetProcess
 ) -> None:
-    run = run_perfrun({"plain_progress": scenario(plain_target.url, users=5)})
+    judged = scenario(plain_target.url, users=5, thresholds={"min_success_rate": 100})
+    run = run_perfrun({"plain_progress": judged})
 
     assert run.exit_code == 0, run.output
     output = flat(run.output)
@@ -305,7 +306,8 @@ def test_progress_on_a_non_terminal_is_plain_lines_naming_the_scenario(
 def test_quiet_prints_the_summary_but_no_progress(
     run_perfrun: RunPerfrun, plain_target: TargetProcess
 ) -> None:
-    run = run_perfrun({"quiet_one": scenario(plain_target.url, users=5)}, "--quiet")
+    judged = scenario(plain_target.url, users=5, thresholds={"min_success_rate": 100})
+    run = run_perfrun({"quiet_one": judged}, "--quiet")
 
     assert run.exit_code == 0, run.output
     output = flat(run.output)

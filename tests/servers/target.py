@@ -2,7 +2,7 @@
 
     python tests/servers/target.py [--delay-ms D] [--fail-every N] [--alloc-mb M]
         [--burn-cpu] [--stall-ms S --stall-every-ms P [--stall-from-first-request]]
-        [--close-after N] [--arrival-stats] [--port 0]
+        [--close-after N] [--arrival-stats] [--slow-after S --slow-ms D] [--port 0]
 
 Prints `LISTENING http://127.0.0.1:PORT` once bound, serves until SIGTERM / SIGINT.
 Every path and method answers `{"ok":true}` with 200, or 500 where `--fail-every` says;
@@ -49,6 +49,8 @@ class Options:
     stall_from_first_request: bool
     close_after: int
     arrival_stats: bool
+    slow_after: float
+    slow_ms: float
     host: str
     port: int
     cert: str | None
@@ -88,6 +90,14 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help="on exit, write `REQUESTS N` (requests read, answered or not) and `GAP_SPREAD S` "
         "(interquartile range / median of the gaps between arrivals) to stderr",
     )
+    parser.add_argument(
+        "--slow-after",
+        type=float,
+        default=0.0,
+        help="S seconds after the first request, add --slow-ms to every response: a target "
+        "that degrades during a run",
+    )
+    parser.add_argument("--slow-ms", type=float, default=0.0, help="the extra delay D ms")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--cert", help="serve HTTPS with this certificate (PEM) ...")
@@ -95,7 +105,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     if (args.stall_ms > 0) != (args.stall_every_ms > 0) or args.stall_ms > args.stall_every_ms:
         parser.error("--stall-ms and --stall-every-ms go together, with S <= P")
-    for name in ("delay_ms", "fail_every", "alloc_mb", "close_after"):
+    if (args.slow_after > 0) != (args.slow_ms > 0):
+        parser.error("--slow-after and --slow-ms go together")
+    for name in ("delay_ms", "fail_every", "alloc_mb", "close_after", "slow_after", "slow_ms"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0")
     return Options(**vars(args))
@@ -121,6 +133,8 @@ class Target:
         self.ballast = ballast  # held for the life of the process: RSS stays >= --alloc-mb
         self.started: float | None = None if options.stall_from_first_request else loop.time()
         self.counted_requests = 0
+        self.first_request: float | None = None
+        """loop.time() of the first request: --slow-after counts from it."""
         self.arrivals: list[float] = []
         """loop.time() of every request read (--arrival-stats), answered or not."""
 
@@ -133,13 +147,18 @@ class Target:
 
     def _wait_seconds(self) -> float:
         options = self.options
+        now = self.loop.time()
+        if self.first_request is None:
+            self.first_request = now
         wait = 0.0
+        if options.slow_ms and now - self.first_request >= options.slow_after:
+            wait += options.slow_ms / 1000.0
         if options.stall_every_ms:
             if self.started is None:
                 self.started = self.loop.time()
             phase_ms = (self.loop.time() - self.started) * 1000.0 % options.stall_every_ms
             if phase_ms < options.stall_ms:
-                wait = (options.stall_ms - phase_ms) / 1000.0
+                wait += (options.stall_ms - phase_ms) / 1000.0
         return wait + options.delay_ms / 1000.0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

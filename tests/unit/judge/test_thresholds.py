@@ -76,3 +76,51 @@ def test_evaluate_keeps_order_and_reads_each_metric() -> None:
         ("min_rps", PASS),
         ("max_p95_response_ms", FAIL),
     ]
+
+
+WARN = VerdictStatus.WARN
+
+
+@pytest.mark.parametrize(
+    ("key", "limit", "warn", "actual", "status"),
+    [
+        ("max_avg_response_ms", 5000, 1000, 999, PASS),
+        ("max_avg_response_ms", 5000, 1000, 1000, PASS),
+        ("max_avg_response_ms", 5000, 1000, 1000.1, WARN),
+        ("max_avg_response_ms", 5000, 1000, 5000, WARN),
+        ("max_avg_response_ms", 5000, 1000, 5000.1, FAIL),
+        ("min_rps", 10, 50, 60, PASS),
+        ("min_rps", 10, 50, 49, WARN),
+        ("min_rps", 10, 50, 9, FAIL),
+        ("min_success_rate", 90, 99, None, NOT_MEASURED),
+    ],
+)
+def test_a_warn_level_between_pass_and_limit_warns(
+    key: str, limit: float, warn: float, actual: float | None, status: VerdictStatus
+) -> None:
+    verdict = judge(threshold_from_key(key, limit, warn=warn), actual)
+    assert verdict.status == status
+    assert verdict.warn == warn
+    assert verdict.passed is (status in (PASS, WARN))
+    assert verdict.warned is (status == WARN)
+
+
+def test_per_request_thresholds_read_their_requests_figures() -> None:
+    thresholds = (
+        threshold_from_key("max_p95_response_ms", 300, request="login"),
+        threshold_from_key("max_p95_response_ms", 300, request="items"),
+        threshold_from_key("max_p95_response_ms", 300),
+    )
+    overall = {"latency_p95_ms": 250.0}
+    requests = {"login": {"latency_p95_ms": 400.0}, "items": {"latency_p95_ms": 100.0}}
+    verdicts = evaluate(thresholds, overall, requests=requests)
+    assert [(v.key, v.actual, v.status) for v in verdicts] == [
+        ("per_request.login.max_p95_response_ms", 400.0, FAIL),
+        ("per_request.items.max_p95_response_ms", 100.0, PASS),
+        ("max_p95_response_ms", 250.0, PASS),
+    ]
+
+
+def test_per_request_threshold_of_a_request_never_sent_is_not_measured() -> None:
+    (verdict,) = evaluate((threshold_from_key("min_rps", 1, request="login"),), {}, requests={})
+    assert verdict.status == NOT_MEASURED

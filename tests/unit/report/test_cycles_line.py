@@ -9,6 +9,7 @@ import pytest
 from perfrun.report.markdown import render_markdown
 from perfrun.report.model import RunReport, ScenarioReport, Trend
 from perfrun.report.text import cycles_line, details, short_threshold
+from perfrun.scenario.model import Threshold
 from tests.support.factories import START, resources, scenario_report
 
 
@@ -71,4 +72,4 @@ def test_cycles_line_lists_each_reading_and_the_trend(
     ],
 )
 def test_leak_thresholds_read_short_in_listings(key: str, limit: float, short: str) -> None:
-    assert short_threshold(key, limit) == short
+    assert short_threshold(Threshold.from_key(key, limit)) == short

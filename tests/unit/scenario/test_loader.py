@@ -18,6 +18,7 @@ from perfrun.scenario.model import (
     Severity,
     Stage,
     Threshold,
+    default_thresholds,
 )
 
 # The smallest valid file; error cases edit one line of it. `# <-` marks the line
@@ -521,6 +522,7 @@ def test_full_file_round_trips_to_exact_dataclasses(tmp_path: Path) -> None:
             base_url="demo",
             requests=(RequestSpec(name="burn", path="/cpu"),),
             load=LoadSpec(users=1, requests_per_user=100),
+            thresholds=default_thresholds(ScenarioType.CPU),
             source=f"{path}:37",
         ),
     ]
@@ -538,7 +540,7 @@ def test_omitted_fields_get_documented_defaults(tmp_path: Path) -> None:
     assert scenario.load == LoadSpec(
         users=2, requests_per_user=3, ramp_up=0.0, think_time=0.0, timeout=10.0
     )
-    assert scenario.thresholds == ()
+    assert scenario.thresholds == default_thresholds(ScenarioType.LOAD)
     assert scenario.monitor == MonitorSpec(pid=None, process=None, interval=1.0)
 
 
