@@ -1,32 +1,32 @@
 """Leak verdicts against real processes that leak at a known rate (tests/servers/leaky.py),
-monitored by pid."""
+launched by perfrun as the scenario's `target:` (the monitored process), and never left
+running."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.servers.launch import TargetProcess, start_target
 from tests.support.perfrun_cli import RunPerfrun, only_scenario, scenario
+from tests.support.processes import gone, launched_target
 
 LEAKY = Path(__file__).parents[1] / "servers" / "leaky.py"
 
 
-@pytest.fixture()
-def leaky() -> Iterator[Any]:
-    started: list[TargetProcess] = []
+def launched(*args: str, **fields: Any) -> dict[str, Any]:
+    """A scenario (`fields` as for `scenario`) whose target perfrun launches: leaky.py
+    with `args`, monitored as the launched target."""
+    s = scenario("http://127.0.0.1:9", **fields)
+    del s["base_url"]
+    s["target"] = launched_target(LEAKY, *args)
+    return s
 
-    def start(*args: str) -> TargetProcess:
-        process = start_target(*args, script=LEAKY)
-        started.append(process)
-        return process
 
-    yield start
-    for process in started:
-        process.stop()
+def stopped(report: dict[str, Any] | None) -> bool:
+    """The scenario's launched target is gone after the run."""
+    return gone(only_scenario(report)["target"]["pid"])
 
 
 def verdicts(report: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -34,24 +34,25 @@ def verdicts(report: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
 
 
 def test_memory_growth_is_measured_within_10_percent_of_the_leak_rate(
-    leaky: Any, run_perfrun: RunPerfrun
+    run_perfrun: RunPerfrun,
 ) -> None:
     rate_mb_per_s = 4.0
-    server = leaky("--grow-mb-per-s", str(rate_mb_per_s))
     result = run_perfrun(
         {
-            "grows": scenario(
-                server.url,
+            "grows": launched(
+                "--grow-mb-per-s",
+                str(rate_mb_per_s),
                 users=2,
                 duration="12s",
                 warmup="1s",
                 think_time="50ms",
-                monitor={"pid": server.pid, "interval": "250ms"},
+                monitor={"interval": "250ms"},
                 thresholds={"max_memory_growth_mb_per_hour": 1000},
             )
         }
     )
     assert result.exit_code == 1, result.output
+    assert stopped(result.report)
     growth = only_scenario(result.report)["resources"]["target"]["memory_growth_mb_per_hour"]
     expected = rate_mb_per_s * 3600
     assert growth["slope"] == pytest.approx(expected, rel=0.10)
@@ -62,19 +63,15 @@ def test_memory_growth_is_measured_within_10_percent_of_the_leak_rate(
     assert "95 % CI" in verdict["note"]
 
 
-def test_a_flat_target_passes_the_growth_and_handle_thresholds(
-    leaky: Any, run_perfrun: RunPerfrun
-) -> None:
-    server = leaky()
+def test_a_flat_target_passes_the_growth_and_handle_thresholds(run_perfrun: RunPerfrun) -> None:
     result = run_perfrun(
         {
-            "flat": scenario(
-                server.url,
+            "flat": launched(
                 users=2,
                 duration="12s",
                 warmup="1s",
                 think_time="50ms",
-                monitor={"pid": server.pid, "interval": "250ms"},
+                monitor={"interval": "250ms"},
                 thresholds={
                     "max_memory_growth_mb_per_hour": 200,
                     "max_open_files_growth": 0,
@@ -86,47 +83,45 @@ def test_a_flat_target_passes_the_growth_and_handle_thresholds(
         }
     )
     assert result.exit_code == 0, result.output
+    assert stopped(result.report)
     assert {v["status"] for v in verdicts(result.report).values()} == {"pass"}
 
 
 def test_a_target_leaking_a_file_per_request_fails_open_files_growth(
-    leaky: Any, run_perfrun: RunPerfrun
+    run_perfrun: RunPerfrun,
 ) -> None:
-    server = leaky("--leak-fd")
     result = run_perfrun(
         {
-            "fds": scenario(
-                server.url,
+            "fds": launched(
+                "--leak-fd",
                 users=2,
                 requests_per_user=30,
-                monitor={"pid": server.pid},
                 thresholds={"max_open_files_growth": 10},
             )
         }
     )
     assert result.exit_code == 1, result.output
+    assert stopped(result.report)
     verdict = verdicts(result.report)["max_open_files_growth"]
     assert (verdict["status"], verdict["actual"]) == ("fail", 60)
 
 
-def test_leak_cycles_read_rss_after_each_rest_and_judge_its_trend(
-    leaky: Any, run_perfrun: RunPerfrun
-) -> None:
-    server = leaky("--leak-kb-per-request", "64")
+def test_leak_cycles_read_rss_after_each_rest_and_judge_its_trend(run_perfrun: RunPerfrun) -> None:
     result = run_perfrun(
         {
-            "cycles": scenario(
-                server.url,
+            "cycles": launched(
+                "--leak-kb-per-request",
+                "64",
                 users=2,
                 requests_per_user=40,
                 cycles=4,
                 rest="500ms",
-                monitor={"pid": server.pid},
                 thresholds={"max_memory_growth_mb_per_cycle": 1, "min_rps": 1},
             )
         }
     )
     assert result.exit_code == 1, result.output
+    assert stopped(result.report)
     report = only_scenario(result.report)
     target = report["resources"]["target"]
     assert len(target["memory_mb_per_cycle"]) == 4
@@ -140,19 +135,17 @@ def test_leak_cycles_read_rss_after_each_rest_and_judge_its_trend(
     assert verdict["min_rps"]["status"] == "pass"
 
 
-def test_a_flat_target_passes_the_cycle_trend(leaky: Any, run_perfrun: RunPerfrun) -> None:
-    server = leaky()
+def test_a_flat_target_passes_the_cycle_trend(run_perfrun: RunPerfrun) -> None:
     result = run_perfrun(
         {
-            "cycles": scenario(
-                server.url,
+            "cycles": launched(
                 users=2,
                 requests_per_user=40,
                 cycles=4,
                 rest="500ms",
-                monitor={"pid": server.pid},
                 thresholds={"max_memory_growth_mb_per_cycle": 0.5},
             )
         }
     )
     assert result.exit_code == 0, result.output
+    assert stopped(result.report)

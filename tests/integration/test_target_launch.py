@@ -11,14 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from tests.support.perfrun_cli import RunPerfrun, only_scenario, write_scenarios
+from tests.support.processes import GONE_WITHIN, gone
 
 SERVER = str(Path(__file__).parents[1] / "servers" / "launched.py")
-GONE_WITHIN = 10.0
-"""Seconds a stopped or orphaned process may take to disappear on a busy machine."""
 
 
 def launched(
@@ -43,19 +41,6 @@ def launched(
         "requests": [{"name": "get", "path": "/"}],
         "load": load,
     }
-
-
-def gone(pid: int, within: float = GONE_WITHIN) -> bool:
-    """Whether `pid` has ended (a zombie nobody reaped yet counts as ended)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize(

@@ -8,32 +8,34 @@ from pathlib import Path
 
 from tests.servers.launch import TargetProcess
 from tests.support.perfrun_cli import RunPerfrun, StartTarget, only_scenario, scenario_with_load
+from tests.support.processes import gone, launched_target
 
+TARGET = Path(__file__).parents[1] / "servers" / "target.py"
 SLOW_AFTER = 5.0
 WINDOW = 3
 
 
 def test_a_target_that_turns_slow_is_aborted_within_a_window_of_the_slowdown(
-    run_perfrun: RunPerfrun, target: StartTarget
+    run_perfrun: RunPerfrun,
 ) -> None:
     """The issue's done-when: slow after 5 s, a 3 s window threshold stops the load within
     ~window + 2 s of the slowdown, the figures so far are kept, and the report says which
     threshold stopped it, when, and on which window."""
-    slow = target("--slow-after", str(SLOW_AFTER), "--slow-ms", "400")
     threshold = {"limit": 200, "over": f"{WINDOW}s", "abort": True}
     load = {"rate": 20, "duration": "30s", "max_in_flight": 50}
-    started = time.monotonic()
-    run = run_perfrun(
-        {
-            "degrading": scenario_with_load(
-                slow.url, load, thresholds={"max_p95_response_ms": threshold}
-            )
-        }
+    degrading = scenario_with_load(
+        "http://127.0.0.1:9", load, thresholds={"max_p95_response_ms": threshold}
     )
+    del degrading["base_url"]  # perfrun launches the target: the URL is its port's
+    args = ("--slow-after", str(SLOW_AFTER), "--slow-ms", "400")
+    degrading["target"] = launched_target(TARGET, *args)
+    started = time.monotonic()
+    run = run_perfrun({"degrading": degrading})
     took = time.monotonic() - started
 
     assert run.exit_code == 1, run.output
     s = only_scenario(run.report)
+    assert gone(s["target"]["pid"])
     assert s["status"] == "aborted"
     assert not s["passed"]
     match = re.fullmatch(

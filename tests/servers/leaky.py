@@ -2,6 +2,7 @@
 perfrun import.
 
     python tests/servers/leaky.py [--grow-mb-per-s R] [--leak-kb-per-request K] [--leak-fd]
+        [--port P]
 
 Prints `LISTENING http://127.0.0.1:PORT` once bound, serves until SIGTERM / SIGINT; every
 request is answered `{"ok":true}` with 200 on a kept-alive connection.
@@ -76,7 +77,7 @@ async def main(options: argparse.Namespace) -> None:
     if options.grow_mb_per_s:
         ballast: list[bytearray] = []
         threading.Thread(target=grow, args=(options.grow_mb_per_s, ballast), daemon=True).start()
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = socket.create_server(("127.0.0.1", options.port))
     server = await asyncio.start_server(lambda r, w: serve(r, w, options, kept), sock=sock)
     port = sock.getsockname()[1]
     print(f"LISTENING http://127.0.0.1:{port}", flush=True)
@@ -93,4 +94,5 @@ if __name__ == "__main__":
     parser.add_argument("--grow-mb-per-s", type=float, default=0.0)
     parser.add_argument("--leak-kb-per-request", type=int, default=0)
     parser.add_argument("--leak-fd", action="store_true")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
     asyncio.run(main(parser.parse_args()))
