@@ -1,6 +1,10 @@
 """`abort: true`: stop a scenario's load as soon as one of its thresholds fails.
 
-Checked on the load's own event loop once a second (see perfrun.run.drive). A threshold
+Checked on the load's own event loop once a second (see perfrun.run.drive). With
+`--workers`, each worker judges the windows and the latency peak on its own share (every
+n-th user or request: a sample of the whole) and the parent judges the resource peaks;
+the first to fail stops every worker (perfrun.run.workers). The final verdicts are
+judged on the merged figures, as always. A threshold
 with `over` is judged on the seconds completed so far, by the same window judge the report
 uses afterwards (perfrun.metrics.windows), so the window that stopped the run is the one
 the report names; memory is O(window) per threshold. A threshold on a peak (a maximum over
@@ -79,6 +83,24 @@ class AbortWatch:
                 return self._abort(threshold, at, value, None)
         return None
 
+    def check_resources(self, at: float) -> Abort | None:
+        """Judge the resource peaks alone (from the monitor's latest sample) at `at`
+        seconds into the load: what the parent process of `--workers` can judge, its
+        workers judging the rest on their shares."""
+        for threshold in self.peaks:
+            if BY_NAME[threshold.metric].path[0] == "latency_ms":
+                continue
+            value = self._peak(threshold, None)
+            if value is not None and threshold.beyond(value, threshold.limit):
+                return self._abort(threshold, at, value, None)
+        return None
+
+    def worker_aborted(self, abort: Abort) -> None:
+        """A worker's watch stopped its share: the scenario is aborted (the first
+        worker's reason is kept)."""
+        if self.aborted is None:
+            self.aborted = abort
+
     def _abort(
         self, threshold: Threshold, at: float, value: float, window: WindowFigure | None
     ) -> Abort:
@@ -86,13 +108,13 @@ class AbortWatch:
         self.aborted = Abort(threshold.label, at, value, unit, window)
         return self.aborted
 
-    def _peak(self, threshold: Threshold, stats: ScenarioStats) -> float | None:
+    def _peak(self, threshold: Threshold, stats: ScenarioStats | None) -> float | None:
         """The peak so far: the slowest measured request, or the latest sample of a
         resource's series (`("resources", "target", "memory_mb", "max")` reads the
         sample's `target_memory_mb`)."""
         path = BY_NAME[threshold.metric].path
         if path[0] == "latency_ms":
-            return stats.overall.latency.percentile_ms(100.0)
+            return stats.overall.latency.percentile_ms(100.0) if stats is not None else None
         sample = self.latest() if self.latest is not None else None
         if sample is None:
             return None

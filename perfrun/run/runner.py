@@ -98,8 +98,7 @@ def run_scenario(
                 scenario.monitor.interval,
                 threaded=options.workers > 1,
             )
-            if options.workers == 1:  # a worker sees its share only: judged after the run
-                abort = AbortWatch(scenario.thresholds, scenario.load.warmup, monitor.latest)
+            abort = AbortWatch(scenario.thresholds, scenario.load.warmup, monitor.latest)
             progress.scenario_started(scenario, index, count, base_url)
             monitor.start()
             try:
@@ -190,6 +189,7 @@ def _run_load(
         return run_workers(
             scenario, EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure),
             options.workers, stats, monitor.add_generator, on_progress, on_done=monitor.stop,
+            abort=abort if abort else None,
         )  # fmt: skip
 
     def tick(current: ScenarioStats) -> None:

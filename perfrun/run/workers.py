@@ -9,8 +9,13 @@ workers' CPU as the generator's.
 
 Protocol over one pipe per worker: worker → ("ready",); parent → start time;
 worker → ("progress", LiveFigures) every PROGRESS_INTERVAL; worker → ("done",
-stats, interrupted). The parent stops workers with SIGTERM; they ignore SIGINT (a
+stats, interrupted, abort). The parent stops workers with SIGTERM; they ignore SIGINT (a
 terminal's Ctrl-C reaches the whole process group) and let the parent decide.
+
+`abort: true` thresholds: each worker judges the windows and the latency peak on its
+share once a second and stops its share when one fails (its "done" then carries the
+Abort); the parent judges the resource peaks on the monitor's samples. Either way the
+parent then stops every worker, and the scenario reads as aborted, not interrupted.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from perfrun.engine.base import EngineFactory
 from perfrun.engine.share import Share
 from perfrun.errors import TargetError
 from perfrun.metrics.stats import LiveFigures, ScenarioStats
+from perfrun.run.abort import Abort, AbortWatch
 from perfrun.run.drive import drive
 from perfrun.scenario.model import Scenario
 
@@ -54,13 +60,16 @@ def run_workers(
     on_start: Callable[[list[int]], None],
     on_progress: Callable[[list[LiveFigures]], None],
     on_done: Callable[[], object] | None = None,
+    abort: AbortWatch | None = None,
 ) -> bool:
     """Run the scenario in `count` workers, merge their stats into `stats`; True when
     interrupted. `engine` reaches each worker pickled (spawned processes: a recipe such
     as `EngineRecipe`, not a closure), and each builds its own engine from it.
     `on_start` gets the workers' pids once they run; `on_done` is called once every
     worker has reported, while they still live (e.g. the monitor's last sample, which
-    must still see their CPU)."""
+    must still see their CPU). With an `abort` watch, a failing `abort: true` threshold
+    (a worker's, or a resource peak the parent sees) stops every worker, and
+    `abort.aborted` says which."""
     pipes, processes = _spawn(scenario, engine, count)
     interrupted = False
     received: dict[int, tuple[ScenarioStats, bool]] = {}
@@ -72,21 +81,22 @@ def run_workers(
         stats.rebase(start_at)
         for pipe in pipes:
             pipe.send(start_at)
-        _collect(pipes, received, on_progress)
+        stopper = _Stopper(processes, abort, stats)
+        _collect(pipes, received, stopper.progress(on_progress), stopper=stopper)
     except KeyboardInterrupt:
         interrupted = True
-        for worker in processes:
-            if worker.pid is not None and worker.is_alive():
-                os.kill(worker.pid, signal.SIGTERM)
+        _stop(processes)
         _collect(pipes, received, None, timeout=STOP_GRACE)
     finally:
         if on_done is not None:
             on_done()
         _close(pipes, processes)
+    aborted = abort is not None and abort.aborted is not None
     for index in sorted(received):
         worker_stats, worker_interrupted = received[index]
         stats.merge(worker_stats)
-        interrupted = interrupted or worker_interrupted
+        # Stopped because of an abort: the scenario was aborted, not interrupted.
+        interrupted = interrupted or (worker_interrupted and not aborted)
     if len(received) < count and not interrupted:
         missing = count - len(received)
         raise TargetError(
@@ -94,6 +104,49 @@ def run_workers(
             "their share is missing from the figures"
         )
     return interrupted
+
+
+def _stop(processes: list[BaseProcess]) -> None:
+    """Ask every live worker to stop (it sends what it measured, then exits)."""
+    for worker in processes:
+        if worker.pid is not None and worker.is_alive():
+            os.kill(worker.pid, signal.SIGTERM)
+
+
+class _Stopper:
+    """Stops every worker once an `abort: true` threshold fails: one a worker judged on
+    its share (its "done" says so), or a resource peak judged here on each progress."""
+
+    def __init__(
+        self, processes: list[BaseProcess], abort: AbortWatch | None, stats: ScenarioStats
+    ) -> None:
+        self.processes = processes
+        self.abort = abort
+        self.stats = stats
+        self.stopped = False
+
+    def progress(
+        self, on_progress: Callable[[list[LiveFigures]], None]
+    ) -> Callable[[list[LiveFigures]], None]:
+        """`on_progress`, then the resource peaks judged."""
+
+        def both(parts: list[LiveFigures]) -> None:
+            on_progress(parts)
+            if self.abort is not None and not self.stopped:
+                at = time.perf_counter() - self.stats.origin
+                if self.abort.check_resources(at) is not None:
+                    self.stop()
+
+        return both
+
+    def worker_done(self, aborted: Abort | None) -> None:
+        if aborted is not None and self.abort is not None and not self.stopped:
+            self.abort.worker_aborted(aborted)
+            self.stop()
+
+    def stop(self) -> None:
+        self.stopped = True
+        _stop(self.processes)
 
 
 def _spawn(
@@ -150,6 +203,7 @@ def _collect(
     results: dict[int, tuple[ScenarioStats, bool]],
     on_progress: Callable[[list[LiveFigures]], None] | None,
     timeout: float | None = None,
+    stopper: _Stopper | None = None,
 ) -> None:
     """Read progress until every worker sent its stats into `results` (or died, or time
     ran out)."""
@@ -174,6 +228,8 @@ def _collect(
             elif message[0] == "done":
                 results[index] = (message[1], message[2])
                 del open_pipes[index]
+                if stopper is not None:
+                    stopper.worker_done(message[3])
 
 
 def _worker_main(pipe: Connection, job: _Job) -> None:
@@ -191,16 +247,19 @@ def _worker_main(pipe: Connection, job: _Job) -> None:
     def tick(current: ScenarioStats) -> None:
         pipe.send(("progress", current.live()))
 
+    scenario = job.scenario
+    watch = AbortWatch(scenario.thresholds, scenario.load.warmup)  # windows, latency peak
     interrupted = drive(
-        job.scenario,
+        scenario,
         job.engine,
         stats,
         share=job.share,
         start_at=start_at,
         tick=tick,
         signals=(signal.SIGTERM,),
+        abort=watch if watch else None,
     )
-    pipe.send(("done", stats, interrupted))
+    pipe.send(("done", stats, interrupted, watch.aborted))
     # Stay until the parent has taken its last sample of our CPU (it closes the pipe).
     with contextlib.suppress(EOFError, OSError):
         pipe.recv()

@@ -6,6 +6,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.servers.launch import TargetProcess
 from tests.support.perfrun_cli import RunPerfrun, StartTarget, only_scenario, scenario_with_load
 from tests.support.processes import gone, launched_target
@@ -169,11 +171,13 @@ def test_per_request_thresholds_judge_each_step_on_its_own(
     assert second["actual"] > 0
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_peak_threshold_aborts_without_a_window(
-    run_perfrun: RunPerfrun, target: StartTarget
+    run_perfrun: RunPerfrun, target: StartTarget, workers: str
 ) -> None:
     """The issue's `max_memory_mb: {limit: 800, abort: true}`: a target holding 80 MB is
-    stopped by a 40 MB limit at the first check that has a sample, not after 20 s."""
+    stopped by a 40 MB limit at the first check that has a sample, not after 20 s (with
+    --workers, by the parent, which holds the monitor)."""
     heavy = target("--alloc-mb", "80")
     body = scenario_with_load(
         heavy.url,
@@ -181,7 +185,7 @@ def test_a_peak_threshold_aborts_without_a_window(
         thresholds={"max_memory_mb": {"limit": 40, "abort": True}},
         monitor={"pid": heavy.pid, "interval": "200ms"},
     )
-    run = run_perfrun({"heavy": body})
+    run = run_perfrun({"heavy": body}, "--workers", workers)
 
     assert run.exit_code == 1, run.output
     s = only_scenario(run.report)
@@ -191,3 +195,34 @@ def test_a_peak_threshold_aborts_without_a_window(
     assert float(match[1]) <= 3 and float(match[2]) >= 80
     (verdict,) = s["thresholds"]
     assert verdict["status"] == "fail"
+
+
+def test_workers_abort_too_each_judging_its_share(run_perfrun: RunPerfrun) -> None:
+    """With --workers 2, each worker judges the window on its share (every other
+    request): the first to fail stops both, the merged figures are kept and judged, and
+    the scenario reads aborted, not interrupted."""
+    threshold = {"limit": 200, "over": f"{WINDOW}s", "abort": True}
+    load = {"rate": 20, "duration": "30s", "max_in_flight": 50}
+    degrading = scenario_with_load(
+        "http://127.0.0.1:9", load, thresholds={"max_p95_response_ms": threshold}
+    )
+    del degrading["base_url"]
+    degrading["target"] = launched_target(
+        TARGET, "--slow-after", str(SLOW_AFTER), "--slow-ms", "400"
+    )
+    started = time.monotonic()
+    run = run_perfrun({"degrading": degrading}, "--workers", "2")
+    took = time.monotonic() - started
+
+    assert run.exit_code == 1, run.output
+    s = only_scenario(run.report)
+    assert s["status"] == "aborted", s["message"]
+    match = re.match(r"aborted at ([\d.]+)s by max_p95_response_ms", s["message"])
+    assert match, s["message"]
+    at = float(match[1])
+    assert SLOW_AFTER < at <= SLOW_AFTER + WINDOW + 2
+    assert took < 25  # well before the 30 s schedule ends
+    assert s["requests"]["total"] >= 20 * SLOW_AFTER * 0.8  # both shares' figures
+    (verdict,) = s["thresholds"]
+    assert verdict["status"] == "fail"
+    assert gone(s["target"]["pid"])
