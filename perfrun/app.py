@@ -28,7 +28,7 @@ from perfrun.run.runner import run_scenarios
 from perfrun.scenario.loader import load_scenarios
 from perfrun.scenario.model import DEMO_TARGET, EngineChoice, Scenario, ScenarioStatus, Severity
 from perfrun.scenario.select import select_scenarios
-from perfrun.scenario.target import LAUNCHED_BASE_URL, PORT, with_command
+from perfrun.scenario.target import LAUNCHED_BASE_URL, PORT, ReadyKind, with_command
 
 HISTORY_BASELINE = "history"
 """`--baseline history`: the median of the last comparable runs in --history."""
@@ -89,6 +89,7 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     if config.target_command is not None:
         scenarios = with_target_command(scenarios, config.target_command, config.options)
     check_engines(scenarios, config.options.engine)
+    check_launches(scenarios, config.options)
     rules = Rules(
         fail_on=config.fail_on,
         fail_on_saturation=config.fail_on_saturation,
@@ -139,6 +140,45 @@ def with_target_command(
         target = with_command(scenario.target, command)
         result.append(replace(scenario, target=target, base_url=base_url))
     return result
+
+
+def check_launches(scenarios: list[Scenario], options: RunOptions) -> None:
+    """UsageError (before any load) when a scenario's URL cannot be known: `{port}` in
+    it with no target launched to fill it in, or a launched target whose command has no
+    `{port}` while the URL is the default one on it; with --workers, leak cycles (whose
+    resident memory the workers cannot read after each rest)."""
+    for scenario in scenarios:
+        where = options.base_url or scenario.base_url
+        named = f"scenario '{scenario.name}' ({scenario.source})"
+        if scenario.target is None and PORT in where:
+            raise UsageError(
+                f"{named} loads {where}, but launches no target to fill in {{port}}: add "
+                "target: (or --target-cmd), or give the URL"
+            )
+        if (
+            scenario.target is not None
+            and PORT in where
+            and not any(PORT in part for part in scenario.target.command)
+        ):
+            raise UsageError(
+                f"{named}: its target's command has no {{port}}, so {where} names no port "
+                "it listens on: put {port} in the command, or give base_url"
+            )
+        target = scenario.target
+        if (
+            target is not None
+            and target.ready.kind is ReadyKind.HTTP
+            and where.startswith("https:")
+        ):
+            raise UsageError(
+                f"{named}: ready: {{http: ...}} asks in plain HTTP, and {where} speaks "
+                "HTTPS: use ready: {tcp: true} or {log: TEXT}"
+            )
+        if options.workers > 1 and scenario.load.cycles > 1:
+            raise UsageError(
+                f"{named}: leak cycles read the target's memory after each rest, which "
+                "--workers cannot do yet: run it without --workers"
+            )
 
 
 def check_engines(scenarios: list[Scenario], engine: EngineChoice | None) -> None:

@@ -73,12 +73,14 @@ def stop_group(
     (or at once once the child itself ended: what it started must not stay behind).
     Safe to call twice and after the child exited."""
     pgid = process.pid  # the child leads its group (start_new_session)
-    if process.poll() is None:
-        _killpg(pgid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(grace)
-    _killpg(pgid, signal.SIGKILL)
-    process.wait()
+    try:
+        if process.poll() is None:
+            _killpg(pgid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(grace)
+    finally:  # also when a second Ctrl-C ends the grace early
+        _killpg(pgid, signal.SIGKILL)
+        process.wait()
 
 
 def _killpg(pgid: int, sig: int) -> None:

@@ -246,9 +246,9 @@ def judged_windows(thresholds: Sequence[Threshold], stats: ScenarioStats) -> dic
     watches = {}
     for t in windowed:
         watch = WindowWatch(t, start)
-        watch.advance(stats.timeline, int(end))
+        watch.advance(stats.timeline, int(end), stats.rests)
         if not watch.judged:  # shorter than a window: all of it, its last part-second too
-            watch.advance(stats.timeline, math.ceil(end))
+            watch.advance(stats.timeline, math.ceil(end), stats.rests)
         watch.finish()
         watches[t.label] = watch
     return watches

@@ -196,15 +196,19 @@ class ScenarioStats:
         start) changes nothing but its endpoint's figures."""
         self.schedule_end: float | None = None
         self.paused = 0.0
+        self.rests: list[tuple[float, float]] = []
+        """The rests between leak cycles, in seconds since the origin: [from, to)."""
         """Seconds of rests between leak cycles, inside the measured span (see `window`)."""
         """Open model, run to completion: when the schedule ended. The window lasts at
         least until then, so n requests at rate r read n / r seconds, not one gap less."""
         self.error_samples: dict[str, str] = {}
         """The first detail message seen for each error kind, to show the user."""
 
-    def pause(self, seconds: float) -> None:
-        """A rest between leak cycles: left out of the measured window."""
-        self.paused += seconds
+    def pause(self, began: float, ended: float) -> None:
+        """A rest between leak cycles, from `began` to `ended` (perf_counter times):
+        left out of the measured window and of sliding windows (`rests`)."""
+        self.paused += ended - began
+        self.rests.append((began - self.origin, ended - self.origin))
 
     def rebase(self, origin: float) -> None:
         """Move the origin to when the load really starts; only before any record()."""
@@ -377,6 +381,7 @@ class ScenarioStats:
         schedule_ends = [t for t in (self.schedule_end, other.schedule_end) if t is not None]
         self.schedule_end = max(schedule_ends) if schedule_ends else None
         self.paused = max(self.paused, other.paused)  # workers rest together
+        self.rests = self.rests or list(other.rests)
         for kind, detail in other.error_samples.items():
             self.error_samples.setdefault(kind, detail)
 

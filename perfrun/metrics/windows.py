@@ -13,7 +13,7 @@ for `abort: true` (`perfrun.run.drive`).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from perfrun.metrics.histogram import LatencyHistogram, sparse_percentiles_ms
@@ -36,10 +36,13 @@ class WindowFigure:
 class SlidingWindow:
     """The last `length` whole seconds of a run, summed."""
 
-    def __init__(self, length: int, start: int = 0) -> None:
+    def __init__(self, length: int, start: int = 0, shares: int = 1) -> None:
         if length < 1:
             raise ValueError("a window lasts at least one second")
         self.length = length
+        self.shares = shares
+        """The window sees one of this many equal shares of the load (a worker's): its
+        request rate is scaled up to the whole's; shares of requests need no scaling."""
         self._seconds: deque[tuple[int, int, dict[int, int]]] = deque()
         self._requests = 0
         self._errors = 0
@@ -54,6 +57,11 @@ class SlidingWindow:
         self._add(entry, 1)
         if len(self._seconds) > self.length:
             self._add(self._seconds.popleft(), -1)
+        self.end += 1
+
+    def skip(self) -> None:
+        """The next second is none of the load's (a rest): the window moves past it
+        without taking it in."""
         self.end += 1
 
     def __len__(self) -> int:
@@ -85,7 +93,9 @@ class SlidingWindow:
                 return sparse_percentiles_ms(self._counts, (_PERCENTILES[key],))[0]
             return LatencyHistogram.from_counts(self._counts).summary_ms()[key]
         if key == "rps":
-            return self._requests / len(self._seconds) if self._seconds else None
+            if not self._seconds:
+                return None
+            return self.shares * self._requests / len(self._seconds)
         if not self._requests:
             return None
         failed = 100.0 * self._errors / self._requests
@@ -99,16 +109,24 @@ class SlidingWindow:
         return WindowFigure(self.end - len(self._seconds), self.end, self.figure(path))
 
 
-def feed(window: SlidingWindow, timeline: Timeline, until: int) -> Iterator[None]:
+def feed(
+    window: SlidingWindow, timeline: Timeline, until: int,
+    rests: Sequence[tuple[float, float]] = (),
+) -> Iterator[None]:  # fmt: skip
     """Push the timeline's seconds from `window.end` up to (not including) `until`, one
     at a time, yielding after each: the caller reads the window at every step. A
-    timeline whose points span more than a second (a run beyond
-    perfrun.metrics.timeline.MAX_POINTS seconds) has no per-second figures: nothing is
-    pushed."""
+    second mostly inside one of `rests` (between leak cycles: no load was sent) is
+    skipped, not pushed as an empty one. A timeline whose points span more than a
+    second (a run beyond perfrun.metrics.timeline.MAX_POINTS seconds) has no per-second
+    figures: nothing is pushed."""
     if timeline.span != 1:
         return
     points: Mapping[int, Point] = timeline.seconds()
     while window.end < until:
+        middle = window.end + 0.5
+        if any(began <= middle < ended for began, ended in rests):
+            window.skip()
+            continue
         point = points.get(window.end)
         if point is None:
             window.push(0, 0, {})
@@ -122,20 +140,23 @@ class WindowWatch:
     window that fails (and the first that only warns) and the worst one. A run shorter
     than the window is judged as one window, all of it (`finish`)."""
 
-    def __init__(self, threshold: Threshold, start: int = 0) -> None:
+    def __init__(self, threshold: Threshold, start: int = 0, shares: int = 1) -> None:
         if threshold.over is None:
             raise ValueError(f"{threshold.label} is not judged over windows")
         self.threshold = threshold
-        self.window = SlidingWindow(int(threshold.over), start)
+        self.window = SlidingWindow(int(threshold.over), start, shares)
         self.path = BY_NAME[threshold.metric].path
         self.judged = 0
         self.worst: WindowFigure | None = None
         self.first_failure: WindowFigure | None = None
         self.first_warning: WindowFigure | None = None
 
-    def advance(self, timeline: Timeline, until: int) -> None:
-        """Judge every window that ends by second `until`."""
-        for _ in feed(self.window, timeline, until):
+    def advance(
+        self, timeline: Timeline, until: int, rests: Sequence[tuple[float, float]] = ()
+    ) -> None:
+        """Judge every window that ends by second `until` (the seconds of `rests` left
+        out)."""
+        for _ in feed(self.window, timeline, until, rests):
             if self.window.full:
                 self._judge(self.window.current(self.path))
 

@@ -54,11 +54,14 @@ class AbortWatch:
     """The scenario's `abort: true` thresholds, judged as the run goes on."""
 
     def __init__(
-        self, thresholds: Sequence[Threshold], warmup: float, latest: Latest | None = None
-    ) -> None:
+        self, thresholds: Sequence[Threshold], warmup: float, latest: Latest | None = None,
+        shares: int = 1,
+    ) -> None:  # fmt: skip
+        """`shares`: a worker's watch sees one of that many shares of the load (its
+        request rates are scaled up to the whole's)."""
         start = math.ceil(warmup)
         aborting = [t for t in thresholds if t.abort]
-        self.watches = [WindowWatch(t, start) for t in aborting if t.over is not None]
+        self.watches = [WindowWatch(t, start, shares) for t in aborting if t.over is not None]
         self.peaks = [t for t in aborting if t.over is None]
         self.latest = latest
         self.aborted: Abort | None = None
@@ -73,7 +76,7 @@ class AbortWatch:
         until = int(at)
         timeline = stats.timeline
         for watch in self.watches:
-            watch.advance(timeline, until)
+            watch.advance(timeline, until, stats.rests)
             failed = watch.first_failure
             if failed is not None and failed.value is not None:
                 return self._abort(watch.threshold, at, failed.value, failed)

@@ -202,7 +202,7 @@ async def _cycles(
             cycle_end()
         start = time.perf_counter()
         if cycle < load.cycles - 1:
-            stats.pause(start - rest_from)
+            stats.pause(rest_from, start)
 
 
 def _executor(

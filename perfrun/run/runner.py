@@ -127,9 +127,12 @@ def _ended(
             f"target exited with code {exited.code} "
             f"{exited.at - stats.origin:.1f} s into the load; the figures are kept",
         )
-    if abort is not None and abort.aborted is not None and not interrupted:
+    status = _status(stats, base_url, interrupted)
+    # An unreachable target is that (exit 3), even when a threshold aborted the load
+    # on its failures first.
+    if status[0] is ScenarioStatus.COMPLETED and abort is not None and abort.aborted:
         return ScenarioStatus.ABORTED, abort.aborted.message
-    return _status(stats, base_url, interrupted)
+    return status
 
 
 def _target_run(launched: LaunchedTarget | None, stats: ScenarioStats) -> TargetRun | None:

@@ -68,8 +68,11 @@ class LaunchedTarget:
     def start(self) -> None:
         """Launch and wait until ready; TargetError (exit 3) with the log's last lines
         when it cannot be run, exits first, or is not ready within the timeout."""
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log.open("w+b")
+        try:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log.open("w+b")
+        except OSError as exc:
+            raise TargetError(f"target log {self.log} could not be written: {exc}") from exc
         env = dict(os.environ)
         env.update({name: self._filled(value) for name, value in self.spec.env.items()})
         try:
@@ -77,7 +80,7 @@ class LaunchedTarget:
                 self.command, stdout=self._log, stderr=subprocess.STDOUT,
                 cwd=self.spec.cwd, env=env,
             )  # fmt: skip
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the command or env
             self.stop()
             raise TargetError(f"target could not be started: {exc}") from exc
         try:

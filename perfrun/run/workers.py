@@ -248,7 +248,8 @@ def _worker_main(pipe: Connection, job: _Job) -> None:
         pipe.send(("progress", current.live()))
 
     scenario = job.scenario
-    watch = AbortWatch(scenario.thresholds, scenario.load.warmup)  # windows, latency peak
+    # The windows and the latency peak, on this share (its request rate scaled up).
+    watch = AbortWatch(scenario.thresholds, scenario.load.warmup, shares=job.share.count)
     interrupted = drive(
         scenario,
         job.engine,

@@ -66,6 +66,8 @@ def parse_command(value: Any, loc: Loc) -> tuple[str, ...]:
         raise loc.error(f"must be a list of strings or a command line, got {shown(value)}")
     if not parts:
         raise loc.error("must name a program to run")
+    if any("\0" in part for part in parts):
+        raise loc.error("holds a NUL character, which no command line can carry")
     return tuple(parts)
 
 
@@ -77,8 +79,14 @@ def _env(value: Any, loc: Loc) -> dict[str, str]:
     env = {}
     for key, item in value.items():
         name = string(key, loc.key_line(value, key))
+        if "=" in name or "\0" in name:
+            raise loc.key_line(value, key).error(
+                f"{shown(name)} is no environment variable name (no '=' or NUL in one)"
+            )
         text = str(item) if isinstance(item, (int, float)) and not isinstance(item, bool) else item
         env[name] = string(text, loc.at(value, key), allow_empty=True)
+        if "\0" in env[name]:
+            raise loc.at(value, key).error("holds a NUL character: no environment can carry it")
     return env
 
 

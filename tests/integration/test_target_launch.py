@@ -240,3 +240,59 @@ def test_with_workers_the_parent_launches_the_target_once(run_perfrun: RunPerfru
     assert s["resources"]["target"]["pid"] == s["target"]["pid"]
     assert s["resources"]["target"]["processes"]["max"] == 1, "one target process, no copies"
     assert gone(s["target"]["pid"])
+
+
+def _scenario(**fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "load",
+        "severity": "low",
+        "requests": [{"name": "get", "path": "/"}],
+        "load": {"users": 1, "requests_per_user": 1},
+    }
+    body.update(fields)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("fields", "args", "message"),
+    [
+        ({"base_url": "http://127.0.0.1:{port}"}, (), "launches no target to fill in {port}"),
+        ({"target": {"command": ["server"]}}, (), "its target's command has no {port}"),
+        (
+            {
+                "base_url": "https://127.0.0.1:{port}",
+                "target": {"command": ["s", "{port}"], "ready": {"http": "/health"}},
+            },
+            (),
+            "asks in plain HTTP",
+        ),
+        (
+            {"load": {"users": 1, "requests_per_user": 1, "cycles": 2, "rest": "1s"}},
+            ("--workers", "2"),
+            "--workers cannot do yet",
+        ),
+    ],
+    ids=["port-without-target", "target-without-port", "https-http-ready", "cycles-workers"],
+)
+def test_a_launch_that_cannot_work_is_refused_before_any_load(
+    run_perfrun: RunPerfrun, fields: dict[str, Any], args: tuple[str, ...], message: str
+) -> None:
+    result = run_perfrun({"s": _scenario(**fields)}, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output.replace("\n", " ")
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ({"command": ["s", "{port}"], "env": {"A=B": "1"}}, "no environment variable name"),
+        ({"command": ["s", "{port}"], "env": {"A": "x\0y"}}, "NUL"),
+        ({"command": ["s\0x", "{port}"]}, "NUL"),
+    ],
+)
+def test_what_no_process_can_be_given_is_a_scenario_error(
+    run_perfrun: RunPerfrun, target: dict[str, Any], message: str
+) -> None:
+    result = run_perfrun({"s": _scenario(target=target)})
+    assert result.exit_code == 2, result.output
+    assert message in result.output

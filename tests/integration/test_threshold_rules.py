@@ -226,3 +226,19 @@ def test_workers_abort_too_each_judging_its_share(run_perfrun: RunPerfrun) -> No
     (verdict,) = s["thresholds"]
     assert verdict["status"] == "fail"
     assert gone(s["target"]["pid"])
+
+
+def test_an_unreachable_target_is_unreachable_even_when_a_window_aborts_first(
+    run_perfrun: RunPerfrun,
+) -> None:
+    """Every request refused: a 1 s success-rate window with abort fires before the
+    unreachable check would, but the run still reads unreachable (exit 3), not a
+    verdict about a service that was never reached."""
+    refused = scenario_with_load(
+        "http://127.0.0.1:9",
+        {"users": 2, "duration": "20s"},
+        thresholds={"min_success_rate": {"limit": 95, "over": "1s", "abort": True}},
+    )
+    run = run_perfrun({"refused": refused})
+    assert run.exit_code == 3, run.output
+    assert only_scenario(run.report)["status"] == "unreachable"

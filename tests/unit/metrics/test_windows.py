@@ -140,3 +140,31 @@ def test_a_run_shorter_than_a_second_is_one_window() -> None:
     watch.advance(timeline, 1)  # what judge.build does then: the part-second too
     watch.finish()
     assert watch.worst == WindowFigure(0, 1, about(1))
+
+
+def test_a_shares_window_scales_its_rate_to_the_whole_and_nothing_else() -> None:
+    """A worker's window sees one of `shares` shares: 2 req/s of 4 shares is 8 req/s of
+    load, while shares of requests (error rate) and latencies are the share's own."""
+    whole, share = SlidingWindow(2), SlidingWindow(2, shares=4)
+    for window in (whole, share):
+        for _ in range(2):
+            window.push(2, 1, {counts_index(0.010): 1})
+    assert whole.figure(("requests", "rps")) == 2.0
+    assert share.figure(("requests", "rps")) == 8.0
+    for path in (("requests", "error_rate"), ("latency_ms", "p95")):
+        assert share.figure(path) == whole.figure(path)
+
+
+def test_the_rests_between_leak_cycles_are_not_windows_of_no_load() -> None:
+    """Two cycles of 3 s at 1 req/s with a 5 s rest between: no window of `min_rps`
+    over 3 s falls below 1 when the rest's seconds are left out; taken in, the rest
+    would read as seconds of no load and fail."""
+    timeline = timeline_of([(s, 0.01, 0) for s in (0, 1, 2, 8, 9, 10)])
+    threshold = Threshold.from_key("min_rps", 1, over=3)
+    judged = []
+    for rests in ((), ((3.0, 8.0),)):
+        watch = WindowWatch(threshold)
+        watch.advance(timeline, 11, rests)
+        watch.finish()
+        judged.append(watch.failed)
+    assert judged == [True, False]
