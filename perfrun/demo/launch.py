@@ -8,7 +8,9 @@ the command, so the child's pid is the command's. The child leads its own sessio
 process group (`start_new_session`): a Ctrl-C in the terminal reaches only perfrun,
 which stops the whole group itself (`stop_group`: the stop signal, a grace period, then
 SIGKILL). A launcher rather than `preexec_fn`: that one is unsafe with threads, and the
-monitor's and workers' threads may be running.
+monitor's and workers' threads may be running. The death signal reaches the command
+only, not what it started (a server's workers): a reaper beside it, outside its group,
+SIGKILLs the whole group when perfrun dies (`REAPER`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,32 @@ except OSError as exc:
 """
 """argv: perfrun's pid, then the command. Exit 127 when the command cannot be run."""
 
+REAPER = """\
+import os, signal, sys
+parent, group = int(sys.argv[1]), int(sys.argv[2])
+def reap(*_):
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+    os._exit(0)
+signal.signal(signal.SIGTERM, reap)
+if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+if os.getppid() != parent:
+    reap()
+while True:
+    signal.pause()
+"""
+"""argv: perfrun's pid, the child's process group. Outside the child's group (so it is
+not in the target's process tree, nor its memory): when perfrun dies, even by SIGKILL,
+the kernel sends it SIGTERM (Linux) and it SIGKILLs the whole group, the children the
+command started included, which the command's own death signal would not reach."""
+
+_reapers: dict[int, subprocess.Popen[bytes]] = {}
+"""The reaper of each spawned child, by the child's pid."""
+
 POLL_INTERVAL = 0.02
 TAIL_LINES = 20
 _TAIL_BYTES = 64 * 1024
@@ -53,9 +81,10 @@ def spawn(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `command` in its own session, to be SIGKILLed if perfrun dies (Linux)."""
+    """Start `command` in its own session, to be SIGKILLed with its whole process group
+    if perfrun dies (Linux), by the command's death signal and a reaper's."""
     launcher = [sys.executable, "-S", "-c", LAUNCHER, str(os.getpid())]
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [*launcher, *command],
         stdin=subprocess.DEVNULL,
         stdout=stdout,
@@ -64,6 +93,12 @@ def spawn(
         env=None if env is None else dict(env),
         start_new_session=True,
     )
+    _reapers[process.pid] = subprocess.Popen(
+        [sys.executable, "-S", "-c", REAPER, str(os.getpid()), str(process.pid)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    return process
 
 
 def stop_group(
@@ -81,6 +116,10 @@ def stop_group(
     finally:  # also when a second Ctrl-C ends the grace early
         _killpg(pgid, signal.SIGKILL)
         process.wait()
+        reaper = _reapers.pop(process.pid, None)
+        if reaper is not None:  # the group is gone: its reaper has nothing to do
+            reaper.kill()
+            reaper.wait()
 
 
 def _killpg(pgid: int, sig: int) -> None:

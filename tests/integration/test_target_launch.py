@@ -206,7 +206,13 @@ def test_target_ignoring_its_stop_signal_is_killed_after_the_grace(
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=str)
 def test_target_dies_when_perfrun_is_killed_or_stopped(tmp_path: Path, sig: signal.Signals) -> None:
-    write_scenarios(tmp_path / "scenarios", {"api": launched(duration="60s")})
+    """The target and the child it started in its process group: gone after perfrun,
+    also when perfrun is SIGKILLed (the command's death signal would not reach its
+    child: the reaper does)."""
+    child_file = tmp_path / "child.pid"
+    write_scenarios(
+        tmp_path / "scenarios", {"api": launched("--child", str(child_file), duration="60s")}
+    )
     log = tmp_path / "report.target.log"
     perfrun = subprocess.Popen(
         [sys.executable, "-m", "perfrun", "--scenarios-dir", str(tmp_path / "scenarios"),
@@ -226,6 +232,8 @@ def test_target_dies_when_perfrun_is_killed_or_stopped(tmp_path: Path, sig: sign
         code = perfrun.wait(30)
         assert code == (-signal.SIGKILL if sig is signal.SIGKILL else 130)
         assert gone(pid), f"target {pid} outlived perfrun ({sig.name})"
+        child = int(child_file.read_text())
+        assert gone(child), f"the target's child {child} outlived perfrun ({sig.name})"
     finally:
         if perfrun.poll() is None:
             perfrun.kill()
