@@ -57,9 +57,13 @@ def drive(
     unreachable_every: float = UNREACHABLE_EVERY,
     cycle_end: Callable[[], None] | None = None,
     abort: AbortWatch | None = None,
+    gone: Callable[[], bool] | None = None,
 ) -> bool:
     """Run the load in a new event loop, on the engine `engine()` builds there; True when
     a stop signal interrupted it.
+
+    With `gone` (whether a launched target has exited), the load stops within
+    GONE_CHECK seconds of the target's exit: what is left would only be refused.
 
     With an `abort` watch, the load is cancelled as soon as one of its thresholds fails
     (checked just after each whole second of the load); `abort.aborted` then says which.
@@ -86,6 +90,7 @@ def drive(
                 unreachable_every=unreachable_every,
                 cycle_end=cycle_end,
                 abort=abort,
+                gone=gone,
             )
         )
 
@@ -142,6 +147,7 @@ async def _drive(
     unreachable_every: float,
     cycle_end: Callable[[], None] | None,
     abort: AbortWatch | None = None,
+    gone: Callable[[], bool] | None = None,
 ) -> bool:
     engine = factory()
     stop = _StopSignals(asyncio.get_running_loop(), signals)
@@ -167,6 +173,8 @@ async def _drive(
             helpers.append(asyncio.create_task(_poller(*poll)))
         if abort:
             helpers.append(asyncio.create_task(_abort_on_failure(abort, stats, load)))
+        if gone is not None:
+            helpers.append(asyncio.create_task(_stop_when(gone, load)))
         with contextlib.suppress(asyncio.CancelledError):
             await load
     finally:
@@ -284,6 +292,17 @@ def expected_load(load: LoadSpec) -> tuple[int | None, float | None]:
     if load.duration is None:
         return None, None
     return None, (load.duration + load.rest) * load.cycles
+
+
+GONE_CHECK = 0.1
+"""Seconds between looks at whether a launched target has exited."""
+
+
+async def _stop_when(gone: Callable[[], bool], load: asyncio.Task[None]) -> None:
+    """Cancel the load once `gone()` (the launched target exited)."""
+    while not gone():
+        await asyncio.sleep(GONE_CHECK)
+    load.cancel()
 
 
 async def _give_up_if_unreachable(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from datetime import UTC, datetime
 
 import psutil
@@ -101,9 +101,11 @@ def run_scenario(
             abort = AbortWatch(scenario.thresholds, scenario.load.warmup, monitor.latest)
             progress.scenario_started(scenario, index, count, base_url)
             monitor.start()
+            # A launched target that exits ends the load: the rest would only be refused.
+            gone = (lambda: launched.exit is not None) if launched is not None else None
             try:
                 interrupted = _run_load(
-                    scenario, engine, base_url, stats, monitor, progress, options, abort
+                    scenario, engine, base_url, stats, monitor, progress, options, abort, gone
                 )
             finally:
                 monitor_result = monitor.stop()
@@ -158,6 +160,7 @@ def _run_load(
     progress: Progress,
     options: RunOptions,
     abort: AbortWatch | None = None,
+    gone: Callable[[], bool] | None = None,
 ) -> bool:
     """The load, in this process or in worker processes; True when interrupted."""
     expected, duration = expected_load(scenario.load)
@@ -192,7 +195,7 @@ def _run_load(
         return run_workers(
             scenario, EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure),
             options.workers, stats, monitor.add_generator, on_progress, on_done=monitor.stop,
-            abort=abort if abort else None,
+            abort=abort if abort else None, gone=gone,
         )  # fmt: skip
 
     def tick(current: ScenarioStats) -> None:
@@ -202,7 +205,7 @@ def _run_load(
     recipe = EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure)
     return drive(
         scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll),
-        cycle_end=monitor.mark_cycle, abort=abort,
+        cycle_end=monitor.mark_cycle, abort=abort, gone=gone,
     )  # fmt: skip
 
 

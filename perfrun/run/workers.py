@@ -61,6 +61,7 @@ def run_workers(
     on_progress: Callable[[list[LiveFigures]], None],
     on_done: Callable[[], object] | None = None,
     abort: AbortWatch | None = None,
+    gone: Callable[[], bool] | None = None,
 ) -> bool:
     """Run the scenario in `count` workers, merge their stats into `stats`; True when
     interrupted. `engine` reaches each worker pickled (spawned processes: a recipe such
@@ -69,9 +70,11 @@ def run_workers(
     worker has reported, while they still live (e.g. the monitor's last sample, which
     must still see their CPU). With an `abort` watch, a failing `abort: true` threshold
     (a worker's, or a resource peak the parent sees) stops every worker, and
-    `abort.aborted` says which."""
+    `abort.aborted` says which; so does `gone()` (a launched target exited) on a
+    progress round."""
     pipes, processes = _spawn(scenario, engine, count)
     interrupted = False
+    stopper: _Stopper | None = None
     received: dict[int, tuple[ScenarioStats, bool]] = {}
     """Filled as workers report, so an interrupt mid-way loses none of what came."""
     try:
@@ -81,7 +84,7 @@ def run_workers(
         stats.rebase(start_at)
         for pipe in pipes:
             pipe.send(start_at)
-        stopper = _Stopper(processes, abort, stats)
+        stopper = _Stopper(processes, abort, stats, gone)
         _collect(pipes, received, stopper.progress(on_progress), stopper=stopper)
     except KeyboardInterrupt:
         interrupted = True
@@ -91,12 +94,12 @@ def run_workers(
         if on_done is not None:
             on_done()
         _close(pipes, processes)
-    aborted = abort is not None and abort.aborted is not None
+    stopped = stopper is not None and stopper.stopped
     for index in sorted(received):
         worker_stats, worker_interrupted = received[index]
         stats.merge(worker_stats)
-        # Stopped because of an abort: the scenario was aborted, not interrupted.
-        interrupted = interrupted or (worker_interrupted and not aborted)
+        # Stopped by the parent (an abort, the target's exit): not an interruption.
+        interrupted = interrupted or (worker_interrupted and not stopped)
     if len(received) < count and not interrupted:
         missing = count - len(received)
         raise TargetError(
@@ -114,15 +117,18 @@ def _stop(processes: list[BaseProcess]) -> None:
 
 
 class _Stopper:
-    """Stops every worker once an `abort: true` threshold fails: one a worker judged on
-    its share (its "done" says so), or a resource peak judged here on each progress."""
+    """Stops every worker once an `abort: true` threshold fails (one a worker judged on
+    its share, its "done" says so, or a resource peak judged here on each progress), or
+    once the launched target has exited (`gone`)."""
 
     def __init__(
-        self, processes: list[BaseProcess], abort: AbortWatch | None, stats: ScenarioStats
-    ) -> None:
+        self, processes: list[BaseProcess], abort: AbortWatch | None, stats: ScenarioStats,
+        gone: Callable[[], bool] | None = None,
+    ) -> None:  # fmt: skip
         self.processes = processes
         self.abort = abort
         self.stats = stats
+        self.gone = gone
         self.stopped = False
 
     def progress(
@@ -132,7 +138,11 @@ class _Stopper:
 
         def both(parts: list[LiveFigures]) -> None:
             on_progress(parts)
-            if self.abort is not None and not self.stopped:
+            if self.stopped:
+                return
+            if self.gone is not None and self.gone():
+                self.stop()
+            elif self.abort is not None:
                 at = time.perf_counter() - self.stats.origin
                 if self.abort.check_resources(at) is not None:
                     self.stop()
