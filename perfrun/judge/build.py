@@ -249,7 +249,7 @@ def judged_windows(thresholds: Sequence[Threshold], stats: ScenarioStats) -> dic
         watch.advance(stats.timeline, int(end), stats.rests)
         if not watch.judged:  # shorter than a window: all of it, its last part-second too
             watch.advance(stats.timeline, math.ceil(end), stats.rests)
-        watch.finish()
+        watch.finish(seconds=end - start if end > start else None)
         watches[t.label] = watch
     return watches
 

@@ -84,9 +84,11 @@ class SlidingWindow:
             else:
                 del total[index]
 
-    def figure(self, path: tuple[str, ...]) -> float | None:
+    def figure(self, path: tuple[str, ...], seconds: float | None = None) -> float | None:
         """The window's value of the figure at a report `path` (`("latency_ms", "p95")`,
-        `("requests", "rps")`); None when the window has none (no success, no request)."""
+        `("requests", "rps")`); None when the window has none (no success, no request).
+        `seconds`: how long the window really lasted, when its last second was only
+        partly run (a run shorter than the window): the request rate's divisor."""
         section, key = path[0], path[-1]
         if section == "latency_ms":
             if key in _PERCENTILES:
@@ -95,7 +97,8 @@ class SlidingWindow:
         if key == "rps":
             if not self._seconds:
                 return None
-            return self.shares * self._requests / len(self._seconds)
+            lasted = seconds if seconds else len(self._seconds)
+            return self.shares * self._requests / lasted
         if not self._requests:
             return None
         failed = 100.0 * self._errors / self._requests
@@ -105,8 +108,8 @@ class SlidingWindow:
             return 100.0 - failed
         raise ValueError(f"no window figure at {'.'.join(path)}")
 
-    def current(self, path: tuple[str, ...]) -> WindowFigure:
-        return WindowFigure(self.end - len(self._seconds), self.end, self.figure(path))
+    def current(self, path: tuple[str, ...], seconds: float | None = None) -> WindowFigure:
+        return WindowFigure(self.end - len(self._seconds), self.end, self.figure(path, seconds))
 
 
 def feed(
@@ -160,10 +163,11 @@ class WindowWatch:
             if self.window.full:
                 self._judge(self.window.current(self.path))
 
-    def finish(self) -> None:
-        """At the run's end: a run shorter than one window is judged as a whole."""
+    def finish(self, seconds: float | None = None) -> None:
+        """At the run's end: a run shorter than one window is judged as a whole, lasting
+        `seconds` (its last second may have been a part one)."""
         if not self.judged and len(self.window):
-            self._judge(self.window.current(self.path))
+            self._judge(self.window.current(self.path, seconds))
 
     @property
     def failed(self) -> bool:

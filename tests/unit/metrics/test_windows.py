@@ -168,3 +168,17 @@ def test_the_rests_between_leak_cycles_are_not_windows_of_no_load() -> None:
         watch.finish()
         judged.append(watch.failed)
     assert judged == [True, False]
+
+
+def test_a_run_shorter_than_its_window_is_judged_on_how_long_it_lasted() -> None:
+    """100 requests in 1.2 s, `min_rps` over 5 s: one window, all of the run, whose
+    rate is 100 / 1.2 s (83 req/s), not 100 / 2 whole seconds (50)."""
+    timeline = Timeline(origin=0.0)
+    for n in range(100):
+        timeline.record(n * 0.012, 0.001, True)
+    watch = WindowWatch(Threshold.from_key("min_rps", 60, over=5))
+    watch.advance(timeline, 2)
+    watch.finish(seconds=1.2)
+    assert watch.worst is not None
+    assert watch.worst.value == pytest.approx(100 / 1.2)
+    assert not watch.failed
