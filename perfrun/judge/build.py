@@ -185,7 +185,7 @@ def measure_scenario(
         measured,
         notes,
         requests={e.name: _measurements(e.requests, e.latency_ms, None)[0] for e in endpoints},
-        windows=judged_windows(scenario.thresholds, stats),
+        windows=judged_windows(scenario.thresholds, stats, outcome.windows),
     )
     warned = any(v.warned for v in verdicts) or generator.saturated
     passed = (
@@ -234,13 +234,20 @@ def measure_scenario(
     )
 
 
-def judged_windows(thresholds: Sequence[Threshold], stats: ScenarioStats) -> dict[str, WindowWatch]:
+def judged_windows(
+    thresholds: Sequence[Threshold], stats: ScenarioStats,
+    live: Mapping[str, WindowWatch] | None = None,
+) -> dict[str, WindowWatch]:  # fmt: skip
     """Each `over` threshold's windows, judged over the measured seconds: from the first
     whole second after the warm-up to the last whole second of the measured window (a
-    run shorter than the window: all of it, as one window)."""
+    run shorter than the window: all of it, as one window). A run past the timeline's
+    per-second points (perfrun.metrics.timeline.MAX_POINTS seconds) is judged by the
+    `live` watches, which saw every second as the load ran."""
     windowed = [t for t in thresholds if t.over is not None]
     if not windowed or stats.last_end is None:
         return {}
+    if stats.timeline.span != 1 and live and all(t.label in live for t in windowed):
+        return {t.label: live[t.label] for t in windowed}
     start = math.ceil(stats.warmup_end - stats.origin)
     end = stats.last_end - stats.origin
     watches = {}

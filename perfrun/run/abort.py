@@ -60,14 +60,19 @@ class AbortWatch:
         """`shares`: a worker's watch sees one of that many shares of the load (its
         request rates are scaled up to the whole's)."""
         start = math.ceil(warmup)
+        self.live = {
+            t.label: WindowWatch(t, start, shares) for t in thresholds if t.over is not None
+        }
+        """Every `over` threshold's windows, judged as the seconds come (the report's
+        verdicts come from these once the timeline no longer keeps every second)."""
         aborting = [t for t in thresholds if t.abort]
-        self.watches = [WindowWatch(t, start, shares) for t in aborting if t.over is not None]
+        self.watches = [self.live[t.label] for t in aborting if t.over is not None]
         self.peaks = [t for t in aborting if t.over is None]
         self.latest = latest
         self.aborted: Abort | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.watches or self.peaks)
+        return bool(self.live or self.peaks)
 
     def check(self, stats: ScenarioStats, now: float) -> Abort | None:
         """Judge what was measured by `now` (a perf_counter time): the first failing
@@ -75,8 +80,9 @@ class AbortWatch:
         at = now - stats.origin
         until = int(at)
         timeline = stats.timeline
-        for watch in self.watches:
+        for watch in self.live.values():
             watch.advance(timeline, until, stats.rests)
+        for watch in self.watches:
             failed = watch.first_failure
             if failed is not None and failed.value is not None:
                 return self._abort(watch.threshold, at, failed.value, failed)

@@ -3,13 +3,15 @@ from the command line, live snapshots for a progress display, and each scenario'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from perfrun.metrics.resources import Sample
 from perfrun.metrics.stats import ScenarioStats
+from perfrun.metrics.windows import WindowWatch
 from perfrun.run.monitor import MonitorResult
 from perfrun.scenario.model import EngineChoice, Scenario, ScenarioStatus
 
@@ -74,6 +76,9 @@ class ScenarioOutcome:
     monitor: MonitorResult | None
     workers: int = 1
     target: TargetRun | None = None
+    windows: Mapping[str, WindowWatch] = field(default_factory=dict)
+    """The `over` thresholds' windows as judged while the load ran (one process only):
+    the verdicts' source once the timeline no longer keeps every second."""
 
 
 class Progress(Protocol):

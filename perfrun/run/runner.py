@@ -66,9 +66,10 @@ def run_scenario(
     abort: AbortWatch | None = None
 
     def outcome(status: ScenarioStatus, message: str) -> ScenarioOutcome:
+        live = abort.live if abort is not None and options.workers == 1 else {}
         result = ScenarioOutcome(
             scenario, base_url, engine, started_at, datetime.now(UTC), status, message, stats,
-            monitor_result, options.workers, _target_run(launched, stats),
+            monitor_result, options.workers, _target_run(launched, stats), live,
         )  # fmt: skip
         progress.scenario_finished(result)
         return result

@@ -22,9 +22,16 @@ def stats_with(latencies: dict[int, float]) -> ScenarioStats:
     return stats
 
 
-def test_only_abort_thresholds_are_watched() -> None:
-    assert not AbortWatch((Threshold.from_key("max_p95_response_ms", 200, over=3),), 0.0)
-    assert AbortWatch((P95,), 0.0)
+def test_every_window_is_watched_but_only_abort_thresholds_stop_the_load() -> None:
+    """A window threshold without abort is watched too (a long run's verdicts come from
+    it), and never stops the load, however its windows fail."""
+    plain = Threshold.from_key("max_p95_response_ms", 200, over=3)
+    watch = AbortWatch((plain,), 0.0)
+    assert watch and AbortWatch((P95,), 0.0)
+    assert not AbortWatch((Threshold.from_key("max_p95_response_ms", 200),), 0.0)
+    stats = stats_with({s: 0.5 for s in range(9)})  # every window fails
+    assert watch.check(stats, ORIGIN + 6.05) is None and watch.aborted is None
+    assert watch.live[plain.label].failed
 
 
 def test_abort_fires_on_the_first_failing_window_of_completed_seconds() -> None:
