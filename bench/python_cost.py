@@ -7,7 +7,10 @@ Prints the CPU time per request, median of --rounds. For comparing changes to th
 path: interleave runs of two checkouts (`PYTHONPATH=... python bench/python_cost.py`),
 since a VM's speed drifts from minute to minute. `--shape` picks the request: a mix of
 one (the closed model's callbacks), a one-step flow, or a flow step with a templated
-path and a JSON capture (flows keep cookies and follow redirects, as by default).
+path and a JSON capture, or with only one of the two (flows keep cookies and follow
+redirects, as by default). Under `valgrind --tool=cachegrind`, the difference of two
+runs' instruction counts over their difference in --requests is a figure that does not
+drift with the VM.
 
     python bench/python_cost.py [--requests 300000] [--rounds 5] [--shape mix]
 """
@@ -79,6 +82,8 @@ SHAPES = {
     "mix": "",
     "flow": "{name: root, path: /}",
     "flow-template-capture": "{name: root, path: '/x/{{ $iteration }}', capture: {v: {json: ok}}}",
+    "flow-template": "{name: root, path: '/x/{{ $iteration }}'}",
+    "flow-capture": "{name: root, path: '/x', capture: {v: {json: ok}}}",
 }
 
 

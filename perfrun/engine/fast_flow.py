@@ -92,6 +92,7 @@ class StepPlan:
         "_line",
         "_redirected",
         "_sized",
+        "as_is",
         "body",
         "body_template",
         "captures",
@@ -111,6 +112,7 @@ class StepPlan:
         "spec",
         "static_payload",
         "static_target",
+        "target",
         "templated",
         "think_time",
     )  # fmt: skip
@@ -148,6 +150,12 @@ class StepPlan:
         self.own_cookie = any(name.lower() == "cookie" for name in spec.headers)
         """The step sets its Cookie header itself: the jar's is not sent (as in httpx)."""
         self.static_target = prefix + spec.path
+        self.target: str | None = None
+        """`static_target` as the request line has it; None when it cannot be sent."""
+        with contextlib.suppress(ValueError):  # then raised when sent
+            self.target = request_target(self.static_target)
+        self.as_is = self.path_template is not None and _as_is(prefix, self.path_template)
+        """The rendered path is its own request target, whatever its slots' values."""
         self.body = prepared.body
         self._sized = spec.method in ("POST", "PUT", "PATCH")
         """A Content-Length even for an empty body (as httpx sends it)."""
@@ -158,9 +166,9 @@ class StepPlan:
         """Something in the request varies from user to user or request to request."""
         self.static_payload: bytes | None = None
         """The bytes of a request with nothing templated and no cookie, built once."""
-        if not self.templated:
+        if not self.templated and self.target is not None:
             with contextlib.suppress(ValueError, UnicodeError):  # then raised when sent
-                self.static_payload = self.payload(self.static_target, (), self.body, None)
+                self.static_payload = self.payload(self.target, (), self.body, None)
 
     def _serialise_fixed(self, headers: Mapping[str, str]) -> bytes:
         merged = request_headers(self.spec, self._host_header, headers)
@@ -172,9 +180,9 @@ class StepPlan:
     def payload(
         self, target: str, headers: Sequence[tuple[str, str]], body: bytes, cookie: str | None
     ) -> bytes:
-        """The request's bytes to `target` (from the origin). ValueError or UnicodeError
-        when HTTP/1.1 cannot carry the target or a header value."""
-        parts = [self._line, request_target(target).encode("ascii"), b" HTTP/1.1\r\n", self._fixed]
+        """The request's bytes to `target` (a request target: see `request_target`).
+        UnicodeError when HTTP/1.1 cannot carry a header value."""
+        parts = [self._line, target.encode("ascii"), b" HTTP/1.1\r\n", self._fixed]
         for name, value in headers:
             parts.append(f"{name}: {value}\r\n".encode("latin-1"))
         if cookie is not None and not self.own_cookie:
@@ -192,6 +200,18 @@ class StepPlan:
             prepared = Prepared(continued(self.spec, method), self._host_header, "")
             plan = self._redirected[method] = StepPlan(prepared, self._host_header, "")
         return plan
+
+
+def _as_is(prefix: str, path: Template) -> bool:
+    """Whether `prefix` and `path` rendered is its own request target for any values of
+    its slots: their values are numbers or UUIDs, and the rest needs no encoding."""
+    if not path.url_safe:
+        return False
+    sample = prefix + "".join(part if isinstance(part, str) else "0" for part in path.parts)
+    try:
+        return request_target(sample) == sample
+    except ValueError:
+        return False
 
 
 class Flows(Crowd):
@@ -213,19 +233,21 @@ class Flows(Crowd):
         self.limit = load.requests_per_user if weighted else load.iterations
         """Iterations per user (None: until the deadline)."""
         self.templated = any(plan.templated for plan in plans)
-        self.plain = (
+        self.single = (
             self.length == 1
+            and load.think_time == 0
+            and all(not p.once and not p.think_time and not p.close for p in plans)
+        )  # fmt: skip
+        """One request per iteration, none once, no think time: a success's callback
+        can send the user's next request at once (`quick`)."""
+        self.plain = (
+            self.single
             and not self.templated
             and data is None
-            and load.think_time == 0
-            and all(
-                not p.once and not p.captures and not p.think_time and not p.close
-                and p.static_payload is not None
-                for p in plans
-            )
+            and all(not p.captures and p.static_payload is not None for p in plans)
         )  # fmt: skip
-        """One request per iteration, nothing templated, no data, captures or think time:
-        the user's next request can be written from the callback as it is (`quick`)."""
+        """Single, and nothing varies from one request to the next: no template, data or
+        capture. The next request's bytes are those built once."""
         self.prefix = prefix
         """The base URL's path: templated paths are under it."""
         self.load = load
@@ -326,8 +348,7 @@ class FlowUser(Requester):
         if flows.data is not None:
             row = row_for(flows.data, self.index, self.iteration, flows.load.users, self.rng)
             self.variables.update(row)
-        if flows.templated:
-            self.context = Context(self.index, self.iteration, self.rng)
+        self.context.iteration = self.iteration
         self.position = 0
         self.sent_this_time = False
 
@@ -340,8 +361,10 @@ class FlowUser(Requester):
             if plan.templated:
                 self._render(plan)
             else:
-                self.target, self.headers, self.body = plan.static_target, (), plan.body
-            cookie = self._cookie()
+                self.target = plan.target or request_target(plan.static_target)
+                self.headers, self.body = (), plan.body
+            jar = self.jar
+            cookie = jar.header(self.target) if jar is not None else None
             payload = plan.static_payload
             if payload is None or cookie is not None:
                 payload = plan.payload(self.target, self.headers, self.body, cookie)
@@ -369,11 +392,12 @@ class FlowUser(Requester):
         """The target, header values and body of the step as this user sends it now."""
         variables, context = self.variables, self.context
         path = plan.path_template
-        self.target = (
-            plan.static_target
-            if path is None
-            else self.flows.prefix + path.render(variables, context)
-        )
+        if path is None:
+            self.target = plan.target or request_target(plan.static_target)
+        elif plan.as_is:
+            self.target = self.flows.prefix + path.render(variables, context)
+        else:
+            self.target = request_target(self.flows.prefix + path.render(variables, context))
         dynamic = plan.dynamic
         self.headers = header_values(plan.name, dynamic, variables, context) if dynamic else ()
         body = plan.body_template
@@ -408,7 +432,7 @@ class FlowUser(Requester):
             assert plan is not None
             status = conn.status
             if (
-                self.flows.plain
+                self.flows.single
                 and status in plan.passes
                 and not self.hops
                 and self.connect_seconds is None
@@ -454,10 +478,11 @@ class FlowUser(Requester):
         return step.endpoint
 
     def quick(self, conn: Connection, plan: StepPlan, now: float) -> bool:
-        """The hot path of a plain flow (see `Flows.plain`), as the closed model's users
-        have it: a success is recorded and the next request written at once on the same
-        connection, its bytes built once (unless a cookie goes with it). False, having
-        done nothing, when the user stops now."""
+        """The hot path of a single flow (see `Flows.single`) after a success without
+        redirect or cookie, as the closed model's users have it: captures taken, the
+        success recorded and the next iteration's request sent at once on the same
+        connection; in a plain flow, its bytes built once (unless a cookie goes with
+        it). False, having done nothing, when the user stops now."""
         iteration = self.iteration + 1
         flows = self.flows
         if (
@@ -466,16 +491,27 @@ class FlowUser(Requester):
             or (flows.target is not None and self.index >= flows.target())
         ):
             return False
+        if plan.captures:
+            missed = self.capture(plan, conn.status, conn.response)
+            if missed is not None:
+                self.failed_capture(conn, now, missed)
+                return True
         mix = flows.mix
         following = flows.plans[0] if mix is None else mix.pick(self.rng)
-        payload = following.static_payload
-        assert payload is not None  # see Flows.plain
         self.stats.ok(plan.endpoint or self.endpoint(), self.started, now, 0.0, conn.size,
                       self.written, conn.first_byte)  # fmt: skip
         self.iteration = iteration
+        if not flows.plain:
+            self._begin_iteration()
+            self.position = 1
+            self.sent_this_time = True
+            self.send(following)
+            return True
+        payload = following.static_payload
+        assert payload is not None  # see Flows.plain
         self.hops = 0
         self.step = self.plan = following
-        self.target, self.body = following.static_target, following.body
+        self.target, self.body = following.target, following.body  # type: ignore[assignment]
         if self.jar is not None:
             cookie = self.jar.header(self.target)
             if cookie is not None:
@@ -541,7 +577,7 @@ class FlowUser(Requester):
             self.chain_failed(conn, now, detail + " (engine: httpx follows it)")
             return
         parts = urlsplit(url)
-        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         method = redirect_method(plan.spec.method, status)
         if method != plan.spec.method:  # the body goes, and its Content-Type
             plan = plan.redirected(method)
@@ -550,6 +586,7 @@ class FlowUser(Requester):
         self.plan = plan
         self.hops += 1
         try:
+            self.target = request_target(target)
             self.payload = plan.payload(self.target, self.headers, self.body, self._cookie())
         except (ValueError, UnicodeError) as exc:
             self.chain_failed(conn, now, f"redirect to {url}: not sent: {exc}")

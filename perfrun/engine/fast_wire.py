@@ -318,7 +318,7 @@ class FullConnection(Connection):
         self._keep_headers, self._keep_body = keep_headers, keep_body
         self.response = Response() if keep_headers or keep_body else _NO_RESPONSE
         self._decoder = None
-        super().request(payload, owner, deadline, head, keep_headers, keep_body)
+        Connection.request(self, payload, owner, deadline, head, keep_headers, keep_body)
 
 
 class WatchingFullConnection(FullConnection):
@@ -355,7 +355,7 @@ class WatchingConnection(Connection):
                     self._head = b""
                     self._fail(ErrorKind.PROTOCOL, f"response head over {MAX_HEAD} bytes")
                     return
-        super().data_received(data)
+        Connection.data_received(self, data)  # not super(): ~0.1 µs less, per request
 
     def on_headers_complete(self) -> None:
         if self._parser.get_status_code() >= 200:
@@ -367,7 +367,7 @@ class WatchingConnection(Connection):
                 self.response = response
                 if self._keep_body and encoding in (b"gzip", b"deflate"):
                     self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
-        super().on_headers_complete()
+        Connection.on_headers_complete(self)
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
@@ -383,7 +383,7 @@ class WatchingConnection(Connection):
         self.response = Response() if keep_body else _NO_RESPONSE
         self._decoder = None
         self._head = b""
-        super().request(payload, owner, deadline, head, keep_headers, keep_body)
+        Connection.request(self, payload, owner, deadline, head, keep_headers, keep_body)
 
 
 _WATCHED = re.compile(rb"\n(?:set-cookie|location):", re.I)

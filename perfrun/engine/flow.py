@@ -203,6 +203,14 @@ def take_captures(
 ) -> str | None:  # fmt: skip
     """Take the captures of a response into `variables`; when one finds nothing, none
     is taken and what was missed is returned."""
+    if len(captures) == 1:  # the usual case, without the dict
+        (capture,) = captures
+        text = capture.take(status, headers, body)
+        if text is None:
+            where = f"{capture.source} {capture.expression!r}"
+            return f"capture {capture.name} ({where}) found nothing"
+        variables[capture.name] = text
+        return None
     taken: dict[str, str] = {}
     for capture in captures:
         text = capture.take(status, headers, body)

@@ -45,7 +45,10 @@ class Capture:
     name: str
     source: Source
     expression: str
-    _find: Callable[[int, Mapping[str, str], bytes], str | None] = field(repr=False, compare=False)
+    take: Callable[[int, Mapping[str, str], bytes], str | None] = field(repr=False, compare=False)
+    """`take(status, headers, body)`: the captured text, or None when the response does
+    not have it. `headers` have lower-case names. (A field, not a method: one Python
+    call less on a flow's hot path.)"""
 
     @property
     def needs_body(self) -> bool:
@@ -59,11 +62,6 @@ class Capture:
         """Pickled as what it was compiled from (it holds a function)."""
         expression: Any = True if self.source is Source.STATUS else self.expression
         return compile_capture, (self.name, self.source.value, expression)
-
-    def take(self, status: int, headers: Mapping[str, str], body: bytes) -> str | None:
-        """The captured text, or None when the response does not have it. `headers`
-        have lower-case names."""
-        return self._find(status, headers, body)
 
 
 def compile_capture(name: str, source: str, expression: Any) -> Capture:
@@ -93,9 +91,11 @@ def _json(expression: str) -> Callable[[int, Mapping[str, str], bytes], str | No
         compiled = jmespath.compile(expression)
     except jmespath.exceptions.JMESPathError as exc:
         raise CaptureError(f"JMESPath {expression!r} does not parse: {exc}") from None
-    search = _lookup(compiled.parsed) or compiled.search
+    lookup = _lookup(compiled.parsed)
+    search = lookup or compiled.search
 
-    def find(status: int, headers: Mapping[str, str], body: bytes) -> str | None:
+    def exact(body: bytes) -> str | None:
+        """The capture from the document as `json` reads it."""
         try:
             document = _document(body)
         except (ValueError, RecursionError):
@@ -107,6 +107,25 @@ def _json(expression: str) -> Callable[[int, Mapping[str, str], bytes], str | No
             # is a string: what the response does not have is not found.
             return None
         return _as_text(found)
+
+    if lookup is None:
+        return lambda status, headers, body: exact(body)
+
+    def find(status: int, headers: Mapping[str, str], body: bytes) -> str | None:
+        """A lookup finds the same value in orjson's document as in json's unless the
+        value is a float or holds one (orjson reads an integer past 64 bits as a
+        float): no scan of the body for such integers first (`_document`), which on a
+        body of some kilobytes would cost more than the parse."""
+        try:
+            found = lookup(orjson.loads(body))
+        except orjson.JSONDecodeError:
+            return exact(body)  # what json may read and orjson refuses
+        kind = found.__class__
+        if kind is str:
+            return found  # type: ignore[no-any-return]
+        if kind is int or kind is bool or found is None:
+            return _as_text(found)
+        return exact(body)
 
     return find
 
@@ -136,6 +155,9 @@ def _lookup(node: Mapping[str, Any]) -> Callable[[Any], Any] | None:
     path = _path(node)
     if path is None:
         return None
+    if len(path) == 1 and isinstance(path[0], str):  # `token`: the usual capture
+        (name,) = path
+        return lambda value: value.get(name) if value.__class__ is dict else None
     steps = tuple(path)
 
     def lookup(value: Any) -> Any:

@@ -268,6 +268,44 @@ def test_basic_auth_from_the_scenario_and_bearer_on_a_step(
     }
 
 
+ONE_STEP = """\
+scenarios:
+  one:
+    type: load
+    severity: high
+    base_url: {url}
+    data: {{file: users.csv, order: sequential}}
+    flow:
+      - name: basic
+        path: "/basic?i={{{{ $iteration }}}}"
+        auth: {{basic: ["{{{{ user }}}}", "{{{{ password }}}}"]}}
+        capture:
+          who: {{json: {field}}}
+    load: {{users: {users}, iterations: {iterations}}}
+"""
+"""One templated step with a capture: each iteration is one request, sent from the
+callback of the one before (the fast engine's quick path), with the next data row."""
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+@pytest.mark.parametrize(("field", "kind"), [("user", None), ("nobody", "capture_failed")])
+def test_a_one_step_flow_renders_each_iterations_row_and_captures(
+    tmp_path: Path, accounts: TargetProcess, engine: str, field: str, kind: str | None
+) -> None:
+    """Every iteration sends its row's credentials; a capture that misses fails only
+    its own iteration's request."""
+    stats = run_yaml(tmp_path, ONE_STEP, accounts.url, engine, field=field)
+
+    basic = stats.endpoints["basic"]
+    assert basic.total == USERS * ITERATIONS
+    if kind is None:
+        assert basic.succeeded == basic.total, stats.error_samples
+    else:
+        assert basic.errors == {kind: basic.total}
+    accounts.stop()
+    assert "DENIED 0" in accounts.stderr_text()  # every row's credentials as rendered
+
+
 EDGE_FLOW = """\
 scenarios:
   edges:

@@ -88,7 +88,7 @@ class Accounts:
             return 307, {}, ["Location: /echo"]
         if path == "/echo":
             return 200, {"method": method, "body": body.decode("utf-8", "replace")}, []
-        if path == "/basic":
+        if path.partition("?")[0] == "/basic":
             user = self._basic(headers.get("authorization", ""))
             return (200, {"user": user}, []) if user else (401, {"error": "no basic auth"}, [])
         if path == "/me":

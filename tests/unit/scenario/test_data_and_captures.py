@@ -214,3 +214,36 @@ def test_json_bodies_read_as_json_reads_them(body: bytes) -> None:
     except ValueError:
         expected = None
     assert compile_capture("v", "json", "@").take(200, {}, body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1, "a": 2}',
+        b'{"a": [1.5, -0.0, 1e400], "big": 1}',
+        b'{"big": 123456789012345678901234567890, "a": "text"}',  # orjson: a float
+        b'{"a": {"big": [-9223372036854775809]}}',  # inside what is captured
+        b'{"big": 18446744073709551615, "a": 9223372036854775807}',  # still 64 bits
+        b'{"n": NaN, "a": 1}',
+        '{"a": "é"}'.encode("utf-16"),
+        b'{"a": "\\ud800"}',
+        b'{"a": true, "big": false, "n": null}',
+        b'[{"a": 1}] trailing',
+    ],
+)
+@pytest.mark.parametrize("expression", ["a", "big", "a.big", "a.big[0]", "a[0]", "n"])
+def test_looked_up_captures_read_the_document_json_reads(body: bytes, expression: str) -> None:
+    """A field or index lookup parses with orjson without first scanning the body for
+    long integers: what it captures is still what it is in json's document."""
+    import json
+
+    import jmespath
+
+    try:
+        found = jmespath.search(expression, json.loads(body))
+    except ValueError:
+        found = None
+    expected = None if found is None else (
+        found if isinstance(found, str) else json.dumps(found, separators=(",", ":"))
+    )  # fmt: skip
+    assert compile_capture("v", "json", expression).take(200, {}, body) == expected

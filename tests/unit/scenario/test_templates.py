@@ -33,6 +33,9 @@ CONTEXT = Context(user=3, iteration=7, rng=random.Random(1))
         ("Bearer {{ token }}", {"token": "t.k.n"}, "Bearer t.k.n"),
         ("u{{ $user }}-i{{ $iteration }}", {}, "u3-i7"),
         ("{{ x }}{{ x }}", {"x": "ab"}, "abab"),
+        ("{{ x }}", {"x": "ab"}, "ab"),
+        ("{{ x }}.json", {"x": "ab"}, "ab.json"),
+        ("/a/{{ x }}/b", {"x": "ab"}, "/a/ab/b"),
         ("{ not a slot }", {}, "{ not a slot }"),
     ],
 )
@@ -125,3 +128,21 @@ def test_templates_cross_to_worker_processes() -> None:
 def test_json_text_that_looks_like_a_placeholder_stays_text() -> None:
     template = compile_json({"a": "\x000\x00", "b": "{{ $user }}"})
     assert json.loads(template.render({}, CONTEXT)) == {"a": "\x000\x00", "b": "3"}
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("/static", True),
+        ("/i/{{ $iteration }}?u={{ $user }}", True),
+        ("/r/{{ $random_int(-5, 5) }}/{{ $uuid }}/{{ $timestamp_ms }}", True),
+        ("/items/{{ item }}", False),  # a variable: any text
+        ("/i/{{ $iteration }}/{{ item }}", False),
+    ],
+)
+def test_only_built_ins_of_numbers_and_uuids_are_url_safe(text: str, safe: bool) -> None:
+    assert compile_template(text).url_safe is safe
+
+
+def test_a_json_string_slot_is_not_url_safe() -> None:
+    assert not compile_json({"n": "{{ $iteration }}"}).url_safe
