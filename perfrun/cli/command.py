@@ -59,7 +59,8 @@ A journey (flow:): each user logs in once with its own data row, then uses its t
           path: /items/{{ item }}
           auth: {bearer: "{{ token }}"}
       load: {users: 20, iterations: 5}
-Cookies are kept per user, redirects followed; every key: docs/scenarios.md.
+Cookies are kept per user, redirects followed (under a rate: each request's own
+chain, with its cookies); every key: docs/scenarios.md.
 
 \b
 The service under test, launched by perfrun (or --target-cmd "..."):

@@ -50,12 +50,15 @@ class Session(Protocol):
 
     async def exchange(
         self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
-        max_redirects: int = 0,
+        max_redirects: int = 0, *, intended: float | None = None,
     ) -> Exchange:  # fmt: skip
         """Send a flow step, `rendered` for its user (None: its static form), keeping
         what its captures read; with `cookies`, the session's cookie jar sends and keeps
         cookies, else the session has none. Up to `max_redirects` redirects are
-        followed (same origin only on the fast engine): one result for the chain."""
+        followed (same origin only on the fast engine): one result for the chain.
+        `intended`: a request on its own, sent by a schedule (the open model): its
+        result counts from that time, as `send`'s, and its cookies live only for its
+        redirect chain (it has no user whose jar they would join)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -93,8 +96,13 @@ class LoadRunner(Protocol):
 
     async def run_open(
         self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
-        start: float, share: Share = ..., seed: int | None = None,
-    ) -> None: ...  # fmt: skip
+        start: float, share: Share = ..., seed: int | None = None, cookies: bool = False,
+        max_redirects: int = 0,
+    ) -> None:  # fmt: skip
+        """Each request follows up to `max_redirects` redirects; with `cookies`, those
+        its chain sets go with the chain's next requests (a request on its own has no
+        user, so no jar outlives it)."""
+        ...
 
 
 @runtime_checkable

@@ -40,9 +40,11 @@ class SessionLoads:
     async def run_open(
         self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = Share.WHOLE, seed: int | None = None,
+        cookies: bool = False, max_redirects: int = 0,
     ) -> None:  # fmt: skip
         await open.run_open(load, requests, self.engine, stats.record, stats.schedule,
-                            start=start, share=share, seed=seed)  # fmt: skip
+                            start=start, share=share, seed=seed, cookies=cookies,
+                            max_redirects=max_redirects)  # fmt: skip
 
 
 def load_runner(engine: Engine) -> LoadRunner:

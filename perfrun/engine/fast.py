@@ -39,6 +39,7 @@ from perfrun.engine.fast_wire import (
     Dialer,
     Failure,
     Prepared,
+    RedirectWatchingConnection,
     Requester,
     Response,
     WatchingConnection,
@@ -80,13 +81,13 @@ class FastSession(Requester):
 
     async def exchange(
         self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
-        max_redirects: int = 0,
+        max_redirects: int = 0, *, intended: float | None = None,
     ) -> Exchange:  # fmt: skip
         if (cookies or max_redirects) and not self._full:
             self._full = True
             self.dialer.full_connections()  # to read Set-Cookie and Location
-        if cookies and self._jar is None:
-            self._jar = Jar(self._origin)
+        if cookies and (self._jar is None or intended is not None):
+            self._jar = Jar(self._origin)  # a request on its own: a jar for its chain only
         spec = request
         prepared = self._by_name[spec.name]
         # The request target from the origin (the base URL's path prefix included).
@@ -95,7 +96,10 @@ class FastSession(Requester):
         body = rendered.body if rendered is not None else prepared.body
         first: RequestResult | None = None
         for hop in range(max_redirects + 1):
-            exchange = await self._hop(spec, target, headers, body, cookies or max_redirects > 0)
+            exchange = await self._hop(
+                spec, target, headers, body, cookies or max_redirects > 0,
+                intended if hop == 0 else None,
+            )  # fmt: skip
             result = exchange.result
             if first is None:
                 first = result
@@ -132,13 +136,13 @@ class FastSession(Requester):
         end = last.started + last.latency
         result = last._replace(
             started=first.started, latency=end - first.started, error=error, detail=detail,
-            redirects=redirects, connect=None, wait=None, receive=None,
+            redirects=redirects, connect=None, wait=None, receive=None, queued=first.queued,
         )  # fmt: skip
         return Exchange(result, exchange.headers, exchange.body)
 
     async def _hop(
         self, spec: RequestSpec, target: str, headers: dict[str, str], body: bytes | None,
-        keep_headers: bool,
+        keep_headers: bool, intended: float | None,
     ) -> Exchange:  # fmt: skip
         """One request of a step (or of its redirects) to `target` (from the origin), with
         the user's cookies. A request that cannot be written (a line break or a
@@ -159,7 +163,7 @@ class FastSession(Requester):
             failed = RequestResult(spec.name, now, 0.0, 0, 0, ErrorKind.OTHER, detail)
             return Exchange(failed, {}, b"")
         self._kept = None
-        result = await self._send(prepared, None)
+        result = await self._send(prepared, intended)
         kept, self._kept = self._kept, None
         if kept is None:
             return Exchange(result, {}, b"")
@@ -261,10 +265,16 @@ class FastEngine:
     async def run_open(
         self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = Share.WHOLE, seed: int | None = None,
+        cookies: bool = False, max_redirects: int = 0,
     ) -> None:  # fmt: skip
         """The open model (`perfrun.engine.open.run_open`), as callbacks."""
+        if max_redirects:  # connections that see a redirect's Location and Set-Cookie
+            full = any(p.keep_headers for p in self.prepared.values())
+            self.dialer.kind = WatchingFullConnection if full else RedirectWatchingConnection
         await run_open(load, self._mix(requests, stats), self.dialer, stats, start=start,
-                       share=share, seed=seed)  # fmt: skip
+                       share=share, seed=seed, origin=self.origin,
+                       host_header=self.host_header, prefix=self.prefix,
+                       max_redirects=max_redirects, cookies=cookies)  # fmt: skip
 
     async def run_flow(
         self, load: LoadSpec, steps: tuple[RequestSpec, ...], data: Data | None,

@@ -20,7 +20,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from perfrun.engine.closed import STAGE_TICK, ramp_delays
@@ -68,6 +68,39 @@ def same_origin(url: str, origin: str) -> bool:
         and (ours.hostname or "").lower() == (theirs.hostname or "").lower()
         and our_port == their_port
     )
+
+
+class Hop(NamedTuple):
+    """Where a redirect goes next: its URL, its request target, and what it sends (the
+    step's plan, or the plan without its body when the method changes)."""
+
+    url: str
+    target: str
+    plan: StepPlan
+
+
+def next_hop(
+    origin: str, target: str, location: str, plan: StepPlan, status: int, hops: int,
+    most: int,
+) -> Hop | str:  # fmt: skip
+    """The hop a `status` redirect to `location` makes, answering `plan`'s request to
+    `target` (a request target from `origin`) after `hops` redirects; or why it is not
+    followed: `most` redirects followed already, another origin, or a target HTTP/1.1
+    cannot carry."""
+    if hops == most:
+        return f"more than {most} redirects"
+    url = urljoin(origin + target, location)
+    if not same_origin(url, origin):
+        return f"redirect to {url}: another origin, not followed by the fast engine" + (
+            " (engine: httpx follows it)"
+        )
+    parts = urlsplit(url)
+    try:
+        encoded = request_target((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+    except ValueError as exc:
+        return f"redirect to {url}: not sent: {exc}"
+    method = redirect_method(plan.spec.method, status)
+    return Hop(url, encoded, plan if method == plan.spec.method else plan.redirected(method))
 
 
 def continued(spec: RequestSpec, method: str) -> RequestSpec:
@@ -567,31 +600,22 @@ class FlowUser(Requester):
         `max_redirects` or to another origin."""
         flows, plan = self.flows, self.plan
         assert plan is not None
-        status = conn.status
-        if self.hops == flows.max_redirects:
-            self.chain_failed(conn, now, f"more than {flows.max_redirects} redirects")
+        hop = next_hop(flows.origin, self.target, location, plan, conn.status, self.hops,
+                       flows.max_redirects)  # fmt: skip
+        if isinstance(hop, str):
+            self.chain_failed(conn, now, hop)
             return
-        url = urljoin(flows.origin + self.target, location)
-        if not same_origin(url, flows.origin):
-            detail = f"redirect to {url}: another origin, not followed by the fast engine"
-            self.chain_failed(conn, now, detail + " (engine: httpx follows it)")
-            return
-        parts = urlsplit(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        method = redirect_method(plan.spec.method, status)
-        if method != plan.spec.method:  # the body goes, and its Content-Type
-            plan = plan.redirected(method)
+        if hop.plan is not plan:  # the body goes, and its Content-Type
             self.body = b""
             self.headers = without_content_type(self.headers)
-        self.plan = plan
+        self.plan, self.target = hop.plan, hop.target
         self.hops += 1
         try:
-            self.target = request_target(target)
-            self.payload = plan.payload(self.target, self.headers, self.body, self._cookie())
-        except (ValueError, UnicodeError) as exc:
-            self.chain_failed(conn, now, f"redirect to {url}: not sent: {exc}")
+            self.payload = hop.plan.payload(self.target, self.headers, self.body, self._cookie())
+        except UnicodeError as exc:
+            self.chain_failed(conn, now, f"redirect to {hop.url}: not sent: {exc}")
             return
-        self.dispatch(plan.prepared)
+        self.dispatch(hop.plan.prepared)
 
     def chain_failed(self, conn: Connection, now: float, detail: str) -> None:
         step = self.step

@@ -18,13 +18,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from perfrun.engine.fast_wire import Dialer, Prepared, Requester
+from perfrun.engine.cookies import Jar
+from perfrun.engine.fast_flow import REDIRECTS, StepPlan, next_hop
+from perfrun.engine.fast_wire import Connection, Dialer, Prepared, Requester
 from perfrun.engine.mix import Mix
 from perfrun.engine.open import LATE_AFTER, remaining
 from perfrun.engine.pacer import Pacer, Positions
 from perfrun.engine.profile import rate_profile
 from perfrun.engine.share import Share
-from perfrun.metrics.result import RequestResult
+from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.model import LoadSpec
 
@@ -41,15 +43,32 @@ request waits for the first connection to come free (its wait counts in its late
 
 
 class _Slot(Requester):
-    """One pooled connection: sends what the schedule dispatches to it, then is idle."""
+    """One pooled connection: sends what the schedule dispatches to it, following its
+    redirects (a request and its redirects are one result, as in a flow), then is idle.
+    A request on its own has no user: its cookies live only for its redirect chain (as
+    k6 clears a VU's jar at each iteration), e.g. a login's session cookie set on a 303
+    goes with the request the 303 leads to."""
 
-    __slots__ = ("capped", "schedule")
+    __slots__ = (
+        "capped", "chain_queued", "chain_started", "first", "hops", "jar", "payload", "plan",
+        "schedule", "target",
+    )  # fmt: skip
 
     def __init__(self, schedule: _Schedule) -> None:
         super().__init__(schedule.dialer)
         self.schedule = schedule
         self.capped = False
         """Its request waited for a slot (or came due while one waited)."""
+        self.hops = 0
+        """Redirects followed by the request under way."""
+        self.first: Prepared | None = None
+        """The request whose redirects are under way: its endpoint and how it is judged."""
+        self.chain_started = self.chain_queued = 0.0
+        self.plan: StepPlan | None = None
+        """What the current hop sends, to `target` (a request target), as `payload`."""
+        self.target = ""
+        self.payload = b""
+        self.jar: Jar | None = None
 
     def succeeded(
         self, prepared: Prepared, now: float, status: int, size: int, first: float
@@ -61,11 +80,19 @@ class _Slot(Requester):
         schedule.finished(self)
 
     def connected(self, seconds: float) -> None:
+        if self.hops:
+            return  # a chain's phases are not timed
         prepared = self.prepared
         assert prepared is not None
         self.schedule.stats.connected(prepared.endpoint, self.started - self.queued, seconds)
 
     def ended(self, result: RequestResult, now: float) -> None:
+        if self.hops:  # a hop failed (connect, timeout, reset): the chain's result
+            result = result._replace(
+                started=self.chain_started, latency=now - self.chain_started,
+                queued=self.chain_queued, redirects=self.hops,
+            )  # fmt: skip
+            self.end_chain()
         self.schedule.stats.record(result)
         self.schedule.finished(self)
 
@@ -78,6 +105,99 @@ class _Slot(Requester):
     def connect_ended(self) -> None:
         self.schedule.connecting -= 1
 
+    # --- redirects
+
+    def on_response(self, conn: Connection) -> None:
+        now = time.perf_counter()
+        if self.schedule.max_redirects:
+            try:
+                if conn.status in REDIRECTS:
+                    location = conn.response.headers.get("location")
+                    if location is not None:
+                        self.follow(conn, location, now)
+                        return
+                if self.hops:
+                    self.chain_ended(conn, now)
+                    return
+            except Exception as exc:  # a bug in perfrun: surfaced by the run
+                self.crash(exc)
+                return
+        self.respond(conn, now)
+
+    def follow(self, conn: Connection, location: str, now: float) -> None:
+        """Follow a redirect to `location`, or end the request when it goes past
+        `max_redirects` or to another origin (as `perfrun.engine.fast_flow` does)."""
+        schedule = self.schedule
+        prepared = self.prepared
+        assert prepared is not None
+        if not conn.reusable or prepared.close:
+            conn.close()
+        if not self.hops:
+            self.first = prepared
+            self.chain_started, self.chain_queued = self.started, self.queued
+            self.plan = schedule.plan(prepared)
+            self.target = self.plan.target or ""
+        plan = self.plan
+        assert plan is not None
+        set_cookies = conn.response.set_cookies
+        if set_cookies and schedule.cookies:
+            if self.jar is None:
+                self.jar = Jar(schedule.origin)
+            self.jar.extract(self.target, set_cookies)
+        hop = next_hop(schedule.origin, self.target, location, plan, conn.status, self.hops,
+                       schedule.max_redirects)  # fmt: skip
+        if isinstance(hop, str):
+            self.chain_failed(conn, now, hop)
+            return
+        self.plan, self.target = hop.plan, hop.target
+        self.hops += 1
+        cookie = self.jar.header(hop.target) if self.jar is not None else None
+        try:
+            self.payload = hop.plan.payload(hop.target, (), hop.plan.body, cookie)
+        except UnicodeError as exc:
+            self.chain_failed(conn, now, f"redirect to {hop.url}: not sent: {exc}")
+            return
+        self.dispatch(hop.plan.prepared)
+
+    def write(self) -> None:
+        if not self.hops:
+            super().write()
+            return
+        conn, plan = self.conn, self.plan
+        assert conn is not None and plan is not None
+        # The timeout covers the whole chain, as in httpx.
+        conn.request(self.payload, self, self.chain_started + self.dialer.timeout, plan.head,
+                     plan.keep_headers, plan.keep_body)  # fmt: skip
+
+    def chain_ended(self, conn: Connection, now: float) -> None:
+        """The chain's last response: judged as the first request's would be."""
+        if not conn.reusable or (self.plan is not None and self.plan.close):
+            conn.close()
+        first, response = self.first, conn.response
+        assert first is not None
+        result = first.judge.judge(
+            self.chain_started, now - self.chain_started, self.chain_queued, conn.status,
+            conn.size, response.headers, response.content,
+        )._replace(redirects=self.hops)  # fmt: skip
+        self.end_chain()
+        self.ended(result, now)
+
+    def chain_failed(self, conn: Connection, now: float, detail: str) -> None:
+        first = self.first
+        assert first is not None
+        result = RequestResult(
+            first.name, self.chain_started, now - self.chain_started, conn.status, conn.size,
+            ErrorKind.OTHER, detail, self.chain_queued, redirects=self.hops,
+        )  # fmt: skip
+        self.end_chain()
+        self.ended(result, now)
+
+    def end_chain(self) -> None:
+        """The request's chain is over: its cookies go, its lateness is the first hop's."""
+        self.hops = 0
+        self.queued = self.chain_queued
+        self.jar = None
+
 
 class _Schedule:
     """The pacing state machine: what is due next, the idle and busy connections, and
@@ -85,7 +205,8 @@ class _Schedule:
 
     def __init__(
         self, load: LoadSpec, mix: Mix[Prepared], dialer: Dialer, stats: ScenarioStats,
-        start: float, share: Share, seed: int | None,
+        start: float, share: Share, seed: int | None, origin: str = "", host_header: str = "",
+        prefix: str = "", max_redirects: int = 0, cookies: bool = False,
     ) -> None:  # fmt: skip
         self.loop = asyncio.get_running_loop()
         self.pacer = Pacer(rate_profile(load))
@@ -116,8 +237,18 @@ class _Schedule:
         self.next_at = self.due_at()
         """When the next request is due (a perf_counter time); None past the schedule."""
         self.over = False
+        self.origin, self.max_redirects, self.cookies = origin, max_redirects, cookies
+        self._plans: dict[str, StepPlan] = {}
+        self._host_header, self._prefix = host_header, prefix
         self.ended = self.loop.create_future()
         """Done when the schedule is over and nothing is in flight (or a bug surfaced)."""
+
+    def plan(self, prepared: Prepared) -> StepPlan:
+        """The request as a redirect sends it on (made at its first redirect)."""
+        plan = self._plans.get(prepared.name)
+        if plan is None:
+            plan = self._plans[prepared.name] = StepPlan(prepared, self._host_header, self._prefix)
+        return plan
 
     def wake(self) -> None:
         """The pacing timer fired: send what is due (a timer callback cannot raise)."""
@@ -271,10 +402,21 @@ async def run_open(
     start: float,
     share: Share = Share.WHOLE,
     seed: int | None = None,
+    origin: str = "",
+    host_header: str = "",
+    prefix: str = "",
+    max_redirects: int = 0,
+    cookies: bool = False,
 ) -> None:
     """Send on schedule until the rate profile ends, then wait for requests in flight.
-    With a `share`, only this worker's part of the schedule (and of max_in_flight)."""
-    schedule = _Schedule(load, mix, dialer, stats, start, share, seed)
+    With a `share`, only this worker's part of the schedule (and of max_in_flight).
+    Up to `max_redirects` redirects are followed (to `origin`, whose Host header and
+    base path are `host_header` and `prefix`), with `cookies` kept along each chain;
+    the dialer's connections must then watch for Location and Set-Cookie."""
+    schedule = _Schedule(
+        load, mix, dialer, stats, start, share, seed, origin, host_header, prefix,
+        max_redirects, cookies,
+    )  # fmt: skip
     try:
         schedule.guarded(schedule.pump)
         await schedule.ended

@@ -386,6 +386,21 @@ class WatchingConnection(Connection):
         Connection.request(self, payload, owner, deadline, head, keep_headers, keep_body)
 
 
+class RedirectWatchingConnection(WatchingConnection):
+    """A WatchingConnection for requests on their own (the open model), whose cookies
+    matter only along a redirect chain: only a redirect's head is read (its Location
+    and Set-Cookie), and a head whose body is kept (for its Content-Encoding). Other
+    responses cost what they cost on a `Connection`."""
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status < 200 or 300 <= status < 400 or self._keep_body:  # 1xx: the head goes on
+            WatchingConnection.on_headers_complete(self)
+        else:
+            self._head = b""
+            Connection.on_headers_complete(self)
+
+
 _WATCHED = re.compile(rb"\n(?:set-cookie|location):", re.I)
 _WATCHED_AND_ENCODING = re.compile(rb"\n(?:set-cookie|location|content-encoding):", re.I)
 MAX_HEAD = 64 * 1024

@@ -170,6 +170,9 @@ class HttpxSession:
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         prepared = self._engine.prepared(request)
+        # A request on its own keeps no cookie for the next (as the fast engine's): the
+        # client would otherwise send back what an earlier response set.
+        self._client.cookies.clear()
         result, _ = await self._send(
             prepared, prepared.path, prepared.headers, prepared.content, intended
         )
@@ -177,10 +180,12 @@ class HttpxSession:
 
     async def exchange(
         self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
-        max_redirects: int = 0,
+        max_redirects: int = 0, *, intended: float | None = None,
     ) -> Exchange:  # fmt: skip
         prepared = self._engine.prepared(request)
         self._client.max_redirects = max_redirects
+        if intended is not None:  # a request on its own: a jar for its chain only
+            self._client.cookies.clear()
         if not cookies and not self._cookieless:
             # A policy that accepts and returns no cookie: none is kept, not even between
             # the hops of one redirect chain (which the client follows by itself).
@@ -194,7 +199,7 @@ class HttpxSession:
             headers.update(rendered.headers)
             path, content = rendered.path, rendered.body
         result, response = await self._send(
-            prepared, path, headers, content, None, follow=max_redirects > 0
+            prepared, path, headers, content, intended, follow=max_redirects > 0
         )
         if response is None or not request.captures:
             return Exchange(result, {}, b"")

@@ -22,6 +22,7 @@ from perfrun.engine.pacer import Pacer, Positions
 from perfrun.engine.profile import rate_profile
 from perfrun.engine.share import Share
 from perfrun.engine.timing import sleep_until
+from perfrun.metrics.result import RequestResult
 from perfrun.metrics.schedule import ScheduleCounts
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
@@ -39,9 +40,13 @@ async def run_open(
     start: float,
     share: Share = Share.WHOLE,
     seed: int | None = None,
+    cookies: bool = False,
+    max_redirects: int = 0,
 ) -> None:
     """Send on schedule until the rate profile ends, then wait for requests in flight.
-    With a `share`, only this worker's part of the schedule (and of max_in_flight)."""
+    With a `share`, only this worker's part of the schedule (and of max_in_flight).
+    Each request follows up to `max_redirects` redirects, with `cookies` kept along
+    its chain only (see `Session.exchange`'s `intended`)."""
     pacer = Pacer(rate_profile(load))
     master = random.Random(seed)
     # Separate streams: the request picked must not decide the gap after it.
@@ -54,7 +59,7 @@ async def run_open(
 
     async def one(session: Session, spec: RequestSpec, intended: float, capped: bool) -> None:
         try:
-            result = await session.send(spec, intended)
+            result = await _request(session, spec, intended, cookies, max_redirects)
             if result.queued > LATE_AFTER:
                 counts.late += 1
                 counts.late_own += not capped
@@ -104,6 +109,16 @@ async def run_open(
             task.cancel()
         await asyncio.gather(*in_flight, return_exceptions=True)
         await pool.aclose()
+
+
+async def _request(
+    session: Session, spec: RequestSpec, intended: float, cookies: bool, max_redirects: int
+) -> RequestResult:
+    """One scheduled request, with its redirects when it follows them."""
+    if not max_redirects:
+        return await session.send(spec, intended)
+    exchange = await session.exchange(spec, None, cookies, max_redirects, intended=intended)
+    return exchange.result
 
 
 class _SessionPool:

@@ -232,7 +232,9 @@ def _executor(
     runner = load_runner(engine)
     # No seed: each process seeds its random draws from os.urandom, so workers differ.
     if load.model is LoadModel.OPEN:
-        return runner.run_open(load, requests, stats, start=start, share=share)
+        return runner.run_open(load, requests, stats, start=start, share=share,
+                               cookies=scenario.cookies,
+                               max_redirects=scenario.max_redirects)  # fmt: skip
     if load.stages:
         return runner.run_closed_stages(load, requests, stats, start=start, share=share)
     return runner.run_closed(load, requests, stats, start=start, share=share)
@@ -242,7 +244,8 @@ def per_user(scenario: Scenario) -> bool:
     """Whether a `requests:` mix runs as a flow of one request drawn by weight, its users
     each with their own variables, cookies and redirects: in the closed model (users,
     fixed or staged; a rate load sends each request on its own), when it has templates
-    or data, keeps cookies or follows redirects (both by default)."""
+    or data, keeps cookies or follows redirects (both by default). (A rate load's
+    requests follow their redirects on their own, their cookies kept along the chain.)"""
     load = scenario.load
     if load.model is not LoadModel.CLOSED:
         return False

@@ -496,3 +496,57 @@ def test_staged_users_keep_their_rows_and_cookies(
         assert stats.endpoints["login"].total == sum(int(n) for n in logins.values())
         assert all(int(n) <= 1 for n in logins.values())
     assert "DENIED 0" in log
+
+
+RATE_MIX = """\
+scenarios:
+  arrivals:
+    type: load
+    severity: high
+    base_url: {url}{options}
+    requests:
+      - name: login
+        method: POST
+        path: /login?next=/me
+        json: {{user: user0, password: pw0}}
+      - name: me
+        path: /me
+      - name: chain
+        path: /redirect/2
+    load: {{rate: 60, duration: 1s}}
+"""
+"""A rate load (requests on their own, no users): a login whose 303 sets the session
+cookie it leads to /me with, /me alone, and a chain of two redirects."""
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+@pytest.mark.parametrize(
+    ("options", "login_error", "chain_error"),
+    [
+        ("", None, None),
+        ("\n    cookies: false", "http_4xx", None),
+        ("\n    max_redirects: 0", "unexpected_status", "unexpected_status"),
+        ("\n    max_redirects: 1", None, "other"),
+    ],
+)
+def test_a_rate_loads_requests_follow_redirects_with_the_chains_cookies(
+    tmp_path: Path, accounts: TargetProcess, engine: str, options: str,
+    login_error: str | None, chain_error: str | None,
+) -> None:  # fmt: skip
+    """Each request follows its redirects (counted, one result per chain); a cookie set
+    along a chain goes with its next requests, and no further: /me on its own never
+    has a session."""
+    stats = run_yaml(tmp_path, RATE_MIX, accounts.url, engine, options=options)
+
+    schedule = stats.schedule
+    assert stats.overall.total == schedule.sent == schedule.due - schedule.dropped
+    login, me, chain = (stats.endpoints[name] for name in ("login", "me", "chain"))
+    assert me.errors == {"http_4xx": me.total}
+    for endpoint, error in ((login, login_error), (chain, chain_error)):
+        assert endpoint.total > 0
+        expected = {} if error is None else {error: endpoint.total}
+        assert dict(endpoint.errors) == expected, stats.error_samples
+    most = int(options.rpartition("max_redirects: ")[2] or 10) if "max" in options else 10
+    assert stats.overall.redirects == min(most, 1) * login.total + min(most, 2) * chain.total
+    if chain_error == "other":
+        assert "more than 1 redirects" in stats.error_samples["other"]

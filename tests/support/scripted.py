@@ -129,11 +129,11 @@ class ScriptedSession:
 
     async def exchange(
         self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
-        max_redirects: int = 0,
+        max_redirects: int = 0, *, intended: float | None = None,
     ) -> Exchange:  # fmt: skip
         """As `send`; the scripted response has no headers or body to capture from."""
         self.rendered.append(rendered)
-        return Exchange(await self.send(request), {}, b"")
+        return Exchange(await self.send(request, intended), {}, b"")
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         engine = self._engine

@@ -13,6 +13,7 @@ import pytest
 from perfrun.engine.fast_wire import (
     MAX_HEAD,
     Connection,
+    RedirectWatchingConnection,
     WatchingConnection,
     WatchingFullConnection,
 )
@@ -93,6 +94,20 @@ def test_set_cookie_and_location_are_kept_however_the_bytes_arrive(
     assert owner.seen == [(status, cookies, headers)] * (len(wire) - 1)
 
 
+@pytest.mark.parametrize(("wire", "status", "cookies", "headers"), KEPT)
+def test_requests_on_their_own_read_only_a_redirects_head(
+    wire: bytes, status: int, cookies: list[str], headers: dict[str, str]
+) -> None:
+    """The open model's connections: a redirect's Set-Cookie and Location are kept as
+    on any watching connection; another response's head is not read (its cookies would
+    go nowhere: the request has no user)."""
+    owner = _Owner()
+    split_everywhere(RedirectWatchingConnection(), owner, [wire], keep_body=False)
+    if not 300 <= status < 400:
+        cookies, headers = [], {}
+    assert owner.seen == [(status, cookies, headers)] * (len(wire) - 1)
+
+
 class _Bodies(_Owner):
     def __init__(self) -> None:
         super().__init__()
@@ -112,9 +127,10 @@ def test_a_kept_body_is_decoded_when_its_head_says_gzip() -> None:
         + packed
     )
     plain = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(document) + document
-    owner = _Bodies()
-    split_everywhere(WatchingConnection(), owner, [gzipped, plain], keep_body=True)
-    assert owner.bodies == [document] * (len(gzipped) + len(plain) - 2)
+    for kind in (WatchingConnection, RedirectWatchingConnection):
+        owner = _Bodies()
+        split_everywhere(kind(), owner, [gzipped, plain], keep_body=True)
+        assert owner.bodies == [document] * (len(gzipped) + len(plain) - 2)
 
 
 class _Failures(_Owner):
