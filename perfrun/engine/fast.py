@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from perfrun.engine import fast_flow
 from perfrun.engine.base import Exchange, Rendered
@@ -29,9 +29,7 @@ from perfrun.engine.fast_flow import (
     DEFAULT_PORTS,
     REDIRECTS,
     StepPlan,
-    continued,
-    redirect_method,
-    same_origin,
+    next_hop,
     without_content_type,
 )
 from perfrun.engine.fast_open import run_open
@@ -59,8 +57,8 @@ class FastSession(Requester):
     `send` awaits one request."""
 
     __slots__ = (
-        "_by_name", "_connect", "_full", "_host_header", "_jar", "_kept", "_origin", "_prefix",
-        "_waiter",
+        "_by_name", "_chain_started", "_connect", "_full", "_host_header", "_jar", "_kept",
+        "_origin", "_prefix", "_waiter",
     )  # fmt: skip
 
     def __init__(self, engine: FastEngine) -> None:
@@ -74,9 +72,13 @@ class FastSession(Requester):
         self._origin = engine.origin
         self._host_header, self._prefix = engine.host_header, engine.prefix
         self._full = False
+        self._chain_started: float | None = None
+        """When the redirect chain under way began: its timeout covers the whole chain,
+        as in httpx (None: no chain)."""
         """Seconds the pending request spent opening its connection (None: reused)."""
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
+        self._chain_started = None
         return await self._send(self._by_name[request.name], intended)
 
     async def exchange(
@@ -94,7 +96,9 @@ class FastSession(Requester):
         target = self._prefix + (rendered.path if rendered is not None else spec.path)
         headers = dict(rendered.headers) if rendered is not None else {}
         body = rendered.body if rendered is not None else prepared.body
+        plan = StepPlan(prepared, self._host_header, self._prefix)  # for next_hop
         first: RequestResult | None = None
+        self._chain_started = None
         for hop in range(max_redirects + 1):
             exchange = await self._hop(
                 spec, target, headers, body, cookies or max_redirects > 0,
@@ -102,28 +106,32 @@ class FastSession(Requester):
             )  # fmt: skip
             result = exchange.result
             if first is None:
-                first = result
+                first = self._chain_started_by(result)
             location = exchange.headers.get("location")
             if result.status not in REDIRECTS or not max_redirects or location is None:
                 break
-            if hop == max_redirects:
-                return self._chain(first, result, hop, ErrorKind.OTHER,
-                                   f"more than {max_redirects} redirects", exchange)  # fmt: skip
-            url = urljoin(self._origin + target, location)
-            if not same_origin(url, self._origin):
-                return self._chain(first, result, hop, ErrorKind.OTHER,
-                                   f"redirect to {url}: another origin, not followed "
-                                   "by the fast engine (engine: httpx follows it)",
-                                   exchange)  # fmt: skip
-            parts = urlsplit(url)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            method = redirect_method(spec.method, result.status)
-            if method != spec.method:  # the body goes, and its Content-Type
-                spec = continued(spec, method)
-                body = None
+            following = next_hop(self._origin, target, location, plan, result.status, hop,
+                                 max_redirects)  # fmt: skip
+            if isinstance(following, str):
+                return self._chain(first, result, hop, ErrorKind.OTHER, following, exchange)
+            target = following.target
+            if following.plan is not plan:  # the body goes, and its Content-Type
+                plan, spec, body = following.plan, following.plan.spec, None
                 headers = dict(without_content_type(headers.items()))
         assert first is not None
         return self._chain(first, result, hop, result.error, result.detail, exchange)
+
+    def _chain_started_by(self, first: RequestResult) -> RequestResult:
+        """The first request of a possible chain: the later hops' timeout counts from it."""
+        self._chain_started = first.started
+        return first
+
+    def write(self) -> None:
+        prepared, conn = self.prepared, self.conn
+        assert prepared is not None and conn is not None
+        started = self.started if self._chain_started is None else self._chain_started
+        conn.request(prepared.payload, self, started + self.dialer.timeout, prepared.head,
+                     prepared.keep_headers, prepared.keep_body)  # fmt: skip
 
     def _chain(
         self, first: RequestResult, last: RequestResult, redirects: int,

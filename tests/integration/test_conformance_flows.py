@@ -20,6 +20,7 @@ successes that skips building a RequestResult (ScenarioStats.ok) does not say wh
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import EndpointStats
 from perfrun.run.drive import drive
 from perfrun.scenario.loader import load_file
+from perfrun.scenario.model import RequestSpec
 from tests.servers.launch import start_target
 from tests.support.recording import RecordingStats
 
@@ -603,3 +605,24 @@ def test_engines_record_the_same_figures(runs: Runs, flow: Flow) -> None:
     assert {name: figures(e) for name, e in fast.endpoints.items()} == {
         name: figures(e) for name, e in reference.endpoints.items()
     }
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_sessions_timeout_covers_the_whole_redirect_chain(engine: str) -> None:
+    """The awaitable session API (`exchange`) times a chain as the load models do: two
+    hops of 0.6 s each under a 1 s timeout fail as a timeout after one redirect."""
+    spec = RequestSpec(name="slow_chain", path="/slow_redirect/600/slow_redirect/600/sized/10")
+
+    async def exchange(url: str) -> RequestResult:
+        engine_ = EngineRecipe(engine, url, 1.0, (spec,))()
+        session = engine_.session()
+        try:
+            return (await session.exchange(spec, None, True, 10)).result
+        finally:
+            await session.aclose()
+            await engine_.aclose()
+
+    with start_target(script=SERVER_SCRIPT) as server:
+        result = asyncio.run(exchange(server.url))
+    assert (result.error, result.redirects) == (ErrorKind.TIMEOUT, 1), result.detail
+    assert result.latency >= 1.0  # per hop, each 0.6 s hop would have made it
