@@ -61,6 +61,7 @@ class Invocation:
     quiet: bool
     insecure: bool = False
     target_cmd: str | None = None
+    cluster: str | None = None
     given: Mapping[str, str] = field(default_factory=dict)
     """Option name -> flag, for the options typed on the command line."""
 
@@ -89,6 +90,7 @@ def _perform(inv: Invocation, out: Console, err: Console) -> int:
             engine=EngineChoice(inv.engine) if inv.engine else None,
             workers=_worker_count(inv.workers),
             insecure=inv.insecure,
+            cluster=inv.cluster,
         ),
         outputs=Outputs(inv.output, inv.html, inv.junit, inv.markdown, inv.history),
         baseline=inv.baseline,

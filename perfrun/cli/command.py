@@ -167,6 +167,15 @@ Leak verdicts on the monitored target (thresholds:):
     "per CPU core).",
 )
 @click.option(
+    "--cluster",
+    envvar="PERFRUN_CLUSTER",
+    show_envvar=True,
+    metavar="ADDRESS",
+    help="Run each scenario's load on a Dask cluster, one share per worker process: "
+    "tcp://host:8786 (a running scheduler) or local:N (N worker processes here). Needs "
+    "pip install 'perfrun[cluster]'; see docs/cluster.md.",
+)
+@click.option(
     "--on-saturation",
     type=click.Choice(["warn", "fail"]),
     default="warn",

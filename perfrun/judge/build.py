@@ -50,6 +50,7 @@ from perfrun.report.model import (
     ScenarioReport,
     Schedule,
     Series,
+    ShareHealth,
     TargetResources,
     TimelinePoint,
     Verdict,
@@ -57,7 +58,7 @@ from perfrun.report.model import (
     Window,
 )
 from perfrun.run.monitor import MonitorResult
-from perfrun.run.outcome import ScenarioOutcome, TargetRun
+from perfrun.run.outcome import ScenarioOutcome, ShareEvidence, TargetRun
 from perfrun.scenario.model import (
     LoadModel,
     LoadSpec,
@@ -178,6 +179,8 @@ def measure_scenario(
     requests = _counts(stats.overall, duration)
     latency = stats.overall.latency.summary_ms()
     generator = _generator(stats, resources, outcome.workers, fail_on_saturation)
+    if outcome.cluster is not None:
+        generator = _on_cluster(generator, outcome.cluster, outcome.shares)
     measured, notes = _measurements(requests, latency, resources)
     endpoints = _endpoints(scenario, stats, duration)
     verdicts = evaluate(
@@ -356,6 +359,61 @@ def _generator(
         workers=workers,
         fails_run=fail_on_saturation,
     )
+
+
+CLOCK_WARNING_MS = 50.0
+"""A share whose clock is further than this from the scheduler's started off the common
+instant by as much."""
+
+
+def _on_cluster(
+    generator: GeneratorHealth, address: str, shares: tuple[ShareEvidence, ...]
+) -> GeneratorHealth:
+    """The generator's health on a Dask cluster: each share judged on its own evidence
+    (its process, its event loop, its late sends), the whole saturated when one is;
+    the CPU is the shares' processes' together (this process only waited for them)."""
+    judged = tuple(_share(share) for share in shares)
+    reasons = tuple(
+        f"share {share.index} on {share.worker}: {reason}"
+        for share in judged
+        for reason in share.reasons
+    )
+    cpus = [share.cpu_percent for share in judged if share.cpu_percent is not None]
+    return replace(
+        generator,
+        saturated=any(share.saturated for share in judged),
+        reasons=reasons,
+        cpu_percent=sum(cpus) if cpus else None,
+        workers=max(len(shares), 1),
+        cluster=address,
+        shares=judged,
+    )
+
+
+def _share(share: ShareEvidence) -> ShareHealth:
+    assessment = assess(
+        Evidence(
+            loop_lag_p99_ms=share.loop_lag_p99_ms,
+            loop_lag_max_ms=share.loop_lag_max_ms,
+            generator_cpu_percent=share.cpu_percent,
+            sent=share.sent,
+            late=share.late,
+        )
+    )
+    warnings = []
+    if abs(share.clock_offset_ms) > CLOCK_WARNING_MS:
+        warnings.append(
+            f"clock {share.clock_offset_ms:+.0f} ms off the scheduler's (more than "
+            f"{CLOCK_WARNING_MS:g} ms): this share started off the common instant by as much"
+        )
+    if share.lost:
+        warnings.append("lost with its Dask worker: its figures are missing")
+    return ShareHealth(
+        index=share.index, worker=share.worker, host=share.host, load=share.load,
+        requests=share.requests, cpu_percent=share.cpu_percent,
+        clock_offset_ms=share.clock_offset_ms, saturated=assessment.saturated,
+        reasons=assessment.reasons, warnings=tuple(warnings), lost=share.lost,
+    )  # fmt: skip
 
 
 def _counts(stats: EndpointStats, duration: float) -> RequestCounts:

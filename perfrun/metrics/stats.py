@@ -204,6 +204,21 @@ class ScenarioStats:
         self.error_samples: dict[str, str] = {}
         """The first detail message seen for each error kind, to show the user."""
 
+    def shift_clock(self, delta: float) -> None:
+        """Move every perf_counter time kept by `delta`: figures measured on another
+        machine's clock, whose origin was the same instant as ours, onto our clock
+        (before `merge`: each clock is only meaningful on its own machine)."""
+        self._tally()
+        self.origin += delta
+        self.warmup_end += delta
+        self._first += delta
+        self._last += delta
+        self._steady += delta
+        self._lo = self._hi = -1.0
+        if self.schedule_end is not None:
+            self.schedule_end += delta
+        self._timeline.shift_clock(delta)
+
     def pause(self, began: float, ended: float) -> None:
         """A rest between leak cycles, from `began` to `ended` (perf_counter times):
         left out of the measured window and of sliding windows (`rests`)."""

@@ -126,6 +126,11 @@ class Timeline:
         """Completions in the newest second seen and the one before, for live progress
         once a point spans more than a second."""
 
+    def shift_clock(self, delta: float) -> None:
+        """Move the origin by `delta` (see `ScenarioStats.shift_clock`)."""
+        self.origin += delta
+        self._lo = self._hi = -1.0
+
     @property
     def span(self) -> int:
         """Seconds each point covers."""

@@ -79,6 +79,14 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
                 "cpu_percent": s.generator.cpu_percent,
                 "workers": s.generator.workers,
                 "fails_run": s.generator.fails_run,
+                **(
+                    {
+                        "cluster": s.generator.cluster,
+                        "shares": [dataclasses.asdict(share) for share in s.generator.shares],
+                    }
+                    if s.generator.cluster is not None
+                    else {}
+                ),
             },
             "endpoints": {
                 e.name: {

@@ -240,6 +240,30 @@ class Warmup:
 
 
 @dataclass(frozen=True)
+class ShareHealth:
+    """One share of a load run on a Dask cluster (`--cluster`): where it ran, what it
+    sent, and whether its own generator was the bottleneck."""
+
+    index: int
+    worker: str
+    """The Dask worker's address."""
+    host: str
+    load: str
+    """Its part of the load, in words (which users, which scheduled requests)."""
+    requests: int
+    cpu_percent: float | None
+    """Its worker process, % of one core over its run."""
+    clock_offset_ms: float
+    """Its clock against the scheduler's, as Dask measured it: the shares start at one
+    instant of the scheduler's clock, each read on its own clock through this."""
+    saturated: bool
+    reasons: tuple[str, ...]
+    warnings: tuple[str, ...]
+    """A clock offset past CLOCK_WARNING_MS; a share lost with its worker."""
+    lost: bool
+
+
+@dataclass(frozen=True)
 class GeneratorHealth:
     """Was perfrun itself the bottleneck? (see perfrun.judge.saturation)"""
 
@@ -251,6 +275,10 @@ class GeneratorHealth:
     workers: int
     fails_run: bool
     """--on-saturation fail: a saturated generator fails the scenario."""
+    cluster: str | None = None
+    """The Dask scheduler the load ran on (`--cluster`); None: this machine."""
+    shares: tuple[ShareHealth, ...] = ()
+    """On a cluster: each share, judged on its own evidence."""
 
 
 @dataclass(frozen=True)

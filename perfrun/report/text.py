@@ -209,6 +209,7 @@ def details(s: ScenarioReport) -> list[str]:
     cycles = cycles_line(s)
     if cycles:
         lines.append(cycles)
+    lines.extend(share_lines(s))
     for check in s.checks:
         if check.failed:
             lines.append(f"check failed {check.failed} of {check.evaluated}: {check.name}")
@@ -233,6 +234,24 @@ def cycles_line(s: ScenarioReport) -> str:
         f"leak cycles: target RSS after each rest {readings} MB "
         f"({trend.slope:+.2f} MB/cycle{interval})"
     )
+
+
+def share_lines(s: ScenarioReport) -> list[str]:
+    """On a Dask cluster: one line per share (where, what, its CPU and clock), and its
+    warnings."""
+    generator = s.generator
+    if generator.cluster is None:
+        return []
+    lines = [f"cluster {generator.cluster}: {len(generator.shares)} shares"]
+    for share in generator.shares:
+        cpu = "" if share.cpu_percent is None else f", CPU {share.cpu_percent:.0f}%"
+        state = " LOST" if share.lost else (" saturated" if share.saturated else "")
+        lines.append(
+            f"  share {share.index} on {share.worker}: {share.load}, {share.requests} requests"
+            f"{cpu}, clock {share.clock_offset_ms:+.1f} ms{state}"
+        )
+        lines.extend(f"  share {share.index}: warning: {w}" for w in share.warnings)
+    return lines
 
 
 def phases_line(s: ScenarioReport) -> str:

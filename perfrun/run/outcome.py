@@ -27,9 +27,35 @@ class RunOptions:
     workers: int = 1
     insecure: bool = False
     """Do not check servers' certificates (--insecure)."""
+    cluster: str | None = None
+    """--cluster: a Dask scheduler's address, or local:N (see perfrun.run.cluster)."""
     target_log: Path = Path("perfrun-report.target.log")
     """Where a launched target's output goes (`<report stem>.target.log`; a second
     target's is `.target-2.log`, and so on)."""
+
+
+@dataclass(frozen=True)
+class ShareEvidence:
+    """What one share tells of its own run, for the report and the saturation guard."""
+
+    index: int
+    worker: str
+    """The Dask worker's address."""
+    host: str
+    load: str
+    """Its part of the load, in words: which users, or which scheduled requests."""
+    requests: int
+    cpu_percent: float | None
+    """Its worker process's CPU over its run, % of one core."""
+    loop_lag_p99_ms: float | None
+    loop_lag_max_ms: float | None
+    sent: int
+    late: int
+    """Sent late for perfrun's own reasons (open model)."""
+    clock_offset_ms: float
+    """Its clock against the scheduler's, as Dask measured it (positive: behind)."""
+    lost: bool = False
+    """Its worker left mid-run: its figures are missing."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +105,10 @@ class ScenarioOutcome:
     windows: Mapping[str, WindowWatch] = field(default_factory=dict)
     """The `over` thresholds' windows as judged while the load ran (one process only):
     the verdicts' source once the timeline no longer keeps every second."""
+    shares: tuple[ShareEvidence, ...] = ()
+    """On a Dask cluster: what each share of the load told of its run."""
+    cluster: str | None = None
+    """The Dask scheduler's address the load ran on (None: this machine)."""
 
 
 class Progress(Protocol):

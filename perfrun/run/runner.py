@@ -22,9 +22,17 @@ from perfrun.engine.factory import EngineRecipe, choose_engine
 from perfrun.errors import PerfrunError
 from perfrun.metrics.stats import LiveFigures, ScenarioStats
 from perfrun.run.abort import AbortWatch
+from perfrun.run.cluster import Cluster, LostShares, connected, run_cluster
 from perfrun.run.drive import drive, expected_load, unreachable
 from perfrun.run.monitor import Monitor, find_process, open_target
-from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome, Snapshot, TargetRun
+from perfrun.run.outcome import (
+    Progress,
+    RunOptions,
+    ScenarioOutcome,
+    ShareEvidence,
+    Snapshot,
+    TargetRun,
+)
 from perfrun.run.target import LaunchedTarget, Targets
 from perfrun.run.workers import run_workers
 from perfrun.scenario.model import Scenario, ScenarioStatus
@@ -38,9 +46,11 @@ def run_scenarios(
     """Run each scenario in turn, yielding its outcome; stop after one that was interrupted.
     Launched run-scoped targets are stopped when this ends, however it ends (close the
     generator, e.g. with contextlib.closing, when not running it to its end)."""
-    with Targets(options.target_log) as targets:
+    with Targets(options.target_log) as targets, connected(options.cluster) as cluster:
         for index, scenario in enumerate(scenarios):
-            outcome = run_scenario(scenario, options, progress, index, len(scenarios), targets)
+            outcome = run_scenario(
+                scenario, options, progress, index, len(scenarios), targets, cluster
+            )
             yield outcome
             if outcome.status == ScenarioStatus.INTERRUPTED:
                 return
@@ -53,10 +63,12 @@ def run_scenario(
     index: int = 0,
     count: int = 1,
     targets: Targets | None = None,
+    cluster: Cluster | None = None,
 ) -> ScenarioOutcome:
-    """Run one scenario in a fresh event loop (or fresh worker processes); never raises
-    for a failure of the run: that is the outcome's status. `targets` holds the run's
-    launched targets (default: this scenario's own, stopped at its end)."""
+    """Run one scenario in a fresh event loop (or fresh worker processes, or the shares
+    of a Dask `cluster`); never raises for a failure of the run: that is the outcome's
+    status. `targets` holds the run's launched targets (default: this scenario's own,
+    stopped at its end)."""
     started_at = datetime.now(UTC)
     stats = ScenarioStats.for_load(scenario.load)
     base_url = options.base_url or scenario.base_url
@@ -64,12 +76,15 @@ def run_scenario(
     monitor_result = None
     launched: LaunchedTarget | None = None
     abort: AbortWatch | None = None
+    shares: tuple[ShareEvidence, ...] = ()
+    one_process = options.workers == 1 and cluster is None
 
     def outcome(status: ScenarioStatus, message: str) -> ScenarioOutcome:
-        live = abort.live if abort is not None and options.workers == 1 else {}
+        live = abort.live if abort is not None and one_process else {}
         result = ScenarioOutcome(
             scenario, base_url, engine, started_at, datetime.now(UTC), status, message, stats,
-            monitor_result, options.workers, _target_run(launched, stats), live,
+            monitor_result, max(options.workers, len(shares)), _target_run(launched, stats),
+            live, shares, cluster.address if cluster is not None else None,
         )  # fmt: skip
         progress.scenario_finished(result)
         return result
@@ -97,7 +112,7 @@ def run_scenario(
             monitor = Monitor(
                 _target(scenario, options, demo_pid),
                 scenario.monitor.interval,
-                threaded=options.workers > 1,
+                threaded=not one_process,
             )
             abort = AbortWatch(scenario.thresholds, scenario.load.warmup, monitor.latest)
             progress.scenario_started(scenario, index, count, base_url)
@@ -105,11 +120,15 @@ def run_scenario(
             # A launched target that exits ends the load: the rest would only be refused.
             gone = (lambda: launched.exit is not None) if launched is not None else None
             try:
-                interrupted = _run_load(
-                    scenario, engine, base_url, stats, monitor, progress, options, abort, gone
-                )
+                interrupted, shares = _run_load(
+                    scenario, engine, base_url, stats, monitor, progress, options, abort, gone,
+                    cluster,
+                )  # fmt: skip
             finally:
                 monitor_result = monitor.stop()
+    except LostShares as exc:
+        shares = exc.evidence
+        return outcome(ScenarioStatus.FAILED, str(exc))
     except PerfrunError as exc:
         return outcome(ScenarioStatus.FAILED, str(exc))
     except KeyboardInterrupt:
@@ -162,8 +181,10 @@ def _run_load(
     options: RunOptions,
     abort: AbortWatch | None = None,
     gone: Callable[[], bool] | None = None,
-) -> bool:
-    """The load, in this process or in worker processes; True when interrupted."""
+    cluster: Cluster | None = None,
+) -> tuple[bool, tuple[ShareEvidence, ...]]:
+    """The load, in this process, in worker processes or on a Dask cluster; (True when
+    interrupted, the cluster's shares' evidence)."""
     expected, duration = expected_load(scenario.load)
 
     def snapshot(done: int, errors: int, rps: float, p95: float | None) -> Snapshot:
@@ -180,34 +201,40 @@ def _run_load(
             warming_up=now < stats.warmup_end,
         )
 
-    if options.workers > 1:
-
-        def on_progress(parts: list[LiveFigures]) -> None:
-            p95s = [p.p95_ms for p in parts if p.p95_ms is not None]
-            progress.update(
-                snapshot(
-                    sum(p.done for p in parts),
-                    sum(p.errors for p in parts),
-                    float(sum(p.last_second for p in parts)),
-                    max(p95s) if p95s else None,  # live view only; the report merges exactly
-                )
+    def on_progress(parts: list[LiveFigures]) -> None:
+        p95s = [p.p95_ms for p in parts if p.p95_ms is not None]
+        progress.update(
+            snapshot(
+                sum(p.done for p in parts),
+                sum(p.errors for p in parts),
+                float(sum(p.last_second for p in parts)),
+                max(p95s) if p95s else None,  # live view only; the report merges exactly
             )
+        )
 
-        return run_workers(
-            scenario, EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure),
-            options.workers, stats, monitor.add_generator, on_progress, on_done=monitor.stop,
+    recipe = EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure)
+    if cluster is not None:
+        count = options.workers if options.workers > 1 else None
+        return run_cluster(
+            scenario, recipe, cluster, count, stats, on_progress,
             abort=abort if abort else None, gone=gone,
         )  # fmt: skip
+    if options.workers > 1:
+        interrupted = run_workers(
+            scenario, recipe, options.workers, stats, monitor.add_generator, on_progress,
+            on_done=monitor.stop, abort=abort if abort else None, gone=gone,
+        )  # fmt: skip
+        return interrupted, ()
 
     def tick(current: ScenarioStats) -> None:
         live = current.live()
         progress.update(snapshot(live.done, live.errors, float(live.last_second), live.p95_ms))
 
-    recipe = EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure)
-    return drive(
+    interrupted = drive(
         scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll),
         cycle_end=monitor.mark_cycle, abort=abort, gone=gone,
     )  # fmt: skip
+    return interrupted, ()
 
 
 def _target(scenario: Scenario, options: RunOptions, demo_pid: int | None) -> psutil.Process | None:
