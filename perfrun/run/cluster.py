@@ -367,14 +367,21 @@ def _share_main(job: _Job, start: float) -> tuple[ScenarioStats, ShareEvidence, 
     # The task's client, named: the watching thread is none of Dask's, so it has none.
     stop = Event(f"perfrun-stop-{job.run}", client=get_client())
     stopped = threading.Event()
+    key = worker.get_current_task()
 
     def watch_stop() -> None:
+        """Stop when the client says so, or when nobody wants the share any more: the
+        client that asked for it is gone (perfrun killed, its machine lost), so Dask
+        cancelled its task, which would otherwise run to the end of its duration."""
         while not stopped.is_set():
             try:
                 if stop.wait(timeout=STOP_WATCH):
                     stopped.set()
             except Exception:  # the scheduler is gone: the client hears of it
                 stopped.wait(STOP_WATCH)
+            task = worker.state.tasks.get(key)
+            if task is None or task.state == "cancelled":
+                stopped.set()
 
     watcher = threading.Thread(target=watch_stop, name="perfrun-stop-watch", daemon=True)
     watcher.start()

@@ -296,3 +296,37 @@ def test_an_abort_threshold_stops_every_share(
     assert s["status"] == "aborted", s["message"]
     assert "max_p95_response_ms" in s["message"]
     assert all(share["requests"] > 0 for share in s["generator"]["shares"])
+
+
+def test_killing_perfrun_stops_its_shares(
+    tmp_path: Path, dask_cluster: DaskCluster, plain_target: TargetProcess
+) -> None:
+    """`kill -9` of perfrun: Dask cancels the tasks of a client that is gone, and the
+    shares stop (their connections closed) within seconds rather than load the target
+    to the end of the duration."""
+    port = int(plain_target.url.rsplit(":", 1)[1])
+    load = scenario_with_load(plain_target.url, {"rate": 50, "duration": "60s"})
+    process, _ = _perfrun_started(tmp_path, {"orphaned": load}, dask_cluster.address)
+    try:
+        deadline = time.monotonic() + STARTUP
+        while _clients_of(port) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _clients_of(port) >= 2, "the two shares never connected"
+        process.kill()
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 30  # Dask's heartbeats notice the client gone
+        while _clients_of(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert _clients_of(port) == 0, "the shares went on sending after perfrun was killed"
+
+
+def _clients_of(port: int) -> int:
+    """Established connections to `port` on 127.0.0.1, from the clients' side."""
+    return sum(
+        1
+        for c in psutil.net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    )
