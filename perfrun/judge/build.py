@@ -181,7 +181,7 @@ def measure_scenario(
     generator = _generator(stats, resources, outcome.workers, fail_on_saturation)
     if outcome.cluster is not None:
         generator = _on_cluster(generator, outcome.cluster, outcome.shares)
-    measured, notes = _measurements(requests, latency, resources)
+    measured, notes = _measurements(requests, latency, resources, outcome.cluster)
     endpoints = _endpoints(scenario, stats, duration)
     verdicts = evaluate(
         scenario.thresholds,
@@ -508,9 +508,12 @@ def _resources(monitor: MonitorResult, origin: float, window: Window) -> Resourc
 
 
 def _measurements(
-    requests: RequestCounts, latency: LatencySummary, resources: Resources | None
-) -> tuple[dict[str, float | None], dict[str, str]]:
-    """The flat metric → value mapping thresholds are judged on, and notes explaining it."""
+    requests: RequestCounts, latency: LatencySummary, resources: Resources | None,
+    cluster: str | None = None,
+) -> tuple[dict[str, float | None], dict[str, str]]:  # fmt: skip
+    """The flat metric → value mapping thresholds are judged on, and notes explaining it.
+    Without a known target process, this machine's CPU stands for the target's, unless
+    the load ran on a `cluster` (whose shares' CPU it holds, or none of the target's)."""
     measured: dict[str, float | None] = {f"latency_{k}_ms": v for k, v in latency.items()}
     measured["rps"] = requests.rps
     measured["success_rate"] = requests.success_rate
@@ -525,6 +528,12 @@ def _measurements(
         )
         measured["memory_mb"] = target.memory_mb.max
         notes["memory_mb"] = "target RSS, max over the run"
+    elif cluster is not None:
+        measured["cpu_percent"] = measured["memory_mb"] = None
+        notes["cpu_percent"] = notes["memory_mb"] = (
+            f"the load ran on the Dask cluster {cluster}: this machine's CPU is not the "
+            f"target's ({no_target}, where the target runs on this machine)"
+        )
     elif resources is not None and resources.system_cpu_percent.avg is not None:
         measured["cpu_percent"] = resources.system_cpu_percent.avg
         notes["cpu_percent"] = "system CPU avg (" + no_target + ")"

@@ -212,8 +212,13 @@ class _Run:
         """Hand each worker its share, all to start at one instant of the scheduler's
         clock; our own clock's origin is that instant too."""
         self.client.subscribe_topic(self.topic, lambda event: self.progress.put(_live(event[1])))
-        start = self.client.run_on_scheduler(time.time) + START_DELAY
-        self.stats.rebase(time.perf_counter() + (start - time.time()))
+        asked = time.time()
+        now = self.client.run_on_scheduler(time.time)
+        # Our clock's offset to the scheduler's, as Dask measures a worker's: from the
+        # middle of the round trip.
+        offset = now - (asked + time.time()) / 2
+        start = now + START_DELAY
+        self.stats.rebase(time.perf_counter() + (start - offset - time.time()))
         for index, (address, host) in enumerate(workers):
             job = _Job(self.scenario, engine, Share(index, self.count), self.id)
             future = self.client.submit(

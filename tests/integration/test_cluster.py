@@ -330,3 +330,18 @@ def _clients_of(port: int) -> int:
         for c in psutil.net_connections(kind="tcp")
         if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
     )
+
+
+def test_a_target_perfrun_cannot_see_leaves_its_resources_not_measured(
+    tmp_path: Path, plain_target: TargetProcess
+) -> None:
+    """No target process known: on one machine its CPU falls back to the system's; on a
+    cluster that CPU is the shares' (or none of the target's), so it is not measured."""
+    load = scenario(plain_target.url, users=2, requests_per_user=5)
+    load["thresholds"] = {"max_cpu_percent": 90, "max_memory_mb": 500}
+    code, output, report = _perfrun(tmp_path, {"remote": load}, "--cluster", "local:2")
+    assert code == 1, output  # a threshold that could not be measured fails
+    verdicts = {v["key"]: v for v in only_scenario(report)["thresholds"]}
+    for key in ("max_cpu_percent", "max_memory_mb"):
+        assert verdicts[key]["status"] == "not_measured"
+        assert "the load ran on the Dask cluster local:2" in verdicts[key]["note"]
