@@ -72,9 +72,10 @@ class RunConfig:
     fail_on_warn: bool = False
 
 
-def select(selection: Selection) -> list[Scenario]:
-    """The selected scenarios; ScenarioError or UsageError (exit 2) for bad files or names."""
-    available = load_scenarios(selection.directory)
+def select(selection: Selection, skipped: list[Path] | None = None) -> list[Scenario]:
+    """The selected scenarios; ScenarioError or UsageError (exit 2) for bad files or names.
+    The YAML files that are not scenario files go to `skipped`."""
+    available = load_scenarios(selection.directory, skipped=skipped)
     return select_scenarios(available, selection.names, selection.types, selection.severities)
 
 

@@ -62,6 +62,7 @@ class Invocation:
     insecure: bool = False
     target_cmd: str | None = None
     cluster: str | None = None
+    verbose: bool = False
     given: Mapping[str, str] = field(default_factory=dict)
     """Option name -> flag, for the options typed on the command line."""
 
@@ -76,7 +77,8 @@ def _perform(inv: Invocation, out: Console, err: Console) -> int:
     selection = Selection(inv.scenarios_dir, inv.names, inv.types, inv.severities)
     if inv.list_only:
         _refuse_ignored("--list", inv.given, LIST_OPTIONS)
-        render_list(select(selection), out)
+        skipped: list[Path] = []
+        render_list(select(selection, skipped), out, skipped if inv.verbose else ())
         return EXIT_OK
     tolerance = _tolerance(inv.max_regression)
     if inv.compare_files:
@@ -130,7 +132,7 @@ def _consoles() -> tuple[Console, Console]:
     return out, Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-LIST_OPTIONS = frozenset({"list_only", "names", "types", "severities", "scenarios_dir"})
+LIST_OPTIONS = frozenset({"list_only", "names", "types", "severities", "scenarios_dir", "verbose"})
 """What --list takes: the selection. Any other option would be silently ignored."""
 COMPARE_OPTIONS = frozenset({"compare_files", "max_regression"})
 

@@ -95,6 +95,13 @@ Leak verdicts on the monitored target (thresholds:):
 )
 @click.option("--list", "list_only", is_flag=True, help="List the selected scenarios and exit.")
 @click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="With --list: also the YAML files skipped as not scenario files (no top-level "
+    "'scenarios:' key).",
+)
+@click.option(
     "--scenarios",
     "-s",
     "names",

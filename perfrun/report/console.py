@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -38,7 +39,9 @@ from perfrun.report.text import (
 from perfrun.scenario.model import Scenario
 
 
-def render_list(scenarios: Sequence[Scenario], console: Console) -> None:
+def render_list(
+    scenarios: Sequence[Scenario], console: Console, skipped: Sequence[Path] = ()
+) -> None:
     table = Table(title=f"{len(scenarios)} scenario(s)", title_justify="left")
     for column in ("name", "type", "severity", "load", "target", "thresholds"):
         table.add_column(column, overflow="fold")
@@ -53,6 +56,8 @@ def render_list(scenarios: Sequence[Scenario], console: Console) -> None:
             thresholds or "none",
         )
     console.print(table)
+    for path in skipped:
+        console.print(f"skipped {path}: not a scenario file (no top-level 'scenarios:' key)")
 
 
 _TONE_STYLES = {Tone.PASS: "bold green", Tone.WARN: "bold yellow", Tone.FAIL: "bold red"}

@@ -583,8 +583,25 @@ def load_file(path: Path, environ: Mapping[str, str] | None = None) -> list[Scen
     `environ` feeds `${VAR}` substitution (default: the process environment).
     Raises ScenarioError naming the file, line and field of the first problem.
     """
+    return _scenarios_of(path, read_yaml(path), environ)
+
+
+def _scenario_file(path: Path, environ: Mapping[str, str] | None) -> list[Scenario] | None:
+    """`load_file`, or None for a file that is not a scenario file: its top level has
+    no `scenarios:` key (a docker-compose.yml, a CI workflow beside the scenarios)."""
+    try:
+        document = read_yaml(path)
+    except ScenarioError:
+        if not _claims_scenarios(path):
+            return None
+        raise
+    if not (isinstance(document, LineDict) and "scenarios" in document):
+        return None
+    return _scenarios_of(path, document, environ)
+
+
+def _scenarios_of(path: Path, document: Any, environ: Mapping[str, str] | None) -> list[Scenario]:
     environ = os.environ if environ is None else environ
-    document = read_yaml(path)
     if not isinstance(document, LineDict):
         raise ScenarioError("expected a mapping with a top-level 'scenarios:' key", str(path))
     file_loc = Loc(str(path), document.line)
@@ -606,12 +623,39 @@ def load_file(path: Path, environ: Mapping[str, str] | None = None) -> list[Scen
     return scenarios
 
 
-def load_scenarios(
-    directory: Path, environ: Mapping[str, str] | None = None
-) -> dict[str, Scenario]:
-    """Load every `*.yaml` / `*.yml` file under `directory` (recursively, sorted).
+def _raise_together(problems: list[ScenarioError]) -> None:
+    """One ScenarioError for every problem found (the one itself when alone)."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ScenarioError(
+            f"{len(problems)} problems in the scenario files:\n"
+            + "\n".join(f"  {problem}" for problem in problems)
+        )
 
-    Returns scenarios by name. A scenario name defined twice is an error naming both places.
+
+def _claims_scenarios(path: Path) -> bool:
+    """Whether a file YAML cannot read says it is a scenario file: a top-level
+    `scenarios:` line (its syntax error is then the user's to see)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True
+    return _SCENARIOS_LINE.search(text) is not None
+
+
+_SCENARIOS_LINE = re.compile(r"^scenarios[ \t]*:", re.M)
+
+
+def load_scenarios(
+    directory: Path, environ: Mapping[str, str] | None = None,
+    skipped: list[Path] | None = None,
+) -> dict[str, Scenario]:  # fmt: skip
+    """Load every scenario file under `directory` (recursively, sorted): every `*.yaml` /
+    `*.yml` file whose top level is `scenarios:`; the others go to `skipped`.
+
+    Returns scenarios by name. Every problem of every file is reported together, in one
+    ScenarioError; a scenario name defined twice is one, naming both places.
     """
     if not directory.is_dir():
         problem = "is not a directory" if directory.exists() else "scenario directory not found"
@@ -624,16 +668,35 @@ def load_scenarios(
     if not files:
         raise ScenarioError("no scenario files (*.yaml, *.yml) found", str(directory))
     scenarios: dict[str, Scenario] = {}
+    problems: list[ScenarioError] = []
+    others: list[Path] = []
     for path in files:
-        for scenario in load_file(path, environ):
+        try:
+            loaded = _scenario_file(path, environ)
+        except ScenarioError as exc:
+            problems.append(exc)
+            continue
+        if loaded is None:
+            others.append(path)
+            continue
+        for scenario in loaded:
             first = scenarios.get(scenario.name)
             if first is not None:
-                raise ScenarioError(
+                problems.append(ScenarioError(
                     f"scenario '{scenario.name}' is defined twice: {first.source} and "
                     f"{scenario.source}",
                     scenario.source,
-                )
-            scenarios[scenario.name] = scenario
+                ))  # fmt: skip
+            else:
+                scenarios[scenario.name] = scenario
+    if skipped is not None:
+        skipped.extend(others)
+    _raise_together(problems)
     if not scenarios:
-        raise ScenarioError("the scenario files define no scenarios", str(directory))
+        raise ScenarioError(
+            "no scenario file: no YAML file here has a top-level 'scenarios:' key"
+            if others and len(others) == len(files)
+            else "the scenario files define no scenarios",
+            str(directory),
+        )
     return scenarios

@@ -244,6 +244,19 @@ def test_list_shows_exactly_the_selected_scenarios(
     assert run.report is None  # listing runs nothing
 
 
+def test_list_verbose_names_the_yaml_files_that_are_not_scenario_files(
+    run_perfrun: RunPerfrun, four_scenarios: dict[str, object], tmp_path: Path
+) -> None:
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "docker-compose.yml").write_text("services: {}\n")
+    quiet, verbose = (run_perfrun(four_scenarios, "--list", *more) for more in ([], ["-v"]))
+
+    assert quiet.exit_code == verbose.exit_code == 0, quiet.output + verbose.output
+    assert listed(quiet.output) == listed(verbose.output) == set(four_scenarios)
+    assert "docker-compose.yml" not in quiet.output
+    assert "docker-compose.yml: not a scenario file" in flat(verbose.output)
+
+
 def test_filters_that_match_nothing_exit_2(
     run_perfrun: RunPerfrun, four_scenarios: dict[str, object]
 ) -> None:

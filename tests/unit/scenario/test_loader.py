@@ -1015,3 +1015,62 @@ def test_http2_is_off_by_default_and_read_as_a_flag(
 ) -> None:
     (scenario,) = load_file(write(tmp_path, edited(*scenario_key(*lines))), {})
     assert scenario.http2 is http2
+
+
+MINIMAL = """\
+scenarios:
+  {name}:
+    type: load
+    severity: low
+    requests: [{{name: r, path: /}}]
+    load: {{users: 1, requests_per_user: 1}}
+"""
+
+
+def test_yaml_files_without_a_scenarios_key_are_skipped_not_fatal(tmp_path: Path) -> None:
+    """A docker-compose.yml, a CI workflow, a Helm template YAML cannot even read: beside
+    the scenarios, none stops the run; each is listed as skipped."""
+    (tmp_path / "a.yaml").write_text(MINIMAL.format(name="a"))
+    (tmp_path / "docker-compose.yml").write_text("services:\n  web: {image: nginx}\n")
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "workflow.yml").write_text("on: push\njobs: {}\n")
+    (tmp_path / "chart.yaml").write_text("name: {{ .Values.name }}\n  bad: [indent\n")
+    (tmp_path / "list.yaml").write_text("- just\n- a list\n")
+    skipped: list[Path] = []
+
+    found = load_scenarios(tmp_path, {}, skipped)
+
+    assert list(found) == ["a"]
+    assert sorted(p.name for p in skipped) == [
+        "chart.yaml", "docker-compose.yml", "list.yaml", "workflow.yml",
+    ]  # fmt: skip
+
+
+def test_a_broken_scenario_file_is_still_an_error(tmp_path: Path) -> None:
+    """A file whose top level says `scenarios:` is a scenario file, readable or not."""
+    (tmp_path / "a.yaml").write_text(MINIMAL.format(name="a"))
+    (tmp_path / "broken.yaml").write_text("scenarios:\n  b: [unclosed\n")
+    with pytest.raises(ScenarioError, match=r"broken\.yaml:\d+:\d+: YAML syntax error"):
+        load_scenarios(tmp_path, {})
+
+
+def test_every_problem_of_every_file_is_reported_together(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(MINIMAL.format(name="a"))
+    (tmp_path / "b.yaml").write_text(MINIMAL.format(name="a"))  # defined twice
+    (tmp_path / "c.yaml").write_text(MINIMAL.format(name="c").replace("low", "extreme"))
+    (tmp_path / "d.yaml").write_text("scenarios:\n  d: [unclosed\n")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios(tmp_path, {})
+
+    message = str(caught.value)
+    assert message.startswith("3 problems in the scenario files:\n")
+    assert "scenario 'a' is defined twice" in message
+    assert "c.yaml:" in message and "extreme" in message
+    assert "d.yaml:" in message and "YAML syntax error" in message
+
+
+def test_a_directory_of_only_other_yaml_says_so(tmp_path: Path) -> None:
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    with pytest.raises(ScenarioError, match="no YAML file here has a top-level 'scenarios:'"):
+        load_scenarios(tmp_path, {})
