@@ -92,6 +92,7 @@ def run_scenario(
     try:
         with contextlib.ExitStack() as stack:
             demo_pid = None
+            shown = ""
             if scenario.target is not None:
                 pool = targets or stack.enter_context(Targets(options.target_log))
                 launched, owned = pool.launch(scenario.target, base_url)
@@ -106,6 +107,7 @@ def run_scenario(
             elif base_url == "demo":
                 demo = stack.enter_context(DemoTarget())
                 base_url, demo_pid = demo.base_url, demo.pid
+                shown = _demo_label(scenario, options, base_url)
             engine = choose_engine(options.engine or scenario.engine, base_url, scenario.http2)
             # In this process, the load's loop samples (see Monitor); with workers, the
             # parent only waits for them, so a thread does.
@@ -115,7 +117,7 @@ def run_scenario(
                 threaded=not one_process,
             )
             abort = AbortWatch(scenario.thresholds, scenario.load.warmup, monitor.latest)
-            progress.scenario_started(scenario, index, count, base_url)
+            progress.scenario_started(scenario, index, count, shown or base_url)
             monitor.start()
             # A launched target that exits ends the load: the rest would only be refused.
             gone = (lambda: launched.exit is not None) if launched is not None else None
@@ -155,6 +157,17 @@ def _ended(
     if status[0] is ScenarioStatus.COMPLETED and abort is not None and abort.aborted:
         return ScenarioStatus.ABORTED, abort.aborted.message
     return status
+
+
+def _demo_label(scenario: Scenario, options: RunOptions, url: str) -> str:
+    """The demo's URL as the console shows it: named, and loudly so when the scenario
+    gave no base_url (its author may have meant their own service)."""
+    if scenario.demo_default and options.base_url is None:
+        return (
+            f"{url}: the built-in DEMO target, because this scenario sets no base_url "
+            "(set base_url, or --base-url, to load your service)"
+        )
+    return f"{url} (the built-in demo target)"
 
 
 def _target_run(launched: LaunchedTarget | None, stats: ScenarioStats) -> TargetRun | None:

@@ -221,8 +221,7 @@ def _request(value: Any, loc: Loc, step: bool = False, auth: Template | None = N
     """A request of a mix, or a flow `step`; `auth` is the scenario's, for those without
     their own `auth` or Authorization header."""
     fields = mapping(value, loc, _STEP_KEYS if step else _REQUEST_KEYS)
-    require(fields, ("name", "path"), loc)
-    name = string(fields["name"], loc.at(fields, "name"))
+    require(fields, ("path",), loc)
     json_value, body = optional(fields, "json"), optional(fields, "body")
     if json_value is not None and body is not None:
         raise loc.key_line(fields, "body").error("set either json or body, not both")
@@ -234,6 +233,8 @@ def _request(value: Any, loc: Loc, step: bool = False, auth: Template | None = N
     path = fields["path"]
     if not isinstance(path, str) or not path.startswith("/"):
         raise loc.at(fields, "path").error(f"must be a string starting with '/', got {shown(path)}")
+    # Unnamed, it is named as it is sent (`GET /health`), as k6 and Locust name theirs.
+    name = string(optional(fields, "name", f"{method.upper()} {path}"), loc.at(fields, "name"))
     headers = _headers(optional(fields, "headers"), loc.at(fields, "headers"))
     own = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
     if own is not None and "authorization" in map(str.lower, headers):
@@ -499,7 +500,7 @@ def _regression(value: Any, loc: Loc) -> dict[str, float]:
 
 def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
     fields = mapping(value, loc, _SCENARIO_KEYS)
-    require(fields, ("type", "severity", "load"), loc)
+    require(fields, ("load",), loc)
     description = optional(fields, "description", "")
     data = _data(optional(fields, "data"), loc.at(fields, "data"))
     auth = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
@@ -524,11 +525,12 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
             f"order unique gives each user its own row: {len(data.rows)} rows for "
             f"{load.users} users"
         )
-    kind = choice(fields["type"], ScenarioType, loc.at(fields, "type"))
+    kind = choice(optional(fields, "type", "load"), ScenarioType, loc.at(fields, "type"))
+    severity = optional(fields, "severity", "medium")
     return Scenario(
         name=name,
         type=kind,
-        severity=choice(fields["severity"], Severity, loc.at(fields, "severity")),
+        severity=choice(severity, Severity, loc.at(fields, "severity")),
         base_url=_base_url(
             optional(fields, "base_url", DEMO_TARGET if target is None else LAUNCHED_BASE_URL),
             loc.at(fields, "base_url"),
@@ -555,6 +557,7 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         tls=_tls(optional(fields, "tls"), loc.at(fields, "tls")),
         http2=http2,
         target=target,
+        demo_default=target is None and not _has_key(fields, "base_url"),
     )
 
 

@@ -299,6 +299,9 @@ class Scenario:
     over https, prior knowledge (h2c) over http; a server without it fails requests."""
     target: TargetSpec | None = None
     """The service under test, launched by perfrun (`target:` or `--target-cmd`)."""
+    demo_default: bool = False
+    """No `base_url` (nor `target:`) was given: the demo target by default, which the
+    console then says loudly (a user may have meant their own service)."""
 
     @property
     def uses_demo_target(self) -> bool:

@@ -365,3 +365,21 @@ def test_the_cli_puts_back_the_sigterm_handler_it_found(
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_the_smallest_scenario_runs_and_says_it_loads_the_demo(run_perfrun: RunPerfrun) -> None:
+    """Requests and a load: no type, severity, request name or base_url. The console
+    says loudly that the load goes to the built-in demo, not to the user's service."""
+    text = (
+        "scenarios:\n  mini:\n    requests: [{path: /health}]\n"
+        "    load: {users: 2, requests_per_user: 3}\n"
+    )
+    run = run_perfrun(text)
+
+    assert run.exit_code == 0, run.output
+    assert "the built-in DEMO target, because this scenario sets no base_url" in flat(run.output)
+    assert run.report is not None
+    (s,) = run.report["scenarios"]
+    assert (s["type"], s["severity"]) == ("load", "medium")
+    assert list(s["endpoints"]) == ["GET /health"]
+    assert s["requests"]["total"] == 6

@@ -118,8 +118,6 @@ BAD_VALUES = [
      "health load", "bad scenario name 'health load'"),
     ("scenario-not-mapping", replace("  health_load:", "  other: 5  # <-\n  health_load:"),
      "other", "must be a mapping, got 5"),
-    ("missing-type", replace("    type: load\n", ""),
-     S, "missing required key 'type'"),
     ("bad-type", replace("type: load", "type: soak  # <-"),
      f"{S} -> type", "must be one of load, stress, spike, volume, endurance, memory, cpu; got"),
     ("bad-severity", replace("severity: medium", "severity: urgent  # <-"),
@@ -134,8 +132,6 @@ BAD_VALUES = [
      f"{S} -> requests", "must be a non-empty list of requests, got []"),
     ("requests-not-list", replace(REQUESTS, "    requests: /health  # <-\n"),
      f"{S} -> requests", "must be a non-empty list of requests, got '/health'"),
-    ("request-missing-name", replace("- name: health\n        path:", "- path:"),
-     REQ, "missing required key 'name'"),
     ("request-missing-path", replace("        path: /health\n", ""),
      REQ, "missing required key 'path'"),
     ("request-duplicate-name",
@@ -524,6 +520,7 @@ def test_full_file_round_trips_to_exact_dataclasses(tmp_path: Path) -> None:
             load=LoadSpec(users=1, requests_per_user=100),
             thresholds=default_thresholds(ScenarioType.CPU),
             source=f"{path}:37",
+            demo_default=True,  # no base_url: said loudly on the console
         ),
     ]
 
@@ -1074,3 +1071,28 @@ def test_a_directory_of_only_other_yaml_says_so(tmp_path: Path) -> None:
     (tmp_path / "docker-compose.yml").write_text("services: {}\n")
     with pytest.raises(ScenarioError, match="no YAML file here has a top-level 'scenarios:'"):
         load_scenarios(tmp_path, {})
+
+
+def test_type_severity_and_request_names_have_defaults(tmp_path: Path) -> None:
+    """The smallest scenario: requests and a load. Type `load`, severity `medium`, each
+    request named as it is sent; two unnamed requests alike are a duplicate."""
+    path = write(
+        tmp_path,
+        """\
+        scenarios:
+          mini:
+            requests: [{path: /health}, {method: post, path: /items}]
+            load: {users: 1, requests_per_user: 1}
+        """,
+    )
+    (scenario,) = load_file(path)
+    assert (scenario.type, scenario.severity) == (ScenarioType.LOAD, Severity.MEDIUM)
+    assert [r.name for r in scenario.requests] == ["GET /health", "POST /items"]
+    assert scenario.demo_default and scenario.uses_demo_target
+    twice = write(
+        tmp_path,
+        "scenarios:\n  t:\n    requests: [{path: /a}, {path: /a}]\n"
+        "    load: {users: 1, requests_per_user: 1}\n",
+    )
+    with pytest.raises(ScenarioError, match="duplicate request name 'GET /a'"):
+        load_file(twice)
