@@ -406,13 +406,19 @@ def _share(share: ShareEvidence) -> ShareHealth:
             f"clock {share.clock_offset_ms:+.0f} ms off the scheduler's (more than "
             f"{CLOCK_WARNING_MS:g} ms): this share started off the common instant by as much"
         )
+    if share.start_late_ms > CLOCK_WARNING_MS:
+        warnings.append(
+            f"started {share.start_late_ms:.0f} ms after the common instant (its task "
+            "reached its worker late): its first second is not the others'"
+        )
     if share.lost:
-        warnings.append("lost with its Dask worker: its figures are missing")
+        warnings.append("lost (its worker left, or its task failed): its figures are missing")
     return ShareHealth(
         index=share.index, worker=share.worker, host=share.host, load=share.load,
         requests=share.requests, cpu_percent=share.cpu_percent,
         clock_offset_ms=share.clock_offset_ms, saturated=assessment.saturated,
         reasons=assessment.reasons, warnings=tuple(warnings), lost=share.lost,
+        start_late_ms=share.start_late_ms,
     )  # fmt: skip
 
 

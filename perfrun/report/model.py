@@ -259,8 +259,10 @@ class ShareHealth:
     saturated: bool
     reasons: tuple[str, ...]
     warnings: tuple[str, ...]
-    """A clock offset past CLOCK_WARNING_MS; a share lost with its worker."""
+    """A clock offset or a late start past CLOCK_WARNING_MS; a share lost."""
     lost: bool
+    start_late_ms: float = 0.0
+    """How long after the common start it began (its task reached its worker late)."""
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
 import queue
+import signal
 import threading
 import time
 import uuid
@@ -86,6 +88,11 @@ class Cluster:
             raise UsageError(INSTALL_HINT) from None
         self.address = address
         self._local: Any = None
+        # Dask logs what goes wrong on its side (a lost connection) with tracebacks; what
+        # matters to the user, perfrun says itself (the run's outcome, its message).
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name.startswith("distributed"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
             if address.startswith("local:"):
                 self._local = distributed.LocalCluster(
@@ -98,6 +105,10 @@ class Cluster:
         except (OSError, TimeoutError, ValueError) as exc:
             self.close()
             raise ClusterError(f"Dask scheduler {address} did not answer: {exc}") from None
+        if self._local is not None:
+            # Its worker processes share this terminal: Ctrl-C is ours to handle (they
+            # would die of it, their shares' figures with them).
+            self.client.run(_ignore_interrupts)
         try:  # perfrun's modules loaded on every worker now, not on the start's clock
             versions = self.client.run(_warm)
         except ImportError as exc:
@@ -126,6 +137,16 @@ class Cluster:
         with contextlib.suppress(Exception):
             if self._local is not None:
                 self._local.close()
+
+
+def _ignore_interrupts() -> bool:
+    """In a worker process (`Client.run` calls it in the worker's main thread, where its
+    event loop runs): ignore SIGINT. False where it cannot."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        return False
+    return True
 
 
 def _warm() -> str:
@@ -172,6 +193,11 @@ def run_cluster(
     each share's evidence). A share whose worker is lost fails the scenario naming it
     (`LostShares`), the others' figures kept."""
     workers = cluster.workers()
+    if not workers:
+        raise ClusterError(
+            f"the cluster at {cluster.address} has no worker: start some "
+            f"(dask worker {cluster.address} --nthreads 1), then run again"
+        )
     count = count or len(workers)
     if len(workers) < count:
         raise ClusterError(
@@ -204,8 +230,12 @@ class _Run:
         self.topic = f"perfrun-progress-{self.id}"
         self.progress: queue.SimpleQueue[tuple[int, LiveFigures]] = queue.SimpleQueue()
         self.futures: dict[Any, tuple[int, str, str]] = {}
+        self.pending: set[Any] = set()
+        """The shares not yet recorded (their figures, or lost)."""
         self.results: dict[int, tuple[ScenarioStats, ShareEvidence]] = {}
         self.lost: dict[int, ShareEvidence] = {}
+        self.failures: dict[int, str] = {}
+        """Shares whose task raised: what it raised."""
         self.interrupted = self.stopped = False
 
     def start(self, engine: EngineFactory, workers: list[tuple[str, str]]) -> None:
@@ -226,76 +256,103 @@ class _Run:
                 workers=[address], allow_other_workers=False, pure=False,
             )  # fmt: skip
             self.futures[future] = (index, address, host)
+            self.pending.add(future)
 
     def watch(self, on_progress: Callable[[list[LiveFigures]], None]) -> None:
-        """Until every share has reported or is lost: progress once a second, shares
-        whose worker left, and what stops them all (Ctrl-C, an abort, the target).
-        After Ctrl-C (or SIGTERM) the shares get STOP_GRACE to send what they measured;
-        another Ctrl-C meanwhile changes nothing (their figures are on their way)."""
-        pending = set(self.futures)
+        """Until every share has reported or is lost: progress as it comes, shares whose
+        worker left, and what stops them all (Ctrl-C, an abort, the target). After
+        Ctrl-C (or SIGTERM) the shares get STOP_GRACE to send what they measured;
+        another Ctrl-C meanwhile changes nothing (their figures are on their way). A
+        share leaves `pending` only once recorded (its figures, or lost), so an
+        interrupt at any point loses none silently."""
         latest: dict[int, LiveFigures] = {}
         deadline = math.inf
-        while pending and time.monotonic() < deadline:
+        while self.pending and time.monotonic() < deadline:
             try:
-                self.step(pending, latest, on_progress)
+                self.step(latest, on_progress)
             except KeyboardInterrupt:
                 if not self.interrupted:
                     self.interrupted = True
                     self.stop.set()
                     deadline = time.monotonic() + STOP_GRACE
-        for future in pending:  # past the grace after a stop: lost
+        for future in list(self.pending):  # past the grace after a stop: lost
             self.lose(future)
 
     def step(
-        self, pending: set[Any], latest: dict[int, LiveFigures],
-        on_progress: Callable[[list[LiveFigures]], None],
-    ) -> None:  # fmt: skip
+        self, latest: dict[int, LiveFigures], on_progress: Callable[[list[LiveFigures]], None]
+    ) -> None:
         from distributed import wait
 
         try:
-            done, _ = wait(list(pending), timeout=POLL, return_when="FIRST_COMPLETED")
+            done, _ = wait(list(self.pending), timeout=POLL, return_when="FIRST_COMPLETED")
         except TimeoutError:
             done = set()
+        except Exception as exc:  # the scheduler is gone: so are the shares' figures
+            raise self.scheduler_lost(exc) from None
         for future in done:
-            pending.discard(future)
             self.collect(future)
         fresh = not self.progress.empty()
         while not self.progress.empty():
             index, live = self.progress.get()
             latest[index] = live
         if fresh and len(latest) + len(self.lost) >= self.count and not self.interrupted:
-            on_progress(list(latest.values()))
-        pending -= self.departed(pending)
+            with contextlib.suppress(Exception):  # a display's trouble (a closed pipe)
+                on_progress(list(latest.values()))  # must not cost the figures
+        self.departed()
         if not self.stopped and self.should_stop():
             self.stopped = True
             self.stop.set()
 
+    @property
+    def futures_by_index(self) -> dict[int, str]:
+        """Each share's worker address."""
+        return {index: address for index, address, _ in self.futures.values()}
+
+    def scheduler_lost(self, exc: Exception) -> ClusterError:
+        first = (str(exc).strip().splitlines() or [""])[0]  # Dask's carry tracebacks
+        return ClusterError(
+            f"Dask scheduler {self.cluster.address} lost mid-run "
+            f"({type(exc).__name__}: {first}): the shares' figures are lost with it"
+        )
+
     def collect(self, future: Any) -> None:
-        try:
-            share_stats, evidence, aborted = future.result()
-        except Exception:  # the task died with its worker (or was cancelled)
+        """A share that ended: its figures; or, when it raised, what it raised; or, when
+        its worker died under it, lost."""
+        index = self.futures[future][0]
+        if future.status == "error":
+            error = future.exception()
+            self.failures[index] = f"{type(error).__name__}: {error}"
             self.lose(future)
             return
-        self.results[self.futures[future][0]] = (share_stats, evidence)
+        try:
+            share_stats, evidence, aborted = future.result()
+        except Exception:  # cancelled: its worker died under it
+            self.lose(future)
+            return
+        self.results[index] = (share_stats, evidence)
+        self.pending.discard(future)
         if aborted is not None and self.abort is not None and not self.abort.aborted:
             self.abort.worker_aborted(aborted)
 
     def lose(self, future: Any) -> None:
         index, address, host = self.futures[future]
-        future.cancel()
         share = Share(index, self.count)
         self.lost[index] = ShareEvidence(
             index, address, host, _load_words(self.scenario, share), 0, None, None, None, 0,
             0, 0.0, lost=True,
         )  # fmt: skip
+        self.pending.discard(future)
+        with contextlib.suppress(Exception):
+            future.cancel()
 
-    def departed(self, pending: set[Any]) -> set[Any]:
-        """The shares whose worker has left the cluster (their figures with it)."""
-        present = {address for address, _ in self.cluster.workers()}
-        gone = {f for f in pending if self.futures[f][1] not in present}
-        for future in gone:
+    def departed(self) -> None:
+        """The shares whose worker has left the cluster are lost (their figures with it)."""
+        try:
+            present = {address for address, _ in self.cluster.workers()}
+        except Exception as exc:
+            raise self.scheduler_lost(exc) from None
+        for future in [f for f in self.pending if self.futures[f][1] not in present]:
             self.lose(future)
-        return gone
 
     def should_stop(self) -> bool:
         """Every share stops when the launched target exited, or an `abort: true`
@@ -310,8 +367,12 @@ class _Run:
         return abort.check_resources(at) is not None or bool(abort.aborted)
 
     def close(self) -> None:
+        """Stop every share, and leave nothing of this run on the scheduler once none is
+        left to hear the stop (a Dask Event lives until it is cleared)."""
         with contextlib.suppress(Exception):
             self.stop.set()
+            if not self.pending:
+                self.stop.clear()
         with contextlib.suppress(Exception):
             self.client.unsubscribe_topic(self.topic)
 
@@ -326,6 +387,14 @@ class _Run:
             sorted([*(e for _, e in self.results.values()), *self.lost.values()],
                    key=lambda e: e.index)
         )  # fmt: skip
+        if self.failures:
+            first = min(self.failures)
+            raise LostShares(
+                f"share {first} on {self.futures_by_index[first]} failed: "
+                f"{self.failures[first]}"
+                + (f" (and {len(self.failures) - 1} more)" if len(self.failures) > 1 else ""),
+                evidence,
+            )
         if self.lost and not self.interrupted:
             names = ", ".join(f"share {e.index} on {e.worker}" for e in self.lost.values())
             raise LostShares(
@@ -399,6 +468,7 @@ def _share_main(job: _Job, start: float) -> tuple[ScenarioStats, ShareEvidence, 
     # The windows and the latency peak, on this share (its request rate scaled up).
     watch = AbortWatch(scenario.thresholds, scenario.load.warmup, shares=share.count)
     start_at = time.perf_counter() + (start - offset - time.time())
+    late = max(time.perf_counter() - start_at, 0.0)  # the task came after the start
     # The CPU from the start on (not the task's unpickling, nor the wait before it).
     time.sleep(max(start_at - time.perf_counter() - CPU_FROM_BEFORE, 0.0))
     process = psutil.Process()
@@ -421,6 +491,7 @@ def _share_main(job: _Job, start: float) -> tuple[ScenarioStats, ShareEvidence, 
         cpu_percent=100.0 * cpu / spent if spent > 0.05 else None,
         loop_lag_p99_ms=lag["p99"], loop_lag_max_ms=lag["max"], sent=stats.schedule.sent,
         late=stats.schedule.late_own, clock_offset_ms=1000.0 * offset,
+        start_late_ms=1000.0 * late,
     )  # fmt: skip
     return stats, evidence, watch.aborted
 

@@ -56,6 +56,8 @@ class ShareEvidence:
     """Its clock against the scheduler's, as Dask measured it (positive: behind)."""
     lost: bool = False
     """Its worker left mid-run: its figures are missing."""
+    start_late_ms: float = 0.0
+    """How long after the common start its task reached its worker (0: in time)."""
 
 
 @dataclass(frozen=True)
