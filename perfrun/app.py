@@ -7,18 +7,20 @@ renders it, writes it with `publish`, and picks the exit code. Nothing here exit
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from perfrun.engine.factory import choose_engine
-from perfrun.errors import UsageError
+from perfrun.errors import ReportError, UsageError
 from perfrun.judge.baseline import DEFAULT_TOLERANCE_PERCENT, compare_reports, load_baseline
 from perfrun.judge.build import Rules, build_run_report
 from perfrun.judge.figures import Baseline, load_key, load_settings
 from perfrun.judge.history import append_history, history_baseline
-from perfrun.report.codec import write_json
+from perfrun.report.codec import json_text, write_json
 from perfrun.report.html import write_html
 from perfrun.report.junit import write_junit
 from perfrun.report.markdown import append_step_summary, write_markdown
@@ -86,6 +88,7 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     found before any load is sent. Ctrl-C or SIGTERM ends the run early; the report then
     says `interrupted` and holds what was measured until then.
     """
+    check_outputs(config.outputs)
     scenarios = select(config.selection)
     if config.target_command is not None:
         scenarios = with_target_command(scenarios, config.target_command, config.options)
@@ -209,10 +212,34 @@ def resolve_baseline(config: RunConfig, scenarios: list[Scenario]) -> Baseline |
     return history_baseline(config.outputs.history, wanted)
 
 
+STDOUT = Path("-")
+"""`--output -`: the JSON report to standard output."""
+
+
+def check_outputs(outputs: Outputs) -> None:
+    """ReportError (exit 3), before any load, for a report path that cannot be written:
+    its directory missing or read-only, or a directory in its place. Found after the
+    load, the figures of a whole run would be lost to a typo."""
+    for path in (outputs.json, outputs.html, outputs.junit, outputs.markdown):
+        if path is None or path == STDOUT:
+            continue
+        directory = path.parent if str(path.parent) else Path(".")
+        if path.is_dir():
+            raise ReportError(f"cannot write report {path}: it is a directory")
+        if not directory.is_dir():
+            raise ReportError(f"cannot write report {path}: no directory {directory}")
+        if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise ReportError(f"cannot write report {path}: permission denied")
+
+
 def publish(report: RunReport, outputs: Outputs, environ: Mapping[str, str]) -> list[Path]:
     """Write every report asked for; the JSON first, so it exists whatever fails next.
     ReportError naming the file that could not be written."""
-    write_json(report, outputs.json)
+    if outputs.json == STDOUT:
+        sys.stdout.write(json_text(report))
+        sys.stdout.flush()
+    else:
+        write_json(report, outputs.json)
     written = [outputs.json]
     for path, write in (
         (outputs.html, write_html),

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from perfrun.app import Outputs, RunConfig, Selection, compare, publish, run, select
+from perfrun.app import STDOUT, Outputs, RunConfig, Selection, compare, publish, run, select
 from perfrun.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -68,8 +68,11 @@ class Invocation:
 
 
 def execute(inv: Invocation) -> int:
-    """Do what the command line asks; the exit code (perfrun.errors)."""
+    """Do what the command line asks; the exit code (perfrun.errors). With `-o -` the
+    JSON report is the only thing on stdout: everything else goes to stderr."""
     out, err = _consoles()
+    if inv.output == STDOUT:
+        out = err
     return _exit_code_of(lambda: _perform(inv, out, err), err)
 
 

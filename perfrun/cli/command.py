@@ -151,7 +151,7 @@ Leak verdicts on the monitored target (thresholds:):
     type=click.Path(path_type=Path, dir_okay=False),
     default=Path("perfrun-report.json"),
     show_default=True,
-    help="Where to write the JSON report.",
+    help="Where to write the JSON report (- : to stdout, the rest to stderr).",
 )
 @click.option(
     "--engine",

@@ -214,10 +214,14 @@ def clean(value: Any) -> Any:
     return value
 
 
+def json_text(report: RunReport) -> str:
+    """The JSON report's text."""
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
 def write_json(report: RunReport, path: Path) -> None:
     """Write the JSON report atomically (perfrun.report.files)."""
-    text = json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
-    write_atomically(path, text)
+    write_atomically(path, json_text(report))
 
 
 def read_entries(path: Path, what: str) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
 from pathlib import Path
@@ -10,7 +12,15 @@ import pytest
 
 from perfrun import __version__
 from tests.servers.launch import TargetProcess
-from tests.support.perfrun_cli import RunPerfrun, flat, run_module, scenario, write_scenarios
+from tests.support.perfrun_cli import (
+    RunPerfrun,
+    StartTarget,
+    arrival_stats,
+    flat,
+    run_module,
+    scenario,
+    write_scenarios,
+)
 
 # --- bad input -------------------------------------------------------------------------------
 
@@ -188,6 +198,35 @@ def test_unwritable_report_path_exits_3_naming_it(
     output = flat(run.output)
     assert f"cannot write report {report}" in output
     assert "Traceback" not in run.output
+
+
+def test_an_unwritable_report_path_is_found_before_any_load(
+    run_perfrun: RunPerfrun, target: StartTarget, tmp_path: Path
+) -> None:
+    server = target("--arrival-stats")
+    (tmp_path / "read-only").mkdir(mode=0o500)
+    paths = [tmp_path / "no-such-dir" / "report.json", tmp_path / "read-only" / "r.json"]
+    if os.access(paths[1].parent, os.W_OK):  # root writes anywhere: only the first
+        paths.pop()
+    for path in paths:
+        run = run_perfrun({"ok": scenario(server.url)}, "--quiet", "--html", str(path))
+        assert run.exit_code == 3, run.output
+        assert f"cannot write report {path}" in flat(run.output)
+    assert arrival_stats(server).requests == 0  # not one request sent
+
+
+def test_output_dash_writes_only_the_json_report_to_stdout(
+    plain_target: TargetProcess, tmp_path: Path
+) -> None:
+    directory = tmp_path / "scenarios"
+    write_scenarios(directory, {"ok": scenario(plain_target.url, users=2)})
+    done = run_module("--scenarios-dir", str(directory), "-o", "-")
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)  # nothing else on stdout
+    assert report["scenarios"][0]["requests"]["total"] == 2
+    assert "1 passed" in done.stderr and "reports: -" in done.stderr
+    assert not Path("-").exists()
 
 
 # --- selection -------------------------------------------------------------------------------
