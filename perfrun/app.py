@@ -44,6 +44,8 @@ class Selection:
     names: tuple[str, ...] = ()
     types: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    """`-e KEY=VALUE`: `${KEY}` in the scenario files, over the process environment."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ class RunConfig:
 def select(selection: Selection, skipped: list[Path] | None = None) -> list[Scenario]:
     """The selected scenarios; ScenarioError or UsageError (exit 2) for bad files or names.
     The YAML files that are not scenario files go to `skipped`."""
-    available = load_scenarios(selection.directory, skipped=skipped)
+    environ = {**os.environ, **selection.env}
+    available = load_scenarios(selection.directory, environ, skipped=skipped)
     return select_scenarios(available, selection.names, selection.types, selection.severities)
 
 
@@ -113,7 +116,8 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     except KeyboardInterrupt:
         interrupted = True
     interrupted = interrupted or any(o.status is ScenarioStatus.INTERRUPTED for o in outcomes)
-    return build_run_report(outcomes, started_at, datetime.now(UTC), interrupted, rules)
+    overrides = {"env": tuple(sorted(config.selection.env))} if config.selection.env else {}
+    return build_run_report(outcomes, started_at, datetime.now(UTC), interrupted, rules, overrides)
 
 
 def target_log(report: Path) -> Path:

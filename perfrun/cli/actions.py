@@ -5,6 +5,7 @@ render, and the exit code. Imported only when a command runs (see perfrun.cli.co
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 from collections.abc import Callable, Mapping
@@ -63,6 +64,7 @@ class Invocation:
     target_cmd: str | None = None
     cluster: str | None = None
     verbose: bool = False
+    env: tuple[str, ...] = ()
     given: Mapping[str, str] = field(default_factory=dict)
     """Option name -> flag, for the options typed on the command line."""
 
@@ -77,7 +79,9 @@ def execute(inv: Invocation) -> int:
 
 
 def _perform(inv: Invocation, out: Console, err: Console) -> int:
-    selection = Selection(inv.scenarios_dir, inv.names, inv.types, inv.severities)
+    selection = Selection(
+        inv.scenarios_dir, inv.names, inv.types, inv.severities, _env_pairs(inv.env)
+    )
     if inv.list_only:
         _refuse_ignored("--list", inv.given, LIST_OPTIONS)
         skipped: list[Path] = []
@@ -135,7 +139,9 @@ def _consoles() -> tuple[Console, Console]:
     return out, Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-LIST_OPTIONS = frozenset({"list_only", "names", "types", "severities", "scenarios_dir", "verbose"})
+LIST_OPTIONS = frozenset(
+    {"list_only", "names", "types", "severities", "scenarios_dir", "verbose", "env"}
+)
 """What --list takes: the selection. Any other option would be silently ignored."""
 COMPARE_OPTIONS = frozenset({"compare_files", "max_regression"})
 
@@ -178,6 +184,23 @@ def exit_code(report: RunReport) -> int:
     if not report.passed:
         return EXIT_THRESHOLD_FAILED
     return EXIT_OK
+
+
+_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """`-e KEY=VALUE` options as a mapping; BadParameter (exit 2) for anything else."""
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not _ENV_KEY.match(key):
+            raise click.BadParameter(
+                f"{pair!r}: expected KEY=VALUE, KEY a name (letters, digits, _)",
+                param_hint="--env",
+            )
+        env[key] = value
+    return env
 
 
 def _check_base_url(url: str) -> str:

@@ -95,6 +95,15 @@ Leak verdicts on the monitored target (thresholds:):
 )
 @click.option("--list", "list_only", is_flag=True, help="List the selected scenarios and exit.")
 @click.option(
+    "--env",
+    "-e",
+    "env",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set ${KEY} in the scenario files, over the environment (repeatable); the "
+    "report lists the keys set (not their values).",
+)
+@click.option(
     "--verbose",
     "-v",
     is_flag=True,

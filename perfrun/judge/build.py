@@ -99,9 +99,11 @@ def build_run_report(
     finished_at: datetime,
     interrupted: bool,
     rules: Rules = Rules(),
+    overrides: Mapping[str, tuple[str, ...]] | None = None,
 ) -> RunReport:
     """The run's report: each scenario measured, then judged against its thresholds, the
-    baseline (when there is one) and --fail-on."""
+    baseline (when there is one) and --fail-on; `overrides`: what the command line set
+    over the scenario files (`-e` keys)."""
     measured = [measure_scenario(o, rules.fail_on_saturation, rules.fail_on_warn) for o in outcomes]
     tolerances = {o.scenario.name: o.scenario.regression for o in outcomes}
     summary, scenarios = judge_scenarios(measured, tolerances, rules)
@@ -114,6 +116,7 @@ def build_run_report(
         scenarios=scenarios,
         fail_on=rules.fail_on,
         baseline=summary,
+        overrides=dict(overrides or {}),
     )
 
 
@@ -162,8 +165,29 @@ def environment() -> dict[str, str | int | float]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "cpu_count": os.cpu_count() or 0,
         "memory_mb": round(psutil.virtual_memory().total / 2**20),
-        "argv": " ".join(sys.argv),
+        "argv": " ".join(redacted_argv(sys.argv)),
     }
+
+
+def redacted_argv(argv: Sequence[str]) -> list[str]:
+    """The command line with the values of `-e KEY=VALUE` left out (`KEY=…`): they may
+    be secrets, and reports are kept and shared."""
+    out: list[str] = []
+    hide = False
+    for arg in argv:
+        if hide:
+            out.append(arg.partition("=")[0] + "=…")
+            hide = False
+        elif arg in ("-e", "--env"):
+            out.append(arg)
+            hide = True
+        elif arg.startswith("--env="):
+            out.append("--env=" + arg.removeprefix("--env=").partition("=")[0] + "=…")
+        elif arg.startswith("-e") and len(arg) > 2:
+            out.append("-e" + arg[2:].partition("=")[0] + "=…")
+        else:
+            out.append(arg)
+    return out
 
 
 def measure_scenario(

@@ -36,6 +36,7 @@ def to_dict(report: RunReport) -> dict[str, Any]:
         "interrupted": report.interrupted,
         "fail_on": report.fail_on,
         "baseline": dataclasses.asdict(report.baseline) if report.baseline else None,
+        "overrides": {name: list(values) for name, values in report.overrides.items()},
         "scenarios": [_scenario(s) for s in report.scenarios],
     }
 

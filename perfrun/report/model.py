@@ -466,6 +466,8 @@ class RunReport:
     fail_on: Severity = Severity.LOW
     """Scenarios below this severity may fail without failing the run (--fail-on)."""
     baseline: BaselineSummary | None = None
+    overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """What the command line set over the scenario files: `env`, the `-e` keys."""
 
     @property
     def tally(self) -> Tally:

@@ -422,3 +422,29 @@ def test_the_smallest_scenario_runs_and_says_it_loads_the_demo(run_perfrun: RunP
     assert (s["type"], s["severity"]) == ("load", "medium")
     assert list(s["endpoints"]) == ["GET /health"]
     assert s["requests"]["total"] == 6
+
+
+def test_env_options_feed_the_scenario_files_and_the_report_names_them(
+    run_perfrun: RunPerfrun, target: StartTarget
+) -> None:
+    server = target("--arrival-stats")
+    text = (
+        "scenarios:\n  env:\n    base_url: ${TARGET}\n    requests: [{path: '/x?n=${N:-0}'}]\n"
+        "    load:\n      users: 1\n      requests_per_user: ${COUNT}\n"
+    )
+    run = run_perfrun(text, "-e", f"TARGET={server.url}", "--env", "COUNT=7", "-e", "N=1")
+
+    assert run.exit_code == 0, run.output
+    assert run.report is not None
+    assert run.report["overrides"] == {"env": ["COUNT", "N", "TARGET"]}  # keys, no values
+    (s,) = run.report["scenarios"]
+    assert s["requests"]["total"] == 7
+    assert list(s["endpoints"]) == ["GET /x?n=1"]
+    assert arrival_stats(server).requests == 7
+
+
+@pytest.mark.parametrize("pair", ["NOEQUALS", "1BAD=x", "=x"])
+def test_a_malformed_env_option_is_exit_2(run_perfrun: RunPerfrun, pair: str) -> None:
+    run = run_perfrun(None, "--list", "-e", pair)
+    assert run.exit_code == 2, run.output
+    assert "expected KEY=VALUE" in flat(run.output)
