@@ -27,7 +27,7 @@ from perfrun.report.markdown import append_step_summary, write_markdown
 from perfrun.report.model import BaselineSummary, Comparison, RunReport
 from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome
 from perfrun.run.runner import run_scenarios
-from perfrun.scenario.loader import load_scenarios
+from perfrun.scenario.loader import LoadOverrides, load_scenarios, with_overrides
 from perfrun.scenario.model import DEMO_TARGET, EngineChoice, Scenario, ScenarioStatus, Severity
 from perfrun.scenario.select import select_scenarios
 from perfrun.scenario.target import LAUNCHED_BASE_URL, PORT, ReadyKind, with_command
@@ -46,6 +46,8 @@ class Selection:
     severities: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     """`-e KEY=VALUE`: `${KEY}` in the scenario files, over the process environment."""
+    load: LoadOverrides = field(default_factory=LoadOverrides)
+    """`--users`, `--duration`, `--rate`, `--iterations` over the scenarios' own load."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,34 @@ def select(selection: Selection, skipped: list[Path] | None = None) -> list[Scen
     The YAML files that are not scenario files go to `skipped`."""
     environ = {**os.environ, **selection.env}
     available = load_scenarios(selection.directory, environ, skipped=skipped)
-    return select_scenarios(available, selection.names, selection.types, selection.severities)
+    chosen = select_scenarios(available, selection.names, selection.types, selection.severities)
+    return _overridden(chosen, selection.load, environ)
+
+
+def _overridden(
+    scenarios: list[Scenario], load: LoadOverrides, environ: Mapping[str, str]
+) -> list[Scenario]:
+    """The selected scenarios with the command line's load over their own, where it fits
+    (users and iterations: a users load; rate: a rate; duration: either; stages: none).
+    UsageError (exit 2) for an option that fits none of them: it would change nothing."""
+    given = load.given()
+    if not given:
+        return scenarios
+    loaded = [with_overrides(scenario, load, environ) for scenario in scenarios]
+    taken = {name for scenario in loaded for name, _ in scenario.overrides}
+    for name in given:
+        if name not in taken:
+            raise UsageError(
+                f"--{name} fits none of the selected scenarios ({_models(scenarios)}): "
+                "--users and --iterations take a users load, --rate a rate load, "
+                "--duration either; stages take none"
+            )
+    return loaded
+
+
+def _models(scenarios: list[Scenario]) -> str:
+    kinds = sorted({"stages" if s.load.stages else s.load.model.value for s in scenarios})
+    return "loads: " + ", ".join(kinds)
 
 
 def run(config: RunConfig, progress: Progress) -> RunReport:

@@ -29,6 +29,7 @@ from perfrun.report.console import render_comparison, render_list, render_summar
 from perfrun.report.model import ChangeStatus, RunReport
 from perfrun.report.progress import LiveProgress, PlainProgress, QuietProgress
 from perfrun.run.outcome import Progress, RunOptions
+from perfrun.scenario.loader import LoadOverrides
 from perfrun.scenario.model import EngineChoice, Severity
 from perfrun.scenario.units import parse_base_url
 
@@ -65,6 +66,10 @@ class Invocation:
     cluster: str | None = None
     verbose: bool = False
     env: tuple[str, ...] = ()
+    users: int | None = None
+    duration: str | None = None
+    rate: str | None = None
+    iterations: int | None = None
     given: Mapping[str, str] = field(default_factory=dict)
     """Option name -> flag, for the options typed on the command line."""
 
@@ -79,8 +84,13 @@ def execute(inv: Invocation) -> int:
 
 
 def _perform(inv: Invocation, out: Console, err: Console) -> int:
+    if inv.duration is not None and inv.iterations is not None:
+        raise click.BadParameter(
+            "give either --duration or --iterations", param_hint="--iterations"
+        )
+    load = LoadOverrides(inv.users, inv.duration, inv.rate, inv.iterations)
     selection = Selection(
-        inv.scenarios_dir, inv.names, inv.types, inv.severities, _env_pairs(inv.env)
+        inv.scenarios_dir, inv.names, inv.types, inv.severities, _env_pairs(inv.env), load
     )
     if inv.list_only:
         _refuse_ignored("--list", inv.given, LIST_OPTIONS)

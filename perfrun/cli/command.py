@@ -95,6 +95,33 @@ Leak verdicts on the monitored target (thresholds:):
 )
 @click.option("--list", "list_only", is_flag=True, help="List the selected scenarios and exit.")
 @click.option(
+    "--users",
+    "-u",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Users, over the selected scenarios' own (those with a users load).",
+)
+@click.option(
+    "--duration",
+    "-d",
+    metavar="DURATION",
+    help="How long the load runs (e.g. 30s, 5m), over the selected scenarios' own "
+    "(users or rate loads; in place of requests_per_user / iterations).",
+)
+@click.option(
+    "--rate",
+    metavar="RATE",
+    help="Requests per second (e.g. 200, 200/s, 12000/m), over the selected "
+    "scenarios' own (those with a rate load).",
+)
+@click.option(
+    "--iterations",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Iterations per user (a mix: requests_per_user), over the selected "
+    "scenarios' own (users loads; in place of duration).",
+)
+@click.option(
     "--env",
     "-e",
     "env",

@@ -223,6 +223,7 @@ def measure_scenario(
     )
     open_model = scenario.load.model is LoadModel.OPEN
     return ScenarioReport(
+        overrides=dict(scenario.overrides),
         name=scenario.name,
         description=scenario.description,
         type=scenario.type,

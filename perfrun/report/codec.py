@@ -52,6 +52,7 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
             "base_url": s.base_url,
             "engine": s.engine,
             "load": dict(s.load),
+            "overrides": dict(s.overrides),
             "status": s.status,
             "message": s.message,
             "target": _launched(s.target),

@@ -359,6 +359,9 @@ class ScenarioReport:
     fail_on_warn: bool = False
     """--fail-on-warn: a warning (a WARN verdict, unreliable verdicts) fails it."""
 
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    """The command line's load options it took (`--users`: "10")."""
+
     @property
     def warned(self) -> bool:
         """Passed, but not cleanly: a verdict between its warn level and its limit, or a

@@ -8,6 +8,7 @@ that says which shape it belongs to, rather than being silently ignored.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from perfrun.scenario._yaml import (
@@ -289,3 +290,46 @@ def _refuse(fields: LineDict, loc: Loc, keys: tuple[str, ...], reason: str) -> N
     for key in keys:
         if _has(fields, key):
             raise loc.key_line(fields, key).error(f"'{key}' {reason}")
+
+
+@dataclass(frozen=True)
+class LoadOverrides:
+    """`--users`, `--duration`, `--rate`, `--iterations`: the command line's load over a
+    scenario file's, as raw values the loader reads like the file's own (so the same
+    rules and messages hold)."""
+
+    users: int | None = None
+    duration: str | None = None
+    rate: str | None = None
+    iterations: int | None = None
+
+    def given(self) -> dict[str, object]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    def over(self, value: Any, flow: bool) -> tuple[Any, tuple[tuple[str, str], ...]]:
+        """The `load:` mapping with the overrides that fit it, and which those are: users
+        and iterations fit a fixed users load, rate a fixed rate, duration either;
+        stages take none."""
+        if not isinstance(value, LineDict) or "stages" in value:
+            return value, ()
+        load = LineDict(value.line, value.lines)
+        load.update(value)
+        rate = "rate" in load
+        applied: list[tuple[str, str]] = []
+        if self.users is not None and not rate:
+            load["users"] = self.users
+            applied.append(("users", str(self.users)))
+        if self.rate is not None and rate:
+            load["rate"] = self.rate
+            applied.append(("rate", self.rate))
+        if self.iterations is not None and not rate:
+            for key in ("duration", "requests_per_user", "iterations"):
+                load.pop(key, None)
+            load["iterations" if flow else "requests_per_user"] = self.iterations
+            applied.append(("iterations", str(self.iterations)))
+        if self.duration is not None:
+            for key in ("requests_per_user", "iterations"):
+                load.pop(key, None)
+            load["duration"] = self.duration
+            applied.append(("duration", self.duration))
+        return load, tuple(applied)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from perfrun.errors import ScenarioError
+from perfrun.scenario._load import LoadOverrides as LoadOverrides
 from perfrun.scenario._load import parse_load
 from perfrun.scenario._target import parse_target
 from perfrun.scenario._thresholds import parse_thresholds
@@ -498,7 +499,7 @@ def _regression(value: Any, loc: Loc) -> dict[str, float]:
     return tolerances
 
 
-def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
+def _scenario(name: str, value: Any, loc: Loc, overrides: LoadOverrides | None = None) -> Scenario:
     fields = mapping(value, loc, _SCENARIO_KEYS)
     require(fields, ("load",), loc)
     description = optional(fields, "description", "")
@@ -507,7 +508,10 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
     flow = _has_key(fields, "flow")
     if flow == _has_key(fields, "requests"):
         raise loc.error("set either requests (a weighted mix) or flow (steps in order)")
-    load = parse_load(fields["load"], loc.at(fields, "load"), flow=flow)
+    raw_load, overridden = (
+        overrides.over(fields["load"], flow) if overrides else (fields["load"], ())
+    )
+    load = parse_load(raw_load, loc.at(fields, "load"), flow=flow)
     if flow:
         requests = _flow(fields["flow"], loc.at(fields, "flow"), data, auth)
     else:
@@ -558,6 +562,7 @@ def _scenario(name: str, value: Any, loc: Loc) -> Scenario:
         http2=http2,
         target=target,
         demo_default=target is None and not _has_key(fields, "base_url"),
+        overrides=overridden,
     )
 
 
@@ -587,6 +592,20 @@ def load_file(path: Path, environ: Mapping[str, str] | None = None) -> list[Scen
     Raises ScenarioError naming the file, line and field of the first problem.
     """
     return _scenarios_of(path, read_yaml(path), environ)
+
+
+def with_overrides(
+    scenario: Scenario, overrides: LoadOverrides, environ: Mapping[str, str] | None = None
+) -> Scenario:
+    """`scenario` loaded again from its file with the command line's load over its own,
+    validated as the file's own would be (ScenarioError naming the file and line)."""
+    path = Path(scenario.source.rpartition(":")[0])
+    environ = os.environ if environ is None else environ
+    document = read_yaml(path)
+    entries = document["scenarios"]
+    loc = Loc(str(path), entries.lines[scenario.name], (scenario.name,))
+    body = substitute(entries[scenario.name], loc, environ)
+    return _scenario(scenario.name, body, loc, overrides)
 
 
 def _scenario_file(path: Path, environ: Mapping[str, str] | None) -> list[Scenario] | None:

@@ -299,6 +299,8 @@ class Scenario:
     over https, prior knowledge (h2c) over http; a server without it fails requests."""
     target: TargetSpec | None = None
     """The service under test, launched by perfrun (`target:` or `--target-cmd`)."""
+    overrides: tuple[tuple[str, str], ...] = ()
+    """The command line's load options this scenario took (`--users 10`: ("users", "10"))."""
     demo_default: bool = False
     """No `base_url` (nor `target:`) was given: the demo target by default, which the
     console then says loudly (a user may have meant their own service)."""

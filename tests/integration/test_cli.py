@@ -448,3 +448,51 @@ def test_a_malformed_env_option_is_exit_2(run_perfrun: RunPerfrun, pair: str) ->
     run = run_perfrun(None, "--list", "-e", pair)
     assert run.exit_code == 2, run.output
     assert "expected KEY=VALUE" in flat(run.output)
+
+
+def test_load_options_override_the_scenarios_they_fit(
+    run_perfrun: RunPerfrun, target: StartTarget
+) -> None:
+    """--users and --iterations fit the users load, --rate and --duration the rate load;
+    each scenario's report says which it took."""
+    server = target("--arrival-stats")
+    scenarios = {
+        "closed": scenario(server.url, users=1, requests_per_user=1),
+        "open": {**scenario(server.url), "load": {"rate": 10, "duration": "3s"}},
+    }
+    run = run_perfrun(scenarios, "-u", "3", "--iterations", "4", "--rate", "40")
+
+    assert run.exit_code == 0, run.output
+    assert run.report is not None
+    by_name = {s["name"]: s for s in run.report["scenarios"]}
+    assert by_name["closed"]["requests"]["total"] == 12
+    assert by_name["closed"]["overrides"] == {"users": "3", "iterations": "4"}
+    assert by_name["open"]["schedule"]["due"] == 120  # 40/s for its own 3 s
+    assert by_name["open"]["overrides"] == {"rate": "40"}
+    assert arrival_stats(server).requests == 12 + by_name["open"]["schedule"]["sent"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rate", "50"], "--rate fits none of the selected scenarios (loads: closed)"),
+        (["-d", "1s", "--iterations", "2"], "give either --duration or --iterations"),
+        (["-u", "0"], "--users"),
+    ],
+)
+def test_a_load_option_that_fits_nothing_or_is_wrong_is_exit_2(
+    run_perfrun: RunPerfrun, plain_target: TargetProcess, args: list[str], message: str
+) -> None:
+    run = run_perfrun({"closed": scenario(plain_target.url)}, *args)
+    assert run.exit_code == 2, run.output
+    assert message in flat(run.output)
+
+
+def test_an_override_the_scenario_cannot_take_names_its_file_and_line(
+    run_perfrun: RunPerfrun, plain_target: TargetProcess
+) -> None:
+    """Validated as the file's own value: a rate that is no rate."""
+    scenarios = {"open": {**scenario(plain_target.url), "load": {"rate": 10, "duration": "1s"}}}
+    run = run_perfrun(scenarios, "--rate", "fast")
+    assert run.exit_code == 2, run.output
+    assert re.search(r"scenarios\.yaml:\d+: open -> load -> rate: ", flat(run.output)), run.output
