@@ -149,7 +149,7 @@ class Monitor:
         psutil.cpu_percent(None)  # prime the system-wide counter
         if self._target is not None:
             self._tree_cpu_delta(self._target)
-            self._files_before = self._open_files()
+            self._files_before = self._steady_open_files()
         if self._threaded:
             self._thread.start()
 
@@ -240,6 +240,20 @@ class Monitor:
             except (psutil.AccessDenied, NotImplementedError, AttributeError):
                 return None
         return sum(counts)
+
+    def _steady_open_files(self) -> int | None:
+        """The target's open files before the load, once SETTLE_READINGS readings in a
+        row agree (SETTLE_SECONDS at most): a connection just closed (the readiness
+        probe's, the previous scenario's) leaves the server's side open a moment, and
+        counted here it would read as one file fewer leaked."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        readings = [self._open_files()]
+        while readings[-1] is not None and time.monotonic() < deadline:
+            if len(readings) >= SETTLE_READINGS and len(set(readings[-SETTLE_READINGS:])) == 1:
+                break
+            time.sleep(SETTLE_EVERY)
+            readings.append(self._open_files())
+        return readings[-1]
 
     def _settled_open_files(self) -> int | None:
         """The target's open files once they stop falling: back to where they started,
