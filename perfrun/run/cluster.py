@@ -481,7 +481,7 @@ def _share_main(job: _Job, start: float) -> tuple[ScenarioStats, ShareEvidence, 
     finally:
         stopped.set()
     if watch.aborted is not None:
-        _tell_abort(job.run, watch.aborted)
+        _tell_abort(job.run)
     spent = time.perf_counter() - max(began, start_at)
     cpu = sum(process.cpu_times()[:2]) - cpu_before
     lag = stats.loop_lag.summary_ms()
@@ -496,7 +496,7 @@ def _share_main(job: _Job, start: float) -> tuple[ScenarioStats, ShareEvidence, 
     return stats, evidence, watch.aborted
 
 
-def _tell_abort(run: str, aborted: Abort) -> None:
+def _tell_abort(run: str) -> None:
     """A share's `abort: true` threshold failed: every share stops (the client judges
     its own copy of the windows on the merged figures)."""
     from distributed import Event
