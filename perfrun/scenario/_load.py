@@ -23,15 +23,12 @@ from perfrun.scenario._yaml import (
     shown,
 )
 from perfrun.scenario.model import Arrival, LoadModel, LoadSpec, Stage
+from perfrun.scenario.schema import LOAD, STAGE
 from perfrun.scenario.units import format_duration, parse_rate
 
-# `users, requests_per_user, duration` first: the unknown-key hint lists them in this order.
-_LOAD_KEYS = (
-    "users", "requests_per_user", "duration", "ramp_up", "think_time", "timeout", "rate",
-    "max_in_flight", "arrival", "warmup", "stages", "start_rate", "start_users", "iterations",
-    "cycles", "rest",
-)  # fmt: skip
-_STAGE_KEYS = ("duration", "rate", "users")
+# From the language's one declaration (schema.py), in the order the unknown-key hint lists.
+_LOAD_KEYS = LOAD.allowed
+_STAGE_KEYS = STAGE.allowed
 
 _OPEN_ONLY = ("max_in_flight", "arrival")
 _CLOSED_ONLY = ("users", "requests_per_user", "ramp_up", "think_time", "start_users")

@@ -19,11 +19,13 @@ from perfrun.scenario._yaml import (
     shown,
     string,
 )
+from perfrun.scenario.schema import READY, STOP, TARGET
 from perfrun.scenario.target import Ready, ReadyKind, TargetScope, TargetSpec
 
-_TARGET_KEYS = ("command", "cwd", "env", "ready", "stop", "scope")
-_READY_KEYS = ("http", "tcp", "log", "timeout")
-_STOP_KEYS = ("signal", "grace")
+# From the language's one declaration (schema.py).
+_TARGET_KEYS = TARGET.allowed
+_READY_KEYS = READY.allowed
+_STOP_KEYS = STOP.allowed
 
 
 def parse_target(value: Any, loc: Loc) -> TargetSpec | None:

@@ -14,13 +14,19 @@ from typing import Any
 from perfrun.scenario._yaml import LineDict, Loc, mapping, number, seconds, shown
 from perfrun.scenario.metrics import BY_THRESHOLD, PERCENT_METRICS, Bound, Metric
 from perfrun.scenario.model import ScenarioType, Threshold, default_thresholds
+from perfrun.scenario.schema import (
+    NONE,
+    PER_REQUEST,
+    REQUEST_THRESHOLDS,
+    THRESHOLDS,
+    TIER,
+    WINDOWED_FIGURES,
+)
 
-PER_REQUEST = "per_request"
-NONE = "none"
-_TIER_KEYS = ("limit", "warn", "over", "abort")
-WINDOWED_FIGURES = ("latency_ms", "requests")
-"""Where a figure must be in a report for a window or one request to be judged on it:
-the timeline and each endpoint keep latency and request counts, not resources."""
+# From the language's one declaration (schema.py).
+_THRESHOLD_KEYS = THRESHOLDS.allowed
+_REQUEST_THRESHOLD_KEYS = REQUEST_THRESHOLDS.allowed
+_TIER_KEYS = TIER.allowed
 
 
 def parse_thresholds(
@@ -31,7 +37,7 @@ def parse_thresholds(
         return default_thresholds(kind)
     if isinstance(value, str) and value.strip().lower() == NONE:
         return ()
-    fields = mapping(value, loc, (*BY_THRESHOLD, PER_REQUEST))
+    fields = mapping(value, loc, _THRESHOLD_KEYS)
     if not fields:
         raise loc.error(f"is empty: set limits, or `thresholds: {NONE}` to judge nothing")
     thresholds: list[Threshold] = []
@@ -54,7 +60,7 @@ def _per_request(value: Any, loc: Loc, requests: Collection[str]) -> list[Thresh
             raise loc.key_line(value, name).error(
                 f"no request named {str(name)!r}; this scenario's requests: {', '.join(requests)}"
             )
-        fields = mapping(raw, name_loc, tuple(BY_THRESHOLD))
+        fields = mapping(raw, name_loc, _REQUEST_THRESHOLD_KEYS)
         for key, limit in fields.items():
             key_loc = name_loc.at(fields, key)
             if BY_THRESHOLD[key].path[0] not in WINDOWED_FIGURES:

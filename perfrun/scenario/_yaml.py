@@ -97,15 +97,21 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read scenario file: {exc}", str(path)) from None
+    return read_text(text, str(path))
+
+
+def read_text(text: str, origin: str) -> Any:
+    """A scenario document's text, parsed with every mapping and list knowing its line;
+    `origin` names it in messages (its path, or e.g. `command line`)."""
     try:
         return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
         context = f" ({exc.context})" if exc.context else ""
         raise ScenarioError(f"YAML syntax error: {exc.problem}{context}", where) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"YAML error: {exc}", str(path)) from None
+        raise ScenarioError(f"YAML error: {exc}", origin) from None
 
 
 # --- locations --------------------------------------------------------------------------

@@ -36,9 +36,8 @@ from perfrun.scenario._yaml import (
     string,
     substitute,
 )
-from perfrun.scenario.captures import Capture, CaptureError, Source, compile_capture
+from perfrun.scenario.captures import Capture, CaptureError, compile_capture
 from perfrun.scenario.data import Data, DataError, Order, load_data
-from perfrun.scenario.metrics import COMPARED
 from perfrun.scenario.model import (
     DEMO_TARGET,
     Checks,
@@ -53,6 +52,19 @@ from perfrun.scenario.model import (
     Templated,
     TlsSpec,
 )
+from perfrun.scenario.schema import (
+    AUTH,
+    CAPTURE,
+    DATA,
+    FILE,
+    METHODS,
+    MONITOR,
+    REGRESSION,
+    REQUEST,
+    SCENARIO,
+    STEP,
+    TLS,
+)
 from perfrun.scenario.target import LAUNCHED_BASE_URL, PORT
 from perfrun.scenario.templates import (
     Template,
@@ -65,25 +77,19 @@ from perfrun.scenario.units import parse_base_url
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
-_FILE_KEYS = ("scenarios",)
-_SCENARIO_KEYS = (
-    "description", "type", "severity", "base_url", "engine", "requests", "load", "thresholds",
-    "monitor", "regression", "flow", "data", "cookies", "max_redirects", "auth", "tls", "http2",
-    "target",
-)  # fmt: skip
-_REQUEST_KEYS = (
-    "name", "method", "path", "weight", "headers", "json", "body", "expect_status",
-    "expect_body_contains", "expect_json", "expect_header", "auth",
-)  # fmt: skip
-_STEP_KEYS = (
-    *(key for key in _REQUEST_KEYS if key != "weight"), "once", "capture", "think_time",
-)  # fmt: skip
-_DATA_KEYS = ("file", "order")
-_AUTH_KEYS = ("basic", "bearer")
-_TLS_KEYS = ("verify", "ca", "cert", "key")
-_CAPTURE_SOURCES = tuple(source.value for source in Source)
-_MONITOR_KEYS = ("pid", "process", "interval")
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# The keys each section allows, from the language's one declaration (schema.py), which
+# `perfrun schema` also renders for editors.
+_FILE_KEYS = FILE.allowed
+_SCENARIO_KEYS = SCENARIO.allowed
+_REQUEST_KEYS = REQUEST.allowed
+_STEP_KEYS = STEP.allowed
+_DATA_KEYS = DATA.allowed
+_AUTH_KEYS = AUTH.allowed
+_TLS_KEYS = TLS.allowed
+_CAPTURE_SOURCES = CAPTURE.allowed
+_MONITOR_KEYS = MONITOR.allowed
+_REGRESSION_KEYS = REGRESSION.allowed
+_METHODS = METHODS
 _SCENARIO_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -486,7 +492,7 @@ def _regression(value: Any, loc: Loc) -> dict[str, float]:
     """`regression: {p95: 5%, rps: 20}`: per-metric tolerances in percent for --baseline."""
     if value is None:
         return {}
-    fields = mapping(value, loc, tuple(COMPARED))
+    fields = mapping(value, loc, _REGRESSION_KEYS)
     tolerances = {}
     for key, raw in fields.items():
         key_loc = loc.at(fields, key)
@@ -591,7 +597,7 @@ def load_file(path: Path, environ: Mapping[str, str] | None = None) -> list[Scen
     `environ` feeds `${VAR}` substitution (default: the process environment).
     Raises ScenarioError naming the file, line and field of the first problem.
     """
-    return _scenarios_of(path, read_yaml(path), environ)
+    return scenarios_of(path, read_yaml(path), environ)
 
 
 def with_overrides(
@@ -619,10 +625,14 @@ def _scenario_file(path: Path, environ: Mapping[str, str] | None) -> list[Scenar
         raise
     if not (isinstance(document, LineDict) and "scenarios" in document):
         return None
-    return _scenarios_of(path, document, environ)
+    return scenarios_of(path, document, environ)
 
 
-def _scenarios_of(path: Path, document: Any, environ: Mapping[str, str] | None) -> list[Scenario]:
+def scenarios_of(
+    path: Path | str, document: Any, environ: Mapping[str, str] | None = None
+) -> list[Scenario]:
+    """The scenarios of a parsed scenario document (`read_yaml`, `read_text`); `path`
+    names it in messages. ScenarioError (exit 2) at the first problem."""
     environ = os.environ if environ is None else environ
     if not isinstance(document, LineDict):
         raise ScenarioError("expected a mapping with a top-level 'scenarios:' key", str(path))
