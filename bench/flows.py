@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # perfrun and tests/servers
 
 from perfrun.engine.factory import EngineRecipe
+from perfrun.execution.drive import drive
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.run.drive import drive
 from perfrun.scenario.loader import load_file
 from tests.servers.launch import start_target
 

@@ -12,10 +12,14 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 from perfrun.engine.factory import choose_engine
-from perfrun.errors import ReportError, UsageError
+from perfrun.errors import ReportError, ScenarioError, UsageError
+from perfrun.execution.data_out import check_data_out
+from perfrun.execution.outcome import Progress, RunOptions, ScenarioOutcome
+from perfrun.execution.runner import run_scenarios
 from perfrun.judge.baseline import DEFAULT_TOLERANCE_PERCENT, compare_reports, load_baseline
 from perfrun.judge.build import Rules, build_run_report
 from perfrun.judge.figures import Baseline, load_key, load_settings
@@ -25,9 +29,7 @@ from perfrun.report.html import write_html
 from perfrun.report.junit import write_junit
 from perfrun.report.markdown import append_step_summary, write_markdown
 from perfrun.report.model import BaselineSummary, Comparison, RunReport
-from perfrun.run.outcome import Progress, RunOptions, ScenarioOutcome
-from perfrun.run.runner import run_scenarios
-from perfrun.scenario.loader import LoadOverrides, load_scenarios, with_overrides
+from perfrun.scenario.loader import LoadOverrides, load_file, load_scenarios, with_overrides
 from perfrun.scenario.model import DEMO_TARGET, EngineChoice, Scenario, ScenarioStatus, Severity
 from perfrun.scenario.select import select_scenarios
 from perfrun.scenario.target import LAUNCHED_BASE_URL, PORT, ReadyKind, with_command
@@ -48,13 +50,17 @@ class Selection:
     """`-e KEY=VALUE`: `${KEY}` in the scenario files, over the process environment."""
     load: LoadOverrides = field(default_factory=LoadOverrides)
     """`--users`, `--duration`, `--rate`, `--iterations` over the scenarios' own load."""
+    scenarios: tuple[Scenario, ...] = ()
+    """Scenarios made in code (quick mode, the Python API): chosen from instead of the
+    directory's."""
 
 
 @dataclass(frozen=True)
 class Outputs:
     """Where the run's reports go: the JSON always, the others when asked for."""
 
-    json: Path = Path("perfrun-report.json")
+    json: Path | None = Path("perfrun-report.json")
+    """None: no JSON file (the Python API's default)."""
     html: Path | None = None
     junit: Path | None = None
     markdown: Path | None = None
@@ -82,9 +88,60 @@ def select(selection: Selection, skipped: list[Path] | None = None) -> list[Scen
     """The selected scenarios; ScenarioError or UsageError (exit 2) for bad files or names.
     The YAML files that are not scenario files go to `skipped`."""
     environ = {**os.environ, **selection.env}
-    available = load_scenarios(selection.directory, environ, skipped=skipped)
+    available = (
+        {scenario.name: scenario for scenario in selection.scenarios}
+        if selection.scenarios
+        else _load(selection.directory, environ, skipped)
+    )
     chosen = select_scenarios(available, selection.names, selection.types, selection.severities)
     return _overridden(chosen, selection.load, environ)
+
+
+def _load(
+    where: Path, environ: Mapping[str, str], skipped: list[Path] | None
+) -> dict[str, Scenario]:
+    """The scenarios of a directory (or of one file); a missing `scenarios/` says how to
+    start one."""
+    if where.is_file():
+        return {scenario.name: scenario for scenario in load_file(where, environ)}
+    if not where.exists():
+        raise ScenarioError(
+            "scenario directory not found. Start one with `perfrun init` (starter "
+            "scenarios, one per test type), point at one with --scenarios-dir, or load one "
+            "URL: perfrun http://127.0.0.1:8000/",
+            str(where),
+        )
+    return load_scenarios(where, environ, skipped=skipped)
+
+
+STARTER = "examples"
+"""The starter files `perfrun init` writes, in the package: scenarios/, ci/."""
+SCHEMA_FILE = "perfrun.schema.json"
+
+
+def init_project(directory: Path, schema: str) -> list[Path]:
+    """`perfrun init DIR`: write the starter scenarios (one per test type, on the demo
+    target), a CI job example and the scenario JSON Schema (`schema`) into `directory`.
+    UsageError (exit 2), writing nothing, when any of these files exists already."""
+    starter = resources.files("perfrun").joinpath(STARTER)
+    files = {
+        directory / part.name / item.name: item.read_text(encoding="utf-8")
+        for part in sorted(starter.iterdir(), key=lambda p: p.name)
+        if part.is_dir()
+        for item in sorted(part.iterdir(), key=lambda p: p.name)
+        if item.is_file()
+    }
+    files[directory / SCHEMA_FILE] = schema
+    existing = [str(path) for path in files if path.exists()]
+    if existing:
+        raise UsageError(f"perfrun init writes nothing over existing files: {', '.join(existing)}")
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"perfrun init: cannot write {exc.filename}: {exc.strerror}") from None
+    return list(files)
 
 
 def _overridden(
@@ -121,6 +178,7 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     says `interrupted` and holds what was measured until then.
     """
     check_outputs(config.outputs)
+    check_data_out(config.options)
     scenarios = select(config.selection)
     if config.target_command is not None:
         scenarios = with_target_command(scenarios, config.target_command, config.options)
@@ -149,8 +207,11 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     return build_run_report(outcomes, started_at, datetime.now(UTC), interrupted, rules, overrides)
 
 
-def target_log(report: Path) -> Path:
-    """A launched target's log file, beside the JSON report: `<report stem>.target.log`."""
+def target_log(report: Path | None) -> Path:
+    """A launched target's log file, beside the JSON report: `<report stem>.target.log`
+    (`perfrun-report.target.log` without one, or with the report on stdout)."""
+    if report is None or report == STDOUT:
+        report = Path("perfrun-report.json")
     return report.with_name(report.stem + ".target.log")
 
 
@@ -268,12 +329,14 @@ def check_outputs(outputs: Outputs) -> None:
 def publish(report: RunReport, outputs: Outputs, environ: Mapping[str, str]) -> list[Path]:
     """Write every report asked for; the JSON first, so it exists whatever fails next.
     ReportError naming the file that could not be written."""
+    written = []
     if outputs.json == STDOUT:
         sys.stdout.write(json_text(report))
         sys.stdout.flush()
-    else:
+    elif outputs.json is not None:
         write_json(report, outputs.json)
-    written = [outputs.json]
+    if outputs.json is not None:
+        written.append(outputs.json)
     for path, write in (
         (outputs.html, write_html),
         (outputs.junit, write_junit),

@@ -3,9 +3,31 @@ renders the result and picks the exit code.
 
 The only package that exits (once, at the end of `cli`); every exit code is defined in
 `perfrun.errors`. `command` declares the options and imports nothing heavy; `actions` does
-the work when a command runs.
+the work when a command runs. `perfrun --version` answers before even click is imported.
 """
 
-from perfrun.cli.command import cli, main
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from perfrun import __version__
 
 __all__ = ["cli", "main"]
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--version"]:
+        print(f"perfrun, version {__version__}")
+        return
+    from perfrun.cli.command import main as command_main
+
+    command_main()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":
+        from perfrun.cli.command import cli
+
+        return cli
+    raise AttributeError(f"module 'perfrun.cli' has no attribute {name!r}")

@@ -4,10 +4,12 @@ render, and the exit code. Imported only when a command runs (see perfrun.cli.co
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,17 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from perfrun.app import STDOUT, Outputs, RunConfig, Selection, compare, publish, run, select
+from perfrun.app import (
+    STDOUT,
+    Outputs,
+    RunConfig,
+    Selection,
+    compare,
+    init_project,
+    publish,
+    run,
+    select,
+)
 from perfrun.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -24,13 +36,15 @@ from perfrun.errors import (
     PerfrunError,
     UsageError,
 )
+from perfrun.execution.outcome import DataOut, OutKind, Progress, RunOptions
 from perfrun.judge.baseline import parse_tolerance
 from perfrun.report.console import render_comparison, render_list, render_summary
+from perfrun.report.exporters import exporters, tee
 from perfrun.report.model import ChangeStatus, RunReport
 from perfrun.report.progress import LiveProgress, PlainProgress, QuietProgress
-from perfrun.run.outcome import Progress, RunOptions
 from perfrun.scenario.loader import LoadOverrides
 from perfrun.scenario.model import EngineChoice, Severity
+from perfrun.scenario.quick import QuickLoad, quick_scenario
 from perfrun.scenario.units import parse_base_url
 
 LOG_WIDTH = 120
@@ -70,6 +84,16 @@ class Invocation:
     duration: str | None = None
     rate: str | None = None
     iterations: int | None = None
+    words: tuple[str, ...] = ()
+    """The positional words: a URL (quick mode), or init [DIR], schema, completion SHELL."""
+    requests: int | None = None
+    method: str = "GET"
+    headers: tuple[str, ...] = ()
+    body: str | None = None
+    thresholds: tuple[str, ...] = ()
+    data_out: tuple[str, ...] = ()
+    http_debug: int | None = None
+    http_debug_bodies: bool = False
     given: Mapping[str, str] = field(default_factory=dict)
     """Option name -> flag, for the options typed on the command line."""
 
@@ -84,6 +108,17 @@ def execute(inv: Invocation) -> int:
 
 
 def _perform(inv: Invocation, out: Console, err: Console) -> int:
+    if inv.words:
+        command = COMMANDS.get(inv.words[0])
+        if command is not None:
+            return command(inv, out)
+        return _run(inv, _quick_selection(inv), out, err)
+    quick_only = [flag for name, flag in inv.given.items() if name in QUICK_OPTIONS]
+    if quick_only:
+        raise UsageError(
+            f"{', '.join(quick_only)}: for quick mode, with a URL (perfrun URL "
+            f"{' '.join(quick_only)} ...); a scenario file says it under requests:"
+        )
     if inv.duration is not None and inv.iterations is not None:
         raise click.BadParameter(
             "give either --duration or --iterations", param_hint="--iterations"
@@ -92,6 +127,10 @@ def _perform(inv: Invocation, out: Console, err: Console) -> int:
     selection = Selection(
         inv.scenarios_dir, inv.names, inv.types, inv.severities, _env_pairs(inv.env), load
     )
+    return _run(inv, selection, out, err)
+
+
+def _run(inv: Invocation, selection: Selection, out: Console, err: Console) -> int:
     if inv.list_only:
         _refuse_ignored("--list", inv.given, LIST_OPTIONS)
         skipped: list[Path] = []
@@ -110,6 +149,9 @@ def _perform(inv: Invocation, out: Console, err: Console) -> int:
             workers=_worker_count(inv.workers),
             insecure=inv.insecure,
             cluster=inv.cluster,
+            data_out=tuple(_data_out(text) for text in inv.data_out),
+            http_debug=inv.http_debug or (DEBUG_EXCHANGES if inv.http_debug_bodies else 0),
+            http_debug_bodies=inv.http_debug_bodies,
         ),
         outputs=Outputs(inv.output, inv.html, inv.junit, inv.markdown, inv.history),
         baseline=inv.baseline,
@@ -119,7 +161,132 @@ def _perform(inv: Invocation, out: Console, err: Console) -> int:
         target_command=_target_command(inv.target_cmd) if inv.target_cmd is not None else None,
         fail_on_warn=inv.fail_on_warn,
     )
-    return _publish(run(config, _progress(out, inv.quiet)), config.outputs, out, err)
+    exporting = exporters(config.options.data_out, say=lambda line: _say(err, line))
+    debugging = config.options.http_debug > 0  # its blocks on stderr: no live line
+    progress = tee([_progress(out, inv.quiet, live=not debugging), *exporting])
+    try:
+        return _publish(run(config, progress), config.outputs, out, err)
+    finally:
+        progress.close()  # after the summary: a last scrape may still be awaited
+
+
+def _say(err: Console, line: str) -> None:
+    err.print(f"perfrun: {line}", markup=False)
+
+
+DEBUG_EXCHANGES = 10
+"""--http-debug-bodies alone shows this many exchanges, as --http-debug alone does."""
+QUICK_OPTIONS = frozenset({"requests", "method", "headers", "body", "thresholds"})
+"""Options only quick mode (`perfrun URL`) takes."""
+QUICK_REFUSED = frozenset(
+    {"names", "types", "severities", "scenarios_dir", "base_url", "iterations", "list_only",
+     "compare_files", "verbose", "target_cmd", "baseline"}
+)  # fmt: skip
+"""Options about scenario files, which quick mode has none of."""
+
+
+def _quick_selection(inv: Invocation) -> Selection:
+    """`perfrun URL [options]`: the one scenario quick mode builds from the options."""
+    url, *rest = inv.words
+    if rest:
+        raise UsageError(f"quick mode takes one URL; also given: {' '.join(rest)}")
+    if "://" not in url:
+        commands = ", ".join(COMMANDS)
+        raise UsageError(f"{url!r}: neither a command ({commands}) nor an http:// URL")
+    refused = [flag for name, flag in inv.given.items() if name in QUICK_REFUSED]
+    if refused:
+        raise UsageError(f"quick mode ({url}) runs no scenario files: drop {', '.join(refused)}")
+    quick = QuickLoad(
+        url=url,
+        method=inv.method,
+        headers=inv.headers,
+        body=_body(inv.body),
+        users=inv.users,
+        duration=inv.duration,
+        requests=inv.requests,
+        rate=inv.rate,
+        thresholds=inv.thresholds,
+    )
+    return Selection(scenarios=(quick_scenario(quick),), env=_env_pairs(inv.env))
+
+
+def _body(text: str | None) -> str | None:
+    """--body TEXT, or @FILE for a file's content."""
+    if text is None or not text.startswith("@"):
+        return text
+    try:
+        return Path(text[1:]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--body {text}: cannot read it: {exc}") from None
+
+
+def _data_out(text: str) -> DataOut:
+    """--out KIND=WHERE."""
+    kind, equals, where = text.partition("=")
+    kinds = ", ".join(k.value for k in OutKind)
+    if not equals or not where or kind not in {k.value for k in OutKind}:
+        raise click.BadParameter(
+            f"{text!r}: expected KIND=WHERE, KIND one of {kinds}", param_hint="--out"
+        )
+    return DataOut(OutKind(kind), where)
+
+
+def _init(inv: Invocation, out: Console) -> int:
+    """`perfrun init [DIR]`: starter scenarios, a CI job and the JSON Schema."""
+    _refuse_ignored("perfrun init", inv.given, frozenset({"words"}))
+    if len(inv.words) > 2:
+        raise UsageError(f"perfrun init takes one directory; also given: {inv.words[2]}")
+    directory = Path(inv.words[1]) if len(inv.words) > 1 else Path(".")
+    written = init_project(directory, _schema_text())
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+    where = "" if directory == Path(".") else f"cd {directory} && "
+    out.print(
+        f"next: {where}perfrun --list, then {where}perfrun --scenarios api_load "
+        "(each scenario says in its comments how to point it at your service)",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+def _schema(inv: Invocation, out: Console) -> int:
+    """`perfrun schema`: the JSON Schema of scenario files, on stdout."""
+    _refuse_ignored("perfrun schema", inv.given, frozenset({"words"}))
+    if len(inv.words) > 1:
+        raise UsageError(f"perfrun schema takes no argument; given: {inv.words[1]}")
+    sys.stdout.write(_schema_text())
+    return EXIT_OK
+
+
+def _schema_text() -> str:
+    from perfrun.scenario.schema import scenario_schema
+
+    return json.dumps(scenario_schema(), indent=2) + "\n"
+
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def _completion(inv: Invocation, out: Console) -> int:
+    """`perfrun completion SHELL`: the shell's completion script, on stdout."""
+    _refuse_ignored("perfrun completion", inv.given, frozenset({"words"}))
+    if len(inv.words) != 2 or inv.words[1] not in SHELLS:
+        raise UsageError(f"perfrun completion takes one shell: {', '.join(SHELLS)}")
+    from click.shell_completion import get_completion_class
+
+    from perfrun.cli.command import cli
+
+    shell = get_completion_class(inv.words[1])
+    assert shell is not None  # click knows all of SHELLS
+    sys.stdout.write(shell(cli, {}, "perfrun", "_PERFRUN_COMPLETE").source() + "\n")
+    return EXIT_OK
+
+
+COMMANDS: Mapping[str, Callable[[Invocation, Console], int]] = {
+    "init": _init,
+    "schema": _schema,
+    "completion": _completion,
+}
 
 
 def _exit_code_of(perform: Callable[[], int], err: Console) -> int:
@@ -164,10 +331,10 @@ def _refuse_ignored(mode: str, given: Mapping[str, str], allowed: frozenset[str]
         raise UsageError(f"{mode} runs nothing: it does not take {', '.join(ignored)}")
 
 
-def _progress(out: Console, quiet: bool) -> Progress:
+def _progress(out: Console, quiet: bool, live: bool = True) -> Progress:
     if quiet:
         return QuietProgress()
-    if out.is_terminal:
+    if out.is_terminal and live:
         return LiveProgress(out)
     return PlainProgress(out)
 

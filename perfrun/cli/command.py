@@ -14,7 +14,7 @@ import click
 from click.core import ParameterSource
 
 from perfrun import __version__
-from perfrun.scenario.model import EngineChoice, Severity
+from perfrun.scenario.kinds import EngineChoice, ScenarioType, Severity
 
 EPILOG = """\b
 Exit codes:
@@ -89,11 +89,70 @@ Leak verdicts on the monitored target (thresholds:):
 """
 
 
+def _complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of --scenarios: the names in the scenarios directory (after the
+    last comma of a comma-separated list)."""
+    from perfrun.scenario.loader import load_scenarios  # only when completing
+
+    done, _, last = incomplete.rpartition(",")
+    prefix = done + "," if done else ""
+    directory = ctx.params.get("scenarios_dir") or Path("scenarios")
+    try:
+        names = load_scenarios(Path(directory))
+    except Exception:  # a broken file must not break the user's shell
+        return []
+    return [prefix + name for name in sorted(names) if name.startswith(last)]
+
+
+def _completion(values: list[str]) -> Any:
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        return [value for value in values if value.startswith(incomplete)]
+
+    return complete
+
+
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EPILOG,
 )
+@click.argument("words", nargs=-1, metavar="[URL | init [DIR] | schema | completion SHELL]")
 @click.option("--list", "list_only", is_flag=True, help="List the selected scenarios and exit.")
+@click.option(
+    "--requests",
+    "-n",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Quick mode: N requests in all, shared evenly by the users (instead of --duration).",
+)
+@click.option(
+    "--method",
+    "-m",
+    default="GET",
+    show_default=True,
+    metavar="METHOD",
+    help="Quick mode: the request's method.",
+)
+@click.option(
+    "--header",
+    "-H",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Quick mode: a request header (repeatable).",
+)
+@click.option(
+    "--body",
+    metavar="TEXT|@FILE",
+    help="Quick mode: the request body (@FILE: a file's content); set its Content-Type with -H.",
+)
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="EXPR",
+    help="Quick mode: a pass/fail limit, e.g. 'p95<500ms', 'error_rate<1%', 'rps>100' "
+    "(repeatable); without any, quick mode judges nothing and exits 0 when it ran.",
+)
 @click.option(
     "--users",
     "-u",
@@ -143,16 +202,24 @@ Leak verdicts on the monitored target (thresholds:):
     "names",
     multiple=True,
     metavar="NAME[,NAME]",
+    shell_complete=_complete_names,
     help="Scenarios to run (comma-separated or repeated). Default: all.",
 )
 @click.option(
-    "--type", "-t", "types", multiple=True, metavar="TYPE", help="Only scenarios of this type."
+    "--type",
+    "-t",
+    "types",
+    multiple=True,
+    metavar="TYPE",
+    shell_complete=_completion([t.value for t in ScenarioType]),
+    help="Only scenarios of this type (load, stress, spike, volume, endurance, memory, cpu).",
 )
 @click.option(
     "--severity",
     "severities",
     multiple=True,
     metavar="SEVERITY",
+    shell_complete=_completion([v.value for v in Severity]),
     help="Only scenarios of this severity (low, medium, high, critical).",
 )
 @click.option(
@@ -279,12 +346,42 @@ Leak verdicts on the monitored target (thresholds:):
     metavar="OLD.json NEW.json",
     help="Compare two saved reports side by side, run nothing (exit 1 on a regression).",
 )
+@click.option(
+    "--out",
+    "data_out",
+    multiple=True,
+    metavar="KIND=WHERE",
+    help="Send the run's data out as it is measured (repeatable): csv=FILE (per-second "
+    "figures per endpoint), jsonl=FILE[.gz] (every request's result), prometheus=HOST:PORT "
+    "(live metrics served for a scraper; :9464 = 127.0.0.1), otlp=URL (OpenTelemetry "
+    "metrics pushed over OTLP/HTTP, e.g. http://127.0.0.1:4318). See docs/report.md.",
+)
+@click.option(
+    "--http-debug",
+    type=click.IntRange(min=1),
+    is_flag=False,
+    flag_value=10,
+    default=None,
+    metavar="[N]",
+    help="Print each scenario's first N requests and responses (default N: 10) to stderr "
+    "as sent and received, secrets hidden; N counts per process.",
+)
+@click.option(
+    "--http-debug-bodies",
+    is_flag=True,
+    help="With --http-debug: also print the bodies (first 2 KB of each); alone, it turns "
+    "--http-debug on.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
 @click.version_option(__version__, prog_name="perfrun")
 def cli(**params: Any) -> None:
-    """Load-test HTTP services described by YAML scenarios.
+    """Load-test HTTP services: one URL, or YAML scenarios.
 
     \b
+      perfrun http://127.0.0.1:8000/ -u 20 -d 30s --threshold 'p95<300ms'
+      perfrun init [DIR]          write starter scenarios (one per test type) and a CI job
+      perfrun schema              print the JSON Schema of scenario files
+      perfrun completion bash     print a shell completion script (bash, zsh, fish)
       perfrun --list
       perfrun --scenarios health_load
       perfrun --type stress --severity high
@@ -303,4 +400,6 @@ def cli(**params: Any) -> None:
 
 
 def main() -> None:
-    cli()
+    # One name however started (`python -m perfrun` too), so that shell completion's
+    # variable is always _PERFRUN_COMPLETE.
+    cli(prog_name="perfrun")

@@ -106,6 +106,15 @@ class LoadRunner(Protocol):
 
 
 @runtime_checkable
+class InFlightGauge(Protocol):
+    """An engine that can tell how many of its requests await their response at any
+    moment, by a sweep over its connections: sampled once a second into the timeline
+    (perfrun.execution.drive), never counted per request."""
+
+    def in_flight(self) -> int: ...
+
+
+@runtime_checkable
 class FlowRunner(Protocol):
     """Flows (`perfrun.engine.flow.run_flow`) run by an engine with a cheaper hot path
     (the fast engine's callbacks) than one coroutine per user on its sessions."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from perfrun.engine.base import Engine
+from perfrun.engine.debug import HttpDebug
 from perfrun.errors import UsageError
 from perfrun.scenario.model import CHECKED_TLS, EngineChoice, RequestSpec, Scenario, TlsSpec
 
@@ -54,21 +56,32 @@ class EngineRecipe:
     tls: TlsSpec = CHECKED_TLS
     http2: bool = False
     """HTTP/2 only (httpx engine; `choose_engine` never pairs it with the fast one)."""
+    debug: HttpDebug | None = None
+    """--http-debug: show the first exchanges (None: off, the engine's plain classes)."""
 
     @classmethod
     def for_scenario(
-        cls, name: str, base_url: str, scenario: Scenario, insecure: bool = False
-    ) -> EngineRecipe:
+        cls, name: str, base_url: str, scenario: Scenario, insecure: bool = False,
+        http_debug: int = 0, http_debug_bodies: bool = False,
+    ) -> EngineRecipe:  # fmt: skip
         """The recipe of a scenario's engine; `insecure` (--insecure) turns off the
-        checking of the server's certificate."""
+        checking of the server's certificate; `http_debug` (--http-debug=N) shows the
+        first N exchanges (in each process), with their bodies when `http_debug_bodies`."""
         tls = dataclasses.replace(scenario.tls, verify=False) if insecure else scenario.tls
-        return cls(name, base_url, scenario.load.timeout, scenario.requests, tls, scenario.http2)
+        debug = None
+        if http_debug > 0:
+            debug = HttpDebug(http_debug, http_debug_bodies, scenario.name, os.getpid())
+        return cls(
+            name, base_url, scenario.load.timeout, scenario.requests, tls, scenario.http2, debug
+        )
 
     def __call__(self) -> Engine:
         module, name = ENGINES[self.name]
         options: dict[str, object] = {"tls": self.tls}
         if self.http2:  # only the httpx engine takes it
             options["http2"] = True
+        if self.debug is not None:
+            options["debug"] = self.debug
         engine: Engine = getattr(importlib.import_module(module), name)(
             self.base_url, self.timeout, self.requests, **options
         )

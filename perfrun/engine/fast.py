@@ -24,7 +24,9 @@ from urllib.parse import urlsplit
 from perfrun.engine import fast_flow
 from perfrun.engine.base import Exchange, Rendered
 from perfrun.engine.cookies import Jar
+from perfrun.engine.debug import HttpDebug, Tracer
 from perfrun.engine.fast_closed import run_closed, run_closed_stages
+from perfrun.engine.fast_debug import DebugDialer
 from perfrun.engine.fast_flow import (
     DEFAULT_PORTS,
     REDIRECTS,
@@ -231,8 +233,10 @@ class FastEngine:
 
     def __init__(
         self, base_url: str, timeout: float, requests: Sequence[RequestSpec],
-        tls: TlsSpec = CHECKED_TLS,
+        tls: TlsSpec = CHECKED_TLS, debug: HttpDebug | None = None,
     ) -> None:  # fmt: skip
+        """`debug` (--http-debug): show the first exchanges, through a `DebugDialer`'s
+        traced connections; without it the plain classes, untouched."""
         parts = urlsplit(base_url)
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"the fast engine needs an http:// or https:// URL, got {base_url}")
@@ -249,10 +253,19 @@ class FastEngine:
         self.host_header, self.prefix = host_header, prefix
         self.prepared = {spec.name: Prepared(spec, host_header, prefix) for spec in requests}
         full = any(p.keep_headers or p.keep_body for p in self.prepared.values())
-        self.dialer = Dialer(parts.hostname, port, ssl_context, timeout, full=full)
+        if debug is None:
+            self.dialer = Dialer(parts.hostname, port, ssl_context, timeout, full=full)
+        else:
+            self.dialer = DebugDialer(
+                parts.hostname, port, ssl_context, timeout, full=full, tracer=Tracer(debug)
+            )
 
     def session(self) -> FastSession:
         return FastSession(self)
+
+    def in_flight(self) -> int:
+        """Requests awaiting their response now (see `InFlightGauge`)."""
+        return self.dialer.in_flight()
 
     async def run_closed(
         self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,

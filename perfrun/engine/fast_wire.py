@@ -615,8 +615,9 @@ class Dialer:
         self._connections: set[Connection] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
-    async def connect(self) -> Connection:
-        """A new connection, or Failure with the connect error's kind."""
+    async def connect(self, owner: Owner | None = None) -> Connection:
+        """A new connection, or Failure with the connect error's kind; `owner`: whose
+        request it is for (a `perfrun.engine.fast_debug.DebugDialer` names it)."""
         loop = asyncio.get_running_loop()
         if self._watchdog is None:
             self._watchdog = loop.create_task(self._watch())
@@ -649,6 +650,11 @@ class Dialer:
                     self._connections.discard(conn)
                 else:
                     conn.expire(now)
+
+    def in_flight(self) -> int:
+        """Requests awaiting their response on its connections now: a sweep, for a
+        sample once a second (nothing is counted per request)."""
+        return sum(1 for conn in self._connections if conn._owner is not None)
 
     def full_connections(self) -> None:
         """Open full connections from now on (to read response headers, e.g. cookies)."""
@@ -725,7 +731,7 @@ class Requester:
             self.conn.close()
             self.conn = None
         began = time.perf_counter()
-        self.conn = await self.dialer.connect()
+        self.conn = await self.dialer.connect(self)
         self.written = now = time.perf_counter()
         return now - began
 

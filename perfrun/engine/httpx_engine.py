@@ -24,6 +24,7 @@ import httpx
 
 from perfrun.engine.base import Exchange, Rendered
 from perfrun.engine.checks import Judge
+from perfrun.engine.debug import HttpDebug, Message, Tracer
 from perfrun.engine.tls import ssl_context as tls_context
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import CHECKED_TLS, RequestSpec, TlsSpec
@@ -276,19 +277,113 @@ class HttpxEngine:
 
     def __init__(
         self, base_url: str, timeout: float, requests: Sequence[RequestSpec],
-        tls: TlsSpec = CHECKED_TLS, http2: bool = False,
+        tls: TlsSpec = CHECKED_TLS, http2: bool = False, debug: HttpDebug | None = None,
     ) -> None:  # fmt: skip
+        """`debug` (--http-debug): sessions that show the first exchanges (`_TracedSession`);
+        without it the plain sessions, untouched."""
         self.base_url = base_url
         self.timeout = timeout
         self.http2 = http2
         self.ssl_context: ssl.SSLContext = tls_context(tls)
         self._prepared = {spec.name: _Prepared(spec) for spec in requests}
+        self._tracer = Tracer(debug) if debug is not None else None
 
     def prepared(self, spec: RequestSpec) -> _Prepared:
         return self._prepared[spec.name]
 
     def session(self) -> HttpxSession:
+        if self._tracer is not None:
+            return _TracedSession(self, self._tracer)
         return HttpxSession(self)
 
     async def aclose(self) -> None:
         """Nothing shared to close: every session closes its own client."""
+
+
+class _Hop:
+    """One request of a traced send (a redirect chain has several): its number and what
+    was sent (None: not shown), and the response to it, once its head came."""
+
+    __slots__ = ("number", "request", "response")
+
+    def __init__(self, number: int | None, request: Message | None) -> None:
+        self.number = number
+        self.request = request
+        self.response: httpx.Response | None = None
+
+
+class _TracedSession(HttpxSession):
+    """A session whose client's event hooks note each request as httpx sends it (its
+    request line and headers: httpx's own, with the client's cookies) and each
+    response's head as received; the send, once ended, shows them, and how a request
+    that got no response failed."""
+
+    def __init__(self, engine: HttpxEngine, tracer: Tracer) -> None:
+        super().__init__(engine)
+        self._tracer = tracer
+        self._version = "HTTP/2" if engine.http2 else "HTTP/1.1"
+        self._hops: list[_Hop] = []
+        hooks = self._client.event_hooks
+        self._client.event_hooks = {
+            "request": [*hooks["request"], self._note_request],
+            "response": [*hooks["response"], self._note_response],
+        }
+
+    async def _note_request(self, request: httpx.Request) -> None:
+        number = self._tracer.begin()
+        if number is None:
+            self._hops.append(_Hop(None, None))
+            return
+        line = f"{request.method} {request.url.raw_path.decode('ascii')} {self._version}"
+        try:
+            content = request.content
+            size = len(content)
+        except httpx.RequestNotRead:  # a redirect's hop: the first hop's body, streamed again
+            content, size = b"", int(request.headers.get("content-length", 0))
+        self._hops.append(_Hop(number, Message(_head(line, request.headers), content, size)))
+
+    async def _note_response(self, response: httpx.Response) -> None:
+        hop = self._hops[-1] if self._hops else None
+        if hop is not None and hop.number is not None and hop.response is None:
+            hop.response = response
+            if self._tracer.bodies:
+                await response.aread()  # as httpx advises, to see the body in a hook
+
+    async def _send(
+        self, prepared: _Prepared, path: str, headers: Mapping[str, str], content: bytes | None,
+        intended: float | None, follow: bool = False,
+    ) -> tuple[RequestResult, httpx.Response | None]:  # fmt: skip
+        self._hops = []
+        result, response = await super()._send(prepared, path, headers, content, intended, follow)
+        for index, hop in enumerate(self._hops):
+            if hop.number is None:
+                continue
+            failed = index == len(self._hops) - 1 and response is None and result.error
+            error = f"{result.error}: {result.detail}" if failed else ""
+            self._tracer.show(
+                hop.number, prepared.name, hop.request, _received(hop.response), error
+            )
+        self._hops = []
+        return result, response
+
+
+def _head(start_line: str, headers: httpx.Headers) -> str:
+    lines = [start_line]
+    lines += [f"{name.decode('latin-1')}: {value.decode('latin-1')}" for name, value in headers.raw]
+    return "\r\n".join(lines)
+
+
+def _received(response: httpx.Response | None) -> Message | None:
+    """A response's head as received and its body as read (decoded), if it was; its
+    size as received."""
+    if response is None:
+        return None
+    line = f"{response.http_version} {response.status_code} {response.reason_phrase}".rstrip()
+    try:
+        body = response.content
+    except httpx.ResponseNotRead:
+        body = b""
+    coding = response.headers.get("content-encoding", "").strip().lower()
+    if coding in ("", "identity"):
+        coding = ""
+    return Message(_head(line, response.headers), body, response.num_bytes_downloaded, coding)

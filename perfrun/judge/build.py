@@ -11,6 +11,7 @@ import os
 import platform
 import socket
 import sys
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -20,6 +21,8 @@ import psutil
 from perfrun import __version__
 from perfrun.engine.checks import check_names
 from perfrun.engine.profile import Profile, rate_profile, users_profile
+from perfrun.execution.monitor import MonitorResult
+from perfrun.execution.outcome import ScenarioOutcome, ShareEvidence, TargetRun
 from perfrun.judge.baseline import DEFAULT_TOLERANCE_PERCENT, compare
 from perfrun.judge.figures import Baseline, ScenarioFigures, load_settings, scenario_figures
 from perfrun.judge.insights import insights
@@ -33,6 +36,7 @@ from perfrun.judge.saturation import Evidence, assess
 from perfrun.judge.thresholds import evaluate
 from perfrun.metrics.resources import Sample
 from perfrun.metrics.stats import EndpointStats, Phases, ScenarioStats
+from perfrun.metrics.timeline import Gauge
 from perfrun.metrics.windows import WindowWatch
 from perfrun.report.model import (
     PHASES,
@@ -57,8 +61,6 @@ from perfrun.report.model import (
     Warmup,
     Window,
 )
-from perfrun.run.monitor import MonitorResult
-from perfrun.run.outcome import ScenarioOutcome, ShareEvidence, TargetRun
 from perfrun.scenario.model import (
     LoadModel,
     LoadSpec,
@@ -468,10 +470,17 @@ def _timeline(load: LoadSpec, stats: ScenarioStats) -> tuple[TimelinePoint, ...]
     elif load.stages:
         profile = users_profile(load)
     warmup_seconds = stats.warmup_end - stats.origin
-    span = stats.timeline.span
+    end = stats.last_end - stats.origin if stats.last_end is not None else None
+    timeline = stats.timeline
+    span = timeline.span
+    gauges = timeline.gauges()
+    seconds = timeline.seconds()
+    received = _received_by_point(gauges, list(seconds))
     points = []
-    for t, point in stats.timeline.seconds().items():
+    for t, point in seconds.items():
         p50, p95, p99 = point.percentiles_ms((50.0, 95.0, 99.0))
+        measured = measured_seconds(t, span, end)
+        gauge = gauges.get(t)
         points.append(
             TimelinePoint(
                 t=t,
@@ -483,9 +492,57 @@ def _timeline(load: LoadSpec, stats: ScenarioStats) -> tuple[TimelinePoint, ...]
                 target=profile.value_at(t + span / 2) if profile is not None else None,
                 warmup=t < warmup_seconds,
                 span_s=span,
+                measured_s=measured,
+                users=scheduled_users(load, t + measured / 2, stats.rests),
+                in_flight=gauge.mean_in_flight if gauge is not None else None,
+                bytes_received=received.get(t, 0) if gauges else None,
             )
         )
     return tuple(points)
+
+
+def _received_by_point(gauges: Mapping[int, Gauge], points: Sequence[int]) -> dict[int, int]:
+    """The bytes received in each point's span. A span sampled without a completion of
+    its own (a late sample's bytes) gives them to the point before it (or the first), so
+    that the points hold every byte the run received."""
+    received: dict[int, int] = {}
+    if not points:
+        return received
+    for t, gauge in gauges.items():
+        at = points[max(bisect_right(points, t) - 1, 0)]  # points are sorted
+        received[at] = received.get(at, 0) + gauge.received
+    return received
+
+
+def measured_seconds(t: int, span: int, end: float | None) -> float:
+    """The part of the timeline point [t, t + span) the run measured: all of it, but
+    for the point the load's last completion (`end`, seconds since the load started;
+    None: unknown) fell in."""
+    if end is None or end >= t + span:
+        return float(span)
+    return max(end - t, 0.0)
+
+
+def scheduled_users(
+    load: LoadSpec, at: float, rests: Sequence[tuple[float, float]] = ()
+) -> float | None:
+    """Closed model: the virtual users the load's schedule has running `at` seconds
+    after the load started (a staged load's target; users started by then on a ramp;
+    none in a rest between leak cycles). A point after the load's duration holds the
+    last requests of the users it ended with. None in the open model."""
+    if load.model is LoadModel.OPEN:
+        return None
+    if any(began <= at < ended for began, ended in rests):
+        return 0.0
+    at -= max((ended for _, ended in rests if ended <= at), default=0.0)  # this cycle's
+    if load.stages:
+        profile = users_profile(load)
+        return profile.value_at(min(at, profile.duration))
+    if load.duration is not None:
+        at = min(at, load.duration)
+    if load.users <= 1 or load.ramp_up <= 0 or at >= load.ramp_up:
+        return float(load.users)
+    return float(min(load.users, math.floor(at / (load.ramp_up / load.users)) + 1))
 
 
 def _series(samples: Sequence[Sample], read: Callable[[Sample], float | int | None]) -> Series:

@@ -194,12 +194,14 @@ def generator_saturated(s: ScenarioReport) -> Insight | None:
 
 
 def _rate(point: TimelinePoint) -> float:
-    """Completions per second over the point's span (1 s, or longer on long runs)."""
-    return point.requests / point.span_s
+    """Completions per second over the measured part of the point's span (1 s, or longer
+    on long runs; less for the last second, which ends with the last completion)."""
+    return point.requests / (point.rate_s or point.span_s)
 
 
 def throughput_plateau(s: ScenarioReport) -> Insight | None:
-    points = [p for p in _measured(s) if p.target is not None]
+    # A second measured for less than half its span has no honest rate (TimelinePoint.rate_s).
+    points = [p for p in _measured(s) if p.target is not None and p.rate_s is not None]
     if len(points) < PLATEAU_MIN_SECONDS:
         return None
     loads = [p.target for p in points if p.target is not None]

@@ -1,6 +1,6 @@
 """One sample of the monitored resources: the target process tree, the system, perfrun.
 
-Taken by the monitor (perfrun.run.monitor), kept in the report (perfrun.report.model).
+Taken by the monitor (perfrun.execution.monitor), kept in the report (perfrun.report.model).
 """
 
 from __future__ import annotations

@@ -16,6 +16,11 @@ Memory is bounded whatever the run's length:
   The pairs merge a few at each new point rather than all at once: merging 2,048 points
   takes ~1 s, which would stall the event loop and the open model's schedule.
 
+Beside the completions, a timeline keeps what is sampled once a second rather than
+counted per request (`sample`, called by the load's loop at each second's end): the bytes
+received in the second, and the requests in flight at its end. Their `Gauge`s coarsen
+with the points; the hot path never touches them.
+
 Timelines merge losslessly (other workers' timelines, with the same origin): the finer
 one is first coarsened to the other's span.
 """
@@ -96,6 +101,45 @@ class Point:
         self._open = None
 
 
+class Gauge:
+    """What was sampled over one span of the timeline (see `Timeline.sample`)."""
+
+    __slots__ = ("in_flight", "received", "sampled")
+
+    def __init__(self, received: int = 0, in_flight: int = 0, sampled: int = 0) -> None:
+        self.received = received
+        """Bytes received (response bodies) in the span."""
+        self.in_flight = in_flight
+        """The requests in flight at the end of each sampled second, summed over them."""
+        self.sampled = sampled
+        """Seconds whose in-flight count was sampled."""
+
+    @property
+    def mean_in_flight(self) -> float | None:
+        """Requests in flight at a second's end, on average over the span (None when
+        none was sampled)."""
+        return self.in_flight / self.sampled if self.sampled else None
+
+    def follow(self, later: Gauge) -> None:
+        """Add the next span in time (coarsening): everything adds up."""
+        self.received += later.received
+        self.in_flight += later.in_flight
+        self.sampled += later.sampled
+
+    def beside(self, other: Gauge) -> None:
+        """Add another worker's gauge of the same span: its requests add up; it sampled
+        the same seconds (a worker that ended early sampled fewer)."""
+        self.received += other.received
+        self.in_flight += other.in_flight
+        self.sampled = max(self.sampled, other.sampled)
+
+    def __getstate__(self) -> tuple[int, int, int]:
+        return (self.received, self.in_flight, self.sampled)
+
+    def __setstate__(self, state: tuple[int, int, int]) -> None:
+        self.received, self.in_flight, self.sampled = state
+
+
 class Timeline:
     """Buckets completions by time since `origin` (a perf_counter time) into at most
     `max_points` points of `span` seconds each (1, then doubling as the run gets long)."""
@@ -125,6 +169,10 @@ class Timeline:
         self._in_previous = 0
         """Completions in the newest second seen and the one before, for live progress
         once a point spans more than a second."""
+        self._gauges: dict[int, Gauge] = {}
+        """By slot, at the points' span: what `sample` took (see Gauge)."""
+        self._received = 0
+        """The bytes received in total at the last `sample`."""
 
     def shift_clock(self, delta: float) -> None:
         """Move the origin by `delta` (see `ScenarioStats.shift_clock`)."""
@@ -216,6 +264,7 @@ class Timeline:
                 slot >>= 1
             self._halves, self._points = self._points, {}
             self._shift += 1
+            self._coarsen_gauges()
             self._newest >>= 1
             slot >>= 1
         # Completions arrive almost in order: the newest slot and the one before stay open
@@ -264,8 +313,35 @@ class Timeline:
         self._settle()
         self._halves, self._points = self._points, {}
         self._shift += 1
+        self._coarsen_gauges()
         self._newest >>= 1
         self._merge_halves(None)
+
+    def _coarsen_gauges(self) -> None:
+        """The gauges at the doubled span: neighbours merged pairwise, all at once (a
+        gauge is three integers, not a point's counts)."""
+        self._gauges = _coarsened(self._gauges, 1)
+
+    def sample(self, second: int | None, received: int, in_flight: int | None) -> None:
+        """What the load's loop samples at the end of `second` (seconds since the origin;
+        None: the second of the newest completion, for the sample taken when the load
+        ends): `received`, the bytes received since the load started, whose increase
+        since the last sample the second received; `in_flight`, the requests in flight
+        now (None when not known, or not the end of a whole second)."""
+        if second is None:
+            second = max(self._second, 0)
+        gauge = self._gauges.get(second >> self._shift)
+        if gauge is None:
+            gauge = self._gauges[second >> self._shift] = Gauge()
+        gauge.received += received - self._received
+        self._received = received
+        if in_flight is not None:
+            gauge.in_flight += in_flight
+            gauge.sampled += 1
+
+    def gauges(self) -> dict[int, Gauge]:
+        """Every sampled span's gauge, by its first second (see `seconds`)."""
+        return dict(sorted((slot << self._shift, gauge) for slot, gauge in self._gauges.items()))
 
     def seconds(self) -> dict[int, Point]:
         """Every point that saw a completion, by its first second (the live one included);
@@ -297,6 +373,12 @@ class Timeline:
         self._newest = max(self._points, default=-1)
         while self._newest >= self.max_points:
             self._coarsen()
+        for slot, gauge in _coarsened(other._gauges, self._shift - other._shift).items():
+            held = self._gauges.get(slot)
+            if held is None:
+                self._gauges[slot] = gauge
+            else:
+                held.beside(gauge)
         if other._second == self._second:
             self._in_second += other._in_second
             self._in_previous += other._in_previous
@@ -308,6 +390,18 @@ class Timeline:
         """Pickled settled, every point packed (see Point.__getstate__)."""
         self._settle()
         return self.__dict__.copy()
+
+
+def _coarsened(gauges: Mapping[int, Gauge], shift: int) -> dict[int, Gauge]:
+    """`gauges` by slot at a span 2 ** `shift` times as long (new Gauges: no input is
+    changed)."""
+    out: dict[int, Gauge] = {}
+    for slot in sorted(gauges):
+        mine = out.get(slot >> shift)
+        if mine is None:
+            mine = out[slot >> shift] = Gauge()
+        mine.follow(gauges[slot])
+    return out
 
 
 def _pack(counts: Mapping[int, int]) -> bytes:

@@ -7,7 +7,7 @@ added, the one leaving the window subtracted. The figures are those the report g
 the whole run, restricted to the window: latency of the window's successful requests (as
 the timeline keeps them), requests per second over the window's length, success and error
 rates. The same code judges the finished run (`perfrun.judge`) and watches the running one
-for `abort: true` (`perfrun.run.drive`).
+for `abort: true` (`perfrun.execution.drive`).
 """
 
 from __future__ import annotations

@@ -24,10 +24,14 @@ from perfrun.report.model import (
 )
 
 FLOAT_DIGITS = 3
+SCHEMA_VERSION = 1
+"""The JSON report's `schema_version` (docs/report.schema.json): raised when a field is
+removed or changes meaning; a new field does not raise it. Reports without it are older."""
 
 
 def to_dict(report: RunReport) -> dict[str, Any]:
     return {
+        "schema_version": SCHEMA_VERSION,
         "perfrun_version": report.perfrun_version,
         "started_at": timestamp(report.started_at),
         "finished_at": timestamp(report.finished_at),

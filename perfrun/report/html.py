@@ -39,11 +39,25 @@ LATENCY_COLUMNS = ("avg", "p50", "p95", "p99", "max")
 CHARTS = (
     ("throughput", "Requests/s and errors/s"),
     ("latency", "Latency per second (ms)"),
+    ("concurrency", "Active users and requests in flight"),
+    ("transfer", "Transfer rate (bytes received/s)"),
     ("spectrum", "Latency percentile spectrum (ms)"),
     ("resources", "Target CPU % and memory MB"),
     ("generator", "Generator (perfrun) CPU % and memory MB"),
 )
 NO_TARGET_CAPTION = "System CPU % (no target process was monitored)"
+PARTIAL_NOTE = (
+    "Rates count over the part of a second that was measured: the load's last second, "
+    "which ended early, is not shown as a drop."
+)
+NO_RATE_NOTE = (
+    "The last second was measured for less than half of it: too short for a rate, so the "
+    "rate charts leave it out."
+)
+OVERVIEW_HEADER = (
+    "scenario", "type", "severity", "verdict", "requests", "req/s", "error %",
+    "p50 ms", "p95 ms", "p99 ms",
+)  # fmt: skip
 
 
 def render_html(report: RunReport) -> str:
@@ -65,6 +79,7 @@ def render_html(report: RunReport) -> str:
             _banner(report),
             "<main>",
             _run_meta(report),
+            _overview(report),
             *(_scenario(s, index) for index, s in enumerate(report.scenarios)),
             "</main>",
             # `<` escaped: no string in the data can close the script element early.
@@ -129,9 +144,35 @@ def _run_meta(report: RunReport) -> str:
     return f'<section class="run"><dl class="meta">{rows}</dl></section>'
 
 
-def _scenario(s: ScenarioReport, index: int) -> str:
+def _overview(report: RunReport) -> str:
+    """With several scenarios, one row each at the top, linking to its section."""
+    if len(report.scenarios) < 2:
+        return ""
+    rows = []
+    for index, s in enumerate(report.scenarios):
+        rows.append(
+            (
+                f'<a href="#scenario-{index}">{escape(s.name)}</a>',
+                escape(str(s.type)),
+                escape(str(s.severity)),
+                _verdict_badge(s),
+                f"{s.requests.total:,}",
+                escape(fmt_number(s.requests.rps)),
+                escape(fmt_number(s.requests.error_rate, 2)),
+                *(escape(fmt_number(s.latency_ms.get(k))) for k in ("p50", "p95", "p99")),
+            )
+        )
+    table = _table("Scenarios", OVERVIEW_HEADER, rows)
+    return f'<section class="run overview" id="overview">{table}</section>'
+
+
+def _verdict_badge(s: ScenarioReport) -> str:
     badge, tone = scenario_verdict(s)
     css = "tolerated" if s.tolerated else str(tone)
+    return f'<span class="badge {css}">{escape(badge)}</span>'
+
+
+def _scenario(s: ScenarioReport, index: int) -> str:
     facts = [
         f"type {s.type}",
         f"severity {s.severity}",
@@ -143,7 +184,7 @@ def _scenario(s: ScenarioReport, index: int) -> str:
     ]
     parts = [
         f'<section class="scenario" id="scenario-{index}" data-scenario="{index}">',
-        f'<h2>{escape(s.name)} <span class="badge {css}">{badge}</span></h2>',
+        f"<h2>{escape(s.name)} {_verdict_badge(s)}</h2>",
         f'<p class="description">{escape(s.description)}</p>' if s.description else "",
         '<p class="facts">' + " · ".join(escape(f) for f in facts) + "</p>",
         _figures(s),
@@ -168,6 +209,7 @@ def _scenario(s: ScenarioReport, index: int) -> str:
         '<h3>Charts</h3><div class="charts">',
         *(_chart(s, index, name, caption) for name, caption in CHARTS),
         "</div>",
+        _partial_note(s),
         _endpoints(s),
         _phases(s),
         _checks(s),
@@ -303,6 +345,8 @@ def _chart(s: ScenarioReport, index: int, name: str, caption: str) -> str:
             caption = f"{caption}, averaged over {span} s per point"
         elif name == "latency":
             caption = f"Latency per {span} s (ms)"
+        elif name in ("concurrency", "transfer"):
+            caption = f"{caption}, averaged over {span} s per point"
     attrs = f'class="chart" data-chart="{name}" data-scenario="{index}"'
     if empty:
         return (
@@ -317,7 +361,7 @@ def _chart(s: ScenarioReport, index: int, name: str, caption: str) -> str:
 
 def _empty_reason(s: ScenarioReport, name: str) -> str:
     """Why a chart has nothing to draw ("" when it has)."""
-    if name in ("throughput", "latency") and not s.timeline:
+    if name in ("throughput", "latency", "concurrency", "transfer") and not s.timeline:
         return "No data: no request completed."
     if name == "latency" and all(p.p50_ms is None for p in s.timeline):
         return "No data: no request succeeded."
@@ -325,7 +369,21 @@ def _empty_reason(s: ScenarioReport, name: str) -> str:
         return "No data: no request succeeded."
     if name in ("resources", "generator") and (s.resources is None or not s.resources.samples):
         return "No data: no resource samples were taken."
+    if name == "concurrency" and all(p.users is None and p.in_flight is None for p in s.timeline):
+        return "No data: no users scheduled and no requests in flight sampled."
+    if name == "transfer" and all(p.bytes_received is None for p in s.timeline):
+        return "No data: no transfer was sampled."
     return ""
+
+
+def _partial_note(s: ScenarioReport) -> str:
+    """Say how a partly measured point is charted, when the timeline has one."""
+    if not any(p.measured_s is not None and p.measured_s < p.span_s for p in s.timeline):
+        return ""
+    note = PARTIAL_NOTE
+    if any(p.rate_s is None for p in s.timeline):  # the charts leave its rates out
+        note += " " + NO_RATE_NOTE
+    return f'<p class="note">{escape(note)}</p>'
 
 
 def _endpoints(s: ScenarioReport) -> str:

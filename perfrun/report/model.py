@@ -183,6 +183,11 @@ class Resources:
     samples: tuple[Sample, ...]
 
 
+MIN_RATE_FRACTION = 0.5
+"""A timeline point measured for less than this part of its span has no rate (see
+TimelinePoint.rate_s)."""
+
+
 @dataclass(frozen=True)
 class TimelinePoint:
     t: int
@@ -203,6 +208,30 @@ class TimelinePoint:
     span_s: int = 1
     """Seconds the point covers: 1, or a power of two once a run is longer than the
     timeline's bound of points (perfrun.metrics.timeline.MAX_POINTS)."""
+    measured_s: float | None = None
+    """Seconds of the span the run measured: span_s, less for the last point when the
+    load ended inside it (None: as span_s, in reports of earlier versions)."""
+    users: float | None = None
+    """Closed model: the virtual users the load's schedule had running at the middle of
+    the span (a staged load's target; a ramp's users started by then); None in the
+    open model."""
+    in_flight: float | None = None
+    """Requests in flight at the end of each second of the span, on average: in the open
+    model sent and not completed; in the closed model awaiting their response on the
+    fast engine's connections. None where not sampled (the httpx engine's closed model,
+    a last partial second)."""
+    bytes_received: int | None = None
+    """Response bytes received in the span (sampled at each second's end); None in
+    reports of earlier versions."""
+
+    @property
+    def rate_s(self) -> float | None:
+        """Seconds to divide the point's counts by for a rate: the measured part of its
+        span; None when less than half of it was measured (a last second that ended just
+        after it began: a rate of a few requests over a few ms is noise, and counts over
+        the whole span a false drop)."""
+        measured = self.span_s if self.measured_s is None else self.measured_s
+        return measured if measured >= self.span_s * MIN_RATE_FRACTION else None
 
 
 @dataclass(frozen=True)

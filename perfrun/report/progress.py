@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from perfrun.execution.outcome import ScenarioOutcome, Snapshot
 from perfrun.report.text import describe_load, fmt_number
-from perfrun.run.outcome import ScenarioOutcome, Snapshot
 from perfrun.scenario.model import Scenario, ScenarioStatus
 
 PLAIN_EVERY = 5.0

@@ -13,34 +13,15 @@ from typing import Any
 
 from perfrun.scenario.captures import Capture
 from perfrun.scenario.data import Data
+from perfrun.scenario.kinds import EngineChoice as EngineChoice
+from perfrun.scenario.kinds import ScenarioType as ScenarioType
+from perfrun.scenario.kinds import Severity as Severity
 from perfrun.scenario.metrics import BY_THRESHOLD, Bound
 from perfrun.scenario.target import TargetSpec
 from perfrun.scenario.templates import Template
 
 DEMO_TARGET = "demo"
 """`base_url` value that makes perfrun start its built-in demo service."""
-
-
-class ScenarioType(enum.StrEnum):
-    LOAD = "load"
-    STRESS = "stress"
-    SPIKE = "spike"
-    VOLUME = "volume"
-    ENDURANCE = "endurance"
-    MEMORY = "memory"
-    CPU = "cpu"
-
-
-class Severity(enum.StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        """0 for low up to 3 for critical, for ordering."""
-        return list(Severity).index(self)
 
 
 class ScenarioStatus(enum.StrEnum):
@@ -133,15 +114,6 @@ class TlsSpec:
 
 CHECKED_TLS = TlsSpec()
 """The default: certificates checked against the system's CAs, no client certificate."""
-
-
-class EngineChoice(enum.StrEnum):
-    AUTO = "auto"
-    """The fast engine when the scenario needs nothing more, else httpx."""
-    FAST = "fast"
-    """perfrun's own HTTP/1.1 engine: asyncio protocols + httptools."""
-    HTTPX = "httpx"
-    """The reference engine, for everything the fast one does not do."""
 
 
 class LoadModel(enum.StrEnum):

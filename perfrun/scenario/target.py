@@ -1,6 +1,6 @@
 """The service under test as perfrun launches it (`target:`, `--target-cmd`): frozen specs.
 
-Only the loader (`_target.py`) and `with_command` build them; `perfrun.run.target`
+Only the loader (`_target.py`) and `with_command` build them; `perfrun.execution.target`
 starts, watches and stops the process they describe.
 """
 

@@ -1,7 +1,7 @@
 """Both engines give the same outcomes for the same flows against the conformance server.
 
 Each flow (captures, cookies, redirects, templates, auth) is a scenario loaded from YAML
-and run through perfrun's public run path (`perfrun.run.drive.drive`, as
+and run through perfrun's public run path (`perfrun.execution.drive.drive`, as
 tests/integration/test_flows.py does) on the httpx engine (the reference) and on the fast
 engine, one user, so the recorded results are that user's sequence. Each sequence is held
 to the flow's expected one, and the two engines' sequences and per-endpoint figures are
@@ -30,9 +30,9 @@ from typing import NamedTuple
 import pytest
 
 from perfrun.engine.factory import EngineRecipe
+from perfrun.execution.drive import drive
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import EndpointStats
-from perfrun.run.drive import drive
 from perfrun.scenario.loader import load_file
 from perfrun.scenario.model import RequestSpec
 from tests.servers.launch import start_target

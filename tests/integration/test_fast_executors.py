@@ -18,9 +18,9 @@ import pytest
 from perfrun.engine.factory import EngineRecipe
 from perfrun.engine.fast import FastEngine
 from perfrun.engine.share import Share
+from perfrun.execution.drive import drive
 from perfrun.metrics.result import ErrorKind
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.run.drive import drive
 from perfrun.scenario.loader import load_file
 from perfrun.scenario.model import (
     EngineChoice,

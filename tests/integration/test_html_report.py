@@ -11,21 +11,23 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
+from perfrun.execution.outcome import RunOptions
+from perfrun.execution.runner import run_scenarios
 from perfrun.judge.build import build_run_report
 from perfrun.report.codec import to_dict
 from perfrun.report.html import render_html, write_html
 from perfrun.report.model import RunReport
 from perfrun.report.progress import QuietProgress
-from perfrun.run.outcome import RunOptions
-from perfrun.run.runner import run_scenarios
 from perfrun.scenario.loader import load_file
 from tests.servers.launch import TargetProcess
+from tests.support.factories import START, scenario_report, timeline
 from tests.support.perfrun_cli import scenario, write_scenarios
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
@@ -118,12 +120,31 @@ def test_html_report_data_cannot_close_its_script(report: RunReport) -> None:
 
 def test_html_report_marks_charts_without_data(page: str) -> None:
     charts = CHART_TAG.findall(page)
-    assert len(charts) == 10  # five per scenario
+    assert len(charts) == 14  # seven per scenario
     steady = [c for c in charts if 'data-scenario="0"' in c]
     assert not any("data-chart-empty" in c for c in steady)
     unreachable = [c for c in charts if 'data-scenario="1"' in c]
     assert any('data-chart="spectrum"' in c and "data-chart-empty" in c for c in unreachable)
     assert "No data: no request succeeded." in page
+
+
+def test_html_report_opens_with_an_overview_of_its_scenarios(page: str) -> None:
+    (overview,) = re.findall(r'<section class="run overview" id="overview">.*?</section>', page)
+    assert '<a href="#scenario-0">steady</a>' in overview
+    assert '<a href="#scenario-1">nobody_home</a>' in overview
+    assert page.index('id="overview"') < page.index('id="scenario-0"')
+
+
+def test_html_report_charts_users_and_transfer_of_the_closed_model(
+    page: str, report: RunReport
+) -> None:
+    steady = report.scenarios[0]
+    assert all(p.users == 2 for p in steady.timeline)
+    assert sum(p.bytes_received or 0 for p in steady.timeline) == steady.requests.bytes_received
+    charts = [c for c in CHART_TAG.findall(page) if 'data-scenario="0"' in c]
+    for name in ("concurrency", "transfer"):
+        (chart,) = [c for c in charts if f'data-chart="{name}"' in c]
+        assert "data-chart-empty" not in chart
 
 
 # --- headless Chromium --------------------------------------------------------------------
@@ -220,3 +241,42 @@ def test_every_chart_with_data_renders_in_chromium(
     assert rendered == expected
     assert run.dom.count("<canvas") >= len(expected)
     assert f'data-charts-rendered="{len(expected)}"' in run.dom
+
+
+def test_charts_of_sampled_coarse_and_partly_measured_timelines_render_in_chromium(
+    chromium: str, tmp_path: Path
+) -> None:
+    """The open model's in-flight series, coarse points, a last second too short to be a
+    rate (its rates left out: nulls) and one long enough: every chart still draws."""
+    points = timeline([200, 180, 190, 3], span_s=1)
+    gauged = tuple(
+        replace(p, in_flight=float(i), bytes_received=5_000_000 * p.requests, measured_s=1.0)
+        for i, p in enumerate(points)
+    )
+    short_end = (*gauged[:-1], replace(gauged[-1], measured_s=0.01, in_flight=None))
+    open_model = scenario_report(
+        name="open",
+        load={"model": "open", "rate": 200, "duration_s": 4.0},
+        timeline=short_end,
+        latency_spectrum=((50.0, 2.0), (99.0, 9.0), (100.0, 12.0)),
+    )
+    coarse = timeline([800, 790], span_s=4)
+    closed = scenario_report(
+        name="closed",
+        timeline=(
+            replace(coarse[0], users=10.0, bytes_received=900, measured_s=4.0),
+            replace(coarse[1], users=10.0, bytes_received=800, measured_s=2.5),
+        ),
+        latency_spectrum=((50.0, 2.0), (100.0, 12.0)),
+    )
+    page = render_html(RunReport("0.1.0", START, START, {}, False, (open_model, closed)))
+    path = tmp_path / "synthetic.html"
+    path.write_text(page, encoding="utf-8")
+    run = open_in_chromium(chromium, path, tmp_path / "profile")
+    assert run.console == []
+    charts = CHART_TAG.findall(run.dom)
+    expected = [c for c in charts if "data-chart-empty" not in c]
+    drawn = [c for c in charts if 'data-rendered="true"' in c]
+    assert drawn == expected
+    names = set(re.findall(r'data-chart="(\w+)"', " ".join(drawn)))
+    assert {"throughput", "latency", "concurrency", "transfer", "spectrum"} <= names

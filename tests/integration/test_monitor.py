@@ -1,4 +1,4 @@
-"""perfrun.run.monitor.Monitor and find_process on real child processes."""
+"""perfrun.execution.monitor.Monitor and find_process on real child processes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from perfrun.errors import TargetError
-from perfrun.run.monitor import Monitor, MonitorResult, find_process
+from perfrun.execution.monitor import Monitor, MonitorResult, find_process
 from tests.servers.launch import TARGET_SCRIPT, TargetProcess
 from tests.support.perfrun_cli import StartTarget
 
@@ -83,7 +83,7 @@ def test_monitor_overhead_is_well_under_1_percent_at_the_default_interval(
 def test_monitor_keeps_a_bounded_record_that_still_tiles_the_run(
     plain_target: TargetProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("perfrun.run.monitor.MAX_SAMPLES", 8)
+    monkeypatch.setattr("perfrun.execution.monitor.MAX_SAMPLES", 8)
     result = monitored(psutil.Process(plain_target.pid), interval=0.02, seconds=1.0)
 
     # ~50 samples taken, folded pairwise each time there were more than 8.
@@ -214,7 +214,7 @@ def test_find_process_never_picks_the_perfrun_process_itself() -> None:
     code = (
         "import sys\n"
         "from perfrun.errors import TargetError\n"
-        "from perfrun.run.monitor import find_process\n"
+        "from perfrun.execution.monitor import find_process\n"
         "try:\n"
         "    print(find_process(sys.argv[1]).pid)\n"
         "except TargetError:\n"

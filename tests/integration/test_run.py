@@ -476,8 +476,10 @@ def test_json_report_has_the_documented_shape_and_is_written_atomically(
     report = run.report
     assert report is not None
     assert {
-        "perfrun_version", "started_at", "finished_at", "environment", "passed", "scenarios"
+        "schema_version", "perfrun_version", "started_at", "finished_at", "environment",
+        "passed", "scenarios",
     } <= set(report)  # fmt: skip
+    assert report["schema_version"] == 1
     assert report["passed"] is True
     assert report["started_at"] <= report["finished_at"]
     environment = report["environment"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from perfrun.engine.factory import EngineRecipe
+from perfrun.execution.drive import drive
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.run.drive import drive
 from perfrun.scenario.loader import load_file
 
 

@@ -20,11 +20,27 @@
   function col(rows, key) { return rows.map(function (r) { return r[key]; }); }
   // Every point sits at the middle of the span it covers, so that the timeline (span_s
   // whole seconds from t) and the resource samples (the dt seconds before t) line up.
-  function seconds(points) { return points.map(function (p) { return p.t + span(p) / 2; }); }
+  // A point measured for part of its span (the load's last) sits in the middle of that part.
+  function seconds(points) {
+    return points.map(function (p) {
+      return p.t + (p.measured_s == null ? span(p) : Math.min(p.measured_s, span(p))) / 2;
+    });
+  }
   // A long run's timeline points cover span_s seconds each: their counts are per span.
   function span(p) { return p.span_s || 1; }
+  // A rate counts over the part of the span that was measured (the load's last second
+  // ends early); under half of it, too few to be a rate: left out, not drawn as a drop.
+  // The same rule as TimelinePoint.rate_s (perfrun/report/model.py).
+  var MIN_RATE_FRACTION = 0.5;
+  function rateSeconds(p) {
+    var measured = p.measured_s == null ? span(p) : p.measured_s;
+    return measured >= span(p) * MIN_RATE_FRACTION ? measured : null;
+  }
   function perSecond(points, key) {
-    return points.map(function (p) { return p[key] / span(p); });
+    return points.map(function (p) {
+      var s = rateSeconds(p);
+      return s == null || p[key] == null ? null : p[key] / s;
+    });
   }
   function spans(samples) { return samples.map(function (r) { return r.t - r.dt / 2; }); }
   function yAxis(label, scale, right) {
@@ -68,6 +84,20 @@
       var cols = [seconds(t), col(t, "p50_ms"), col(t, "p95_ms"), col(t, "p99_ms"),
                   t.map(function () { return p99; })];
       return [timeOpts(series, [yAxis("ms")]), cols];
+    },
+    concurrency: function (s) {
+      var t = s.timeline;
+      var series = [line("users (schedule)", C.blue), line("in flight (sampled)", C.orange)];
+      return [timeOpts(series, [yAxis("count")]), [seconds(t), col(t, "users"), col(t, "in_flight")]];
+    },
+    transfer: function (s) {
+      var t = s.timeline;
+      var rates = perSecond(t, "bytes_received");
+      var top = Math.max.apply(null, rates.map(function (v) { return v || 0; }));
+      var unit = top >= 1e6 ? ["MB/s", 1e6] : top >= 1e3 ? ["kB/s", 1e3] : ["B/s", 1];
+      var scaled = rates.map(function (v) { return v == null ? null : v / unit[1]; });
+      var series = [line("received " + unit[0], C.purple)];
+      return [timeOpts(series, [yAxis(unit[0])]), [seconds(t), scaled]];
     },
     spectrum: function (s) {
       var points = s.latency_spectrum.filter(function (p) { return p.percentile < 100; });

@@ -14,9 +14,9 @@ from collections import Counter
 import pytest
 
 from perfrun.engine.share import Share
+from perfrun.execution.drive import drive
 from perfrun.metrics.result import ErrorKind
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.run.drive import drive
 from perfrun.scenario.model import LoadModel, LoadSpec, RequestSpec, Stage
 from tests.support.scripted import Outcome, ScriptedEngine, cycle, fails, scripted_scenario
 

@@ -3,11 +3,11 @@ that saw every second while the load ran (pure: records fed by hand)."""
 
 from __future__ import annotations
 
+from perfrun.execution.abort import AbortWatch
 from perfrun.judge.build import judged_windows
 from perfrun.metrics.result import RequestResult
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.metrics.timeline import MAX_POINTS
-from perfrun.run.abort import AbortWatch
 from perfrun.scenario.model import Threshold
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from perfrun.execution.monitor import MonitorResult
+from perfrun.execution.outcome import ScenarioOutcome
 from perfrun.judge.build import measure_scenario
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.run.monitor import MonitorResult
-from perfrun.run.outcome import ScenarioOutcome
 from perfrun.scenario.loader import load_file
 from perfrun.scenario.model import ScenarioStatus
 from tests.support.factories import sample as a_sample

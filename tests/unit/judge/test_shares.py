@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from perfrun.execution.outcome import ShareEvidence
 from perfrun.judge.build import CLOCK_WARNING_MS, _on_cluster
 from perfrun.report.model import GeneratorHealth
-from perfrun.run.outcome import ShareEvidence
 
 LAG = {"min": 0.0, "avg": 0.1, "p50": 0.1, "p75": 0.1, "p90": 0.1, "p95": 0.1, "p99": 0.2,
        "p999": 0.3, "max": 0.3}  # fmt: skip

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from perfrun.execution.drive import drive, unreachable
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.run.drive import drive, unreachable
 from perfrun.scenario.model import LoadModel, LoadSpec
 from tests.support.scripted import Outcome, ScriptedEngine, fails, first, scripted_scenario
 

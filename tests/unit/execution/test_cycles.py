@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 import time
 
+from perfrun.execution.drive import drive, expected_load
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.run.drive import drive, expected_load
 from perfrun.scenario.model import LoadModel, LoadSpec
 from tests.support.scripted import Outcome, ScriptedEngine, cycle, scripted_scenario
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any
 
-from perfrun.engine.base import Engine, EngineFactory, FlowRunner
+from perfrun.engine.base import Engine, EngineFactory, FlowRunner, InFlightGauge
 from perfrun.engine.executors import load_runner
 from perfrun.engine.flow import run_flow
 from perfrun.engine.lag import probe_loop_lag
@@ -26,9 +26,9 @@ from perfrun.engine.pacer import Pacer
 from perfrun.engine.profile import rate_profile
 from perfrun.engine.share import Share
 from perfrun.engine.timing import sleep_until
+from perfrun.execution.abort import AbortWatch
 from perfrun.metrics.result import ErrorKind
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.run.abort import AbortWatch
 from perfrun.scenario.model import LoadModel, LoadSpec, Scenario
 
 PROGRESS_INTERVAL = 0.5
@@ -40,7 +40,7 @@ UNREACHABLE_EVERY = 0.5
 Tick = Callable[[ScenarioStats], None]
 Poll = tuple[float, Callable[[], None]]
 """(every, work): something to run on the load's loop every so many seconds, e.g. the
-resource monitor's sampling (see perfrun.run.monitor.Monitor)."""
+resource monitor's sampling (see perfrun.execution.monitor.Monitor)."""
 
 
 def drive(
@@ -166,6 +166,7 @@ async def _drive(
                     stats, load, after=unreachable_after, every=unreachable_every
                 )
             ),
+            asyncio.create_task(_sample_each_second(stats, engine)),
         ]
         if tick is not None:
             helpers.append(asyncio.create_task(_ticker(tick, stats)))
@@ -177,6 +178,7 @@ async def _drive(
             helpers.append(asyncio.create_task(_stop_when(gone, load)))
         with contextlib.suppress(asyncio.CancelledError):
             await load
+        stats.timeline.sample(None, *_gauges(stats, engine, at_second_end=False))
     finally:
         for task in helpers:
             task.cancel()
@@ -276,6 +278,30 @@ async def _abort_on_failure(
             load.cancel()
             return
         second = int(now - stats.origin) + 1
+
+
+async def _sample_each_second(stats: ScenarioStats, engine: Engine) -> None:
+    """At the end of each second of the load, sample into its timeline what is not
+    counted per request (see perfrun.metrics.timeline.Gauge)."""
+    second = 0
+    while True:
+        await sleep_until(stats.origin + second + 1)
+        second = int(time.perf_counter() - stats.origin)
+        stats.timeline.sample(second - 1, *_gauges(stats, engine, at_second_end=True))
+
+
+def _gauges(stats: ScenarioStats, engine: Engine, *, at_second_end: bool) -> tuple[int, int | None]:
+    """The bytes received so far, and the requests in flight now: in the open model, sent
+    minus completed; else as the engine counts them, if it can (an InFlightGauge); None
+    when not known, or not at a second's end."""
+    parts = (stats.warmup, *stats.endpoints.values())
+    received = sum(p.bytes_received for p in parts)
+    if not at_second_end:
+        return received, None
+    if stats.scheduled:
+        in_flight = stats.schedule.sent - sum(p.total for p in parts)
+        return received, in_flight if in_flight >= 0 else None  # None: sends not counted
+    return received, engine.in_flight() if isinstance(engine, InFlightGauge) else None
 
 
 async def _poller(every: float, work: Callable[[], None]) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from perfrun.execution.monitor import _halve
 from perfrun.metrics.resources import Sample
-from perfrun.run.monitor import _halve
 
 
 def sample(t: float, cpu: float, rss: float, files: int | None, dt: float = 1.0) -> Sample:

@@ -6,14 +6,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from perfrun.execution.monitor import MonitorResult
 from perfrun.metrics.resources import Sample
-from perfrun.metrics.stats import ScenarioStats
+from perfrun.metrics.stats import LiveLatency, ScenarioStats
 from perfrun.metrics.windows import WindowWatch
-from perfrun.run.monitor import MonitorResult
 from perfrun.scenario.model import EngineChoice, Scenario, ScenarioStatus
+
+
+class OutKind(StrEnum):
+    """Where `--out KIND=WHERE` sends the run's data as it is measured."""
+
+    CSV = "csv"
+    """Per-second figures per endpoint, to a file."""
+    JSONL = "jsonl"
+    """Every request's result as one JSON line, to a file (gzipped when it ends in .gz)."""
+    PROMETHEUS = "prometheus"
+    """Live counters and latency histograms served at HOST:PORT for a scraper."""
+    OTLP = "otlp"
+    """OpenTelemetry metrics pushed to an OTLP/HTTP URL."""
+
+
+@dataclass(frozen=True)
+class DataOut:
+    """One `--out KIND=WHERE`."""
+
+    kind: OutKind
+    where: str
+    """A file path (csv, jsonl), HOST:PORT (prometheus) or a URL (otlp)."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +51,13 @@ class RunOptions:
     insecure: bool = False
     """Do not check servers' certificates (--insecure)."""
     cluster: str | None = None
-    """--cluster: a Dask scheduler's address, or local:N (see perfrun.run.cluster)."""
+    """--cluster: a Dask scheduler's address, or local:N (see perfrun.execution.cluster)."""
+    data_out: tuple[DataOut, ...] = ()
+    """--out: where the run's data goes as it is measured, besides the reports."""
+    http_debug: int = 0
+    """--http-debug=N: print the first N requests' and responses' heads (0: none)."""
+    http_debug_bodies: bool = False
+    """--http-debug-bodies: with --http-debug, their bodies too (bounded)."""
     target_log: Path = Path("perfrun-report.target.log")
     """Where a launched target's output goes (`<report stem>.target.log`; a second
     target's is `.target-2.log`, and so on)."""
@@ -87,6 +116,10 @@ class Snapshot:
     errors: int
     resources: Sample | None
     warming_up: bool = False
+    error_kinds: Mapping[str, int] = field(default_factory=dict)
+    """Failed requests by error kind, warm-up included (as `done`), for the exporters."""
+    latency: LiveLatency = field(default_factory=LiveLatency)
+    """Successful requests' latencies, warm-up included (as `done`), for the exporters."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Each scenario runs in its own event loop with its own engine and clients, its ow
 target process and its own monitor thread, so nothing one scenario leaves behind
 (pools, threads, a warmed-up or bloated target) can colour the next one's numbers.
 A launched `target:` is the exception the user chooses: `scope: run` shares one
-process among the scenarios (see perfrun.run.target).
+process among the scenarios (see perfrun.execution.target).
 Ctrl-C or SIGTERM stops the load at once; what was measured until then is kept.
 """
 
@@ -20,12 +20,12 @@ import psutil
 from perfrun.demo.process import DemoTarget
 from perfrun.engine.factory import EngineRecipe, choose_engine
 from perfrun.errors import PerfrunError
-from perfrun.metrics.stats import LiveFigures, ScenarioStats
-from perfrun.run.abort import AbortWatch
-from perfrun.run.cluster import Cluster, LostShares, connected, run_cluster
-from perfrun.run.drive import drive, expected_load, unreachable
-from perfrun.run.monitor import Monitor, find_process, open_target
-from perfrun.run.outcome import (
+from perfrun.execution.abort import AbortWatch
+from perfrun.execution.cluster import Cluster, LostShares, connected, run_cluster
+from perfrun.execution.data_out import DataPlan, DataRun, check_data_out
+from perfrun.execution.drive import drive, expected_load, unreachable
+from perfrun.execution.monitor import Monitor, find_process, open_target
+from perfrun.execution.outcome import (
     Progress,
     RunOptions,
     ScenarioOutcome,
@@ -33,8 +33,9 @@ from perfrun.run.outcome import (
     Snapshot,
     TargetRun,
 )
-from perfrun.run.target import LaunchedTarget, Targets
-from perfrun.run.workers import run_workers
+from perfrun.execution.target import LaunchedTarget, Targets
+from perfrun.execution.workers import run_workers
+from perfrun.metrics.stats import LiveFigures, ScenarioStats
 from perfrun.scenario.model import Scenario, ScenarioStatus
 
 INTERRUPTED_MESSAGE = "interrupted: the figures cover the run until then"
@@ -46,6 +47,7 @@ def run_scenarios(
     """Run each scenario in turn, yielding its outcome; stop after one that was interrupted.
     Launched run-scoped targets are stopped when this ends, however it ends (close the
     generator, e.g. with contextlib.closing, when not running it to its end)."""
+    check_data_out(options)
     with Targets(options.target_log) as targets, connected(options.cluster) as cluster:
         for index, scenario in enumerate(scenarios):
             outcome = run_scenario(
@@ -70,7 +72,10 @@ def run_scenario(
     status. `targets` holds the run's launched targets (default: this scenario's own,
     stopped at its end)."""
     started_at = datetime.now(UTC)
-    stats = ScenarioStats.for_load(scenario.load)
+    # Streaming stats when --out asks for files (parts > 0: the workers write them).
+    data = DataRun(scenario, DataPlan.of(options), first=index == 0,
+                   parts=options.workers if options.workers > 1 else 0)  # fmt: skip
+    stats = data.stats
     base_url = options.base_url or scenario.base_url
     engine = "-"
     monitor_result = None
@@ -80,6 +85,7 @@ def run_scenario(
     one_process = options.workers == 1 and cluster is None
 
     def outcome(status: ScenarioStatus, message: str) -> ScenarioOutcome:
+        data.close()
         live = abort.live if abort is not None and one_process else {}
         result = ScenarioOutcome(
             scenario, base_url, engine, started_at, datetime.now(UTC), status, message, stats,
@@ -200,32 +206,29 @@ def _run_load(
     interrupted, the cluster's shares' evidence)."""
     expected, duration = expected_load(scenario.load)
 
-    def snapshot(done: int, errors: int, rps: float, p95: float | None) -> Snapshot:
+    def snapshot(live: LiveFigures) -> Snapshot:
         now = time.perf_counter()
         return Snapshot(
             elapsed=now - stats.origin,
-            done=done,
+            done=live.done,
             expected_requests=expected,
             expected_duration=duration,
-            rps=rps,
-            p95_ms=p95,
-            errors=errors,
+            rps=float(live.last_second),
+            p95_ms=live.p95_ms,
+            errors=live.errors,
             resources=monitor.latest(),
             warming_up=now < stats.warmup_end,
+            error_kinds=live.error_kinds,
+            latency=live.latency,
         )
 
     def on_progress(parts: list[LiveFigures]) -> None:
-        p95s = [p.p95_ms for p in parts if p.p95_ms is not None]
-        progress.update(
-            snapshot(
-                sum(p.done for p in parts),
-                sum(p.errors for p in parts),
-                float(sum(p.last_second for p in parts)),
-                max(p95s) if p95s else None,  # live view only; the report merges exactly
-            )
-        )
+        progress.update(snapshot(LiveFigures.total(parts)))
 
-    recipe = EngineRecipe.for_scenario(engine, base_url, scenario, options.insecure)
+    recipe = EngineRecipe.for_scenario(
+        engine, base_url, scenario, options.insecure,
+        http_debug=options.http_debug, http_debug_bodies=options.http_debug_bodies,
+    )  # fmt: skip
     if cluster is not None:
         count = options.workers if options.workers > 1 else None
         return run_cluster(
@@ -236,12 +239,12 @@ def _run_load(
         interrupted = run_workers(
             scenario, recipe, options.workers, stats, monitor.add_generator, on_progress,
             on_done=monitor.stop, abort=abort if abort else None, gone=gone,
+            data=DataPlan.of(options),
         )  # fmt: skip
         return interrupted, ()
 
     def tick(current: ScenarioStats) -> None:
-        live = current.live()
-        progress.update(snapshot(live.done, live.errors, float(live.last_second), live.p95_ms))
+        progress.update(snapshot(current.live()))
 
     interrupted = drive(
         scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll),

@@ -1,9 +1,9 @@
 """`abort: true`: stop a scenario's load as soon as one of its thresholds fails.
 
-Checked on the load's own event loop once a second (see perfrun.run.drive). With
+Checked on the load's own event loop once a second (see perfrun.execution.drive). With
 `--workers`, each worker judges the windows and the latency peak on its own share (every
 n-th user or request: a sample of the whole) and the parent judges the resource peaks;
-the first to fail stops every worker (perfrun.run.workers). The final verdicts are
+the first to fail stops every worker (perfrun.execution.workers). The final verdicts are
 judged on the merged figures, as always. A threshold
 with `over` is judged on the seconds completed so far, by the same window judge the report
 uses afterwards (perfrun.metrics.windows), so the window that stopped the run is the one

@@ -33,9 +33,10 @@ from multiprocessing.process import BaseProcess
 from perfrun.engine.base import EngineFactory
 from perfrun.engine.share import Share
 from perfrun.errors import TargetError
+from perfrun.execution.abort import Abort, AbortWatch
+from perfrun.execution.data_out import DataPlan, DataRun
+from perfrun.execution.drive import drive
 from perfrun.metrics.stats import LiveFigures, ScenarioStats
-from perfrun.run.abort import Abort, AbortWatch
-from perfrun.run.drive import drive
 from perfrun.scenario.model import Scenario
 
 START_DELAY = 0.2
@@ -50,6 +51,7 @@ class _Job:
     scenario: Scenario
     engine: EngineFactory
     share: Share
+    data: DataPlan | None = None
 
 
 def run_workers(
@@ -62,6 +64,7 @@ def run_workers(
     on_done: Callable[[], object] | None = None,
     abort: AbortWatch | None = None,
     gone: Callable[[], bool] | None = None,
+    data: DataPlan | None = None,
 ) -> bool:
     """Run the scenario in `count` workers, merge their stats into `stats`; True when
     interrupted. `engine` reaches each worker pickled (spawned processes: a recipe such
@@ -71,8 +74,9 @@ def run_workers(
     must still see their CPU). With an `abort` watch, a failing `abort: true` threshold
     (a worker's, or a resource peak the parent sees) stops every worker, and
     `abort.aborted` says which; so does `gone()` (a launched target exited) on a
-    progress round."""
-    pipes, processes = _spawn(scenario, engine, count)
+    progress round. With `data`, each worker writes its part of the `--out` files
+    (see perfrun.execution.data_out)."""
+    pipes, processes = _spawn(scenario, engine, count, data)
     interrupted = False
     stopper: _Stopper | None = None
     received: dict[int, tuple[ScenarioStats, bool]] = {}
@@ -160,7 +164,7 @@ class _Stopper:
 
 
 def _spawn(
-    scenario: Scenario, engine: EngineFactory, count: int
+    scenario: Scenario, engine: EngineFactory, count: int, data: DataPlan | None = None
 ) -> tuple[list[Connection], list[BaseProcess]]:
     """Start `count` workers, each with its share and one end of its own pipe."""
     context = multiprocessing.get_context("spawn")  # no fork: the monitor thread runs
@@ -168,7 +172,7 @@ def _spawn(
     processes: list[BaseProcess] = []
     for index in range(count):
         parent_end, child_end = context.Pipe()
-        job = _Job(scenario, engine, Share(index, count))
+        job = _Job(scenario, engine, Share(index, count), data)
         process = context.Process(
             target=_worker_main, args=(child_end, job), name=f"perfrun-worker-{index}"
         )
@@ -247,7 +251,8 @@ def _worker_main(pipe: Connection, job: _Job) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # SIGTERM is how the parent stops us: heard even when perfrun was started ignoring it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    stats = ScenarioStats.for_load(job.scenario.load)
+    data = DataRun.for_worker(job.scenario, job.data, job.share.index)
+    stats = data.stats
     try:
         pipe.send(("ready",))
         start_at = pipe.recv()
@@ -270,6 +275,7 @@ def _worker_main(pipe: Connection, job: _Job) -> None:
         signals=(signal.SIGTERM,),
         abort=watch if watch else None,
     )
+    data.close()  # its part of the lines is complete before its stats say so
     pipe.send(("done", stats, interrupted, watch.aborted))
     # Stay until the parent has taken its last sample of our CPU (it closes the pipe).
     with contextlib.suppress(EOFError, OSError):

@@ -1,6 +1,6 @@
 """One scenario's load on the worker processes of a Dask cluster (`--cluster`).
 
-The same computation as `perfrun.run.workers` on another carrier: each Dask worker process
+The same computation as `perfrun.execution.workers` on another carrier: each Dask worker process
 runs one `Share` of the load (every n-th user or scheduled request, `max_in_flight`
 divided, user indices and data rows kept) with perfrun's own engine in its own event
 loop, and sends back its `ScenarioStats`, which merge losslessly here (HDR histograms
@@ -39,10 +39,10 @@ from perfrun import __version__
 from perfrun.engine.base import EngineFactory
 from perfrun.engine.share import Share
 from perfrun.errors import PerfrunError, TargetError, UsageError
+from perfrun.execution.abort import Abort, AbortWatch
+from perfrun.execution.drive import drive
+from perfrun.execution.outcome import ShareEvidence
 from perfrun.metrics.stats import LiveFigures, ScenarioStats
-from perfrun.run.abort import Abort, AbortWatch
-from perfrun.run.drive import drive
-from perfrun.run.outcome import ShareEvidence
 from perfrun.scenario.model import LoadModel, Scenario
 
 INSTALL_HINT = "--cluster needs Dask: pip install 'perfrun[cluster]'"
@@ -153,7 +153,7 @@ def _warm() -> str:
     """Load on a worker what a share runs (an import costs up to a second); its perfrun's
     version (a share must compute what this perfrun would)."""
     import perfrun.engine.factory
-    import perfrun.run.drive  # noqa: F401
+    import perfrun.execution.drive  # noqa: F401
 
     return __version__
 
@@ -426,7 +426,7 @@ def _load_words(scenario: Scenario, share: Share) -> str:
 
 
 def _live(message: dict[str, Any]) -> tuple[int, LiveFigures]:
-    return message["share"], LiveFigures(**message["live"])
+    return message["share"], LiveFigures.from_dict(message["live"])
 
 
 def _share_main(job: _Job, start: float) -> tuple[ScenarioStats, ShareEvidence, Abort | None]:

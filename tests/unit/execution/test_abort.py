@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from perfrun.execution.abort import AbortWatch
 from perfrun.metrics.resources import Sample
 from perfrun.metrics.result import RequestResult
 from perfrun.metrics.stats import ScenarioStats
-from perfrun.run.abort import AbortWatch
 from perfrun.scenario.model import Threshold
 from tests.support.factories import sample
 

@@ -114,7 +114,7 @@ class Monitor:
     A first sample is taken at start and a last one at stop, so even a run shorter than
     the interval has a CPU figure covering its whole length.
 
-    The load's own process polls (see perfrun.run.runner): a sampling thread beside the
+    The load's own process polls (see perfrun.execution.runner): a sampling thread beside the
     event loop hands the GIL back and forth ~30 times a sample (each /proc read releases
     it), and with perfrun pinned to one core every handoff waits for the scheduler: the
     loop stalled for 10-40 ms a second, enough to send requests late at 20,000/s. Polled
