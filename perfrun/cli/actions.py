@@ -240,10 +240,10 @@ def _init(inv: Invocation, out: Console) -> int:
     written = init_project(directory, _schema_text())
     for path in written:
         out.print(f"wrote {path}", highlight=False)
-    where = "" if directory == Path(".") else f"cd {directory} && "
+    where = "" if directory == Path(".") else f"cd {directory}, then "
     out.print(
-        f"next: {where}perfrun --list, then {where}perfrun --scenarios api_load "
-        "(each scenario says in its comments how to point it at your service)",
+        f"next: {where}perfrun --list and perfrun --scenarios api_load (each scenario's "
+        "comments say how to point it at your service)",
         highlight=False,
     )
     return EXIT_OK
