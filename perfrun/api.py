@@ -16,24 +16,28 @@ judgement and report files, and no exit codes. Input problems raise `PerfrunErro
             }}},
             html="health.html",
         )
-        assert report.passed, report.scenarios[0].verdicts
+        assert report.passed, report.scenarios[0].thresholds
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from perfrun.app import Outputs, RunConfig, Selection, check_outputs, publish
 from perfrun.app import run as run_config
+from perfrun.errors import UsageError
 from perfrun.execution.outcome import Progress, RunOptions
 from perfrun.report.model import RunReport
 from perfrun.report.progress import QuietProgress
 from perfrun.scenario.loader import LoadOverrides
 from perfrun.scenario.model import EngineChoice, Scenario, Severity
 from perfrun.scenario.quick import scenarios_from_dict
+from perfrun.scenario.units import parse_base_url
+
+T = TypeVar("T")
 
 ScenarioSource = str | os.PathLike[str] | Mapping[str, Any] | Scenario | Iterable[Scenario]
 """A directory or file of scenario YAML, a dict shaped as a scenario file
@@ -71,6 +75,8 @@ def run(
     given. `progress` receives live figures (see `perfrun.execution.outcome.Progress`); none
     are printed by default. Ctrl-C ends the run early with `report.interrupted` set.
     """
+    if workers < 1:
+        raise UsageError(f"workers={workers!r}: must be 1 or more")
     outputs = Outputs(
         json=_path(output),
         html=_path(html),
@@ -89,12 +95,12 @@ def run(
             scenarios=given,
         ),
         options=RunOptions(
-            base_url=base_url,
-            engine=EngineChoice(engine) if engine else None,
+            base_url=_checked(base_url, "base_url", parse_base_url),
+            engine=_checked(engine, "engine", EngineChoice),
             workers=workers,
         ),
         outputs=outputs,
-        fail_on=Severity(fail_on),
+        fail_on=_checked(fail_on, "fail_on", Severity) or Severity.LOW,
         fail_on_warn=fail_on_warn,
         fail_on_saturation=fail_on_saturation,
     )
@@ -113,7 +119,20 @@ def _source(source: ScenarioSource, env: Mapping[str, str]) -> tuple[tuple[Scena
     if isinstance(source, Mapping):
         environ = {**os.environ, **env}
         return tuple(scenarios_from_dict(source, "<perfrun.run>", environ)), Path()
-    return tuple(source), Path()
+    given = tuple(source)
+    if not given:
+        raise UsageError("no scenarios given: pass a path, a dict or Scenario objects")
+    return given, Path()
+
+
+def _checked(value: str | None, name: str, parse: Callable[[str], T]) -> T | None:
+    """A keyword's value as the command line would take it; UsageError naming it."""
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise UsageError(f"{name}={value!r}: {exc}") from None
 
 
 def _path(value: str | os.PathLike[str] | None) -> Path | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from perfrun.engine.factory import choose_engine
 from perfrun.errors import ReportError, ScenarioError, UsageError
 from perfrun.execution.data_out import check_data_out
-from perfrun.execution.outcome import Progress, RunOptions, ScenarioOutcome
+from perfrun.execution.outcome import OutKind, Progress, RunOptions, ScenarioOutcome
 from perfrun.execution.runner import run_scenarios
 from perfrun.judge.baseline import DEFAULT_TOLERANCE_PERCENT, compare_reports, load_baseline
 from perfrun.judge.build import Rules, build_run_report
@@ -132,16 +132,25 @@ def init_project(directory: Path, schema: str) -> list[Path]:
         if item.is_file()
     }
     files[directory / SCHEMA_FILE] = schema
+    in_the_way = [
+        p for p in (directory, *{f.parent for f in files}) if p.exists() and not p.is_dir()
+    ]
+    if in_the_way:
+        raise UsageError(f"perfrun init {directory}: {in_the_way[0]} is a file, not a directory")
     existing = [str(path) for path in files if path.exists()]
     if existing:
         raise UsageError(f"perfrun init writes nothing over existing files: {', '.join(existing)}")
+    written: list[Path] = []
     try:
         for path, text in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
+            written.append(path)
     except OSError as exc:
+        for path in written:  # all or nothing: a half-written starter would mislead
+            path.unlink(missing_ok=True)
         raise ReportError(f"perfrun init: cannot write {exc.filename}: {exc.strerror}") from None
-    return list(files)
+    return written
 
 
 def _overridden(
@@ -179,6 +188,7 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     """
     check_outputs(config.outputs)
     check_data_out(config.options)
+    check_distinct(config)
     scenarios = select(config.selection)
     if config.target_command is not None:
         scenarios = with_target_command(scenarios, config.target_command, config.options)
@@ -324,6 +334,26 @@ def check_outputs(outputs: Outputs) -> None:
             raise ReportError(f"cannot write report {path}: no directory {directory}")
         if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
             raise ReportError(f"cannot write report {path}: permission denied")
+
+
+def check_distinct(config: RunConfig) -> None:
+    """UsageError (exit 2, before any load) when two of the run's files are one: a report
+    and an `--out` file, say, would overwrite each other."""
+    named: dict[Path, str] = {}
+    outputs = config.outputs
+    files = [
+        ("--output", outputs.json), ("--html", outputs.html), ("--junit", outputs.junit),
+        ("--markdown", outputs.markdown), ("--history", outputs.history),
+        *((f"--out {out.kind}", Path(out.where)) for out in config.options.data_out
+          if out.kind in (OutKind.CSV, OutKind.JSONL)),
+    ]  # fmt: skip
+    for option, path in files:
+        if path is None or path == STDOUT:
+            continue
+        where = path.resolve()
+        if where in named:
+            raise UsageError(f"{named[where]} and {option} name the same file: {path}")
+        named[where] = option
 
 
 def publish(report: RunReport, outputs: Outputs, environ: Mapping[str, str]) -> list[Path]:

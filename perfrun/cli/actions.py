@@ -92,7 +92,9 @@ class Invocation:
     body: str | None = None
     thresholds: tuple[str, ...] = ()
     data_out: tuple[str, ...] = ()
-    http_debug: int | None = None
+    http_debug: bool = False
+    http_debug_count: int | None = None
+    """--http-debug=N (the attached form only, see perfrun.cli.command)."""
     http_debug_bodies: bool = False
     given: Mapping[str, str] = field(default_factory=dict)
     """Option name -> flag, for the options typed on the command line."""
@@ -150,7 +152,7 @@ def _run(inv: Invocation, selection: Selection, out: Console, err: Console) -> i
             insecure=inv.insecure,
             cluster=inv.cluster,
             data_out=tuple(_data_out(text) for text in inv.data_out),
-            http_debug=inv.http_debug or (DEBUG_EXCHANGES if inv.http_debug_bodies else 0),
+            http_debug=_debug_count(inv),
             http_debug_bodies=inv.http_debug_bodies,
         ),
         outputs=Outputs(inv.output, inv.html, inv.junit, inv.markdown, inv.history),
@@ -207,7 +209,16 @@ def _quick_selection(inv: Invocation) -> Selection:
         rate=inv.rate,
         thresholds=inv.thresholds,
     )
-    return Selection(scenarios=(quick_scenario(quick),), env=_env_pairs(inv.env))
+    env = _env_pairs(inv.env)
+    return Selection(scenarios=(quick_scenario(quick, {**os.environ, **env}),), env=env)
+
+
+def _debug_count(inv: Invocation) -> int:
+    """How many exchanges --http-debug shows (0: none): N of --http-debug=N, else 10 with
+    --http-debug or --http-debug-bodies alone."""
+    if inv.http_debug_count is not None:
+        return inv.http_debug_count
+    return DEBUG_EXCHANGES if inv.http_debug or inv.http_debug_bodies else 0
 
 
 def _body(text: str | None) -> str | None:

@@ -92,15 +92,19 @@ Leak verdicts on the monitored target (thresholds:):
 def _complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of --scenarios: the names in the scenarios directory (after the
     last comma of a comma-separated list)."""
-    from perfrun.scenario.loader import load_scenarios  # only when completing
+    from perfrun.scenario.loader import SCENARIO_SUFFIXES, load_file  # only when completing
 
     done, _, last = incomplete.rpartition(",")
     prefix = done + "," if done else ""
-    directory = ctx.params.get("scenarios_dir") or Path("scenarios")
-    try:
-        names = load_scenarios(Path(directory))
-    except Exception:  # a broken file must not break the user's shell
-        return []
+    directory = Path(ctx.params.get("scenarios_dir") or "scenarios")
+    names: set[str] = set()
+    for path in sorted(directory.rglob("*")) if directory.is_dir() else ():
+        if path.suffix.lower() not in SCENARIO_SUFFIXES:
+            continue
+        try:
+            names.update(scenario.name for scenario in load_file(path))
+        except Exception:  # a broken (or not a scenario) file: the others still complete
+            continue
     return [prefix + name for name in sorted(names) if name.startswith(last)]
 
 
@@ -111,7 +115,21 @@ def _completion(values: list[str]) -> Any:
     return complete
 
 
+class _Command(click.Command):
+    """`--http-debug[=N]`: the count only in its attached form, as pflag (k6) and GNU
+    getopt read an optional value, so `perfrun --http-debug URL` keeps its URL."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        attached = "--http-debug="
+        args = [
+            "--http-debug-count=" + arg.removeprefix(attached) if arg.startswith(attached) else arg
+            for arg in args
+        ]
+        return super().parse_args(ctx, args)
+
+
 @click.command(
+    cls=_Command,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EPILOG,
 )
@@ -358,14 +376,13 @@ def _completion(values: list[str]) -> Any:
 )
 @click.option(
     "--http-debug",
-    type=click.IntRange(min=1),
-    is_flag=False,
-    flag_value=10,
-    default=None,
-    metavar="[N]",
-    help="Print each scenario's first N requests and responses (default N: 10) to stderr "
-    "as sent and received, secrets hidden; N counts per process.",
+    "http_debug",
+    is_flag=True,
+    help="Print each scenario's first requests and responses to stderr as sent and "
+    "received, secrets hidden: --http-debug the first 10, --http-debug=N the first N "
+    "(counted per process).",
 )
+@click.option("--http-debug-count", type=click.IntRange(min=1), hidden=True)
 @click.option(
     "--http-debug-bodies",
     is_flag=True,

@@ -190,7 +190,7 @@ class Tracer:
         error: str = "",
     ) -> None:  # fmt: skip
         """Write exchange `number` of `endpoint`, in one write."""
-        title = f"http-debug #{number} {self.scenario}/{endpoint}{self._process}"
+        title = f"http-debug #{number} {self.scenario}/{redact_target(endpoint)}{self._process}"
         self._write(format_exchange(title, request, response, error, self.bodies))
         self.printed += 1
         self._tell()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import re
 import socket
 import sys
 from bisect import bisect_right
@@ -20,6 +21,7 @@ import psutil
 
 from perfrun import __version__
 from perfrun.engine.checks import check_names
+from perfrun.engine.debug import redact_line, redact_target
 from perfrun.engine.profile import Profile, rate_profile, users_profile
 from perfrun.execution.monitor import MonitorResult
 from perfrun.execution.outcome import ScenarioOutcome, ShareEvidence, TargetRun
@@ -172,24 +174,53 @@ def environment() -> dict[str, str | int | float]:
 
 
 def redacted_argv(argv: Sequence[str]) -> list[str]:
-    """The command line with the values of `-e KEY=VALUE` left out (`KEY=…`): they may
-    be secrets, and reports are kept and shared."""
+    """The command line with its secrets left out, for reports that are kept and shared:
+    the values of `-e KEY=VALUE` (`KEY=…`), credential headers (`-H 'Authorization:
+    Bearer …'`), a `--body` given inline, and passwords and token-like query values in
+    URLs."""
     out: list[str] = []
-    hide = False
+    hide: Callable[[str], str] | None = None  # how to show the value of the option before
     for arg in argv:
-        if hide:
-            out.append(arg.partition("=")[0] + "=…")
-            hide = False
-        elif arg in ("-e", "--env"):
-            out.append(arg)
-            hide = True
-        elif arg.startswith("--env="):
-            out.append("--env=" + arg.removeprefix("--env=").partition("=")[0] + "=…")
-        elif arg.startswith("-e") and len(arg) > 2:
-            out.append("-e" + arg[2:].partition("=")[0] + "=…")
+        if hide is not None:
+            out.append(hide(arg))
+            hide = None
+            continue
+        option, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        for short, long, shown in _SECRET_OPTIONS:
+            if option in (short, long):
+                if equals:
+                    out.append(f"{option}={shown(value)}")
+                else:
+                    out.append(arg)
+                    hide = shown
+                break
+            if arg.startswith(short) and len(arg) > len(short) and not arg.startswith("--"):
+                out.append(short + shown(arg[len(short) :]))
+                break
         else:
-            out.append(arg)
+            out.append(_url_shown(arg) if "://" in arg else arg)
     return out
+
+
+def _key_only(pair: str) -> str:
+    return pair.partition("=")[0] + "=…"
+
+
+def _body_shown(body: str) -> str:
+    return body if body.startswith("@") else "…"
+
+
+def _url_shown(url: str) -> str:
+    """A URL without its password, its credential-like query values hidden."""
+    return redact_target(_USERINFO.sub(lambda m: m.group(1) + ":…@", url))
+
+
+_USERINFO = re.compile(r"(?<=://)([^/@:\s]*):[^/@\s]*@")
+_SECRET_OPTIONS: tuple[tuple[str, str, Callable[[str], str]], ...] = (
+    ("-e", "--env", _key_only),
+    ("-H", "--header", redact_line),
+    ("--body", "--body", _body_shown),
+)
 
 
 def measure_scenario(

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -27,6 +27,8 @@ from perfrun.scenario.units import parse_duration, parse_rate
 
 QUICK_NAME = "quick"
 """The scenario quick mode runs (and its report names)."""
+ORIGIN = "command line"
+"""Where quick mode's scenario comes from, in its `source`."""
 QUICK_USERS = 10
 QUICK_DURATION = "10s"
 SUCCESS_STATUSES = range(200, 300)
@@ -53,9 +55,11 @@ class QuickLoad:
     """`p95<500ms`, `error_rate<1%`, `rps>100` ... (see `threshold_of`)."""
 
 
-def quick_scenario(quick: QuickLoad) -> Scenario:
-    """The scenario `perfrun URL` runs; UsageError (exit 2) naming the option at fault."""
-    base_url, path = _split_url(quick.url)
+def quick_scenario(quick: QuickLoad, environ: Mapping[str, str] | None = None) -> Scenario:
+    """The scenario `perfrun URL` runs; UsageError (exit 2) naming the option at fault.
+    `${VAR}` in the URL, headers and body is filled from `environ` (the environment and
+    `-e`), as in a scenario file; a user and password in the URL become basic auth."""
+    base_url, path, user = _split_url(quick.url)
     request: dict[str, Any] = {
         "method": _method(quick.method),
         "path": path,
@@ -65,14 +69,20 @@ def quick_scenario(quick: QuickLoad) -> Scenario:
         request["headers"] = dict(_header(text) for text in quick.headers)
     if quick.body is not None:
         request["body"] = quick.body
+    if user is not None:
+        request["auth"] = {"basic": list(user)}
     body: dict[str, Any] = {
-        "description": f"{request['method']} {quick.url} (quick mode)",
+        "description": f"{request['method']} {base_url}{path} (quick mode)".replace("${", "$${"),
         "base_url": base_url,
         "requests": [request],
         "load": _load(quick),
         "thresholds": dict(threshold_of(text) for text in quick.thresholds) or "none",
     }
-    return scenarios_from_dict({"scenarios": {QUICK_NAME: body}}, "command line")[0]
+    try:
+        return scenarios_from_dict({"scenarios": {QUICK_NAME: body}}, ORIGIN, environ)[0]
+    except ScenarioError as exc:  # a line of a document the user never wrote: name the part
+        _, _, problem = exc.message.partition(f"{QUICK_NAME} -> ")
+        raise UsageError(f"quick mode: {problem or exc.message}") from None
 
 
 def scenarios_from_dict(
@@ -94,14 +104,24 @@ def scenarios_from_text(
     return scenarios_of(origin, read_text(text, origin), environ)
 
 
-def _split_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+def _split_url(url: str) -> tuple[str, str, tuple[str, str] | None]:
+    """(base URL, path with its query, (user, password) when the URL has them)."""
+    try:
+        parts = urlsplit(url)
+        hostname, port = parts.hostname, parts.port
+    except ValueError as exc:  # `http://[::1`, a port out of range
+        raise UsageError(f"{url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise UsageError(f"{url!r} is not an http:// or https:// URL")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return f"{parts.scheme}://{parts.netloc}", path
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    netloc = host if port is None else f"{host}:{port}"
+    user = None
+    if parts.username is not None:
+        user = (unquote(parts.username), unquote(parts.password or ""))
+    return f"{parts.scheme}://{netloc}", path, user
 
 
 def _method(method: str) -> str:
@@ -115,6 +135,8 @@ def _header(text: str) -> tuple[str, str]:
     name, colon, value = text.partition(":")
     if not colon or not name.strip() or name != name.strip():
         raise UsageError(f"--header {text!r}: expected 'Name: value'")
+    if any(c in text for c in "\r\n\0"):
+        raise UsageError(f"--header {text!r}: a header holds no CR, LF or NUL")
     return name, value.strip()
 
 
@@ -132,10 +154,10 @@ def _load(quick: QuickLoad) -> dict[str, Any]:
             raise UsageError(f"--rate {quick.rate!r}: must be more than 0")
         if quick.requests is not None:
             duration = quick.requests / rate
-        return {"rate": quick.rate, "duration": duration or QUICK_DURATION}
+        return {"rate": quick.rate, "duration": QUICK_DURATION if duration is None else duration}
     users = quick.users or QUICK_USERS
     if quick.requests is None:
-        return {"users": users, "duration": duration or QUICK_DURATION}
+        return {"users": users, "duration": QUICK_DURATION if duration is None else duration}
     users = min(users, quick.requests)
     if quick.requests % users:
         low = quick.requests // users * users

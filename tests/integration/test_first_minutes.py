@@ -61,6 +61,15 @@ def test_a_rate_with_a_count_sends_that_many_on_schedule(
     assert "POST /" in quick["endpoints"]
 
 
+@pytest.mark.parametrize(("debug", "shown"), [("--http-debug", 3), ("--http-debug=2", 2)])
+def test_http_debug_before_the_url_takes_no_value_but_an_attached_one(
+    run_perfrun: RunPerfrun, plain_target: TargetProcess, debug: str, shown: int
+) -> None:
+    result = run_perfrun(None, debug, plain_target.url, "-n", "3", "-u", "1")
+    assert result.exit_code == EXIT_OK, result.output
+    assert result.output.count("http-debug #") == shown
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -77,6 +86,16 @@ def test_quick_mode_mistakes_are_usage_errors(
     result = run_perfrun(None, *args)
     assert result.exit_code == EXIT_USAGE
     assert message in result.output.replace("\n", "")
+    assert result.report is None
+
+
+def test_two_outputs_naming_one_file_are_refused_before_any_load(
+    run_perfrun: RunPerfrun, tmp_path: Path
+) -> None:
+    same = str(tmp_path / "same.html")
+    result = run_perfrun(None, "http://127.0.0.1:1/", "--html", same, "--out", f"csv={same}")
+    assert result.exit_code == EXIT_USAGE
+    assert "--html and --out csv name the same file" in result.output.replace("\n", "")
     assert result.report is None
 
 
@@ -98,6 +117,10 @@ def test_init_writes_starters_that_list_and_run(tmp_path: Path) -> None:
     again = perfrun_in(tmp_path, "init", "project")
     assert again.returncode == EXIT_USAGE
     assert "writes nothing over existing files" in again.stderr
+    (tmp_path / "a-file").write_text("")
+    in_the_way = perfrun_in(tmp_path, "init", "a-file")
+    assert in_the_way.returncode == EXIT_USAGE
+    assert "a-file is a file, not a directory" in in_the_way.stderr
     ran = perfrun_in(project, "--scenarios", "api_load", "-d", "1s", "-o", "r.json", timeout=120)
     assert ran.returncode == EXIT_OK, ran.stdout + ran.stderr
     report = json.loads((project / "r.json").read_text())
@@ -136,6 +159,7 @@ def test_completion_offers_scenario_names_types_and_severities(
 ) -> None:
     names = ("alpha", "alps", "beta")
     write_scenarios(tmp_path / "scenarios", {n: scenario("http://127.0.0.1:1") for n in names})
+    (tmp_path / "scenarios" / "broken.yaml").write_text("scenarios: {gamma: 1}\n")  # skipped
     env = {**os.environ, "_PERFRUN_COMPLETE": "bash_complete", "COMP_WORDS": words,
            "COMP_CWORD": str(len(words.split()) - 1)}  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "perfrun"], cwd=tmp_path, env=env,
@@ -179,3 +203,15 @@ def test_run_from_python_raises_on_bad_input(tmp_path: Path) -> None:
         perfrun.run({"scenarios": {"a": body}})
     with pytest.raises(perfrun.ScenarioError, match="scenario directory not found"):
         perfrun.run(tmp_path / "missing")
+    with pytest.raises(perfrun.UsageError, match="no scenarios given"):
+        perfrun.run([])  # not: every scenario file under the current directory
+    document = {"scenarios": {"a": {"base_url": "http://127.0.0.1:1", "requests": [{"path": "/"}],
+                                    "load": {"users": 1, "requests_per_user": 1}}}}  # fmt: skip
+    for keyword, message in [
+        ({"engine": "bogus"}, "engine='bogus'"),
+        ({"fail_on": "never"}, "fail_on='never'"),
+        ({"workers": 0}, "workers=0"),
+        ({"base_url": "nope"}, "base_url='nope'"),
+    ]:
+        with pytest.raises(perfrun.UsageError, match=message):
+            perfrun.run(document, **keyword)  # type: ignore[arg-type]

@@ -168,3 +168,12 @@ def test_a_worker_marks_its_exchanges_with_its_process_id() -> None:
         "http-debug #1 s/e",
         f"http-debug #1 s/e [pid {os.getpid()}]",
     ]
+
+
+def test_an_endpoint_named_with_its_query_hides_secrets_in_the_title() -> None:
+    """A request's name is `GET /path?query` by default: the title must hide what the
+    request line hides."""
+    written: list[str] = []
+    tracer = Tracer(HttpDebug(1, scenario="s"), written.append)
+    tracer.show(tracer.begin() or 0, "GET /x?access_token=t0k&page=2", None, None, "")
+    assert written[0].splitlines()[0] == "http-debug #1 s/GET /x?access_token=***&page=2"

@@ -18,3 +18,24 @@ from perfrun.judge.build import redacted_argv
 )
 def test_env_values_are_left_out(argv: list[str], kept: list[str]) -> None:
     assert redacted_argv(argv) == kept
+
+
+@pytest.mark.parametrize(
+    ("argv", "kept"),
+    [
+        (["-H", "Authorization: Bearer t0k"], ["-H", "Authorization: Bearer ***"]),
+        (["--header=Cookie: sid=t0k; b=2"], ["--header=Cookie: sid=***; b=***"]),
+        (["-HX-Api-Key: t0k", "-H", "Accept: */*"], ["-HX-Api-Key: ***", "-H", "Accept: */*"]),
+        (
+            ["--body", '{"password": "t0k"}', "--body=@item.json"],
+            ["--body", "…", "--body=@item.json"],
+        ),
+        (["http://bob:t0k@127.0.0.1:8/x"], ["http://bob:…@127.0.0.1:8/x"]),
+        (["http://h/x?access_token=t0k&page=2"], ["http://h/x?access_token=***&page=2"]),
+        (["--base-url", "https://u:t0k@h"], ["--base-url", "https://u:…@h"]),
+    ],
+)
+def test_quick_mode_secrets_are_left_out(argv: list[str], kept: list[str]) -> None:
+    """Headers, an inline body and URL credentials of quick mode (perfrun URL -H ...)."""
+    assert redacted_argv(argv) == kept
+    assert not any("t0k" in arg for arg in redacted_argv(argv))
