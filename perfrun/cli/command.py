@@ -176,20 +176,23 @@ class _Command(click.Command):
     "-u",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Users, over the selected scenarios' own (those with a users load).",
+    help="Users, over the selected scenarios' own (those with a users load); quick mode: "
+    "10 by default.",
 )
 @click.option(
     "--duration",
     "-d",
     metavar="DURATION",
     help="How long the load runs (e.g. 30s, 5m), over the selected scenarios' own "
-    "(users or rate loads; in place of requests_per_user / iterations).",
+    "(users or rate loads; in place of requests_per_user / iterations); quick mode: 10s by "
+    "default.",
 )
 @click.option(
     "--rate",
     metavar="RATE",
     help="Requests per second (e.g. 200, 200/s, 12000/m), over the selected "
-    "scenarios' own (those with a rate load).",
+    "scenarios' own (those with a rate load); quick mode: sent on this schedule instead "
+    "of by users.",
 )
 @click.option(
     "--iterations",
