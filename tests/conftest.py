@@ -11,14 +11,17 @@ time); `pytest -m "not integration"` runs the rest in seconds.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from perfrun.cli import cli
 from tests.servers.launch import TargetProcess, start_target
@@ -32,6 +35,15 @@ from tests.support.perfrun_cli import (
 )
 
 INTEGRATION = Path(__file__).parent / "integration"
+
+# Hypothesis: `ci` (the default) keeps the property tests to seconds and the same examples
+# in every run; `HYPOTHESIS_PROFILE=long` searches fresh examples, many more of them. A
+# deadline makes a hang fail (a test that sets its own settings keeps them).
+settings.register_profile(
+    "ci", max_examples=100, deadline=timedelta(seconds=5), derandomize=True, print_blob=True
+)
+settings.register_profile("long", max_examples=5000, deadline=timedelta(seconds=20))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

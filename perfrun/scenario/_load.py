@@ -22,6 +22,7 @@ from perfrun.scenario._yaml import (
     seconds,
     shown,
 )
+from perfrun.scenario.limits import IN_FLIGHT, RATE, STAGES, USERS, Limits, over
 from perfrun.scenario.model import Arrival, LoadModel, LoadSpec, Stage
 from perfrun.scenario.schema import LOAD, STAGE
 from perfrun.scenario.units import format_duration, parse_rate
@@ -40,11 +41,42 @@ _NOT_WITH_STAGES = {
 }
 
 
-def parse_load(value: Any, loc: Loc, flow: bool = False) -> LoadSpec:
+def parse_load(value: Any, loc: Loc, flow: bool = False, limits: Limits | None = None) -> LoadSpec:
     """The `load:` mapping at `loc` as a validated `LoadSpec`; a `flow` counts
-    `iterations` of its steps where a request mix counts `requests_per_user`."""
+    `iterations` of its steps where a request mix counts `requests_per_user`. Users,
+    rates, stages and `max_in_flight` are held to `limits` (default: the defaults)."""
+    limits = Limits() if limits is None else limits
     fields = mapping(value, loc, _LOAD_KEYS)
-    return dataclasses.replace(_shaped(fields, loc, flow), **_cycles(fields, loc))
+    stages = fields.get("stages")
+    if isinstance(stages, LineList) and len(stages) > limits.stages:
+        raise loc.key_line(fields, "stages").error(over(STAGES, len(stages), limits.stages))
+    load = _shaped(fields, loc, flow)
+    _check_limits(load, fields, loc, limits)
+    return load
+
+
+def _check_limits(load: LoadSpec, fields: LineDict, loc: Loc, limits: Limits) -> None:
+    """What the run would hold in memory (a task per user, a slot per request in
+    flight) within `limits`, the error at the key that asks for more."""
+    closed = load.model is LoadModel.CLOSED
+    limit, bound = (USERS, limits.users) if closed else (RATE, limits.rate)
+    key, start_key = ("users", "start_users") if closed else ("rate", "start_rate")
+    if load.stages:
+        items, items_loc = fields["stages"], loc.at(fields, "stages")
+        for index, stage in enumerate(load.stages):
+            if stage.target > bound:
+                at = items_loc.at(items, index)
+                raise at.at(items[index], key).error(over(limit, stage.target, bound))
+        if load.start > bound:
+            raise loc.at(fields, start_key).error(over(limit, load.start, bound))
+    elif closed and load.users > bound:
+        raise loc.at(fields, "users").error(over(limit, load.users, bound))
+    elif not closed and load.rate is not None and load.rate > bound:
+        raise loc.at(fields, "rate").error(over(limit, load.rate, bound))
+    if load.max_in_flight > limits.in_flight:
+        raise loc.at(fields, "max_in_flight").error(
+            over(IN_FLIGHT, load.max_in_flight, limits.in_flight)
+        )
 
 
 def _cycles(fields: LineDict, loc: Loc) -> dict[str, Any]:
@@ -74,7 +106,8 @@ def _shaped(fields: LineDict, loc: Loc, flow: bool) -> LoadSpec:
 
 
 def _timed(shape: LoadSpec, fields: LineDict, loc: Loc) -> LoadSpec:
-    """The load `shape` with its `warmup` (shorter than the run) and `timeout`."""
+    """The load `shape` with its `warmup` (shorter than the run), `timeout` and leak
+    cycles."""
     warmup = seconds(optional(fields, "warmup", 0), loc.at(fields, "warmup"), allow_zero=True)
     if shape.duration is not None and warmup >= shape.duration:
         raise loc.at(fields, "warmup").error(
@@ -82,7 +115,7 @@ def _timed(shape: LoadSpec, fields: LineDict, loc: Loc) -> LoadSpec:
             f"({format_duration(shape.duration)})"
         )
     timeout = seconds(optional(fields, "timeout", 10), loc.at(fields, "timeout"), allow_zero=False)
-    return dataclasses.replace(shape, warmup=warmup, timeout=timeout)
+    return dataclasses.replace(shape, warmup=warmup, timeout=timeout, **_cycles(fields, loc))
 
 
 def _flow_load(fields: LineDict, loc: Loc) -> LoadSpec:

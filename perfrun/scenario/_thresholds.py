@@ -54,9 +54,10 @@ def _per_request(value: Any, loc: Loc, requests: Collection[str]) -> list[Thresh
     if not isinstance(value, LineDict) or not value:
         raise loc.error(f"must map request names to their thresholds, got {shown(value)}")
     thresholds = []
+    known = frozenset(requests)  # `in` a list per name is quadratic in a large mix
     for name, raw in value.items():
         name_loc = loc.at(value, name)
-        if name not in requests:
+        if name not in known:
             raise loc.key_line(value, name).error(
                 f"no request named {str(name)!r}; this scenario's requests: {', '.join(requests)}"
             )

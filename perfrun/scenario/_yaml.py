@@ -1,8 +1,9 @@
-"""YAML with line numbers, locations for messages, field readers, `${VAR}` substitution.
+"""Locations for messages, field readers, `${VAR}` substitution; YAML with line numbers.
 
 The parsing half of the scenario loader: it keeps where every value was written so
 that `loader.py` and `_load.py` can name `file:line` and the key path in each error,
 and it holds the small typed readers (`integer`, `seconds`, ...) both of them share.
+Reading the YAML itself, bounded, is `_parse.py`'s (re-exported here).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import difflib
 import enum
 import math
 import re
-from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import yaml
 
 from perfrun.errors import ScenarioError
+from perfrun.scenario._parse import LineDict as LineDict
+from perfrun.scenario._parse import LineList as LineList
+from perfrun.scenario._parse import read_text as read_text
+from perfrun.scenario._parse import read_yaml as read_yaml
 from perfrun.scenario.units import parse_duration
 
 # `$${` is a literal `${`; the last alternative catches malformed `${...}` so it is reported.
@@ -28,117 +31,68 @@ _WHOLE_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
 _E = TypeVar("_E", bound=enum.Enum)
 
 
-# --- YAML with line numbers -------------------------------------------------------------
-
-
-class LineDict(dict[Any, Any]):
-    """A YAML mapping that remembers its own line and the line of each key."""
-
-    def __init__(self, line: int, lines: dict[Any, int] | None = None) -> None:
-        super().__init__()
-        self.line = line
-        self.lines = {} if lines is None else dict(lines)
-
-
-class LineList(list[Any]):
-    """A YAML sequence that remembers its own line and the line of each item (by index)."""
-
-    def __init__(self, line: int, lines: dict[Any, int] | None = None) -> None:
-        super().__init__()
-        self.line = line
-        self.lines = {} if lines is None else dict(lines)
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader building `LineDict` / `LineList`, and refusing duplicate keys."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
-    own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
-    loader.flatten_mapping(node)
-    merged = len(node.value) - own  # `<<:` entries come first; own keys may override them
-    result = LineDict(node.start_mark.line + 1)
-    own_lines: dict[Any, int] = {}
-    for index, (key_node, value_node) in enumerate(node.value):
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping", node.start_mark, "found an unhashable key",
-                key_node.start_mark,
-            )  # fmt: skip
-        if index >= merged:
-            # PyYAML silently keeps the last duplicate; that would hide a scenario or a field.
-            if key in own_lines:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {own_lines[key]})",
-                    key_node.start_mark,
-                )  # fmt: skip
-            own_lines[key] = line
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = line
-    return result
-
-
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
-    result = LineList(node.start_mark.line + 1)
-    for index, item_node in enumerate(node.value):
-        result.append(loader.construct_object(item_node, deep=True))
-        result.lines[index] = item_node.start_mark.line + 1
-    return result
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-
-
-def read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read scenario file: {exc}", str(path)) from None
-    return read_text(text, str(path))
-
-
-def read_text(text: str, origin: str) -> Any:
-    """A scenario document's text, parsed with every mapping and list knowing its line;
-    `origin` names it in messages (its path, or e.g. `command line`)."""
-    try:
-        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: no arbitrary objects
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
-        context = f" ({exc.context})" if exc.context else ""
-        raise ScenarioError(f"YAML syntax error: {exc.problem}{context}", where) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"YAML error: {exc}", origin) from None
-
-
 # --- locations --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Loc:
-    """Where a value sits: file, line, and the key path from the scenario name down."""
+    """Where a value sits: file, line, and the key path from the scenario name down.
 
-    file: str
-    line: int
-    path: tuple[str, ...] = ()
+    Made once per key the loader reads (40 per scenario), and read only for an error:
+    so the path is kept as a link to the enclosing location and joined when asked for
+    (building each path's tuple, and a frozen dataclass's `__init__`, cost a load of
+    100,000 scenarios 10 seconds). Not changed once made."""
+
+    __slots__ = ("_key", "_up", "file", "line")
+
+    def __init__(self, file: str, line: int, path: tuple[str, ...] = ()) -> None:
+        self.file = file
+        self.line = line
+        self._up: Loc | None = None
+        self._key: tuple[Any, ...] = path
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        keys: list[Any] = []
+        loc: Loc | None = self
+        while loc is not None:
+            keys.extend(reversed(loc._key))
+            loc = loc._up
+        return tuple(str(key) for key in reversed(keys))
 
     def at(self, container: LineDict | LineList, key: Any) -> Loc:
         """The location of `container[key]`."""
-        line = container.lines.get(key, self.line)
-        return Loc(self.file, line, (*self.path, str(key)))
+        loc = _new_loc(Loc)
+        loc.file, loc.line, loc._up, loc._key = (
+            self.file,
+            container.lines.get(key, self.line),
+            self,
+            (key,),
+        )
+        return loc
 
     def key_line(self, container: LineDict, key: Any) -> Loc:
         """This path, at the line of `key` (for problems with the key itself)."""
-        return Loc(self.file, container.lines.get(key, self.line), self.path)
+        loc = _new_loc(Loc)
+        loc.file, loc.line, loc._up, loc._key = (
+            self.file,
+            container.lines.get(key, self.line),
+            self._up,
+            self._key,
+        )
+        return loc
 
     def error(self, problem: str) -> ScenarioError:
         where = f"{self.file}:{self.line}"
-        if self.path:
-            where += ": " + " -> ".join(self.path)
+        path = self.path
+        if path:
+            where += ": " + " -> ".join(path)
         return ScenarioError(problem, where)
+
+    def __repr__(self) -> str:
+        return f"Loc({self.file!r}, {self.line}, {self.path!r})"
+
+
+_new_loc = object.__new__  # a Loc without `__init__`'s call: `at` makes a million
 
 
 def shown(value: Any) -> str:
@@ -181,18 +135,33 @@ def string(value: Any, loc: Loc, allow_empty: bool = False) -> str:
     raise loc.error(f"must be {kind}, got {shown(value)}{hint}")
 
 
+_LARGEST = 2**53
+"""The largest integer a float holds exactly: any count above it is a typo or an attack,
+and would overflow where it meets a float (a rate, a stage's target)."""
+
+
 def integer(value: Any, loc: Loc, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise loc.error(f"must be an integer >= {minimum}, got {shown(value)}")
+    if value > _LARGEST:
+        raise loc.error(f"{too_large(value)}: must be at most {_LARGEST:,}")
     return value
 
 
 def number(value: Any, loc: Loc, positive: bool) -> float:
     """A finite number >= 0 (or > 0 when `positive`); bools are not numbers here."""
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if is_number and isinstance(value, int) and abs(value) > _LARGEST:
+        raise loc.error(f"{too_large(value)}: must be at most {_LARGEST:,}")
     if is_number and math.isfinite(value) and (value > 0 or (value == 0 and not positive)):
         return float(value)
     raise loc.error(f"must be a number {'>' if positive else '>='} 0, got {shown(value)}")
+
+
+def too_large(value: int) -> str:
+    """`value` named without printing all of its digits."""
+    digits = len(str(abs(value)))
+    return f"{value:,} is too large" if digits <= 24 else f"a {digits}-digit number is too large"
 
 
 def seconds(value: Any, loc: Loc, allow_zero: bool) -> float:
@@ -207,9 +176,12 @@ def seconds(value: Any, loc: Loc, allow_zero: bool) -> float:
 
 
 def choice(value: Any, choices: type[_E], loc: Loc) -> _E:
+    if isinstance(value, str):
+        try:
+            return choices(value.lower())
+        except ValueError:
+            pass
     allowed = [str(item.value) for item in choices]
-    if isinstance(value, str) and value.lower() in allowed:
-        return choices(value.lower())
     raise loc.error(f"must be one of {', '.join(allowed)}; got {shown(value)}")
 
 
@@ -217,15 +189,27 @@ def choice(value: Any, choices: type[_E], loc: Loc) -> _E:
 
 
 def substitute(value: Any, loc: Loc, environ: Mapping[str, str]) -> Any:
-    """`${VAR}` / `${VAR:-default}` in every string value, keeping line information."""
-    if isinstance(value, LineDict):
-        mapping = LineDict(value.line, value.lines)
-        for key, item in value.items():
-            mapping[key] = substitute(item, loc.at(value, key), environ)
-        return mapping
-    if isinstance(value, LineList):
+    """`${VAR}` / `${VAR:-default}` in every string value, keeping line information.
+
+    A mapping or list with nothing to substitute is returned as it is, not copied: most
+    have none, and a copy of every one doubled a large file's memory and its load time.
+    """
+    if isinstance(value, (LineDict, LineList)):
+        changed: dict[Any, Any] = {}
+        for key, item in value.items() if isinstance(value, LineDict) else enumerate(value):
+            if isinstance(item, (LineDict, LineList)) or (isinstance(item, str) and "${" in item):
+                new = substitute(item, loc.at(value, key), environ)
+                if new is not item:
+                    changed[key] = new
+        if not changed:
+            return value
+        if isinstance(value, LineDict):
+            mapping = LineDict(value.line, value.lines)
+            mapping.update(value)
+            mapping.update(changed)
+            return mapping
         sequence = LineList(value.line, value.lines)
-        sequence.extend(substitute(item, loc.at(value, i), environ) for i, item in enumerate(value))
+        sequence.extend(changed.get(index, item) for index, item in enumerate(value))
         return sequence
     if isinstance(value, str) and "${" in value:
         expanded = _VARIABLE.sub(lambda match: _variable(match, loc, environ), value)
@@ -258,7 +242,7 @@ def _reparse(text: str) -> Any:
         return text
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: over 4300 digits
         return text
     return value if value is None or isinstance(value, (str, int, float)) else text
 

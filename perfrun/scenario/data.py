@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perfrun.scenario.limits import DATA_ROWS, over
+
 MAX_BYTES = 64 * 1024 * 1024
 """A data file larger than this is refused: rows are held in memory, once per worker."""
 
@@ -58,8 +60,8 @@ class Data:
         return frozenset.intersection(*(frozenset(row) for row in self.rows))
 
 
-def load_data(path: Path, order: Order) -> Data:
-    """Read `path`; DataError names what is wrong and where."""
+def load_data(path: Path, order: Order, max_rows: int = DATA_ROWS.default) -> Data:
+    """Read `path`, of at most `max_rows` rows; DataError names what is wrong and where."""
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
@@ -85,9 +87,16 @@ def load_data(path: Path, order: Order) -> Data:
         rows = _json_lines(path, text)
     else:
         raise DataError(f"{path}: unknown data format; use .csv, .json or .jsonl")
+    return Data(path, _counted(path, rows, max_rows), order)
+
+
+def _counted(path: Path, rows: list[Row], max_rows: int) -> tuple[Row, ...]:
+    """`rows`, one at least and at most `max_rows` (each worker holds them all)."""
     if not rows:
         raise DataError(f"{path}: no rows")
-    return Data(path, tuple(rows), order)
+    if len(rows) > max_rows:
+        raise DataError(f"{path}: {over(DATA_ROWS, len(rows), max_rows)}")
+    return tuple(rows)
 
 
 def _csv_rows(path: Path, text: str) -> list[Row]:

@@ -6,11 +6,13 @@ scenario (`health_load -> load -> users`), so a user can fix it without guessing
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +40,10 @@ from perfrun.scenario._yaml import (
 )
 from perfrun.scenario.captures import Capture, CaptureError, compile_capture
 from perfrun.scenario.data import Data, DataError, Order, load_data
+from perfrun.scenario.limits import BODY_BYTES, DEPTH, Limits, over
 from perfrun.scenario.model import (
     DEMO_TARGET,
+    MAX_BODY,
     Checks,
     EngineChoice,
     LoadModel,
@@ -92,12 +96,20 @@ _REGRESSION_KEYS = REGRESSION.allowed
 _METHODS = METHODS
 _SCENARIO_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's header name
+# What a request cannot carry, as the engines refuse it (RFC 9110 5.5: a header value
+# may hold HTAB, no other control character); refused here at load time for what is
+# written in the file, and by the engines at run time for what a template renders.
+_BAD_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_TARGET = re.compile("[\x00-\x1f\x7f]")
 
 
 # --- sections ---------------------------------------------------------------------------
 
 
 def _base_url(value: Any, loc: Loc) -> str:
+    if isinstance(value, str):
+        sent(value, loc, _BAD_TARGET)  # urlsplit would drop a CR or LF silently
     try:
         # `{port}` (a launched target's) is checked as a port; it is filled in at launch.
         parse_base_url(value.replace(PORT, "1") if isinstance(value, str) else value)
@@ -125,16 +137,48 @@ def _headers(value: Any, loc: Loc) -> dict[str, str]:
         return {}
     if not isinstance(value, LineDict):
         raise loc.error(f"must be a mapping of header name to value, got {shown(value)}")
-    return {
-        string(key, loc.key_line(value, key)): _header_value(item, loc.at(value, key))
-        for key, item in value.items()
-    }
+    headers: dict[str, str] = {}
+    for key, item in value.items():
+        name = string(key, loc.key_line(value, key))
+        if not _TOKEN.fullmatch(name):
+            raise loc.key_line(value, key).error(
+                f"bad header name {shown(name)}: letters, digits and !#$%&'*+-.^_`|~ only"
+            )
+        headers[name] = ascii_only(
+            sent(_header_value(item, loc.at(value, key)), loc.at(value, key)), loc.at(value, key)
+        )
+    return headers
 
 
 def _header_value(value: Any, loc: Loc) -> str:
     # `X-Count: 5` is surely meant as "5"; `yes` (a bool to YAML) or a list is not guessed.
     text = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
     return string(text, loc, allow_empty=True)
+
+
+def ascii_only(text: str, loc: Loc) -> str:
+    """A header value as both engines send it: ASCII (httpx refuses anything else; a
+    non-ASCII value is `obs-text` in RFC 9110, which servers read differently)."""
+    if not text.isascii():
+        odd = next(c for c in text if not c.isascii())
+        raise loc.error(
+            f"holds {odd!r}, not ASCII: a header value is sent as ASCII; percent-encode "
+            "it, or base64 it, as the service expects"
+        )
+    return text
+
+
+def sent(text: str, loc: Loc, bad: re.Pattern[str] = _BAD_VALUE) -> str:
+    """`text`, refused if it holds a control character `bad` matches: CR or LF written
+    into a request line or a header would end it and start another (request splitting,
+    header injection); NUL and the others servers refuse."""
+    found = bad.search(text)
+    if found is not None:
+        raise loc.error(
+            f"holds the control character {found.group()!r}: in a request line or a "
+            "header, CR and LF would end it and start another; remove it"
+        )
+    return text
 
 
 # --- response checks --------------------------------------------------------------------
@@ -159,14 +203,14 @@ def _body_contains(value: Any, loc: Loc) -> tuple[str, ...]:
         return (string(value, loc),)
     if not value:
         raise loc.error("must be a string or a non-empty list of strings")
-    texts: list[str] = []
+    texts: dict[str, int] = {}  # text -> index, in order
     for index, item in enumerate(value):
         text = string(item, loc.at(value, index))
-        if text in texts:  # it would be one check reported twice
+        earlier = texts.setdefault(text, index)
+        if earlier != index:  # it would be one check reported twice
             raise loc.at(value, index).error(
-                f"duplicate {text!r} (also expect_body_contains -> {texts.index(text)})"
+                f"duplicate {text!r} (also expect_body_contains -> {earlier})"
             )
-        texts.append(text)
     return tuple(texts)
 
 
@@ -224,7 +268,9 @@ def _expected_headers(value: Any, loc: Loc) -> dict[str, str | None]:
 # --- requests ---------------------------------------------------------------------------
 
 
-def _request(value: Any, loc: Loc, step: bool = False, auth: Template | None = None) -> RequestSpec:
+def _request(
+    value: Any, loc: Loc, limits: Limits, step: bool = False, auth: Template | None = None
+) -> RequestSpec:
     """A request of a mix, or a flow `step`; `auth` is the scenario's, for those without
     their own `auth` or Authorization header."""
     fields = mapping(value, loc, _STEP_KEYS if step else _REQUEST_KEYS)
@@ -240,6 +286,7 @@ def _request(value: Any, loc: Loc, step: bool = False, auth: Template | None = N
     path = fields["path"]
     if not isinstance(path, str) or not path.startswith("/"):
         raise loc.at(fields, "path").error(f"must be a string starting with '/', got {shown(path)}")
+    sent(path, loc.at(fields, "path"), _BAD_TARGET)
     # Unnamed, it is named as it is sent (`GET /health`), as k6 and Locust name theirs.
     name = string(optional(fields, "name", f"{method.upper()} {path}"), loc.at(fields, "name"))
     headers = _headers(optional(fields, "headers"), loc.at(fields, "headers"))
@@ -255,6 +302,7 @@ def _request(value: Any, loc: Loc, step: bool = False, auth: Template | None = N
         else:
             authorization = (("Authorization", chosen),)
     text = None if body is None else string(body, loc.at(fields, "body"), allow_empty=True)
+    _check_size(text, json_value, fields, loc, limits)
     think = optional(fields, "think_time")
     return RequestSpec(
         name=name,
@@ -273,6 +321,22 @@ def _request(value: Any, loc: Loc, step: bool = False, auth: Template | None = N
         think_time=None if think is None else seconds(think, loc.at(fields, "think_time"), True),
         captures=_captures(optional(fields, "capture"), loc.at(fields, "capture")),
     )
+
+
+def _check_size(
+    body: str | None, json_value: Any, fields: LineDict, loc: Loc, limits: Limits
+) -> None:
+    """A body (or `json:`, serialised) within `limits.body_bytes`: it is held, built once,
+    in every worker."""
+    if body is not None:
+        key, size = "body", len(body.encode("utf-8", "surrogatepass"))
+    elif json_value is not None:
+        _require_json_value(json_value, loc.at(fields, "json"))
+        key, size = "json", len(json.dumps(plain(json_value)).encode("utf-8", "surrogatepass"))
+    else:
+        return
+    if size > limits.body_bytes:
+        raise loc.at(fields, key).error(over(BODY_BYTES, size, limits.body_bytes))
 
 
 def _flag(value: Any, loc: Loc) -> bool:
@@ -325,11 +389,11 @@ def _auth(value: Any, loc: Loc) -> Template | None:
     at = loc.at(fields, kind)
     try:
         if kind == "bearer":
-            return compile_template(f"Bearer {string(raw, at)}")
+            return compile_template(f"Bearer {ascii_only(sent(string(raw, at), at), at)}")
         if not isinstance(raw, LineList) or len(raw) != 2:
             raise at.error(f"must be [user, password], got {shown(raw)}")
-        user = string(raw[0], at.at(raw, 0))
-        password = string(raw[1], at.at(raw, 1), allow_empty=True)
+        user = sent(string(raw[0], at.at(raw, 0)), at.at(raw, 0))
+        password = sent(string(raw[1], at.at(raw, 1), allow_empty=True), at.at(raw, 1))
         return compile_basic_auth(user, password)
     except TemplateError as exc:
         raise at.error(str(exc)) from None
@@ -389,7 +453,7 @@ def _captures(value: Any, loc: Loc) -> tuple[Capture, ...]:
     return tuple(captures)
 
 
-def _data(value: Any, loc: Loc) -> Data | None:
+def _data(value: Any, loc: Loc, limits: Limits) -> Data | None:
     """`data: {file, order}`, the file read now, relative to the scenario file."""
     if value is None:
         return None
@@ -398,13 +462,13 @@ def _data(value: Any, loc: Loc) -> Data | None:
     name = string(fields["file"], loc.at(fields, "file"))
     order = choice(optional(fields, "order", "sequential"), Order, loc.at(fields, "order"))
     try:
-        return load_data(Path(loc.file).parent / name, order)
+        return load_data(Path(loc.file).parent / name, order, limits.data_rows)
     except DataError as exc:
         raise loc.at(fields, "file").error(str(exc)) from None
 
 
 def _flow(
-    value: Any, loc: Loc, data: Data | None, auth: Template | None
+    value: Any, loc: Loc, data: Data | None, auth: Template | None, limits: Limits
 ) -> tuple[RequestSpec, ...]:
     """`flow:` steps, in order; every variable a step names comes from the data or from
     a capture of an earlier step."""
@@ -412,14 +476,15 @@ def _flow(
         raise loc.error(f"must be a non-empty list of steps, got {shown(value)}")
     defined = set(data.columns) if data is not None else set()
     steps: list[RequestSpec] = []
+    named: dict[str, int] = {}  # name -> index: a list scan per step is quadratic
     for index, item in enumerate(value):
         item_loc = loc.at(value, index)
-        step = _request(item, item_loc, step=True, auth=auth)
-        for earlier, other in enumerate(steps):
-            if other.name == step.name:
-                raise item_loc.at(item, "name").error(
-                    f"duplicate step name '{step.name}' (also flow -> {earlier})"
-                )
+        step = _request(item, item_loc, limits, step=True, auth=auth)
+        earlier = named.setdefault(step.name, index)
+        if earlier != index:
+            raise item_loc.at(item, "name").error(
+                f"duplicate step name '{step.name}' (also flow -> {earlier})"
+            )
         _check_variables(step, defined, item_loc, "an earlier step's capture")
         defined.update(capture.name for capture in step.captures)
         steps.append(step)
@@ -458,18 +523,21 @@ def _check_mix(
         _check_variables(spec, defined, item_loc)
 
 
-def _requests(value: Any, loc: Loc, auth: Template | None) -> tuple[RequestSpec, ...]:
+def _requests(
+    value: Any, loc: Loc, auth: Template | None, limits: Limits
+) -> tuple[RequestSpec, ...]:
     if not isinstance(value, LineList) or not value:
         raise loc.error(f"must be a non-empty list of requests, got {shown(value)}")
     specs: list[RequestSpec] = []
+    named: dict[str, int] = {}  # name -> index: a list scan per request is quadratic
     for index, item in enumerate(value):
         item_loc = loc.at(value, index)
-        spec = _request(item, item_loc, auth=auth)
-        for earlier, other in enumerate(specs):
-            if other.name == spec.name:
-                raise item_loc.at(item, "name").error(
-                    f"duplicate request name '{spec.name}' (also requests -> {earlier})"
-                )
+        spec = _request(item, item_loc, limits, auth=auth)
+        earlier = named.setdefault(spec.name, index)
+        if earlier != index:
+            raise item_loc.at(item, "name").error(
+                f"duplicate request name '{spec.name}' (also requests -> {earlier})"
+            )
         specs.append(spec)
     return tuple(specs)
 
@@ -505,11 +573,13 @@ def _regression(value: Any, loc: Loc) -> dict[str, float]:
     return tolerances
 
 
-def _scenario(name: str, value: Any, loc: Loc, overrides: LoadOverrides | None = None) -> Scenario:
+def _scenario(
+    name: str, value: Any, loc: Loc, limits: Limits, overrides: LoadOverrides | None = None
+) -> Scenario:
     fields = mapping(value, loc, _SCENARIO_KEYS)
     require(fields, ("load",), loc)
     description = optional(fields, "description", "")
-    data = _data(optional(fields, "data"), loc.at(fields, "data"))
+    data = _data(optional(fields, "data"), loc.at(fields, "data"), limits)
     auth = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
     flow = _has_key(fields, "flow")
     if flow == _has_key(fields, "requests"):
@@ -517,11 +587,11 @@ def _scenario(name: str, value: Any, loc: Loc, overrides: LoadOverrides | None =
     raw_load, overridden = (
         overrides.over(fields["load"], flow) if overrides else (fields["load"], ())
     )
-    load = parse_load(raw_load, loc.at(fields, "load"), flow=flow)
+    load = parse_load(raw_load, loc.at(fields, "load"), flow=flow, limits=limits)
     if flow:
-        requests = _flow(fields["flow"], loc.at(fields, "flow"), data, auth)
+        requests = _flow(fields["flow"], loc.at(fields, "flow"), data, auth, limits)
     else:
-        requests = _requests(fields["requests"], loc.at(fields, "requests"), auth)
+        requests = _requests(fields["requests"], loc.at(fields, "requests"), auth, limits)
         _check_mix(requests, data, load, fields, loc)
     engine, http2 = _engine(fields, loc)
     target = parse_target(optional(fields, "target"), loc.at(fields, "target"))
@@ -564,6 +634,9 @@ def _scenario(name: str, value: Any, loc: Loc, overrides: LoadOverrides | None =
         max_redirects=integer(
             optional(fields, "max_redirects", 10), loc.at(fields, "max_redirects"), minimum=0
         ),
+        max_body=integer(
+            optional(fields, "max_body", MAX_BODY), loc.at(fields, "max_body"), minimum=1
+        ),
         tls=_tls(optional(fields, "tls"), loc.at(fields, "tls")),
         http2=http2,
         target=target,
@@ -597,7 +670,16 @@ def load_file(path: Path, environ: Mapping[str, str] | None = None) -> list[Scen
     `environ` feeds `${VAR}` substitution (default: the process environment).
     Raises ScenarioError naming the file, line and field of the first problem.
     """
-    return scenarios_of(path, read_yaml(path), environ)
+    limits = _limits(os.environ if environ is None else environ)
+    return scenarios_of(path, read_yaml(path, limits), environ, limits)
+
+
+def _limits(environ: Mapping[str, str]) -> Limits:
+    """The limits `environ` sets (PERFRUN_MAX_*); ScenarioError for a bad value."""
+    try:
+        return Limits.read(environ)
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def with_overrides(
@@ -607,33 +689,41 @@ def with_overrides(
     validated as the file's own would be (ScenarioError naming the file and line)."""
     path = Path(scenario.source.rpartition(":")[0])
     environ = os.environ if environ is None else environ
-    document = read_yaml(path)
+    limits = _limits(environ)
+    document = read_yaml(path, limits)
     entries = document["scenarios"]
     loc = Loc(str(path), entries.lines[scenario.name], (scenario.name,))
     body = substitute(entries[scenario.name], loc, environ)
-    return _scenario(scenario.name, body, loc, overrides)
+    with _named(loc):
+        return _scenario(scenario.name, body, loc, limits, overrides)
 
 
-def _scenario_file(path: Path, environ: Mapping[str, str] | None) -> list[Scenario] | None:
+def _scenario_file(
+    path: Path, environ: Mapping[str, str] | None, limits: Limits
+) -> list[Scenario] | None:
     """`load_file`, or None for a file that is not a scenario file: its top level has
     no `scenarios:` key (a docker-compose.yml, a CI workflow beside the scenarios)."""
     try:
-        document = read_yaml(path)
+        document = read_yaml(path, limits)
     except ScenarioError:
         if not _claims_scenarios(path):
             return None
         raise
     if not (isinstance(document, LineDict) and "scenarios" in document):
         return None
-    return scenarios_of(path, document, environ)
+    return scenarios_of(path, document, environ, limits)
 
 
 def scenarios_of(
-    path: Path | str, document: Any, environ: Mapping[str, str] | None = None
-) -> list[Scenario]:
+    path: Path | str, document: Any, environ: Mapping[str, str] | None = None,
+    limits: Limits | None = None, overrides: LoadOverrides | None = None,
+) -> list[Scenario]:  # fmt: skip
     """The scenarios of a parsed scenario document (`read_yaml`, `read_text`); `path`
-    names it in messages. ScenarioError (exit 2) at the first problem."""
+    names it in messages. ScenarioError (exit 2) at the first problem. `limits`:
+    default, those `environ` sets; `overrides`: the command line's load over each
+    scenario's own, where it fits (see `with_overrides`)."""
     environ = os.environ if environ is None else environ
+    limits = _limits(environ) if limits is None else limits
     if not isinstance(document, LineDict):
         raise ScenarioError("expected a mapping with a top-level 'scenarios:' key", str(path))
     file_loc = Loc(str(path), document.line)
@@ -651,8 +741,24 @@ def scenarios_of(
             raise loc.error(
                 f"bad scenario name {name!r}: use letters, digits, '_', '-' and '.' only"
             )
-        scenarios.append(_scenario(name, substitute(body, loc, environ), loc))
+        with _named(loc):
+            scenarios.append(
+                _scenario(name, substitute(body, loc, environ), loc, limits, overrides)
+            )
     return scenarios
+
+
+@contextmanager
+def _named(loc: Loc) -> Iterator[None]:
+    """What only a hostile value can raise while a scenario is read, named like any
+    other problem: a number too large for a float, nesting too deep for Python (only
+    when PERFRUN_MAX_DEPTH was lifted past what Python can walk)."""
+    try:
+        yield
+    except OverflowError:
+        raise loc.error("a number in this scenario is too large") from None
+    except RecursionError:
+        raise loc.error(f"nested too deeply for Python; lower {DEPTH.variable}") from None
 
 
 def _raise_together(problems: list[ScenarioError]) -> None:
@@ -699,12 +805,13 @@ def load_scenarios(
     )
     if not files:
         raise ScenarioError("no scenario files (*.yaml, *.yml) found", str(directory))
+    limits = _limits(os.environ if environ is None else environ)
     scenarios: dict[str, Scenario] = {}
     problems: list[ScenarioError] = []
     others: list[Path] = []
     for path in files:
         try:
-            loaded = _scenario_file(path, environ)
+            loaded = _scenario_file(path, environ, limits)
         except ScenarioError as exc:
             problems.append(exc)
             continue

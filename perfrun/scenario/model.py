@@ -20,6 +20,8 @@ from perfrun.scenario.metrics import BY_THRESHOLD, Bound
 from perfrun.scenario.target import TargetSpec
 from perfrun.scenario.templates import Template
 
+MAX_BODY = 8 * 1024 * 1024
+"""`max_body`'s default: 8 MiB."""
 DEMO_TARGET = "demo"
 """`base_url` value that makes perfrun start its built-in demo service."""
 
@@ -265,6 +267,9 @@ class Scenario:
     """A flow's users each keep their own cookie jar (`cookies: false`: none)."""
     max_redirects: int = 10
     """Redirects a flow step follows (0: none; a 3xx is then judged as any status)."""
+    max_body: int = MAX_BODY
+    """Bytes of a response body kept for checks and captures; a larger one they need fails
+    the request as `body_too_large` (a body nothing reads is counted, never kept)."""
     tls: TlsSpec = field(default_factory=TlsSpec)
     http2: bool = False
     """Every request over HTTP/2 (`http2: true`), on the httpx engine: negotiated by ALPN

@@ -19,7 +19,7 @@ import yaml
 
 from perfrun.errors import ScenarioError, UsageError
 from perfrun.scenario._yaml import read_text
-from perfrun.scenario.loader import scenarios_of
+from perfrun.scenario.loader import LoadOverrides, scenarios_of
 from perfrun.scenario.metrics import METRICS
 from perfrun.scenario.model import Scenario
 from perfrun.scenario.schema import METHODS
@@ -86,22 +86,31 @@ def quick_scenario(quick: QuickLoad, environ: Mapping[str, str] | None = None) -
 
 
 def scenarios_from_dict(
-    document: Mapping[str, Any], origin: str, environ: Mapping[str, str] | None = None
+    document: Mapping[str, Any],
+    origin: str,
+    environ: Mapping[str, str] | None = None,
+    overrides: LoadOverrides | None = None,
 ) -> list[Scenario]:
     """The scenarios of a document shaped as a scenario file (`{"scenarios": {...}}`),
-    validated as one; `origin` names it in messages (ScenarioError, exit 2)."""
+    validated as one; `origin` names it in messages (ScenarioError, exit 2); `overrides`:
+    a load over the scenarios' own, as --users and the like give it."""
     try:
         text = yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"not a scenario document: {exc}", origin) from None
-    return scenarios_from_text(text, origin, environ)
+    except RecursionError:  # a dict nested thousands deep (or inside itself)
+        raise ScenarioError("not a scenario document: nested too deeply", origin) from None
+    return scenarios_from_text(text, origin, environ, overrides)
 
 
 def scenarios_from_text(
-    text: str, origin: str, environ: Mapping[str, str] | None = None
+    text: str,
+    origin: str,
+    environ: Mapping[str, str] | None = None,
+    overrides: LoadOverrides | None = None,
 ) -> list[Scenario]:
     """The scenarios of a scenario file's text; `origin` stands for its path in messages."""
-    return scenarios_of(origin, read_text(text, origin), environ)
+    return scenarios_of(origin, read_text(text, origin), environ, overrides=overrides)
 
 
 def _split_url(url: str) -> tuple[str, str, tuple[str, str] | None]:

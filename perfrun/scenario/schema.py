@@ -475,6 +475,11 @@ SCENARIO = Section(
         "data": Key(ref("data"), "Per-user data rows: {file, order}"),
         "cookies": Key(flag(), "Each user keeps its own cookie jar; default true"),
         "max_redirects": Key(integer(0), "Redirects a request follows; default 10"),
+        "max_body": Key(
+            integer(1),
+            "Bytes of a response body kept for checks and captures (default 8 MiB); a "
+            "larger one they need fails the request as body_too_large",
+        ),
         "auth": Key(ref("auth"), "Authorization for every request without its own"),
         "tls": Key(ref("tls"), "HTTPS: {verify, ca, cert, key}"),
         "http2": Key(flag(), "true: every request over HTTP/2 (the httpx engine)"),

@@ -28,12 +28,12 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):  # bool is an int subclass; `true` is never a duration
         raise ValueError(f"bad duration {value!r}: {_HINT}")
     if isinstance(value, (int, float)):
-        return _non_negative(float(value), value)
+        return _non_negative(_float(value, "duration"), value)
     if not isinstance(value, str):
         raise ValueError(f"bad duration {value!r}: {_HINT}")
     text = value.strip().lower()
     if _BARE_NUMBER.fullmatch(text):
-        return float(text)
+        return _non_negative(float(text), value)
     if not _DURATION.fullmatch(text):
         unsigned = text[1:] if text.startswith("-") else ""
         if _BARE_NUMBER.fullmatch(unsigned) or _DURATION.fullmatch(unsigned):
@@ -54,11 +54,23 @@ def _sum_parts(text: str, original: str) -> float:
             )
         previous_unit = size
         total += float(number) * size
-    return total
+    return _non_negative(total, original)
+
+
+def _float(value: float, what: str) -> float:
+    """`value` as a float; ValueError (not OverflowError) for an int too large for one."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(
+            f"bad {what}: a {len(str(abs(int(value))))}-digit number is too large"
+        ) from None
 
 
 def _non_negative(seconds: float, original: object) -> float:
     if not math.isfinite(seconds):
+        if isinstance(original, str) and seconds == math.inf:  # 400 digits of text
+            raise ValueError(f"bad duration {original[:40]!r}...: too large")
         raise ValueError(f"bad duration {original!r}: {_HINT}")
     if seconds < 0:
         raise ValueError(f"bad duration {original!r}: must not be negative")
@@ -75,11 +87,12 @@ def parse_rate(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"bad rate {value!r}: {_RATE_HINT}")
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
+        rate = _float(value, "rate")
+        if not math.isfinite(rate):
             raise ValueError(f"bad rate {value!r}: {_RATE_HINT}")
-        if value < 0:
+        if rate < 0:
             raise ValueError(f"bad rate {value!r}: must not be negative")
-        return float(value)
+        return rate
     if not isinstance(value, str):
         raise ValueError(f"bad rate {value!r}: {_RATE_HINT}")
     text = value.strip().lower()
@@ -89,7 +102,10 @@ def parse_rate(value: object) -> float:
             raise ValueError(f"bad rate {value!r}: must not be negative")
         raise ValueError(f"bad rate {value!r}: {_RATE_HINT}")
     number, per = match.groups()
-    return float(number) / _PER_SECONDS[per or "s"]
+    rate = float(number) / _PER_SECONDS[per or "s"]
+    if not math.isfinite(rate):  # 400 digits of text
+        raise ValueError(f"bad rate {value[:40]!r}...: too large")
+    return rate
 
 
 def format_duration(seconds: float) -> str:

@@ -141,3 +141,13 @@ def test_a_dict_is_read_as_a_scenario_file_with_its_rules() -> None:
     api["load"]["userz"] = 1  # type: ignore[index]
     with pytest.raises(ScenarioError, match=r"<test>:\d+: api -> load: unknown key 'userz'"):
         scenarios_from_dict(document, "<test>")
+
+
+@pytest.mark.parametrize("value", ["😀", "café", "a\u2028b"])
+def test_a_header_value_is_ascii_or_refused_at_load(value: str) -> None:
+    """httpx refuses non-ASCII header values and the fast engine could not encode some:
+    refused when the file loads, the same for both engines."""
+    api = {"base_url": "http://h", "requests": [{"path": "/", "headers": {"X-A": value}}],
+           "load": {"users": 1, "requests_per_user": 1}}  # fmt: skip
+    with pytest.raises(ScenarioError, match="not ASCII"):
+        scenarios_from_dict({"scenarios": {"api": api}}, "<test>")

@@ -1,4 +1,6 @@
+import math
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -155,3 +157,15 @@ def test_parse_base_url_accepts_demo_and_http_urls(value: str, expected: str) ->
 def test_parse_base_url_names_what_is_wrong(value: object, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         parse_base_url(value)
+
+
+@pytest.mark.parametrize("parse", [parse_duration, parse_rate])
+@pytest.mark.parametrize(
+    "value", [10**400, -(10**400), "9" * 400, "9" * 400 + ".5", math.inf, -math.inf, math.nan]
+)
+def test_a_number_too_large_or_not_finite_is_a_value_error(
+    parse: Callable[[object], float], value: object
+) -> None:
+    with pytest.raises(ValueError, match=r"too large|use e\.g\.|negative") as excinfo:
+        parse(value)
+    assert "9" * 100 not in str(excinfo.value)  # named, not printed
