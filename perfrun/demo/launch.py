@@ -101,6 +101,22 @@ def spawn(
     return process
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> bool:
+    """Ask the kernel to send this process `sig` when its parent dies, even by SIGKILL
+    (Linux: `prctl(PR_SET_PDEATHSIG)`; elsewhere nothing is asked). False when `parent`
+    (its pid) is already gone: it died before the request took effect, which then never
+    fires. The signal follows the parent *thread* that started this process: start it
+    from a thread that outlives it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig))
+    return os.getppid() == parent
+
+
 def stop_group(
     process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace: float = 5.0
 ) -> None:

@@ -2,7 +2,8 @@
 
 Users start spread linearly over `ramp_up`. Each stops after `requests_per_user`
 requests, or once `duration` has passed since the load started (a request in flight
-then still completes and counts). Failures never stop a user: they are results.
+then still completes and counts). Failures never stop a user: they are results; a
+user whose connects keep failing waits before its next one (perfrun.engine.backoff).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 import time
 from collections.abc import Callable
 
+from perfrun.engine.backoff import Backoff, Backoffs
 from perfrun.engine.base import Engine, Sink
 from perfrun.engine.mix import RequestMix
 from perfrun.engine.profile import users_profile
@@ -37,9 +39,11 @@ async def run_closed(
     start: float,
     share: Share = Share.WHOLE,
     seed: int | None = None,
+    backoffs: Backoffs | None = None,
 ) -> None:
     """Run the closed model from `start` (a perf_counter time) to completion; every
-    result goes to `sink`. With a `share`, only this worker's users run."""
+    result goes to `sink`. With a `share`, only this worker's users run. The users'
+    waits for a failing target are counted into `backoffs`."""
     started = start
     deadline = started + load.duration if load.duration is not None else None
     mix = RequestMix(requests)
@@ -55,6 +59,7 @@ async def run_closed(
             count=load.requests_per_user,
             deadline=deadline,
             think_time=load.think_time,
+            backoffs=backoffs if backoffs is not None else Backoffs(),
         )
         for index in share.indices(load.users)
     ]
@@ -71,9 +76,11 @@ async def _user(
     count: int | None,
     deadline: float | None,
     think_time: float,
+    backoffs: Backoffs,
 ) -> None:
     await sleep_until(start_at)
     session = engine.session()
+    backoff = Backoff()
     try:
         sent = 0
         while True:
@@ -81,13 +88,14 @@ async def _user(
                 return
             if deadline is not None and time.perf_counter() >= deadline:
                 return
-            sink(await session.send(mix.pick(rng)))
+            result = await session.send(mix.pick(rng))
+            sink(result)
             sent += 1
             more = (count is None or sent < count) and (
                 deadline is None or time.perf_counter() < deadline
             )
-            if think_time > 0 and more:
-                await asyncio.sleep(think_time)
+            if more:
+                await pause(think_time, backoff.after(result.error), deadline, backoffs)
     finally:
         await session.aclose()
 
@@ -105,15 +113,18 @@ async def run_closed_stages(
     start: float,
     share: Share = Share.WHOLE,
     seed: int | None = None,
+    backoffs: Backoffs | None = None,
 ) -> None:
     """Closed model with a staged number of users: user i runs while the profile's
     target exceeds i; a user leaving finishes its current request first. With a
-    `share`, only this worker's users run."""
+    `share`, only this worker's users run; their waits for a failing target are
+    counted into `backoffs`."""
     profile = users_profile(load)
     started = start
     deadline = started + profile.duration
     mix = RequestMix(requests)
     rng = random.Random(seed)
+    waits = backoffs if backoffs is not None else Backoffs()
 
     def target() -> int:
         return int(profile.value_at(time.perf_counter() - started) + 0.5)
@@ -128,7 +139,7 @@ async def run_closed_stages(
                         _staged_user(
                             engine, mix, random.Random(rng.random()), sink,
                             index=index, target=target, deadline=deadline,
-                            think_time=load.think_time,
+                            think_time=load.think_time, backoffs=waits,
                         )
                     )  # fmt: skip
             await asyncio.sleep(STAGE_TICK)
@@ -149,12 +160,29 @@ async def _staged_user(
     target: Callable[[], int],
     deadline: float,
     think_time: float,
+    backoffs: Backoffs,
 ) -> None:
     session = engine.session()
+    backoff = Backoff()
     try:
         while time.perf_counter() < deadline and index < target():
-            sink(await session.send(mix.pick(rng)))
-            if think_time > 0:
-                await asyncio.sleep(think_time)
+            result = await session.send(mix.pick(rng))
+            sink(result)
+            await pause(think_time, backoff.after(result.error), deadline, backoffs)
     finally:
         await session.aclose()
+
+
+async def pause(think: float, delay: float, deadline: float | None, backoffs: Backoffs) -> None:
+    """Between two requests of a user: its think time, or the back-off `delay` when
+    longer (counted into `backoffs`; never past the `deadline`, nor waking before its
+    end: a request sent a millisecond early would pass the deadline's check)."""
+    if delay <= think:
+        if think > 0:
+            await asyncio.sleep(think)
+        return
+    now = time.perf_counter()
+    until = now + delay if deadline is None else min(now + delay, max(deadline, now))
+    if until - now > think:
+        backoffs.add(until - now - think)
+    await sleep_until(until)

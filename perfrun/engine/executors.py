@@ -11,6 +11,7 @@ chooses for itself.
 from __future__ import annotations
 
 from perfrun.engine import closed, open
+from perfrun.engine.backoff import Backoffs
 from perfrun.engine.base import Engine, LoadRunner
 from perfrun.engine.share import Share
 from perfrun.metrics.stats import ScenarioStats
@@ -22,20 +23,26 @@ class SessionLoads:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._backoffs = Backoffs()
+
+    def backoffs(self) -> Backoffs:
+        """The closed model's waits for a failing target (see `BackoffGauge`)."""
+        return self._backoffs
 
     async def run_closed(
         self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = Share.WHOLE, seed: int | None = None,
     ) -> None:  # fmt: skip
         await closed.run_closed(load, requests, self.engine, stats.record, start=start,
-                                share=share, seed=seed)  # fmt: skip
+                                share=share, seed=seed, backoffs=self._backoffs)  # fmt: skip
 
     async def run_closed_stages(
         self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = Share.WHOLE, seed: int | None = None,
     ) -> None:  # fmt: skip
         await closed.run_closed_stages(load, requests, self.engine, stats.record, start=start,
-                                       share=share, seed=seed)  # fmt: skip
+                                       share=share, seed=seed,
+                                       backoffs=self._backoffs)  # fmt: skip
 
     async def run_open(
         self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from perfrun.engine.base import Engine
 from perfrun.engine.debug import HttpDebug
+from perfrun.engine.limits import MAX_BODY
 from perfrun.errors import UsageError
 from perfrun.scenario.model import CHECKED_TLS, EngineChoice, RequestSpec, Scenario, TlsSpec
 
@@ -58,6 +59,9 @@ class EngineRecipe:
     """HTTP/2 only (httpx engine; `choose_engine` never pairs it with the fast one)."""
     debug: HttpDebug | None = None
     """--http-debug: show the first exchanges (None: off, the engine's plain classes)."""
+    max_body: int = MAX_BODY
+    """The most bytes of a response body kept for a check or a capture (a larger one
+    fails as `body_too_large`); a body nothing reads is counted, never kept."""
 
     @classmethod
     def for_scenario(
@@ -72,12 +76,13 @@ class EngineRecipe:
         if http_debug > 0:
             debug = HttpDebug(http_debug, http_debug_bodies, scenario.name, os.getpid())
         return cls(
-            name, base_url, scenario.load.timeout, scenario.requests, tls, scenario.http2, debug
-        )
+            name, base_url, scenario.load.timeout, scenario.requests, tls, scenario.http2, debug,
+            max_body=scenario.max_body,
+        )  # fmt: skip
 
     def __call__(self) -> Engine:
         module, name = ENGINES[self.name]
-        options: dict[str, object] = {"tls": self.tls}
+        options: dict[str, object] = {"tls": self.tls, "max_body": self.max_body}
         if self.http2:  # only the httpx engine takes it
             options["http2"] = True
         if self.debug is not None:

@@ -22,9 +22,11 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from perfrun.engine import fast_flow
+from perfrun.engine.backoff import Backoffs
 from perfrun.engine.base import Exchange, Rendered
 from perfrun.engine.cookies import Jar
 from perfrun.engine.debug import HttpDebug, Tracer
+from perfrun.engine.executors import SessionLoads
 from perfrun.engine.fast_closed import run_closed, run_closed_stages
 from perfrun.engine.fast_debug import DebugDialer
 from perfrun.engine.fast_flow import (
@@ -32,6 +34,7 @@ from perfrun.engine.fast_flow import (
     REDIRECTS,
     StepPlan,
     next_hop,
+    unsendable,
     without_content_type,
 )
 from perfrun.engine.fast_open import run_open
@@ -45,6 +48,7 @@ from perfrun.engine.fast_wire import (
     WatchingConnection,
     WatchingFullConnection,
 )
+from perfrun.engine.limits import MAX_BODY
 from perfrun.engine.mix import Mix
 from perfrun.engine.share import Share
 from perfrun.engine.tls import ssl_context as tls_context
@@ -81,7 +85,10 @@ class FastSession(Requester):
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         self._chain_started = None
-        return await self._send(self._by_name[request.name], intended)
+        prepared = self._by_name[request.name]
+        if prepared.invalid is not None:
+            return await _unsent(prepared.name, prepared.invalid, intended)
+        return await self._send(prepared, intended)
 
     async def exchange(
         self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
@@ -164,13 +171,12 @@ class FastSession(Requester):
                 sent["Cookie"] = cookie
         prepared = self._by_name[spec.name]
         if spec is not prepared.spec:
-            prepared = Prepared(spec, self._host_header, self._prefix)
+            prepared = Prepared(spec, self._host_header, self._prefix, prepared.max_body)
         try:
             prepared = prepared.for_user(target, sent, body, keep_headers=keep_headers)
-        except (ValueError, UnicodeError) as exc:
+        except (ValueError, UnicodeError) as exc:  # InvalidRequest among them
             detail = f"{spec.name}: not sent: {exc}"
-            now = time.perf_counter()
-            failed = RequestResult(spec.name, now, 0.0, 0, 0, ErrorKind.OTHER, detail)
+            failed = await _unsent(spec.name, detail, intended, unsendable(exc))
             return Exchange(failed, {}, b"")
         self._kept = None
         result = await self._send(prepared, intended)
@@ -225,6 +231,17 @@ class FastSession(Requester):
         self.close()
 
 
+async def _unsent(
+    name: str, detail: str, intended: float | None, kind: ErrorKind = ErrorKind.INVALID_REQUEST
+) -> RequestResult:
+    """The result of a request that could not be sent (`invalid_request`, see
+    `perfrun.engine.fast_flow.unsendable`)."""
+    await asyncio.sleep(0)  # nothing was sent: let the other users and signals run
+    now = time.perf_counter()
+    queued = now - intended if intended is not None and now > intended else 0.0
+    return RequestResult(name, now, 0.0, 0, 0, kind, detail, queued)
+
+
 class FastEngine:
     """Runs the load models as callbacks on its connections; also hands out one
     `FastSession` (one keep-alive connection) per caller that awaits its requests."""
@@ -233,10 +250,12 @@ class FastEngine:
 
     def __init__(
         self, base_url: str, timeout: float, requests: Sequence[RequestSpec],
-        tls: TlsSpec = CHECKED_TLS, debug: HttpDebug | None = None,
+        tls: TlsSpec = CHECKED_TLS, debug: HttpDebug | None = None, max_body: int = MAX_BODY,
     ) -> None:  # fmt: skip
         """`debug` (--http-debug): show the first exchanges, through a `DebugDialer`'s
-        traced connections; without it the plain classes, untouched."""
+        traced connections; without it the plain classes, untouched. `max_body`: the
+        most bytes of a response body kept for a check or a capture (see
+        `perfrun.engine.limits`)."""
         parts = urlsplit(base_url)
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"the fast engine needs an http:// or https:// URL, got {base_url}")
@@ -251,7 +270,12 @@ class FastEngine:
         self.origin = f"{parts.scheme}://{host_header}"
         """Scheme, host and port: where cookies are kept for, and redirects followed."""
         self.host_header, self.prefix = host_header, prefix
-        self.prepared = {spec.name: Prepared(spec, host_header, prefix) for spec in requests}
+        self.prepared = {
+            spec.name: Prepared(spec, host_header, prefix, max_body) for spec in requests
+        }
+        self._unsendable = any(p.invalid is not None for p in self.prepared.values())
+        """A request the loader should have refused: the load models then run on
+        sessions, which fail it unsent, so the callbacks' hot path checks nothing."""
         full = any(p.keep_headers or p.keep_body for p in self.prepared.values())
         if debug is None:
             self.dialer = Dialer(parts.hostname, port, ssl_context, timeout, full=full)
@@ -267,11 +291,19 @@ class FastEngine:
         """Requests awaiting their response now (see `InFlightGauge`)."""
         return self.dialer.in_flight()
 
+    def backoffs(self) -> Backoffs:
+        """Its users' waits for a target whose connects kept failing (`BackoffGauge`)."""
+        return self.dialer.backoffs
+
     async def run_closed(
         self, load: LoadSpec, requests: tuple[RequestSpec, ...], stats: ScenarioStats, *,
         start: float, share: Share = Share.WHOLE, seed: int | None = None,
     ) -> None:  # fmt: skip
         """The closed model (`perfrun.engine.closed.run_closed`), as callbacks."""
+        if self._unsendable:
+            await SessionLoads(self).run_closed(load, requests, stats, start=start,
+                                                share=share, seed=seed)  # fmt: skip
+            return
         await run_closed(load, self._mix(requests, stats), self.dialer, stats, start=start,
                          share=share, seed=seed)  # fmt: skip
 
@@ -280,6 +312,10 @@ class FastEngine:
         start: float, share: Share = Share.WHOLE, seed: int | None = None,
     ) -> None:  # fmt: skip
         """The staged closed model (`perfrun.engine.closed.run_closed_stages`), as callbacks."""
+        if self._unsendable:
+            await SessionLoads(self).run_closed_stages(load, requests, stats, start=start,
+                                                       share=share, seed=seed)  # fmt: skip
+            return
         await run_closed_stages(load, self._mix(requests, stats), self.dialer, stats,
                                 start=start, share=share, seed=seed)  # fmt: skip
 
@@ -289,6 +325,11 @@ class FastEngine:
         cookies: bool = False, max_redirects: int = 0,
     ) -> None:  # fmt: skip
         """The open model (`perfrun.engine.open.run_open`), as callbacks."""
+        if self._unsendable:
+            await SessionLoads(self).run_open(load, requests, stats, start=start, share=share,
+                                              seed=seed, cookies=cookies,
+                                              max_redirects=max_redirects)  # fmt: skip
+            return
         if max_redirects:  # connections that see a redirect's Location and Set-Cookie
             full = any(p.keep_headers for p in self.prepared.values())
             self.dialer.kind = WatchingFullConnection if full else RedirectWatchingConnection

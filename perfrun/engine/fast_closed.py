@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from perfrun.engine.backoff import Backoff
 from perfrun.engine.closed import STAGE_TICK, ramp_delays
 from perfrun.engine.fast_wire import Connection, Dialer, Prepared, Requester
 from perfrun.engine.mix import Mix
@@ -53,6 +54,7 @@ class Crowd:
         self.stats = stats
         self.think_time = think_time
         self.users: set[Member] = set()
+        self.backoffs = dialer.backoffs
         self.error: Exception | None = None
         self._all_left: asyncio.Future[None] | None = None
 
@@ -106,7 +108,8 @@ class _User(Requester):
     arms a think-time timer) from the callback that brought the response."""
 
     __slots__ = (
-        "crowd", "deadline", "limit", "rng", "sent", "stats", "timeout", "timer", "until",
+        "backoff", "crowd", "deadline", "limit", "rng", "sent", "stats", "timeout", "timer",
+        "until",
     )  # fmt: skip
 
     def __init__(
@@ -124,6 +127,8 @@ class _User(Requester):
         """The deadline, or infinity without one."""
         self.sent = 0
         self.timer: asyncio.TimerHandle | None = None
+        self.backoff = Backoff()
+        """Its failed connects in a row: a dead target is not hammered."""
         crowd.join(self)
 
     def more(self, now: float) -> bool:
@@ -188,11 +193,29 @@ class _User(Requester):
     def connected(self, seconds: float) -> None:
         prepared = self.prepared
         assert prepared is not None
+        self.backoff.failures = 0  # the target answers connects again
         self.stats.connected(prepared.endpoint, self.started - self.queued, seconds)
 
     def ended(self, result: RequestResult, now: float) -> None:
         self.stats.record(result)
-        self.after(now)
+        delay = self.backoff.after(result.error)
+        if delay > 0:
+            self.sent += 1
+            self.back_off(now, delay)
+        else:
+            self.after(now)
+
+    def back_off(self, now: float, delay: float) -> None:
+        """Connects keep failing: wait `delay` (or the think time, if longer) before
+        the next request, never past this user's end."""
+        if not self.more(now):
+            self.next(now)
+            return
+        think = self.crowd.think_time
+        until = min(now + max(delay, think), self.until)
+        if until - now > think:  # waiting longer than the user thinks anyway
+            self.crowd.backoffs.add(until - now - think)
+        self.resume_at(until)
 
     def after(self, now: float) -> None:
         """A request ended at `now`: count it, then `go_on`."""

@@ -15,7 +15,8 @@ import re
 import ssl
 
 from perfrun.engine.debug import BODY_LIMIT, Message, Tracer, decoded
-from perfrun.engine.fast_wire import MAX_HEAD, Connection, Dialer, Failure, Owner, Requester
+from perfrun.engine.fast_wire import Connection, Dialer, Failure, Owner, Requester
+from perfrun.engine.limits import MAX_HEAD
 from perfrun.metrics.result import ErrorKind
 
 _INTERIM = re.compile(rb"HTTP/\d\.\d 1\d\d\b")
@@ -35,7 +36,7 @@ class Traced(Connection):
 
     def request(
         self, payload: bytes, owner: Owner, deadline: float, head: bool,
-        keep_headers: bool, keep_body: bool,
+        keep_headers: bool, keep_body: int,
     ) -> None:  # fmt: skip
         number = self.tracer.begin()
         if number is not None:

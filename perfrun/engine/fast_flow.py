@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
+from perfrun.engine.backoff import Backoff
 from perfrun.engine.closed import STAGE_TICK, ramp_delays
 from perfrun.engine.cookies import Jar
 from perfrun.engine.fast_closed import Crowd
@@ -35,6 +36,7 @@ from perfrun.engine.fast_wire import (
     request_headers,
 )
 from perfrun.engine.flow import header_values, take_captures
+from perfrun.engine.limits import InvalidRequest
 from perfrun.engine.mix import Mix
 from perfrun.engine.profile import users_profile
 from perfrun.engine.share import Share
@@ -133,6 +135,7 @@ class StepPlan:
         "dynamic",
         "endpoint",
         "head",
+        "invalid",
         "judge",
         "keep_body",
         "keep_headers",
@@ -164,6 +167,8 @@ class StepPlan:
         self.close = prepared.close
         self.keep_body = prepared.keep_body
         self.keep_headers = prepared.keep_headers
+        self.invalid = prepared.invalid
+        """Why its request cannot be sent as the scenario has it (None: it can)."""
         self.captures = spec.captures
         self.once = spec.once
         self.think_time = spec.think_time
@@ -199,7 +204,7 @@ class StepPlan:
         """Something in the request varies from user to user or request to request."""
         self.static_payload: bytes | None = None
         """The bytes of a request with nothing templated and no cookie, built once."""
-        if not self.templated and self.target is not None:
+        if not self.templated and self.target is not None and self.invalid is None:
             with contextlib.suppress(ValueError, UnicodeError):  # then raised when sent
                 self.static_payload = self.payload(self.target, (), self.body, None)
 
@@ -230,9 +235,17 @@ class StepPlan:
         """This step as a redirect continues it with another `method` (no body then)."""
         plan = self._redirected.get(method)
         if plan is None:
-            prepared = Prepared(continued(self.spec, method), self._host_header, "")
+            spec, max_body = continued(self.spec, method), self.prepared.max_body
+            prepared = Prepared(spec, self._host_header, "", max_body)
             plan = self._redirected[method] = StepPlan(prepared, self._host_header, "")
         return plan
+
+
+def unsendable(exc: ValueError) -> ErrorKind:
+    """The kind of a request that could not be written: a control character in its
+    target or a header is `invalid_request` (as on httpx); a value HTTP/1.1 cannot
+    encode at all (not Latin-1) stays `other`, as httpx's UnicodeEncodeError does."""
+    return ErrorKind.OTHER if isinstance(exc, UnicodeError) else ErrorKind.INVALID_REQUEST
 
 
 def _as_is(prefix: str, path: Template) -> bool:
@@ -296,9 +309,10 @@ class FlowUser(Requester):
     the next step (or arms a think-time timer)."""
 
     __slots__ = (
-        "body", "chain_started", "connect_seconds", "context", "done_once", "flows", "headers",
-        "hops", "index", "iteration", "jar", "limit", "payload", "plan", "position", "rng",
-        "sent_this_time", "stats", "step", "target", "timeout", "timer", "until", "variables",
+        "backoff", "body", "chain_started", "connect_seconds", "context", "done_once", "flows",
+        "headers", "hops", "index", "iteration", "jar", "limit", "payload", "plan", "position",
+        "rng", "sent_this_time", "stats", "step", "target", "timeout", "timer", "until",
+        "variables",
     )  # fmt: skip
 
     def __init__(
@@ -333,6 +347,8 @@ class FlowUser(Requester):
         self.connect_seconds: float | None = None
         """Seconds the step's request spent opening a connection; None: none opened."""
         self.timer: asyncio.TimerHandle | None = None
+        self.backoff = Backoff()
+        """Its failed connects in a row: a dead target is not hammered."""
         flows.join(self)
 
     # --- the flow's course
@@ -391,6 +407,8 @@ class FlowUser(Requester):
         self.hops = 0
         self.connect_seconds = None
         try:
+            if plan.invalid is not None:
+                raise InvalidRequest(plan.invalid)
             if plan.templated:
                 self._render(plan)
             else:
@@ -405,7 +423,8 @@ class FlowUser(Requester):
         except (ValueError, UnicodeError) as exc:
             now = time.perf_counter()
             detail = f"{plan.name}: not sent: {exc}"
-            self.stats.record(RequestResult(plan.name, now, 0.0, 0, 0, ErrorKind.OTHER, detail))
+            kind = unsendable(exc)
+            self.stats.record(RequestResult(plan.name, now, 0.0, 0, 0, kind, detail))
             self.step_ended(False, now, soon=True)
             return
         conn = self.conn
@@ -449,6 +468,7 @@ class FlowUser(Requester):
 
     def connected(self, seconds: float) -> None:
         self.connect_seconds = seconds  # recorded with the step's result (see below)
+        self.backoff.failures = 0  # the target answers connects again
 
     def record_connect(self) -> None:
         """The step's connect phase, when it opened a connection and was no chain (a
@@ -638,12 +658,15 @@ class FlowUser(Requester):
             )  # fmt: skip
         self.record_connect()
         self.stats.record(result)
-        self.step_ended(False, now)
+        self.step_ended(False, now, backoff=self.backoff.after(result.error))
 
-    def step_ended(self, success: bool, now: float, soon: bool = False) -> None:
+    def step_ended(
+        self, success: bool, now: float, soon: bool = False, backoff: float = 0.0
+    ) -> None:
         """After a step's result: note a once step done, end the iteration after a
         failure later steps depend on, then think or go on (`soon`: from the loop, not
-        from here, when no request went out: no recursion from one step to the next)."""
+        from here, when no request went out: no recursion from one step to the next);
+        `backoff`: the wait its failed connects call for, when longer than the think."""
         step = self.step
         assert step is not None
         think = step.think_time if step.think_time is not None else self.flows.think_time
@@ -653,6 +676,10 @@ class FlowUser(Requester):
         elif step.once or step.captures:
             self.position = self.flows.length  # the steps after it need what it lacks
             think = 0.0
+        wait = min(backoff, self.until - now)  # connects keep failing; never past the end
+        if wait > think:
+            self.flows.backoffs.add(wait - think)
+            think = wait
         if think > 0 or soon:
             self.timer = self.flows.loop.call_later(think, self.resume_at, now + think)
         else:

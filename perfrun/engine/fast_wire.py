@@ -27,7 +27,10 @@ from typing import Any, Protocol
 import httptools
 
 from perfrun import __version__
+from perfrun.engine.backoff import Backoffs
 from perfrun.engine.checks import Judge
+from perfrun.engine.exhausted import exhausted
+from perfrun.engine.limits import MAX_BODY, MAX_HEAD, InvalidRequest, check_headers, invalid
 from perfrun.engine.target import request_target
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import RequestSpec
@@ -51,13 +54,27 @@ class Response:
 
     def __init__(self) -> None:
         self.headers: dict[str, str] = {}
-        self.body: list[bytes] = []
+        self.body: bytes | bytearray = b""
+        """The first part as it came (no copy: most bodies come in one), then one buffer
+        grown in place: a list of the reads' parts would leave the heap fragmented after
+        a body of megabytes (glibc keeps the freed parts)."""
         self.set_cookies: list[str] = []
         """Every Set-Cookie value on its own (joined in `headers`, they cannot be parsed)."""
 
+    def add(self, part: bytes) -> None:
+        """Keep a part of the body."""
+        body = self.body
+        if not body:
+            self.body = part
+        elif isinstance(body, bytes):
+            self.body = bytearray(body) + part
+        else:
+            body += part
+
     def content(self) -> bytes:
         """The (decoded) body."""
-        return b"".join(self.body)
+        body = self.body
+        return body if isinstance(body, bytes) else bytes(body)
 
 
 _NO_RESPONSE = Response()
@@ -122,6 +139,14 @@ class Connection(asyncio.Protocol):
         self.answering = False
         """Inside the callback of a response that just completed: the connection has not
         been idle, so there is no keep-alive close to look for (see `peer_closed`)."""
+        self._head_of = 0.0
+        """The `first_byte` of the response whose head came over several reads (see
+        `_head_grows`): `_spanned` holds its bytes so far."""
+        self._spanned = bytearray()
+        self._decoded = 0
+        """Decoded body bytes kept so far, of a compressed body kept (see `_kept_body`)."""
+        self._decoder: Any = None
+        """A compressed body's decoder, in the classes that keep bodies."""
 
     # --- asyncio.Protocol
 
@@ -132,6 +157,8 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self.first_byte:
             self.first_byte = perf_counter()
+        elif not self.status and self._head_grows(data):
+            return
         self._last = data
         try:
             self._parser.feed_data(data)
@@ -144,8 +171,8 @@ class Connection(asyncio.Protocol):
         self.closed = True
         if self._owner is None:
             return
-        if self.status and not self._delimited:
-            self._complete()  # a body without length ends with the connection
+        if self.status and not self._delimited and exc is None:
+            self._complete()  # a body without length ends with the connection (not a reset)
         else:
             self._fail(ErrorKind.RESET, "server closed the connection before the response ended")
 
@@ -189,9 +216,9 @@ class Connection(asyncio.Protocol):
     def _framed(self) -> bool:
         """Whether the final response has a Content-Length or a chunked body, read from
         the bytes whose parsing completed its head (past any interim responses' heads).
-        A head whose status line came in an earlier read counts as framed: a body cut
-        short then reads as a reset, not as a success."""
-        for head in self._last.split(b"\r\n\r\n"):
+        A head that came over several reads is read from all of them (see `_head_grows`)."""
+        last = self._spanned if self._head_of == self.first_byte else self._last
+        for head in last.split(b"\r\n\r\n"):
             if _INTERIM.match(head):
                 continue
             return not head.startswith(b"HTTP/") or _FRAMING.search(head) is not None
@@ -200,14 +227,58 @@ class Connection(asyncio.Protocol):
     def _start_response(self) -> None:
         self.size = 0
 
+    def _head_grows(self, data: bytes) -> bool:
+        """A later read while the head is not complete (rare: a response's first read
+        holds its whole head): keep it, with the reads before it, and fail the request
+        as `protocol` (True) once the head is past MAX_HEAD. Nothing is counted for a
+        head that comes in one read, so the hot path pays nothing for this bound (a
+        first read is at most the transport's buffer, 256 KiB)."""
+        second = self._head_of != self.first_byte  # this response's second read
+        size = (len(self._last) if second else len(self._spanned)) + len(data)
+        if size > MAX_HEAD:  # checked before anything is copied: a flood costs nothing
+            self._spanned = bytearray()
+            self._fail(ErrorKind.PROTOCOL, f"response head over {MAX_HEAD} bytes")
+            return True
+        if second:
+            self._head_of = self.first_byte
+            self._spanned = bytearray(self._last)
+        self._spanned += data  # for `_framed` (it stays until the next such head: rare)
+        return False
+
+    def _kept_body(self, body: bytes, keep: int) -> bool:
+        """Keep a part of the body (decoded when it is compressed, its `_decoder`); True
+        when the body kept would go past `keep` bytes (then nothing of it is kept)."""
+        decoder = self._decoder
+        if decoder is None:
+            if self.size > keep:  # the wire's bytes are those kept
+                return True
+            self.response.add(body)
+            return False
+        # Decoded at most one byte past what is left: a small compressed body can
+        # decode to gigabytes.
+        room = keep - self._decoded
+        part = decoder.decompress(body, room + 1)
+        if len(part) > room:
+            return True
+        self._decoded += len(part)
+        self.response.add(part)
+        return False
+
+    def _too_large(self, limit: int) -> None:
+        """The body kept for a check or a capture went past `limit` bytes: fail the
+        request, close the connection, and keep nothing more of what is still parsed."""
+        self.response = _NO_RESPONSE
+        self._fail(ErrorKind.BODY_TOO_LARGE, f"response body over max_body ({limit} bytes)")
+
     # --- used by the owner
 
     def request(
         self, payload: bytes, owner: Owner, deadline: float, head: bool,
-        keep_headers: bool, keep_body: bool,
+        keep_headers: bool, keep_body: int,
     ) -> None:  # fmt: skip
         """Write a request; `owner` hears how it ends, exactly once. Only a FullConnection
-        keeps the response's headers or body when asked to."""
+        keeps the response's headers or body when asked to: `keep_body` is the most body
+        bytes kept (0: none), past which the request fails as `body_too_large`."""
         self._owner = owner
         self.deadline = deadline
         self.status = 0
@@ -266,7 +337,8 @@ class FullConnection(Connection):
     def __init__(self) -> None:
         super().__init__()
         self._keep_headers = False
-        self._keep_body = False
+        self._keep_body = 0
+        """The most body bytes to keep (0: none are kept)."""
         self._decoder: Any = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -301,23 +373,26 @@ class FullConnection(Connection):
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
-        if self._keep_body:
-            decoder = self._decoder
-            self.response.body.append(body if decoder is None else decoder.decompress(body))
+        keep = self._keep_body
+        if keep and self._kept_body(body, keep):
+            self._keep_body = 0
+            self._too_large(keep)
 
     def _start_response(self) -> None:
         super()._start_response()
         keeps = self._keep_headers or self._keep_body
         self.response = Response() if keeps else _NO_RESPONSE
         self._decoder = None
+        self._decoded = 0
 
     def request(
         self, payload: bytes, owner: Owner, deadline: float, head: bool,
-        keep_headers: bool, keep_body: bool,
+        keep_headers: bool, keep_body: int,
     ) -> None:  # fmt: skip
         self._keep_headers, self._keep_body = keep_headers, keep_body
         self.response = Response() if keep_headers or keep_body else _NO_RESPONSE
         self._decoder = None
+        self._decoded = 0
         Connection.request(self, payload, owner, deadline, head, keep_headers, keep_body)
 
 
@@ -339,7 +414,8 @@ class WatchingConnection(Connection):
         super().__init__()
         self._head: bytes | bytearray = b""
         """The bytes received since the response began, until its head is complete."""
-        self._keep_body = False
+        self._keep_body = 0
+        """The most body bytes to keep (0: none are kept)."""
         self._decoder: Any = None
 
     def data_received(self, data: bytes) -> None:
@@ -371,17 +447,19 @@ class WatchingConnection(Connection):
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
-        if self._keep_body:
-            decoder = self._decoder
-            self.response.body.append(body if decoder is None else decoder.decompress(body))
+        keep = self._keep_body
+        if keep and self._kept_body(body, keep):
+            self._keep_body = 0
+            self._too_large(keep)
 
     def request(
         self, payload: bytes, owner: Owner, deadline: float, head: bool,
-        keep_headers: bool, keep_body: bool,
+        keep_headers: bool, keep_body: int,
     ) -> None:  # fmt: skip
         self._keep_body = keep_body
         self.response = Response() if keep_body else _NO_RESPONSE
         self._decoder = None
+        self._decoded = 0
         self._head = b""
         Connection.request(self, payload, owner, deadline, head, keep_headers, keep_body)
 
@@ -403,9 +481,6 @@ class RedirectWatchingConnection(WatchingConnection):
 
 _WATCHED = re.compile(rb"\n(?:set-cookie|location):", re.I)
 _WATCHED_AND_ENCODING = re.compile(rb"\n(?:set-cookie|location|content-encoding):", re.I)
-MAX_HEAD = 64 * 1024
-"""Bytes a `WatchingConnection` keeps of a response head at most: a longer head fails
-the request as `protocol` (httpx's h11 refuses heads past 16 KiB)."""
 
 
 def _read_head(head: bytes | bytearray, response: Response) -> bytes | None:
@@ -481,25 +556,36 @@ class Prepared:
         "endpoint",
         "expected",
         "head",
+        "invalid",
         "judge",
         "keep_body",
         "keep_headers",
+        "max_body",
         "name",
         "passes",
         "payload",
         "reads",
     )
 
-    def __init__(self, spec: RequestSpec, host_header: str, prefix: str) -> None:
+    def __init__(
+        self, spec: RequestSpec, host_header: str, prefix: str, max_body: int = MAX_BODY
+    ) -> None:
         self.name = spec.name
         self.judge = Judge(spec, f"{spec.method} {spec.path}")
         self.expected = self.judge.expected
         self.head = spec.method == "HEAD"
-        self.keep_body = bool(
+        self.max_body = max_body
+        reads_body = (
             spec.checks.body_contains
             or spec.checks.json
             or any(c.needs_body for c in spec.captures)
         )
+        self.keep_body = max_body if reads_body else 0
+        """The most bytes of the response body kept, for a check or a capture (0: the
+        body is only counted)."""
+        self.invalid = invalid(spec.path, spec.headers.items())
+        """Why the request cannot be sent, as the scenario has it (None: it can).
+        Defence in depth: the loader refuses such a request."""
         self.keep_headers = bool(spec.checks.headers or any(c.needs_headers for c in spec.captures))
         self.reads = bool(spec.captures)
         self.endpoint: Any = None
@@ -512,7 +598,9 @@ class Prepared:
         elif spec.body is not None:
             body = spec.body.encode()
         self._body = body
-        self.payload, self.close = self._serialise(spec.path, spec.headers, body)
+        self.payload, self.close = b"", False  # never sent when invalid
+        if self.invalid is None:
+            self.payload, self.close = self._serialise(spec.path, spec.headers, body)
         plain = not spec.checks and not self.reads and not self.close
         self.passes = self.expected if plain else frozenset()
 
@@ -538,11 +626,14 @@ class Prepared:
         """A copy for one user's flow step (or a redirect of it): sent to `target` (from
         the origin: the base URL's path prefix included), with `headers` added and
         `body`; its response handed back (see `read`), with its headers when
-        `keep_headers` (e.g. for cookies and redirects). ValueError or UnicodeError when
-        HTTP/1.1 cannot carry the target or a header value."""
+        `keep_headers` (e.g. for cookies and redirects). InvalidRequest (a ValueError)
+        or UnicodeError when HTTP/1.1 cannot carry the target or a header value."""
+        if self.invalid is not None:
+            raise InvalidRequest(self.invalid)
         twin = copy.copy(self)
         spec = self._spec
         if headers or target != self._prefix + spec.path or (body or b"") != self._body:
+            check_headers(headers.items())
             merged = {**spec.headers, **headers}
             twin.payload, twin.close = self._serialise(target, merged, body or b"", False)
         twin.reads = True
@@ -591,6 +682,8 @@ def classify_os_error(exc: OSError | ValueError) -> tuple[ErrorKind, str]:
     detail = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, ConnectionRefusedError):
         return ErrorKind.CONNECT_REFUSED, detail
+    if (own := exhausted(exc)) is not None:
+        return ErrorKind.OTHER, own
     if isinstance(exc, ssl.SSLError):
         return ErrorKind.TLS, detail
     return ErrorKind.CONNECT_ERROR, detail
@@ -612,6 +705,8 @@ class Dialer:
         self.ssl_context = ssl_context
         self.timeout = timeout
         self.kind: type[Connection] = FullConnection if full else Connection
+        self.backoffs = Backoffs()
+        """How long its users waited for a target whose connects kept failing."""
         self._connections: set[Connection] = set()
         self._watchdog: asyncio.Task[None] | None = None
 

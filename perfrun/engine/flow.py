@@ -9,7 +9,9 @@ The rules:
 - A capture that finds nothing fails its request (`capture_failed`). A failed step whose
   captures or once-ness later steps depend on ends the iteration: the steps after it
   would only fail for want of its variables. Other failed steps do not.
-- After each step, its `think_time` (else the load's) passes before the next.
+- After each step, its `think_time` (else the load's) passes before the next; after
+  BACKOFF_AFTER failed connects in a row, the longer back-off wait instead, never past
+  the deadline (`perfrun.engine.backoff`).
 - A user whose steps are all `once` leaves when they are done: it has nothing to send.
 - At each iteration the user's data row (`perfrun.scenario.data.row_for`) is laid over
   its variables; captures persist from one iteration to the next.
@@ -25,8 +27,10 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from perfrun.engine.backoff import Backoff, Backoffs
 from perfrun.engine.base import Engine, Exchange, Rendered, Session, Sink
-from perfrun.engine.closed import STAGE_TICK, ramp_delays
+from perfrun.engine.closed import STAGE_TICK, pause, ramp_delays
+from perfrun.engine.limits import check_target, check_values
 from perfrun.engine.mix import RequestMix
 from perfrun.engine.profile import users_profile
 from perfrun.engine.share import Share
@@ -51,17 +55,20 @@ async def run_flow(
     cookies: bool = True,
     max_redirects: int = 10,
     weighted: bool = False,
+    backoffs: Backoffs | None = None,
 ) -> None:
     """Run the flow from `start` (a perf_counter time) to completion; every result goes
     to `sink`; `weighted`: the steps are a `requests:` mix, one drawn by weight per
     iteration. With a `share`, only this worker's users run (user indices, and so data
-    rows, are the same whichever worker runs a user)."""
+    rows, are the same whichever worker runs a user). The users' waits for a target
+    whose connects keep failing are counted into `backoffs`."""
     rng = random.Random(seed)
     mix = RequestMix(steps) if weighted else None
+    waits = backoffs if backoffs is not None else Backoffs()
 
     def user(index: int, target: Callable[[], int] | None = None) -> _User:
         return _User(index, load, steps, data, random.Random(rng.random()), sink, cookies,
-                     max_redirects, mix, target)  # fmt: skip
+                     max_redirects, mix, target, waits)  # fmt: skip
 
     if load.stages:
         await _staged(load, engine, user, start, share)
@@ -110,8 +117,12 @@ class _User:
         self, index: int, load: LoadSpec, steps: Sequence[RequestSpec], data: Data | None,
         rng: random.Random, sink: Sink, cookies: bool, max_redirects: int,
         mix: RequestMix | None, target: Callable[[], int] | None = None,
+        backoffs: Backoffs | None = None,
     ) -> None:  # fmt: skip
         self.mix = mix
+        self.backoff = Backoff()
+        """Its failed connects in a row: a dead target is not hammered."""
+        self.backoffs = backoffs if backoffs is not None else Backoffs()
         self.target = target
         """Staged: how many users run now (this one while it exceeds its index)."""
         self.limit = load.requests_per_user if mix is not None else load.iterations
@@ -164,23 +175,24 @@ class _User:
                 return False
             result = await self._step(session, step, context)
             self.sink(result)
+            backoff = self.backoff.after(result.error)
             if result.error is None:
                 if step.once:
                     self.done_once.add(step.name)
             elif step.once or step.captures:
+                await pause(0.0, backoff, deadline, self.backoffs)
                 break  # the steps after it need what it did not give
             think = step.think_time if step.think_time is not None else self.load.think_time
-            if think > 0:
-                await asyncio.sleep(think)
+            await pause(think, backoff, deadline, self.backoffs)
         return True
 
     async def _step(self, session: Session, step: RequestSpec, context: Context) -> RequestResult:
         try:
             rendered = render(step, self.variables, context)
-        except ValueError as exc:
+        except ValueError as exc:  # InvalidRequest: a value HTTP cannot carry
             await asyncio.sleep(0)  # nothing was sent: let the other users and signals run
             return RequestResult(
-                step.name, time.perf_counter(), 0.0, 0, 0, ErrorKind.OTHER, str(exc)
+                step.name, time.perf_counter(), 0.0, 0, 0, ErrorKind.INVALID_REQUEST, str(exc)
             )
         exchange = await session.exchange(step, rendered, self.cookies, self.max_redirects)
         if exchange.result.error is not None or not step.captures:
@@ -223,24 +235,26 @@ def take_captures(
 
 
 def render(step: RequestSpec, variables: Mapping[str, str], context: Context) -> Rendered | None:
-    """The step as this user sends it now; None when nothing in it varies. ValueError
-    when a rendered header value holds a line break (it would inject headers)."""
+    """The step as this user sends it now; None when nothing in it varies.
+    InvalidRequest when its rendered path or a header value holds a control character
+    (a line break would inject headers)."""
     templated = step.templated
     if templated is None:
         return None
     headers = dict(header_values(step.name, templated.headers, variables, context))
     body = templated.body.render(variables, context).encode() if templated.body else None
-    return Rendered(templated.path.render(variables, context), headers, body)
+    path = templated.path.render(variables, context)
+    if not templated.path.static:
+        check_target(path)
+    return Rendered(path, headers, body)
 
 
 def header_values(
     step: str, templates: Sequence[tuple[str, Template]], variables: Mapping[str, str],
     context: Context,
 ) -> list[tuple[str, str]]:  # fmt: skip
-    """The header values as this user sends them now. ValueError when one holds a line
-    break (it would inject headers)."""
+    """The header values as this user sends them now. InvalidRequest when one holds a
+    control character such as CR, LF or NUL (a line break would inject headers)."""
     values = [(name, template.render(variables, context)) for name, template in templates]
-    for name, value in values:
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"{step}: header {name} rendered with a line break: not sent")
+    check_values(step, values)
     return values

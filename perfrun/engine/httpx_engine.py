@@ -12,8 +12,10 @@ import asyncio
 import json
 import ssl
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from http.cookiejar import DefaultCookiePolicy
+from typing import NamedTuple
 
 # httpx imports httpcore (~80 ms) when the first client is built and anyio's backend
 # (~25 ms) on the first request. Done here, at import, so those costs never land inside
@@ -25,6 +27,8 @@ import httpx
 from perfrun.engine.base import Exchange, Rendered
 from perfrun.engine.checks import Judge
 from perfrun.engine.debug import HttpDebug, Message, Tracer
+from perfrun.engine.exhausted import exhausted
+from perfrun.engine.limits import MAX_BODY, InvalidRequest, check_headers, check_target, invalid
 from perfrun.engine.tls import ssl_context as tls_context
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import CHECKED_TLS, RequestSpec, TlsSpec
@@ -41,12 +45,18 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return ErrorKind.TIMEOUT, detail
     if isinstance(exc, httpx.ConnectError):
-        return _connect_kind(exc), detail
+        own = exhausted(exc)
+        return (ErrorKind.OTHER, own) if own is not None else (_connect_kind(exc), detail)
     if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
         return ErrorKind.RESET, detail
+    refused = _refused(exc)
+    if refused is not None:
+        return refused, detail
     if isinstance(exc, httpx.RemoteProtocolError):
         message = str(exc).lower()
-        if "disconnected" in message or "peer closed connection" in message:
+        # h11: "peer closed connection without ...", "peer unexpectedly closed connection"
+        # (inside a chunked body's end), httpcore: "Server disconnected ...".
+        if "disconnected" in message or "closed connection" in message:
             return ErrorKind.RESET, detail
         return ErrorKind.PROTOCOL, detail
     if isinstance(exc, httpx.ProtocolError):
@@ -54,6 +64,16 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
         return ErrorKind.RESET, detail
     return ErrorKind.OTHER, detail
+
+
+def _refused(exc: BaseException) -> ErrorKind | None:
+    """The kind of a request perfrun itself refused: to keep a body too large, or to
+    send a request HTTP/1.1 cannot carry (h11 and httpx refuse it before it is sent)."""
+    if isinstance(exc, _BodyTooLarge):
+        return ErrorKind.BODY_TOO_LARGE
+    if isinstance(exc, (httpx.LocalProtocolError, httpx.InvalidURL, InvalidRequest)):
+        return ErrorKind.INVALID_REQUEST
+    return None
 
 
 def _connect_kind(exc: httpx.ConnectError) -> ErrorKind:
@@ -76,12 +96,18 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 
 
 class _Prepared:
-    """What can be computed once per endpoint: method, headers, encoded body."""
+    """What can be computed once per endpoint: method, headers, encoded body; how much
+    of a response body to keep (`keep_body`: 0 when nothing reads it, else the most
+    kept), and why it cannot be sent (`invalid`: None when it can)."""
 
-    __slots__ = ("content", "headers", "judge", "method", "name", "path")
+    __slots__ = ("content", "headers", "invalid", "judge", "keep_body", "method", "name", "path")
 
-    def __init__(self, spec: RequestSpec) -> None:
+    def __init__(self, spec: RequestSpec, max_body: int = MAX_BODY) -> None:
         self.name = spec.name
+        reads = spec.checks.body_contains or spec.checks.json
+        self.keep_body = max_body if reads or any(c.needs_body for c in spec.captures) else 0
+        self.invalid = invalid(spec.path, spec.headers.items())
+        """Defence in depth: the loader refuses such a request."""
         self.method = spec.method
         self.path = spec.path
         self.headers = dict(spec.headers)
@@ -92,6 +118,55 @@ class _Prepared:
         elif spec.body is not None:
             self.content = spec.body.encode()
         self.judge = Judge(spec, f"{spec.method} {spec.path}")
+
+
+class _BodyTooLarge(Exception):
+    """A body to keep was larger than `max_body`: classified as `body_too_large`."""
+
+
+async def _read_body(response: httpx.Response, keep: int) -> bytes:
+    """The (decoded) body of a response being streamed when `keep` (its most bytes) is
+    not 0, else b"" once the body has been read to its end and counted (in
+    `num_bytes_downloaded`), in constant memory. _BodyTooLarge past `keep` bytes."""
+    if not keep:
+        if not response.is_stream_consumed:  # a traced session may have read it already
+            async for _ in response.aiter_raw():
+                pass
+        return b""
+    kept = bytearray()  # grown in place: a list of parts fragments the heap (see fast_wire)
+    coding = response.headers.get("content-encoding", "").strip().lower()
+    if coding in ("gzip", "deflate") and not response.is_stream_consumed:
+        # Decoded here, at most one byte past what is left (httpx would decode a whole
+        # read: a 64 KiB gzip read of zeros is 64 MB), as the fast engine decodes it.
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        async for raw in response.aiter_raw():
+            part = decoder.decompress(raw, keep - len(kept) + 1)
+            if len(kept) + len(part) > keep:
+                raise _BodyTooLarge(f"response body over max_body ({keep} bytes)")
+            kept += part
+        return bytes(kept)
+    async for part in response.aiter_bytes():
+        if len(kept) + len(part) > keep:
+            raise _BodyTooLarge(f"response body over max_body ({keep} bytes)")
+        kept += part
+    return bytes(kept)
+
+
+class _Read(NamedTuple):
+    """A sent request's result, its response (None when none came), and its body as
+    kept (b"" when not kept)."""
+
+    result: RequestResult
+    response: httpx.Response | None
+    body: bytes
+
+
+async def _unsent(name: str, detail: str, intended: float | None) -> RequestResult:
+    """The result of a request that could not be sent (`invalid_request`)."""
+    await asyncio.sleep(0)  # nothing was sent: let the other users and signals run
+    now = time.perf_counter()
+    queued = max(now - intended, 0.0) if intended is not None else 0.0
+    return RequestResult(name, now, 0.0, 0, 0, ErrorKind.INVALID_REQUEST, detail, queued)
 
 
 class HttpxSession:
@@ -171,13 +246,15 @@ class HttpxSession:
 
     async def send(self, request: RequestSpec, intended: float | None = None) -> RequestResult:
         prepared = self._engine.prepared(request)
+        if prepared.invalid is not None:
+            return await _unsent(prepared.name, prepared.invalid, intended)
         # A request on its own keeps no cookie for the next (as the fast engine's): the
         # client would otherwise send back what an earlier response set.
         self._client.cookies.clear()
-        result, _ = await self._send(
+        read = await self._send(
             prepared, prepared.path, prepared.headers, prepared.content, intended
         )
-        return result
+        return read.result
 
     async def exchange(
         self, request: RequestSpec, rendered: Rendered | None, cookies: bool = True,
@@ -199,18 +276,29 @@ class HttpxSession:
             headers = dict(prepared.headers)
             headers.update(rendered.headers)
             path, content = rendered.path, rendered.body
-        result, response = await self._send(
+        try:
+            if prepared.invalid is not None:
+                raise InvalidRequest(prepared.invalid)
+            if rendered is not None:
+                check_target(path)
+                check_headers(rendered.headers.items())
+        except InvalidRequest as exc:
+            return Exchange(await _unsent(prepared.name, str(exc), intended), {}, b"")
+        read = await self._send(
             prepared, path, headers, content, intended, follow=max_redirects > 0
         )
+        result, response = read.result, read.response
         if response is None or not request.captures:
             return Exchange(result, {}, b"")
         kept = {name.lower(): value for name, value in response.headers.items()}
-        return Exchange(result, kept, response.content)
+        return Exchange(result, kept, read.body)
 
     async def _send(
         self, prepared: _Prepared, path: str, headers: Mapping[str, str], content: bytes | None,
         intended: float | None, follow: bool = False,
-    ) -> tuple[RequestResult, httpx.Response | None]:  # fmt: skip
+    ) -> _Read:  # fmt: skip
+        """Send the request and read its response (bounded: see `_read_body`) within
+        the timeout."""
         self._connecting = False
         self._marks = {}
         self._method, self._last, self._followed = prepared.method, None, 0
@@ -218,16 +306,20 @@ class HttpxSession:
         queued = max(started - intended, 0.0) if intended is not None else 0.0
         try:
             async with asyncio.timeout(self._engine.timeout):
-                response = await self._client.request(
+                request = self._client.build_request(
                     prepared.method,
                     path,
                     headers=headers,
                     content=content,
                     extensions={"trace": self._trace},
-                    follow_redirects=follow,
                 )
+                response = await self._followed_to_the_end(request, follow)
+                try:
+                    body = await _read_body(response, prepared.keep_body)
+                finally:
+                    await response.aclose()  # a body not read to its end: closes the connection
         except httpx.TooManyRedirects:
-            return self._too_many_redirects(prepared, started, queued), None
+            return _Read(self._too_many_redirects(prepared, started, queued), None, b"")
         except Exception as exc:  # a failed request is data, never an exception out
             kind, detail = classify(exc)
             if kind is ErrorKind.TIMEOUT and self._connecting:
@@ -237,7 +329,7 @@ class HttpxSession:
                 prepared.name, started, latency, 0, 0, kind, detail, queued,
                 redirects=self._followed if follow else 0,
             )  # fmt: skip
-            return failed, None
+            return _Read(failed, None, b"")
         end = time.perf_counter()
         connect, wait, receive = self._phases(end)
         if response.history:  # a chain: the trace's marks are the last hop's
@@ -249,9 +341,31 @@ class HttpxSession:
             response.status_code,
             response.num_bytes_downloaded,  # on the wire, before any decoding
             response.headers,
-            lambda: response.content,
+            lambda: body,
         )._replace(connect=connect, wait=wait, receive=receive, redirects=len(response.history))
-        return result, response
+        return _Read(result, response, body)
+
+    async def _followed_to_the_end(self, request: httpx.Request, follow: bool) -> httpx.Response:
+        """The response to `request`, its redirects followed here rather than by httpx,
+        which reads each redirect's body whole into memory: each is counted and dropped
+        (`_read_body`, keeping nothing). TooManyRedirects past the client's max_redirects,
+        as httpx raises it (after following that many)."""
+        response = await self._client.send(request, stream=True, follow_redirects=False)
+        history: list[httpx.Response] = []
+        while follow and response.next_request is not None:
+            following = response.next_request
+            try:
+                await _read_body(response, 0)
+            finally:
+                await response.aclose()
+            if len(history) >= self._client.max_redirects:
+                raise httpx.TooManyRedirects(
+                    "Exceeded maximum allowed redirects.", request=following
+                )
+            history.append(response)
+            response = await self._client.send(following, stream=True, follow_redirects=False)
+        response.history = history
+        return response
 
     def _too_many_redirects(
         self, prepared: _Prepared, started: float, queued: float
@@ -278,14 +392,16 @@ class HttpxEngine:
     def __init__(
         self, base_url: str, timeout: float, requests: Sequence[RequestSpec],
         tls: TlsSpec = CHECKED_TLS, http2: bool = False, debug: HttpDebug | None = None,
+        max_body: int = MAX_BODY,
     ) -> None:  # fmt: skip
         """`debug` (--http-debug): sessions that show the first exchanges (`_TracedSession`);
-        without it the plain sessions, untouched."""
+        without it the plain sessions, untouched. `max_body`: the most bytes of a
+        response body kept for a check or a capture (see `perfrun.engine.limits`)."""
         self.base_url = base_url
         self.timeout = timeout
         self.http2 = http2
         self.ssl_context: ssl.SSLContext = tls_context(tls)
-        self._prepared = {spec.name: _Prepared(spec) for spec in requests}
+        self._prepared = {spec.name: _Prepared(spec, max_body) for spec in requests}
         self._tracer = Tracer(debug) if debug is not None else None
 
     def prepared(self, spec: RequestSpec) -> _Prepared:
@@ -352,9 +468,10 @@ class _TracedSession(HttpxSession):
     async def _send(
         self, prepared: _Prepared, path: str, headers: Mapping[str, str], content: bytes | None,
         intended: float | None, follow: bool = False,
-    ) -> tuple[RequestResult, httpx.Response | None]:  # fmt: skip
+    ) -> _Read:  # fmt: skip
         self._hops = []
-        result, response = await super()._send(prepared, path, headers, content, intended, follow)
+        read = await super()._send(prepared, path, headers, content, intended, follow)
+        result, response = read.result, read.response
         for index, hop in enumerate(self._hops):
             if hop.number is None:
                 continue
@@ -364,7 +481,7 @@ class _TracedSession(HttpxSession):
                 hop.number, prepared.name, hop.request, _received(hop.response), error
             )
         self._hops = []
-        return result, response
+        return read
 
 
 def _head(start_line: str, headers: httpx.Headers) -> str:

@@ -18,7 +18,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any
 
-from perfrun.engine.base import Engine, EngineFactory, FlowRunner, InFlightGauge
+from perfrun.engine.backoff import BackoffGauge, Backoffs
+from perfrun.engine.base import Engine, EngineFactory, FlowRunner, InFlightGauge, LoadRunner
 from perfrun.engine.executors import load_runner
 from perfrun.engine.flow import run_flow
 from perfrun.engine.lag import probe_loop_lag
@@ -58,9 +59,13 @@ def drive(
     cycle_end: Callable[[], None] | None = None,
     abort: AbortWatch | None = None,
     gone: Callable[[], bool] | None = None,
+    backoffs: Backoffs | None = None,
 ) -> bool:
     """Run the load in a new event loop, on the engine `engine()` builds there; True when
     a stop signal interrupted it.
+
+    With `backoffs`, the closed model's waits for a target whose connects kept failing
+    are counted into it (see perfrun.engine.backoff), also when interrupted.
 
     With `gone` (whether a launched target has exited), the load stops within
     GONE_CHECK seconds of the target's exit: what is left would only be refused.
@@ -91,6 +96,7 @@ def drive(
                 cycle_end=cycle_end,
                 abort=abort,
                 gone=gone,
+                backoffs=backoffs,
             )
         )
 
@@ -148,8 +154,10 @@ async def _drive(
     cycle_end: Callable[[], None] | None,
     abort: AbortWatch | None = None,
     gone: Callable[[], bool] | None = None,
+    backoffs: Backoffs | None = None,
 ) -> bool:
     engine = factory()
+    loads = load_runner(engine)
     stop = _StopSignals(asyncio.get_running_loop(), signals)
     helpers: list[asyncio.Task[None]] = []
     try:
@@ -158,7 +166,9 @@ async def _drive(
         if stop.received:
             return True
         stats.rebase(start_at if start_at is not None else time.perf_counter())
-        load = stop.load = asyncio.create_task(_cycles(scenario, engine, stats, share, cycle_end))
+        load = stop.load = asyncio.create_task(
+            _cycles(scenario, engine, loads, stats, share, cycle_end)
+        )
         helpers = [
             asyncio.create_task(probe_loop_lag(stats.loop_lag)),
             asyncio.create_task(
@@ -183,6 +193,8 @@ async def _drive(
         for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
+        if backoffs is not None and isinstance(loads, BackoffGauge):
+            backoffs.merge(loads.backoffs())
         await engine.aclose()
         stop.restore()
     return stop.received
@@ -191,6 +203,7 @@ async def _drive(
 async def _cycles(
     scenario: Scenario,
     engine: Engine,
+    loads: LoadRunner,
     stats: ScenarioStats,
     share: Share,
     cycle_end: Callable[[], None] | None,
@@ -201,7 +214,7 @@ async def _cycles(
     load = scenario.load
     start = stats.origin
     for cycle in range(load.cycles):
-        await _executor(scenario, engine, stats, share, start)
+        await _executor(scenario, engine, loads, stats, share, start)
         if load.model is LoadModel.OPEN:
             stats.schedule_end = start + rate_profile(load).duration
         if load.cycles == 1 and load.rest == 0:
@@ -216,10 +229,12 @@ async def _cycles(
 
 
 def _executor(
-    scenario: Scenario, engine: Engine, stats: ScenarioStats, share: Share, start: float
-) -> Coroutine[Any, Any, None]:
-    """The coroutine that runs the scenario's load model, starting at `start`: the
-    engine's own when it runs the models itself (see perfrun.engine.executors)."""
+    scenario: Scenario, engine: Engine, runner: LoadRunner, stats: ScenarioStats, share: Share,
+    start: float,
+) -> Coroutine[Any, Any, None]:  # fmt: skip
+    """The coroutine that runs the scenario's load model, starting at `start`: `runner`'s
+    (`load_runner(engine)`: the engine's own when it runs the models itself, see
+    perfrun.engine.executors)."""
     load, requests = scenario.load, scenario.requests
     if scenario.flow or per_user(scenario):
         weighted = not scenario.flow
@@ -228,10 +243,11 @@ def _executor(
                                    share=share, cookies=scenario.cookies,
                                    max_redirects=scenario.max_redirects,
                                    weighted=weighted)  # fmt: skip
+        backoffs = runner.backoffs() if isinstance(runner, BackoffGauge) else None
         return run_flow(load, requests, scenario.data, engine, stats.record, start=start,
                         share=share, cookies=scenario.cookies,
-                        max_redirects=scenario.max_redirects, weighted=weighted)  # fmt: skip
-    runner = load_runner(engine)
+                        max_redirects=scenario.max_redirects, weighted=weighted,
+                        backoffs=backoffs)  # fmt: skip
     # No seed: each process seeds its random draws from os.urandom, so workers differ.
     if load.model is LoadModel.OPEN:
         return runner.run_open(load, requests, stats, start=start, share=share,

@@ -4,6 +4,11 @@ CPU is computed from CPU-time deltas between samples, summed over the target's w
 process tree (workers forked by a server count), as percent of one core like `top`:
 a single-threaded server that is saturated reads 100 %, two busy cores read 200 %.
 System CPU is percent of the whole machine (0–100). Memory is resident set size.
+
+The monitor never dies of a sample it could not take: one that fails (an OSError such as
+perfrun's own "Too many open files", a psutil error) is a gap, counted, with nothing of it
+kept; the next sample covers the span since the last good one. perfrun's failing to read
+is never the target's failure: only the target's own disappearance marks it lost.
 """
 
 from __future__ import annotations
@@ -57,6 +62,10 @@ class MonitorResult:
     """... and when it stopped, once settled (see SETTLE_SECONDS)."""
     cycle_memory_mb: tuple[float | None, ...] = ()
     """Leak cycles: the target's RSS at the end of each cycle's rest (see `mark_cycle`)."""
+    gaps: int = 0
+    """Samples that failed (perfrun could not read), left out: the next covers their span."""
+    gap_reason: str | None = None
+    """Why the first of them failed (e.g. `OSError: [Errno 24] Too many open files`)."""
 
     @property
     def overhead_percent(self) -> float:
@@ -142,6 +151,8 @@ class Monitor:
         self._result: MonitorResult | None = None
         self._files_before: int | None = None
         self._cycle_memory: list[float | None] = []
+        self._gaps = 0
+        self._gap_reason: str | None = None
 
     def start(self) -> None:
         self._started = self._last = time.perf_counter()
@@ -170,7 +181,7 @@ class Monitor:
                     proc = psutil.Process(pid)
                     # From now on: their start-up (imports) is not load generation.
                     self._worker_cpu[pid] = _cpu_seconds(proc)
-                except psutil.NoSuchProcess:
+                except (psutil.Error, OSError):
                     continue
                 self._workers[pid] = proc
 
@@ -180,15 +191,15 @@ class Monitor:
         if self._target is not None and not self._target_lost:
             try:
                 procs = self._tree_processes(self._target)
-            except psutil.NoSuchProcess:
-                procs = []
-            rss = 0
-            for proc in procs:
-                try:
-                    rss += proc.memory_info().rss
-                except (psutil.NoSuchProcess, psutil.ZombieProcess):
-                    continue
-            memory = rss / 2**20 if procs else None
+                rss = 0
+                for proc in procs:
+                    try:
+                        rss += proc.memory_info().rss
+                    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                        continue
+                memory = rss / 2**20 if procs else None
+            except (psutil.Error, OSError):  # gone, or unreadable now: not measured
+                memory = None
         with self._lock:
             self._cycle_memory.append(memory)
 
@@ -220,6 +231,8 @@ class Monitor:
             open_files_before=self._files_before,
             open_files_after=files_after,
             cycle_memory_mb=tuple(self._cycle_memory),
+            gaps=self._gaps,
+            gap_reason=self._gap_reason,
         )
         return self._result
 
@@ -229,7 +242,7 @@ class Monitor:
             return None
         try:
             procs = self._tree_processes(self._target)
-        except psutil.NoSuchProcess:
+        except (psutil.Error, OSError):
             return None
         counts = []
         for proc in procs:
@@ -237,7 +250,7 @@ class Monitor:
                 counts.append(int(proc.num_fds()))
             except (psutil.NoSuchProcess, psutil.ZombieProcess):
                 continue
-            except (psutil.AccessDenied, NotImplementedError, AttributeError):
+            except (psutil.Error, OSError, NotImplementedError, AttributeError):
                 return None
         return sum(counts)
 
@@ -277,7 +290,14 @@ class Monitor:
 
     def _timed_sample(self, final: bool) -> None:
         before = time.thread_time()
-        sample = self._sample()
+        try:
+            sample = self._guarded_sample()
+        except Exception as exc:  # OSError, psutil's, a /proc line it cannot parse:
+            # whatever it is, a sample missed is a gap; the monitor must go on.
+            self._gaps += 1
+            self._gap_reason = self._gap_reason or f"{type(exc).__name__}: {exc}"
+            self._overhead += time.thread_time() - before
+            return
         with self._lock:
             if final and self._samples and sample.dt < self._interval / 2:
                 # A CPU rate over a few milliseconds is noise: fold the short last span
@@ -287,6 +307,23 @@ class Monitor:
             if len(self._samples) > MAX_SAMPLES:
                 self._samples = _halve(self._samples)
         self._overhead += time.thread_time() - before
+
+    def _guarded_sample(self) -> Sample:
+        """A sample; when it fails, the CPU baselines are as they were before it, so the
+        next sample covers the failed one's span too (its own errors are perfrun's: the
+        target is marked lost only by its own disappearance, in `_sample_target`)."""
+        baselines = (self._last, self._my_cpu, dict(self._worker_cpu))
+        tree = self._target
+        tree_baseline = tree.cpu_times if tree is not None else {}
+        try:
+            return self._sample()
+        except BaseException:
+            self._last, self._my_cpu, worker_cpu = baselines
+            self._worker_cpu.clear()
+            self._worker_cpu.update(worker_cpu)
+            if tree is not None:
+                tree.cpu_times = tree_baseline
+            raise
 
     def _sample(self) -> Sample:
         now = time.perf_counter()
@@ -376,12 +413,12 @@ class Monitor:
             raise psutil.NoSuchProcess(tree.root.pid)
         now = time.monotonic()
         if now - tree.children_listed >= CHILDREN_REFRESH:
-            tree.children_listed = now
             # Keep one Process object per pid so psutil's caches stay warm.
             tree.procs = {
                 child.pid: tree.procs.get(child.pid, child)
                 for child in tree.root.children(recursive=True)
             }
+            tree.children_listed = now  # listed: a failed listing is retried next time
         return [tree.root, *(p for p in tree.procs.values() if p.is_running())]
 
     def _tree_cpu_delta(self, tree: _Tree, procs: list[psutil.Process] | None = None) -> float:

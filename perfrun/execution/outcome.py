@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from perfrun.engine.backoff import Backoffs
 from perfrun.execution.monitor import MonitorResult
 from perfrun.metrics.resources import Sample
 from perfrun.metrics.stats import LiveLatency, ScenarioStats
@@ -144,6 +145,9 @@ class ScenarioOutcome:
     """On a Dask cluster: what each share of the load told of its run."""
     cluster: str | None = None
     """The Dask scheduler's address the load ran on (None: this machine)."""
+    backoffs: Backoffs = field(default_factory=Backoffs)
+    """The closed model's waits for a target whose connects kept failing (see
+    perfrun.engine.backoff); none on a Dask cluster."""
 
 
 class Progress(Protocol):

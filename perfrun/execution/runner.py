@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 import psutil
 
 from perfrun.demo.process import DemoTarget
+from perfrun.engine.backoff import BACKOFF_AFTER, FIRST_DELAY, MAX_DELAY, Backoffs
 from perfrun.engine.factory import EngineRecipe, choose_engine
 from perfrun.errors import PerfrunError
 from perfrun.execution.abort import AbortWatch
 from perfrun.execution.cluster import Cluster, LostShares, connected, run_cluster
 from perfrun.execution.data_out import DataPlan, DataRun, check_data_out
 from perfrun.execution.drive import drive, expected_load, unreachable
+from perfrun.execution.limits import check_open_files
 from perfrun.execution.monitor import Monitor, find_process, open_target
 from perfrun.execution.outcome import (
     Progress,
@@ -46,8 +48,10 @@ def run_scenarios(
 ) -> Generator[ScenarioOutcome, None, None]:
     """Run each scenario in turn, yielding its outcome; stop after one that was interrupted.
     Launched run-scoped targets are stopped when this ends, however it ends (close the
-    generator, e.g. with contextlib.closing, when not running it to its end)."""
+    generator, e.g. with contextlib.closing, when not running it to its end).
+    OpenFilesError (exit 2) before any load when the open-files limit is short."""
     check_data_out(options)
+    check_open_files(scenarios, options)
     with Targets(options.target_log) as targets, connected(options.cluster) as cluster:
         for index, scenario in enumerate(scenarios):
             outcome = run_scenario(
@@ -83,14 +87,17 @@ def run_scenario(
     abort: AbortWatch | None = None
     shares: tuple[ShareEvidence, ...] = ()
     one_process = options.workers == 1 and cluster is None
+    backoffs = Backoffs()
 
     def outcome(status: ScenarioStatus, message: str) -> ScenarioOutcome:
         data.close()
+        if backoffs:
+            message = "; ".join(part for part in (message, backed_off(backoffs)) if part)
         live = abort.live if abort is not None and one_process else {}
         result = ScenarioOutcome(
             scenario, base_url, engine, started_at, datetime.now(UTC), status, message, stats,
             monitor_result, max(options.workers, len(shares)), _target_run(launched, stats),
-            live, shares, cluster.address if cluster is not None else None,
+            live, shares, cluster.address if cluster is not None else None, backoffs,
         )  # fmt: skip
         progress.scenario_finished(result)
         return result
@@ -130,7 +137,7 @@ def run_scenario(
             try:
                 interrupted, shares = _run_load(
                     scenario, engine, base_url, stats, monitor, progress, options, abort, gone,
-                    cluster,
+                    cluster, backoffs,
                 )  # fmt: skip
             finally:
                 monitor_result = monitor.stop()
@@ -163,6 +170,15 @@ def _ended(
     if status[0] is ScenarioStatus.COMPLETED and abort is not None and abort.aborted:
         return ScenarioStatus.ABORTED, abort.aborted.message
     return status
+
+
+def backed_off(backoffs: Backoffs) -> str:
+    """The report's words for the waits for a failing target."""
+    return (
+        f"backed off from failing connects {backoffs.waits} times, {backoffs.seconds:.1f} s "
+        f"in all (a user waits {FIRST_DELAY * 1000:.0f} ms, doubling up to "
+        f"{MAX_DELAY:g} s, after {BACKOFF_AFTER} connects failed in a row)"
+    )
 
 
 def _demo_label(scenario: Scenario, options: RunOptions, url: str) -> str:
@@ -201,9 +217,11 @@ def _run_load(
     abort: AbortWatch | None = None,
     gone: Callable[[], bool] | None = None,
     cluster: Cluster | None = None,
+    backoffs: Backoffs | None = None,
 ) -> tuple[bool, tuple[ShareEvidence, ...]]:
     """The load, in this process, in worker processes or on a Dask cluster; (True when
-    interrupted, the cluster's shares' evidence)."""
+    interrupted, the cluster's shares' evidence). The waits for a failing target go
+    into `backoffs` (not on a cluster)."""
     expected, duration = expected_load(scenario.load)
 
     def snapshot(live: LiveFigures) -> Snapshot:
@@ -239,7 +257,7 @@ def _run_load(
         interrupted = run_workers(
             scenario, recipe, options.workers, stats, monitor.add_generator, on_progress,
             on_done=monitor.stop, abort=abort if abort else None, gone=gone,
-            data=DataPlan.of(options),
+            data=DataPlan.of(options), backoffs=backoffs,
         )  # fmt: skip
         return interrupted, ()
 
@@ -248,7 +266,7 @@ def _run_load(
 
     interrupted = drive(
         scenario, recipe, stats, tick=tick, poll=(monitor.interval, monitor.poll),
-        cycle_end=monitor.mark_cycle, abort=abort, gone=gone,
+        cycle_end=monitor.mark_cycle, abort=abort, gone=gone, backoffs=backoffs,
     )  # fmt: skip
     return interrupted, ()
 

@@ -45,6 +45,7 @@ from perfrun.report.model import (
     BaselineSummary,
     CheckCount,
     Comparison,
+    ConnectBackoff,
     EndpointReport,
     GeneratorHealth,
     LatencySummary,
@@ -267,6 +268,11 @@ def measure_scenario(
         load=load_settings(scenario.load),
         status=outcome.status,
         message=outcome.message,
+        backoff=(
+            ConnectBackoff(outcome.backoffs.waits, outcome.backoffs.seconds)
+            if outcome.backoffs
+            else None
+        ),
         passed=passed,
         started_at=outcome.started_at,
         finished_at=outcome.finished_at,
@@ -623,6 +629,8 @@ def _resources(monitor: MonitorResult, origin: float, window: Window) -> Resourc
         interval_s=monitor.interval,
         monitor_overhead_percent=monitor.overhead_percent,
         samples=samples,
+        gaps=monitor.gaps,
+        gap_reason=monitor.gap_reason,
     )
 
 

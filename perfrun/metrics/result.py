@@ -28,6 +28,14 @@ class ErrorKind(enum.StrEnum):
     """A status outside `expect_status` that is neither 4xx nor 5xx."""
     CHECK_FAILED = "check_failed"
     """The status was expected but a response check (body, JSON, header) failed."""
+    BODY_TOO_LARGE = "body_too_large"
+    """A check or a capture needed the response's body, and it was larger than the
+    engine's `max_body` (counted decoded): the request fails and its connection is
+    closed. A body nobody needs is only counted, whatever its size."""
+    INVALID_REQUEST = "invalid_request"
+    """The request could not be sent as HTTP/1.1 allows: its target or a header (as
+    rendered from its templates) holds a control character such as CR, LF or NUL (a
+    header value may hold HTAB). Nothing was sent."""
     CAPTURE_FAILED = "capture_failed"
     """A flow step's capture found nothing in the response; the rest of the user's
     iteration is skipped."""

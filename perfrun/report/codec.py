@@ -114,6 +114,7 @@ def _scenario(s: ScenarioReport) -> dict[str, Any]:
             "insights": [dataclasses.asdict(i) for i in s.insights],
             "comparison": dataclasses.asdict(s.comparison) if s.comparison else None,
             "tolerated": s.tolerated,
+            **({"backoff": dataclasses.asdict(s.backoff)} if s.backoff is not None else {}),
         }
     )
     return cleaned
@@ -183,6 +184,8 @@ def _resources(r: Resources | None) -> dict[str, Any] | None:
             "interval_s": r.interval_s,
             "samples": len(r.samples),
             "overhead_cpu_percent": r.monitor_overhead_percent,
+            "gaps": r.gaps,
+            "gap_reason": r.gap_reason,
         },
         "samples": [dataclasses.asdict(sample) for sample in r.samples],
     }

@@ -38,10 +38,34 @@ from perfrun.report.text import (
 )
 from perfrun.scenario.model import Scenario
 
+LIST_TABLE_ROWS = 500
+"""Beyond this many scenarios `--list` prints plain tab-separated lines: a rich table of
+20,000 rows takes a minute to lay out, and nobody reads it as a table anyway."""
+
 
 def render_list(
     scenarios: Sequence[Scenario], console: Console, skipped: Sequence[Path] = ()
 ) -> None:
+    if len(scenarios) > LIST_TABLE_ROWS:
+        _plain_list(scenarios, console)
+    else:
+        _table_list(scenarios, console)
+    for path in skipped:
+        console.print(f"skipped {path}: not a scenario file (no top-level 'scenarios:' key)")
+
+
+def _plain_list(scenarios: Sequence[Scenario], console: Console) -> None:
+    lines = [f"{len(scenarios)} scenario(s)", "name\ttype\tseverity\tload\ttarget\tthresholds"]
+    lines += (
+        "\t".join((s.name, s.type.value, s.severity.value, describe_load(s), s.base_url,
+                   " ".join(short_threshold(t) for t in s.thresholds) or "none"))
+        for s in scenarios
+    )  # fmt: skip
+    console.file.write("\n".join(lines) + "\n")
+    console.file.flush()
+
+
+def _table_list(scenarios: Sequence[Scenario], console: Console) -> None:
     table = Table(title=f"{len(scenarios)} scenario(s)", title_justify="left")
     for column in ("name", "type", "severity", "load", "target", "thresholds"):
         table.add_column(column, overflow="fold")
@@ -56,8 +80,6 @@ def render_list(
             thresholds or "none",
         )
     console.print(table)
-    for path in skipped:
-        console.print(f"skipped {path}: not a scenario file (no top-level 'scenarios:' key)")
 
 
 _TONE_STYLES = {Tone.PASS: "bold green", Tone.WARN: "bold yellow", Tone.FAIL: "bold red"}
@@ -139,20 +161,34 @@ def _detail_lines(s: ScenarioReport) -> list[tuple[str, str | None]]:
     return lines
 
 
+def _resource_lines(s: ScenarioReport) -> list[tuple[str, str | None]]:
+    """The target's CPU and memory in one line; the monitor's gaps, if any."""
+    lines: list[tuple[str, str | None]] = []
+    resources = s.resources
+    if resources is not None and resources.target is not None:
+        target = resources.target
+        lines.append((
+            f"target pid {target.pid}: CPU avg {fmt_number(target.cpu_percent.avg)}% "
+            f"max {fmt_number(target.cpu_percent.max)}% · RSS max "
+            f"{fmt_number(target.memory_mb.max)} MB",
+            None,
+        ))  # fmt: skip
+    if resources is not None and resources.gaps:
+        lines.append((
+            f"monitor: {resources.gaps} sample(s) could not be taken and are left out "
+            f"({resources.gap_reason}); the resource figures cover the rest",
+            "yellow",
+        ))  # fmt: skip
+    return lines
+
+
 def _render_scenario(s: ScenarioReport, fail_on: str, console: Console) -> None:
     def say(text: str, style: str | None = None) -> None:
         console.print(f"  {text}", style=style, highlight=False, markup=False)
 
     console.print(_scenario_table(s))
     say(headline(s))
-    target = s.resources.target if s.resources else None
-    if target is not None:
-        say(
-            f"target pid {target.pid}: CPU avg {fmt_number(target.cpu_percent.avg)}% "
-            f"max {fmt_number(target.cpu_percent.max)}% · RSS max "
-            f"{fmt_number(target.memory_mb.max)} MB"
-        )
-    for line, style in _detail_lines(s):
+    for line, style in (*_resource_lines(s), *_detail_lines(s)):
         say(line, style)
     if s.message:
         say(s.message, "yellow")

@@ -181,6 +181,11 @@ class Resources:
     interval_s: float
     monitor_overhead_percent: float
     samples: tuple[Sample, ...]
+    gaps: int = 0
+    """Samples the monitor could not take (e.g. EMFILE reading /proc): left out, the next
+    one covering their span; the monitor goes on."""
+    gap_reason: str | None = None
+    """The first such failure, for the report."""
 
 
 MIN_RATE_FRACTION = 0.5
@@ -337,6 +342,16 @@ class LaunchedTarget:
 
 
 @dataclass(frozen=True)
+class ConnectBackoff:
+    """Waits of the users for a target whose connects kept failing (a dead target is not
+    hammered: perfrun.engine.backoff)."""
+
+    waits: int
+    seconds: float
+    """In all, summed over the users."""
+
+
+@dataclass(frozen=True)
 class ScenarioReport:
     name: str
     description: str
@@ -387,6 +402,8 @@ class ScenarioReport:
     """The service perfrun launched for it, if any."""
     fail_on_warn: bool = False
     """--fail-on-warn: a warning (a WARN verdict, unreliable verdicts) fails it."""
+    backoff: ConnectBackoff | None = None
+    """When users waited for a target whose connects kept failing; None: they never did."""
 
     overrides: Mapping[str, str] = field(default_factory=dict)
     """The command line's load options it took (`--users`: "10")."""

@@ -490,7 +490,55 @@ TEMPLATES = (
     ),
 )
 
-FLOWS = (*CAPTURES, *COOKIES, *REDIRECTS, OTHER_ORIGIN, *TEMPLATES)
+INVALID = (
+    Flow(
+        # Values captured from the server's answers (echoed request bodies) hold CR LF
+        # and NUL: rendered into a header value or the path, the request is not sent.
+        "a_header_or_path_rendered_with_cr_lf_or_nul_is_invalid_request_and_not_sent",
+        """\
+        - name: crlf
+          method: POST
+          path: /echo
+          body: "a\\r\\nX-Injected: yes"
+          expect_status: 201
+          capture:
+            crlf: {regex: "([\\\\s\\\\S]+)"}
+        - name: nul
+          method: POST
+          path: /echo
+          body: "a\\0b"
+          expect_status: 201
+          capture:
+            nul: {regex: "([\\\\s\\\\S]+)"}
+        - name: header_crlf
+          path: /received/h
+          headers: {X-Note: "{{ crlf }}"}
+        - name: header_nul
+          path: /received/h
+          headers: {X-Note: "x{{ nul }}"}
+        - name: path_crlf
+          path: /received/{{ crlf }}
+        - name: path_nul
+          path: /received/{{ nul }}
+        - name: after
+          path: /received/after
+          expect_json: {x: {}}
+        """,
+        (
+            ok("crlf", size=18),
+            ok("nul", size=3),
+            *(
+                failed(name, 0, ErrorKind.INVALID_REQUEST, size=0)
+                for name in ("header_crlf", "header_nul", "path_crlf", "path_nul")
+            ),
+            ok("after"),
+        )
+        * 2,
+        iterations=2,
+    ),
+)
+
+FLOWS = (*CAPTURES, *COOKIES, *REDIRECTS, OTHER_ORIGIN, *TEMPLATES, *INVALID)
 """Each flow runs once per engine; `records` holds what they yielded."""
 
 

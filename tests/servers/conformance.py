@@ -53,6 +53,23 @@ so a test can see whether a client reused a connection or opened a new one.
     /fail-until/{k}/{i}     503 while i < k, then 200 {"i": i}: a step that fails in a
                             user's first k iterations, given {{ $iteration }} as i
 
+Hostile servers (what a client must survive in bounded memory):
+
+    /huge/{n}               n bytes with Content-Length, written 64 KiB at a time (100 MB
+                            and more without the server holding them)
+    /endless-chunked        a chunked body that never ends (until the client goes)
+    /endless-header         a status line, then header lines that never end
+    /long-header/{n}        one header line of n bytes, then an empty 200
+    /bad-status             a malformed status line (`HTTP/1.1 2x0 OK`)
+    /bad-header             a header line without a colon
+    /close-after-headers    a head with Content-Length: 100, then closes
+    /reset-mid-body         half of a 100 000-byte body, then a TCP reset (RST)
+    /trickle/{ms}           /sized/10's response, one byte every ms milliseconds
+    /stall                  the head and half of a 10-byte body, then nothing
+    /gzip-zeros/{n}         n zero bytes gzip-encoded (100 MB are ~100 KB on the wire)
+    /spec/{b64}             the response a JSON spec (base64url) describes: see `spec`;
+                            for property-based tests, one server for every example
+
 Bodies are `payload(n)`: `000000000,000000001,...` cut to n bytes, so every 10-byte
 record is unique and a test can look for text that straddles a chunk boundary.
 """
@@ -61,10 +78,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gzip
 import json
 import signal
 import socket
+import struct
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -439,6 +458,164 @@ async def http10(request: Request, writer: Writer, args: list[str]) -> bool:
     return False
 
 
+HOSTILE_SECONDS = 60.0
+"""How long an endless response runs at most, should its client never leave."""
+PIECE = 64 * 1024
+
+
+async def huge(request: Request, writer: Writer, args: list[str]) -> bool:
+    n = int(args[0])
+    writer.write(head(200, [("Content-Length", str(n)), ("X-Nth", str(request.nth))]))
+    piece = b"x" * PIECE
+    sent = 0
+    while sent < n and not request.head:
+        part = piece[: n - sent]
+        writer.write(part)
+        sent += len(part)
+        await writer.drain()
+    return True
+
+
+async def endless_chunked(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(head(200, [("Transfer-Encoding", "chunked"), ("X-Nth", str(request.nth))]))
+    piece = chunk(b"y" * PIECE)
+    deadline = asyncio.get_running_loop().time() + HOSTILE_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        writer.write(piece)
+        await writer.drain()  # raises once the client has gone
+    return False
+
+
+async def endless_header(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(b"HTTP/1.1 200 OK\r\n")
+    line = b"X-Endless: " + b"z" * 1000 + b"\r\n"
+    deadline = asyncio.get_running_loop().time() + HOSTILE_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        writer.write(line * 64)
+        await writer.drain()
+    return False
+
+
+async def long_header(request: Request, writer: Writer, args: list[str]) -> bool:
+    value = "v" * int(args[0])
+    writer.write(sized(request, 200, b"", [("X-Long", value)]))
+    return True
+
+
+async def bad_status(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n")
+    return False
+
+
+async def bad_header(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nno colon here\r\n\r\n")
+    return False
+
+
+async def close_after_headers(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(head(200, [("Content-Length", "100"), ("X-Nth", str(request.nth))]))
+    return False
+
+
+async def reset_mid_body(request: Request, writer: Writer, args: list[str]) -> bool:
+    response = sized(request, 200, payload(100_000))
+    writer.write(response[: len(response) - 50_000])
+    await writer.drain()
+    await asyncio.sleep(0.05)  # the half is on its way before the reset
+    _reset(writer)
+    return False
+
+
+def _reset(writer: Writer) -> None:
+    """Close with a TCP reset (RST), not a FIN: linger on, with a zero timeout."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def trickle(request: Request, writer: Writer, args: list[str]) -> bool:
+    pause = int(args[0]) / 1000
+    for byte in sized(request, 200, payload(10)):
+        writer.write(bytes((byte,)))
+        await writer.drain()
+        await asyncio.sleep(pause)
+    return True
+
+
+async def stall(request: Request, writer: Writer, args: list[str]) -> bool:
+    writer.write(sized(request, 200, payload(10))[:-5])
+    await writer.drain()
+    await asyncio.sleep(HOSTILE_SECONDS)
+    return False
+
+
+_ZEROS: dict[int, bytes] = {}
+"""/gzip-zeros bodies, compressed once."""
+
+
+async def gzip_zeros(request: Request, writer: Writer, args: list[str]) -> bool:
+    n = int(args[0])
+    if n not in _ZEROS:
+        _ZEROS[n] = gzip.compress(b"\0" * n, mtime=0)
+    writer.write(sized(request, 200, _ZEROS[n], [("Content-Encoding", "gzip")]))
+    return True
+
+
+def spec_response(spec: dict[str, object]) -> tuple[bytes, str]:
+    """The bytes of the response a spec describes, and what follows them (`keep`: the
+    connection stays open, `close`, or `reset`). The spec's keys:
+
+        line      the status line (e.g. `HTTP/1.1 200 OK`)
+        headers   [[name, value] or a line as is, ...], written as given
+        pad       a last header `X-Pad` of that many bytes (0: none), for large heads
+        body      the body's size: `payload(body)`
+        framing   `length` (Content-Length), `chunked` (chunks of `chunk` bytes),
+                  `close` (no length: ends with the connection)
+        chunk     chunk size, for `chunked`
+        cut       send only the first `cut` bytes of the response, then close (null: all)
+        end       `keep`, `close` or `reset` once written (`close` for `framing: close`
+                  or a cut, unless `reset`)
+    """
+    line, n, framing = str(spec["line"]), int(spec["body"]), str(spec["framing"])  # type: ignore[call-overload]
+    fields = [
+        item if isinstance(item, str) else f"{item[0]}: {item[1]}"
+        for item in spec["headers"]  # type: ignore[attr-defined]
+    ]
+    pad = int(spec.get("pad", 0))  # type: ignore[call-overload]
+    if pad:
+        fields.append("X-Pad: " + "p" * pad)
+    body = payload(n)
+    if framing == "length":
+        fields.append(f"Content-Length: {n}")
+    elif framing == "chunked":
+        fields.append("Transfer-Encoding: chunked")
+        size = max(int(spec.get("chunk", CHUNK)), 1)  # type: ignore[call-overload]
+        body = b"".join(chunk(body[i : i + size]) for i in range(0, n, size)) + b"0\r\n\r\n"
+    wire = ("\r\n".join([line, *fields]) + "\r\n\r\n").encode("latin-1") + body
+    end = str(spec.get("end", "keep"))
+    cut = spec.get("cut")
+    if cut is not None:
+        wire = wire[: int(cut)]  # type: ignore[call-overload]
+    if end == "keep" and (framing == "close" or cut is not None):
+        end = "close"
+    return wire, end
+
+
+async def spec(request: Request, writer: Writer, args: list[str]) -> bool:
+    described = json.loads(base64.urlsafe_b64decode(args[0].encode("ascii")))
+    wire, end = spec_response(described)
+    writer.write(wire)
+    if end == "reset":
+        await writer.drain()
+        await asyncio.sleep(0.01)
+        _reset(writer)
+        return False
+    if end == "close" and hasattr(socket, "TCP_CORK"):
+        # The FIN leaves with the response (see idle_close): no next request can race it.
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    return end == "keep"
+
+
 ROUTES: dict[str, Handler] = {
     "status": status,
     "sized": sized_body,
@@ -473,6 +650,18 @@ ROUTES: dict[str, Handler] = {
     "loop": loop,
     "set-cookies": set_cookies,
     "fail-until": fail_until,
+    "huge": huge,
+    "endless-chunked": endless_chunked,
+    "endless-header": endless_header,
+    "long-header": long_header,
+    "bad-status": bad_status,
+    "bad-header": bad_header,
+    "close-after-headers": close_after_headers,
+    "reset-mid-body": reset_mid_body,
+    "trickle": trickle,
+    "stall": stall,
+    "spec": spec,
+    "gzip-zeros": gzip_zeros,
 }
 
 

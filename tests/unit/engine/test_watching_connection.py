@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from perfrun.engine.fast_wire import (
-    MAX_HEAD,
     Connection,
     RedirectWatchingConnection,
     WatchingConnection,
     WatchingFullConnection,
 )
+from perfrun.engine.limits import MAX_BODY, MAX_HEAD
 from perfrun.metrics.result import ErrorKind
 
 
@@ -56,7 +56,8 @@ def split_everywhere(conn: Connection, owner: _Owner, wires: list[bytes], keep_b
         for wire in wires:
             for cut in range(1, len(wire)):
                 request = b"GET / HTTP/1.1\r\n\r\n"
-                conn.request(request, owner, float("inf"), False, False, keep_body)
+                keep = MAX_BODY if keep_body else 0  # the most body bytes kept
+                conn.request(request, owner, float("inf"), False, False, keep)
                 conn.data_received(wire[:cut])
                 conn.data_received(wire[cut:])
     finally:
