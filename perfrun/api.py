@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,7 +35,6 @@ from perfrun.report.model import RunReport
 from perfrun.report.progress import QuietProgress
 from perfrun.scenario.loader import LoadOverrides
 from perfrun.scenario.model import EngineChoice, Scenario, Severity
-from perfrun.scenario.quick import scenarios_from_dict
 from perfrun.scenario.units import parse_base_url
 
 T = TypeVar("T")
@@ -83,16 +83,15 @@ def run(
         junit=_path(junit),
         markdown=_path(markdown),
     )
-    given, directory = _source(scenarios, env or {})
+    source = _source(scenarios)
     config = RunConfig(
-        selection=Selection(
-            directory=directory,
+        selection=replace(
+            source,
             names=tuple(names),
             types=tuple(types),
             severities=tuple(severities),
             env=dict(env or {}),
             load=LoadOverrides(users, duration, rate, iterations),
-            scenarios=given,
         ),
         options=RunOptions(
             base_url=_checked(base_url, "base_url", parse_base_url),
@@ -110,19 +109,16 @@ def run(
     return report
 
 
-def _source(source: ScenarioSource, env: Mapping[str, str]) -> tuple[tuple[Scenario, ...], Path]:
-    """(scenarios given in code, the directory or file to load otherwise)."""
+def _source(source: ScenarioSource) -> Selection:
+    """Where the scenarios come from: a directory or file, a document, Scenario objects."""
     if isinstance(source, str | os.PathLike):
-        return (), Path(source)
-    if isinstance(source, Scenario):
-        return (source,), Path()
+        return Selection(directory=Path(source))
     if isinstance(source, Mapping):
-        environ = {**os.environ, **env}
-        return tuple(scenarios_from_dict(source, "<perfrun.run>", environ)), Path()
-    given = tuple(source)
+        return Selection(document=source)
+    given = (source,) if isinstance(source, Scenario) else tuple(source)
     if not given:
         raise UsageError("no scenarios given: pass a path, a dict or Scenario objects")
-    return given, Path()
+    return Selection(scenarios=given)
 
 
 def _checked(value: str | None, name: str, parse: Callable[[str], T]) -> T | None:

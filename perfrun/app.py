@@ -9,15 +9,18 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from perfrun.engine.factory import choose_engine
 from perfrun.errors import ReportError, ScenarioError, UsageError
 from perfrun.execution.data_out import check_data_out
+from perfrun.execution.interrupts import Interrupts
+from perfrun.execution.limits import check_open_files
 from perfrun.execution.outcome import OutKind, Progress, RunOptions, ScenarioOutcome
 from perfrun.execution.runner import run_scenarios
 from perfrun.judge.baseline import DEFAULT_TOLERANCE_PERCENT, compare_reports, load_baseline
@@ -31,6 +34,7 @@ from perfrun.report.markdown import append_step_summary, write_markdown
 from perfrun.report.model import BaselineSummary, Comparison, RunReport
 from perfrun.scenario.loader import LoadOverrides, load_file, load_scenarios, with_overrides
 from perfrun.scenario.model import DEMO_TARGET, EngineChoice, Scenario, ScenarioStatus, Severity
+from perfrun.scenario.quick import scenarios_from_dict
 from perfrun.scenario.select import select_scenarios
 from perfrun.scenario.target import LAUNCHED_BASE_URL, PORT, ReadyKind, with_command
 
@@ -53,6 +57,9 @@ class Selection:
     scenarios: tuple[Scenario, ...] = ()
     """Scenarios made in code (quick mode, the Python API): chosen from instead of the
     directory's."""
+    document: Mapping[str, Any] | None = None
+    """A scenario document made in code (the Python API's dict), read as a file would be:
+    chosen from instead of the directory's."""
 
 
 @dataclass(frozen=True)
@@ -88,13 +95,32 @@ def select(selection: Selection, skipped: list[Path] | None = None) -> list[Scen
     """The selected scenarios; ScenarioError or UsageError (exit 2) for bad files or names.
     The YAML files that are not scenario files go to `skipped`."""
     environ = {**os.environ, **selection.env}
-    available = (
-        {scenario.name: scenario for scenario in selection.scenarios}
-        if selection.scenarios
-        else _load(selection.directory, environ, skipped)
-    )
+    document = selection.document
+    if document is not None:
+        available = _by_name(scenarios_from_dict(document, DOCUMENT_ORIGIN, environ))
+    elif selection.scenarios:
+        available = _by_name(selection.scenarios)
+    else:
+        available = _load(selection.directory, environ, skipped)
     chosen = select_scenarios(available, selection.names, selection.types, selection.severities)
-    return _overridden(chosen, selection.load, environ)
+    if document is None:
+        if selection.scenarios and selection.load.given():
+            raise UsageError("a load override needs scenarios from a file or a document")
+        return _overridden(chosen, selection.load, environ, with_overrides)
+
+    def reread(scenario: Scenario, load: LoadOverrides, environ: Mapping[str, str]) -> Scenario:
+        again = scenarios_from_dict(document, DOCUMENT_ORIGIN, environ, load)
+        return _by_name(again)[scenario.name]
+
+    return _overridden(chosen, selection.load, environ, reread)
+
+
+DOCUMENT_ORIGIN = "<perfrun.run>"
+"""Where a scenario document made in code comes from, in messages and `source`."""
+
+
+def _by_name(scenarios: Iterable[Scenario]) -> dict[str, Scenario]:
+    return {scenario.name: scenario for scenario in scenarios}
 
 
 def _load(
@@ -154,7 +180,10 @@ def init_project(directory: Path, schema: str) -> list[Path]:
 
 
 def _overridden(
-    scenarios: list[Scenario], load: LoadOverrides, environ: Mapping[str, str]
+    scenarios: list[Scenario],
+    load: LoadOverrides,
+    environ: Mapping[str, str],
+    reread: Callable[[Scenario, LoadOverrides, Mapping[str, str]], Scenario],
 ) -> list[Scenario]:
     """The selected scenarios with the command line's load over their own, where it fits
     (users and iterations: a users load; rate: a rate; duration: either; stages: none).
@@ -162,7 +191,7 @@ def _overridden(
     given = load.given()
     if not given:
         return scenarios
-    loaded = [with_overrides(scenario, load, environ) for scenario in scenarios]
+    loaded = [reread(scenario, load, environ) for scenario in scenarios]
     taken = {name for scenario in loaded for name, _ in scenario.overrides}
     for name in given:
         if name not in taken:
@@ -194,6 +223,7 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
         scenarios = with_target_command(scenarios, config.target_command, config.options)
     check_engines(scenarios, config.options.engine)
     check_launches(scenarios, config.options)
+    check_open_files(scenarios, config.options)
     rules = Rules(
         fail_on=config.fail_on,
         fail_on_saturation=config.fail_on_saturation,
@@ -214,7 +244,10 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
         interrupted = True
     interrupted = interrupted or any(o.status is ScenarioStatus.INTERRUPTED for o in outcomes)
     overrides = {"env": tuple(sorted(config.selection.env))} if config.selection.env else {}
-    return build_run_report(outcomes, started_at, datetime.now(UTC), interrupted, rules, overrides)
+    with Interrupts():  # what was measured is judged whatever Ctrl-C comes now
+        return build_run_report(
+            outcomes, started_at, datetime.now(UTC), interrupted, rules, overrides
+        )
 
 
 def target_log(report: Path | None) -> Path:

@@ -36,6 +36,7 @@ from perfrun.errors import (
     PerfrunError,
     UsageError,
 )
+from perfrun.execution.interrupts import Interrupts
 from perfrun.execution.outcome import DataOut, OutKind, Progress, RunOptions
 from perfrun.judge.baseline import parse_tolerance
 from perfrun.report.console import render_comparison, render_list, render_summary
@@ -167,7 +168,9 @@ def _run(inv: Invocation, selection: Selection, out: Console, err: Console) -> i
     debugging = config.options.http_debug > 0  # its blocks on stderr: no live line
     progress = tee([_progress(out, inv.quiet, live=not debugging), *exporting])
     try:
-        return _publish(run(config, progress), config.outputs, out, err)
+        report = run(config, progress)
+        with Interrupts():  # a Ctrl-C now would lose the report of what was measured
+            return _publish(report, config.outputs, out, err)
     finally:
         progress.close()  # after the summary: a last scrape may still be awaited
 

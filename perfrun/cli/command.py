@@ -20,7 +20,8 @@ EPILOG = """\b
 Exit codes:
   0    every selected scenario ran and passed its thresholds (warnings included)
   1    some threshold failed (or warned, with --fail-on-warn), or one aborted the run
-  2    usage error or invalid scenario file
+  2    usage error or invalid scenario file (also: a load needing more open files
+       than the hard `ulimit -n` allows; perfrun raises the soft limit itself)
   3    the run could not be carried out (target unreachable or never ready, demo
        target failed); a launched target that exits during the load fails its
        scenario (target_exited, exit 1)

@@ -197,6 +197,22 @@ def test_run_from_python_returns_the_judged_report(
     assert not (tmp_path / "perfrun-report.json").exists()  # only the files asked for
 
 
+def test_run_from_python_takes_load_overrides_over_a_dict(plain_target: TargetProcess) -> None:
+    """users= and iterations= over a document made in code, as --users over a file."""
+    document = {"scenarios": {"api": {
+        "base_url": plain_target.url,
+        "requests": [{"path": "/"}],
+        "load": {"users": 1, "requests_per_user": 2},
+        "thresholds": "none",
+    }}}  # fmt: skip
+    report = perfrun.run(document, users=3, iterations=4)
+    (api,) = report.scenarios
+    assert api.requests.total == 12
+    assert set(api.overrides) == {"users", "iterations"}, api.overrides
+    with pytest.raises(perfrun.UsageError, match="--rate fits none"):
+        perfrun.run(document, rate="10/s")
+
+
 def test_run_from_python_raises_on_bad_input(tmp_path: Path) -> None:
     with pytest.raises(perfrun.ScenarioError, match="unknown key 'userz'"):
         body = {"base_url": "http://127.0.0.1:1", "requests": [{"path": "/"}], "load": {"userz": 1}}
@@ -215,3 +231,26 @@ def test_run_from_python_raises_on_bad_input(tmp_path: Path) -> None:
     ]:
         with pytest.raises(perfrun.UsageError, match=message):
             perfrun.run(document, **keyword)  # type: ignore[arg-type]
+
+
+# --- max_body ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["fast", "httpx"])
+def test_max_body_bounds_a_body_a_check_reads(run_perfrun: RunPerfrun, engine: str) -> None:
+    """The demo's 1000-project listing (~250 KB) with a body check: kept up to max_body,
+    so with max_body 1000 every request fails as body_too_large, in both engines; a body
+    no check reads is counted whatever its size."""
+    listing = {"path": "/projects?limit=1000", "expect_body_contains": ['"items"']}
+    plain = {"name": "plain", "path": "/projects?limit=1000"}
+    body = scenario("demo", requests=[{"name": "checked", **listing}, plain], users=1,
+                    requests_per_user=40)  # fmt: skip
+    body["max_body"] = 1000
+    body["engine"] = engine
+    result = run_perfrun({"bounded": body})
+    s = only_scenario(result.report)
+    checked, unread = s["endpoints"]["checked"], s["endpoints"]["plain"]
+    assert checked["requests"]["total"] > 0 and unread["requests"]["total"] > 0
+    assert checked["errors"] == {"body_too_large": checked["requests"]["total"]}
+    assert unread["requests"]["failed"] == 0
+    assert unread["requests"]["bytes_received"] > 1000 * unread["requests"]["total"]
