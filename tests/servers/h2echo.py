@@ -51,11 +51,24 @@ class Echo:
         await send({"type": "http.response.body", "body": body})
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_stopped_early: list[int] = []
+"""Stop signals that came after LISTENING was printed, before the loop took them over: a
+test that stops the server at once (nothing to serve) must still get its VERSIONS line,
+not the default action's silent death."""
+
+
+def _early_stop(signum: int, frame: object) -> None:
+    _stopped_early.append(signum)
+
+
 async def run(config: Config, app: Echo) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
+    if _stopped_early:  # checked once the loop's handlers are in place: none is missed
+        stop.set()
     await serve(app, config, shutdown_trigger=stop.wait, mode="asgi")  # type: ignore[arg-type]
 
 
@@ -75,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.certfile, config.keyfile = options.cert, options.key
         scheme = "https"
     app = Echo()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _early_stop)
     print(f"LISTENING {scheme}://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     asyncio.run(run(config, app))
     counts = " ".join(f"{v}={app.versions[v]}" for v in ("1.1", "2"))
