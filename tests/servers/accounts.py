@@ -175,11 +175,12 @@ async def serve(users: int, port: int) -> Accounts:
     server = await asyncio.start_server(
         lambda r, w: handle(accounts, r, w), sock=sock, limit=64 * 1024
     )
-    print(f"LISTENING http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # Announced once a stop signal is ours: one sent at once still ends the run cleanly.
+    print(f"LISTENING http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     async with server:
         await stop.wait()
     return accounts

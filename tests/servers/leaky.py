@@ -80,11 +80,12 @@ async def main(options: argparse.Namespace) -> None:
     sock = socket.create_server(("127.0.0.1", options.port))
     server = await asyncio.start_server(lambda r, w: serve(r, w, options, kept), sock=sock)
     port = sock.getsockname()[1]
-    print(f"LISTENING http://127.0.0.1:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Announced once a stop signal is ours: one sent at once still ends the run cleanly.
+    print(f"LISTENING http://127.0.0.1:{port}", flush=True)
     async with server:
         await stop.wait()
 
