@@ -19,7 +19,6 @@ from perfrun.metrics.histogram import (
     LOWEST_US,
     LatencyHistogram,
     SparseHistogram,
-    bucketed,
     index_of,
 )
 from perfrun.metrics.result import ErrorKind, RequestResult
@@ -110,14 +109,8 @@ class EndpointStats:
         self.phases.receive.tally(self.receives)
         self.waits = []
         self.receives = []
-        indices, total, sum_us = bucketed(pending)
-        histogram = self.latency
-        counts = histogram.counts
-        for index, count in indices.items():
-            counts[index] += count
+        indices, total = self.latency.tally(pending)
         self.succeeded += total
-        histogram.total += total
-        histogram.sum_us += sum_us
         return total, indices
 
     def merge(self, other: EndpointStats) -> None:
@@ -268,6 +261,10 @@ class ScenarioStats:
         """The first measured request's intended start (see `first_start`)."""
         self._last = -math.inf
         """The last measured request's end (see `last_end`)."""
+        self._delays: list[int] = []
+        self._services: list[int] = []
+        """Open model: the send delays and service times (whole µs) of the successes
+        `ok`'s fast path kept aside, counted in with them (see `_tally`)."""
         self._lo = self._hi = -1.0
         self._steady = math.inf
         """`ok`'s fast path: a success that ends within [_lo, _hi) (the timeline's current
@@ -382,9 +379,10 @@ class ScenarioStats:
         path. `sent` is when the request was written (after any connect) and `first`
         when the response's first byte came: its phases (see Phases).
 
-        Almost every success of a closed model (in the current second, past the
-        warm-up) only leaves its latency in its endpoint, which counts them in
-        (`_tally`) when the second ends or anything reads the figures."""
+        Almost every success (in the current second, past the warm-up) only leaves its
+        latency and phases in its endpoint (in the open model also its send delay and
+        service time), counted in (`_tally`) when the second ends or anything reads
+        the figures."""
         if self._lo <= finished < self._hi and started - queued >= self._steady:
             endpoint.pending.append(int((queued + (finished - started)) * 1_000_000.0 + 0.5))
             endpoint.waits.append(int((first - sent) * 1_000_000.0 + 0.5))
@@ -392,6 +390,9 @@ class ScenarioStats:
             endpoint.bytes_received += size
             if finished > self._last:
                 self._last = finished
+            if self.scheduled:
+                self._delays.append(int(queued * 1_000_000.0 + 0.5))
+                self._services.append(int((finished - started) * 1_000_000.0 + 0.5))
             return
         self._tally()
         latency = finished - started
@@ -428,9 +429,8 @@ class ScenarioStats:
             self._last = finished
 
     def _settle(self) -> None:
-        """Open `ok`'s fast path for the successes that follow (never in the open model,
-        whose successes also count their send delay)."""
-        self._lo, self._hi = (-1.0, -1.0) if self.scheduled else self._timeline.current
+        """Open `ok`'s fast path for the successes that follow."""
+        self._lo, self._hi = self._timeline.current
         self._steady = max(self.warmup_end, self._first)
 
     def _tally(self) -> None:
@@ -442,6 +442,10 @@ class ScenarioStats:
                 if timeline.current[1] < 0:  # before anything is counted: nothing half done
                     raise RuntimeError("successes kept aside, but no current second")
                 timeline.successes(*endpoint.tally())
+        if self._delays:
+            self.send_delay.tally(self._delays)
+            self.service.tally(self._services)
+            self._delays, self._services = [], []
 
     def record(self, result: RequestResult) -> None:
         self._tally()
