@@ -164,7 +164,7 @@ class _User(Requester):
             return
         try:  # free in CPython 3.11 unless something raises
             self.stats.ok(prepared.endpoint, self.started, now, 0.0, conn.size, self.written,
-                          conn.first_byte)  # fmt: skip
+                          conn.first_byte, conn.status)  # fmt: skip
             self.sent += 1
             crowd = self.crowd
             if crowd.think_time > 0 or self.sent >= self.limit or now >= self.until:  # more()
@@ -187,7 +187,9 @@ class _User(Requester):
     def succeeded(
         self, prepared: Prepared, now: float, status: int, size: int, first: float
     ) -> None:
-        self.stats.ok(prepared.endpoint, self.started, now, self.queued, size, self.written, first)
+        self.stats.ok(
+            prepared.endpoint, self.started, now, self.queued, size, self.written, first, status
+        )
         self.after(now)
 
     def connected(self, seconds: float) -> None:

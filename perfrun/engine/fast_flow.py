@@ -515,7 +515,7 @@ class FlowUser(Requester):
                         return
                 self.record_connect()
                 self.stats.ok(step.endpoint or self.endpoint(), self.started, now, 0.0,
-                              conn.size, self.written, conn.first_byte)  # fmt: skip
+                              conn.size, self.written, conn.first_byte, status)  # fmt: skip
                 self.step_ended(True, now)
                 return
             self.judged(conn, now)
@@ -552,7 +552,7 @@ class FlowUser(Requester):
         mix = flows.mix
         following = flows.plans[0] if mix is None else mix.pick(self.rng)
         self.stats.ok(plan.endpoint or self.endpoint(), self.started, now, 0.0, conn.size,
-                      self.written, conn.first_byte)  # fmt: skip
+                      self.written, conn.first_byte, conn.status)  # fmt: skip
         self.iteration = iteration
         if not flows.plain:
             self._begin_iteration()

@@ -75,7 +75,7 @@ class _Slot(Requester):
     ) -> None:
         schedule = self.schedule
         schedule.stats.ok(
-            prepared.endpoint, self.started, now, self.queued, size, self.written, first
+            prepared.endpoint, self.started, now, self.queued, size, self.written, first, status
         )
         schedule.finished(self)
 

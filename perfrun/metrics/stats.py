@@ -372,12 +372,13 @@ class ScenarioStats:
 
     def ok(
         self, endpoint: EndpointStats, started: float, finished: float, queued: float,
-        size: int, sent: float, first: float,
+        size: int, sent: float, first: float, status: int,
     ) -> None:  # fmt: skip
         """A successful request to `endpoint` (see `endpoint`), recorded exactly as
         `record` records its RequestResult, without building one: the fast engine's hot
         path. `sent` is when the request was written (after any connect) and `first`
-        when the response's first byte came: its phases (see Phases).
+        when the response's first byte came: its phases (see Phases). `status` is
+        kept only by what writes every request out (`StreamedStats`).
 
         Almost every success (in the current second, past the warm-up) only leaves its
         latency and phases in its endpoint (in the open model also its send delay and

@@ -7,9 +7,8 @@ the hook costs nothing when off. Both of the engines' recording methods are hook
 
 A request's JSON line (fields in this order; see docs/report.md, "Data out"):
 `ts` (its intended start, Unix seconds), `scenario`, `endpoint`, `latency_ms` (from
-the intended start, as the stats count it), `ok`, `status` (null when unknown: no
-response, or a success of an endpoint expecting several statuses), `error` (its error
-kind, null when ok), `bytes` (received), `warmup`.
+the intended start, as the stats count it), `ok`, `status` (null when no response
+came), `error` (its error kind, null when ok), `bytes` (received), `warmup`.
 
 Lines gather in a list and leave in chunks of FLUSH_LINES through the `write` callable
 given (the file is the run layer's business), so there is no system call per request,
@@ -20,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -81,17 +80,13 @@ class EndpointSeconds:
 
 
 class Out:
-    """What one endpoint's requests need to go out: the constant parts of its lines,
+    """What one endpoint's requests need to go out: the constant part of its lines,
     and its seconds (None when no CSV is asked for)."""
 
-    __slots__ = ("head", "ok_tail", "seconds")
+    __slots__ = ("head", "seconds")
 
-    def __init__(
-        self, scenario: str, endpoint: str, status: int | None, seconds: EndpointSeconds | None
-    ) -> None:
+    def __init__(self, scenario: str, endpoint: str, seconds: EndpointSeconds | None) -> None:
         self.head = f'"scenario":{json.dumps(scenario)},"endpoint":{json.dumps(endpoint)},'
-        shown = "null" if status is None else str(status)
-        self.ok_tail = f',"ok":true,"status":{shown},"error":null,"bytes":'
         self.seconds = seconds
 
 
@@ -106,11 +101,14 @@ class NamedEndpoint(EndpointStats):
         self.out = out
 
 
-def success_line(out: Out, intended_unix: float, latency: float, size: int, warmup: bool) -> str:
+def success_line(
+    out: Out, intended_unix: float, latency: float, status: int, size: int, warmup: bool
+) -> str:
     """The JSON line of a success (`ok`'s path)."""
     return (
-        f'{{"ts":{intended_unix:.6f},{out.head}"latency_ms":{latency * 1000.0:.3f}'
-        f'{out.ok_tail}{size},"warmup":{"true" if warmup else "false"}}}\n'
+        f'{{"ts":{intended_unix:.6f},{out.head}"latency_ms":{latency * 1000.0:.3f},'
+        f'"ok":true,"status":{status},"error":null,"bytes":{size},'
+        f'"warmup":{"true" if warmup else "false"}}}\n'
     )
 
 
@@ -132,19 +130,16 @@ class StreamedStats(ScenarioStats):
     """ScenarioStats that also write every request's JSON line through `write` (when
     given) and keep per-second figures per endpoint (when `per_second`).
 
-    `statuses` are the endpoints' expected statuses when each expects exactly one: the
-    status of a fast-path success, which carries none. Pickled (from a worker) without
-    its buffer and `write`: flush first. `pieces` names the finished parts of the lines
-    (a worker's file), gathered by `merge` for whoever joins them."""
+    Pickled (from a worker) without its buffer and `write`: flush first. `pieces` names
+    the finished parts of the lines (a worker's file), gathered by `merge` for whoever
+    joins them."""
 
     def __init__(
         self, origin: float, warmup: float = 0.0, scheduled: bool = False, *,
-        scenario: str = "", statuses: Mapping[str, int] | None = None,
-        write: Write | None = None, per_second: bool = False,
+        scenario: str = "", write: Write | None = None, per_second: bool = False,
     ) -> None:  # fmt: skip
         super().__init__(origin, warmup, scheduled)
         self.scenario = scenario
-        self.statuses = dict(statuses or {})
         self.per_second = per_second
         self.unix_offset = time.time() - time.perf_counter()
         """Add to a perf_counter time for Unix time (the same clock in every process)."""
@@ -159,11 +154,9 @@ class StreamedStats(ScenarioStats):
     ) -> StreamedStats:
         """Empty stats for a scenario's load (see ScenarioStats.for_load)."""
         load = scenario.load
-        statuses = {r.name: r.expect_status[0] for r in scenario.requests
-                    if len(r.expect_status) == 1}  # fmt: skip
         return cls(
             time.perf_counter(), load.warmup, scheduled=load.model is LoadModel.OPEN,
-            scenario=scenario.name, statuses=statuses, write=write, per_second=per_second,
+            scenario=scenario.name, write=write, per_second=per_second,
         )  # fmt: skip
 
     def out(self, name: str) -> Out:
@@ -171,7 +164,7 @@ class StreamedStats(ScenarioStats):
         out = self._outs.get(name)
         if out is None:
             seconds = EndpointSeconds(self.origin) if self.per_second else None
-            out = self._outs[name] = Out(self.scenario, name, self.statuses.get(name), seconds)
+            out = self._outs[name] = Out(self.scenario, name, seconds)
         return out
 
     def endpoint(self, name: str) -> EndpointStats:
@@ -188,9 +181,9 @@ class StreamedStats(ScenarioStats):
 
     def ok(
         self, endpoint: EndpointStats, started: float, finished: float, queued: float,
-        size: int, sent: float, first: float,
+        size: int, sent: float, first: float, status: int,
     ) -> None:  # fmt: skip
-        super().ok(endpoint, started, finished, queued, size, sent, first)
+        super().ok(endpoint, started, finished, queued, size, sent, first, status)
         out = cast(NamedEndpoint, endpoint).out
         latency = queued + finished - started
         if out.seconds is not None:
@@ -200,7 +193,12 @@ class StreamedStats(ScenarioStats):
             intended = started - queued
             buffer.append(
                 success_line(
-                    out, intended + self.unix_offset, latency, size, intended < self.warmup_end
+                    out,
+                    intended + self.unix_offset,
+                    latency,
+                    status,
+                    size,
+                    intended < self.warmup_end,
                 )
             )
             if len(buffer) >= FLUSH_LINES:

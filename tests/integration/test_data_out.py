@@ -113,6 +113,27 @@ def test_every_request_counted_is_one_line_and_the_seconds_add_up(
     assert all(float(r["p50_ms"]) <= float(r["p99_ms"]) for r in rows if r["p50_ms"])
 
 
+@pytest.mark.parametrize("load", ["lean", "flow", "open"])
+def test_a_success_among_several_expected_statuses_carries_its_own(
+    load: str, plain_target: TargetProcess, tmp_path: Path
+) -> None:
+    """An endpoint expecting several statuses (as quick mode's any 2xx): each success's
+    line still says which one came, on the fast engine's three success paths."""
+    request = {"name": "root", "path": "/", "expect_status": [200, 201, 204]}
+    body = scenario(plain_target.url, users=2, requests_per_user=20, requests=[request])
+    if load == "lean":
+        body = {**body, "cookies": False, "max_redirects": 0}
+    elif load == "open":
+        body = {**body, "load": {"rate": 50, "duration": "1s"}}
+    write_scenarios(tmp_path / "scenarios", {"several": {**body, "engine": "fast"}})
+    jsonl = tmp_path / "requests.jsonl"
+    report = _run(tmp_path / "scenarios", 1, DataOut(OutKind.JSONL, str(jsonl)))
+
+    lines = _lines(jsonl)
+    assert len(lines) == report.scenarios[0].requests.total > 0
+    assert {(line["ok"], line["status"]) for line in lines} == {(True, 200)}
+
+
 @pytest.mark.parametrize("engine", ["fast", "httpx"])
 def test_an_open_models_warm_up_requests_are_flagged(
     engine: str, plain_target: TargetProcess, tmp_path: Path

@@ -29,7 +29,7 @@ class RecordingStats(ScenarioStats):
 
     def ok(
         self, endpoint: EndpointStats, started: float, finished: float, queued: float,
-        size: int, sent: float, first: float,
+        size: int, sent: float, first: float, status: int,
     ) -> None:  # fmt: skip
         name = self._names[id(endpoint)]
         self.results.append(
@@ -37,7 +37,7 @@ class RecordingStats(ScenarioStats):
                 name,
                 started,
                 finished - started,
-                200,
+                status,
                 size,
                 None,
                 "",
@@ -46,7 +46,7 @@ class RecordingStats(ScenarioStats):
                 receive=finished - first,
             )
         )
-        super().ok(endpoint, started, finished, queued, size, sent, first)
+        super().ok(endpoint, started, finished, queued, size, sent, first, status)
 
     def record(self, result: RequestResult) -> None:
         self.results.append(result)
@@ -58,7 +58,7 @@ class BrokenStats(ScenarioStats):
 
     def ok(
         self, endpoint: EndpointStats, started: float, finished: float, queued: float,
-        size: int, sent: float, first: float,
+        size: int, sent: float, first: float, status: int,
     ) -> None:  # fmt: skip
         raise RuntimeError("a bug")
 

@@ -102,7 +102,7 @@ def test_ok_leaves_the_figures_record_leaves(seed: int, scheduled: bool) -> None
             first = started + result.wait
             before = len(endpoint.pending)
             by_ok.ok(endpoint, started, finished, result.queued, result.bytes_received,
-                     started, first)  # fmt: skip
+                     started, first, result.status)  # fmt: skip
             kept_aside += len(endpoint.pending) > before
         else:
             by_ok.record(result)
@@ -118,7 +118,9 @@ def test_successes_kept_aside_are_counted_before_a_merge_and_a_pickle() -> None:
     stats = ScenarioStats(ORIGIN)
     endpoint = stats.endpoint("a")
     for i in range(1, 101):  # one second: after the first, all take the fast path
-        stats.ok(endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 10, *_phases(i))
+        stats.ok(
+            endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 10, *_phases(i), 200
+        )
     assert endpoint.pending, "the fast path was not taken"
     assert stats.first_start == ORIGIN + 0.001
     assert stats.last_end == ORIGIN + 0.102
@@ -135,13 +137,19 @@ def test_recording_goes_on_after_a_merge() -> None:
     other = ScenarioStats(ORIGIN)
     endpoint = stats.endpoint("a")
     for i in range(1, 51):
-        stats.ok(endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i))
+        stats.ok(endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i), 200)
         other.ok(
-            other.endpoint("a"), ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i)
+            other.endpoint("a"),
+            ORIGIN + i * 0.001,
+            ORIGIN + i * 0.001 + 0.002,
+            0.0,
+            1,
+            *_phases(i),
+            200,
         )
     stats.merge(other)
     for i in range(51, 101):
-        stats.ok(endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i))
+        stats.ok(endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i), 200)
     assert stats.overall.succeeded == 150
     assert stats.timeline.requests_in(0) == 150
 
@@ -153,15 +161,19 @@ def test_recording_goes_on_after_a_pickle_or_being_merged() -> None:
         stats = ScenarioStats(ORIGIN)
         endpoint = stats.endpoint("a")
         for i in range(1, 4):
-            stats.ok(endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i))
+            stats.ok(
+                endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i), 200
+            )
         if settle == "pickle":
             copy = pickle.loads(pickle.dumps(stats))
-            copy.ok(copy.endpoint("a"), ORIGIN + 0.01, ORIGIN + 0.012, 0.0, 1, *_phases(10))
+            copy.ok(copy.endpoint("a"), ORIGIN + 0.01, ORIGIN + 0.012, 0.0, 1, *_phases(10), 200)
             assert copy.overall.succeeded == 4
             assert copy.timeline.requests_in(0) == 4
         else:
             ScenarioStats(ORIGIN).merge(stats)
         for i in range(4, 6):
-            stats.ok(endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i))
+            stats.ok(
+                endpoint, ORIGIN + i * 0.001, ORIGIN + i * 0.001 + 0.002, 0.0, 1, *_phases(i), 200
+            )
         assert stats.overall.succeeded == 5, settle
         assert stats.timeline.requests_in(0) == 5, settle
