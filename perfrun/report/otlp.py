@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -58,6 +59,10 @@ TIMEOUT_S = 5.0
 """Per push (its retries included), and for the final flush."""
 SHUTDOWN_S = 1.0
 """For the reader's thread to end, after the final flush."""
+SETTLE_S = 0.5
+"""At the end, how long a push under way may take to finish before it is abandoned:
+a collector that answers takes milliseconds; one that does not would hold the exit for
+its whole retry window (TIMEOUT_S), and then once more for the final flush."""
 
 _library_logger = logging.getLogger(OTLPMetricExporter.__module__)
 """Where the OTLP/HTTP exporter logs its failed pushes."""
@@ -108,10 +113,16 @@ class _WithDuration(MetricExporter):
         self.pushes = self.failures = 0
         self.failing = False
         """The last push failed (the collector did not take it, after the retries)."""
+        self.idle = threading.Event()
+        """Set while no push is under way."""
+        self.idle.set()
+        self._shut = False
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
+        if self._shut:  # the reader's last collection, after `close` gave up on the collector
+            return MetricExportResult.FAILURE
         duration = duration_metric(self._board.readings(), time.time_ns())
         if duration is not None:
             metrics_data = MetricsData(
@@ -128,7 +139,11 @@ class _WithDuration(MetricExporter):
                     for resource in metrics_data.resource_metrics
                 ]
             )
-        result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        self.idle.clear()
+        try:
+            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        finally:
+            self.idle.set()
         self.pushes += 1
         self.failing = result is not MetricExportResult.SUCCESS
         self.failures += self.failing
@@ -138,7 +153,10 @@ class _WithDuration(MetricExporter):
         return self._inner.force_flush(timeout_millis)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+        """Stop: a push under way stops retrying, and none follows (once; see `close`)."""
+        if not self._shut:
+            self._shut = True
+            self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
 
 
 class OtlpExporter(Board):
@@ -198,22 +216,28 @@ class OtlpExporter(Board):
         return [Observation(int(r.running), {_SCENARIO: r.scenario}) for r in self.readings()]
 
     def close(self) -> None:
-        """Push the final figures now (unless the collector's last push failed: that
-        would only wait for it again), then stop; tell how many pushes failed."""
+        """Push the final figures now, then stop; tell how many pushes failed. Not when
+        the collector's last push failed, or one is still under way after SETTLE_S (it
+        does not answer): that would only wait for it again. Then the push under way
+        stops retrying, so a collector that is gone costs the exit at most SETTLE_S
+        (plus SHUTDOWN_S for the reader's thread)."""
         if self._closed:
             return
         self._closed = True
+        out = self._out
+        answering = out.idle.wait(SETTLE_S) and not out.failing
         try:
-            if not self._out.failing:
+            if answering:
                 self._provider.force_flush(timeout_millis=TIMEOUT_S * 1000.0)
         finally:
+            if not answering:
+                out.shutdown()  # before the reader's: its last collection pushes nothing
             self._provider.shutdown(timeout_millis=SHUTDOWN_S * 1000.0)
-            _library_logger.removeFilter(self._quiet)
-            if self._out.failures:
-                self._say(
-                    f"--out otlp: {self._out.failures} of {self._out.pushes} pushes "
-                    f"to {self._url} failed"
-                )
+            if out.idle.wait(SHUTDOWN_S):  # else its retry warnings stay quiet for good
+                _library_logger.removeFilter(self._quiet)
+            if out.failures:
+                failed = f"{out.failures} of {out.pushes} pushes to {self._url} failed"
+                self._say(f"--out otlp: {failed}")
 
 
 class _FirstOnly(logging.Filter):

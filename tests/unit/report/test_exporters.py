@@ -326,3 +326,42 @@ def test_otlp_export_of_a_reading_has_counters_gauges_and_the_histogram() -> Non
     assert list(histogram.bucket_counts) == [1, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
     assert (histogram.count, histogram.sum, histogram.start_time_unix_nano) == (9, 0.75, 1_000)
     assert dict(histogram.attributes) == scenario
+
+
+def test_otlp_close_abandons_a_push_the_collector_never_answers() -> None:
+    """A collector that takes a push and never answers: `close` waits SETTLE_S for it,
+    then stops it (the exporter's shutdown ends its retries) instead of waiting out the
+    push's whole retry window and then a final flush as long."""
+    import threading
+    import time
+
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+
+    from perfrun.report.otlp import SETTLE_S, SHUTDOWN_S
+
+    started, stop = threading.Event(), threading.Event()
+
+    class Hanging(MetricExporter):
+        def export(
+            self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kw: Any
+        ) -> MetricExportResult:
+            started.set()
+            stop.wait(60)  # the retry window of a collector that never answers
+            return MetricExportResult.FAILURE
+
+        def force_flush(self, timeout_millis: float = 10_000) -> bool:
+            return True
+
+        def shutdown(self, timeout_millis: float = 30_000, **kw: Any) -> None:
+            stop.set()  # as OTLP's client: a retry under way stops waiting
+
+    said: list[str] = []
+    exporter = OtlpExporter("http://unused", say=said.append, exporter=Hanging(), interval_s=0.05)
+    exporter._readings["checkout"] = READING
+    assert started.wait(10)  # a push is under way
+    began = time.monotonic()
+    exporter.close()
+    took = time.monotonic() - began
+    assert stop.is_set()
+    assert took < SETTLE_S + 2 * SHUTDOWN_S + 1.0, took  # not the push's 60 s
+    assert said == ["--out otlp: 1 of 1 pushes to http://unused failed"]
