@@ -36,6 +36,7 @@ from typing import Any
 import psutil
 
 from perfrun import __version__
+from perfrun.engine.backoff import Backoffs
 from perfrun.engine.base import EngineFactory
 from perfrun.engine.share import Share
 from perfrun.errors import PerfrunError, TargetError, UsageError
@@ -187,11 +188,13 @@ def run_cluster(
     on_progress: Callable[[list[LiveFigures]], None],
     abort: AbortWatch | None = None,
     gone: Callable[[], bool] | None = None,
+    backoffs: Backoffs | None = None,
 ) -> tuple[bool, tuple[ShareEvidence, ...]]:
     """Run the scenario in `count` shares (default: one per worker of the cluster), one
-    per Dask worker process, and merge their stats into `stats`; (True when interrupted,
-    each share's evidence). A share whose worker is lost fails the scenario naming it
-    (`LostShares`), the others' figures kept."""
+    per Dask worker process, and merge their stats into `stats` (and their back-offs
+    from a failing target into `backoffs`); (True when interrupted, each share's
+    evidence). A share whose worker is lost fails the scenario naming it (`LostShares`),
+    the others' figures kept."""
     workers = cluster.workers()
     if not workers:
         raise ClusterError(
@@ -204,7 +207,15 @@ def run_cluster(
             f"the cluster at {cluster.address} has {len(workers)} worker(s); "
             f"{count} shares need {count}"
         )
-    run = _Run(cluster, scenario, count, stats, abort, gone)
+    run = _Run(
+        cluster,
+        scenario,
+        count,
+        stats,
+        abort,
+        gone,
+        backoffs if backoffs is not None else Backoffs(),
+    )
     try:
         run.start(engine, workers[:count])
         run.watch(on_progress)
@@ -218,12 +229,12 @@ class _Run:
 
     def __init__(
         self, cluster: Cluster, scenario: Scenario, count: int, stats: ScenarioStats,
-        abort: AbortWatch | None, gone: Callable[[], bool] | None,
+        abort: AbortWatch | None, gone: Callable[[], bool] | None, backoffs: Backoffs,
     ) -> None:  # fmt: skip
         from distributed import Event
 
         self.cluster, self.client = cluster, cluster.client
-        self.scenario, self.count, self.stats = scenario, count, stats
+        self.scenario, self.count, self.stats, self.backoffs = scenario, count, stats, backoffs
         self.abort, self.gone = abort, gone
         self.id = uuid.uuid4().hex
         self.stop = Event(f"perfrun-stop-{self.id}", client=self.client)
@@ -232,7 +243,7 @@ class _Run:
         self.futures: dict[Any, tuple[int, str, str]] = {}
         self.pending: set[Any] = set()
         """The shares not yet recorded (their figures, or lost)."""
-        self.results: dict[int, tuple[ScenarioStats, ShareEvidence]] = {}
+        self.results: dict[int, tuple[ScenarioStats, ShareEvidence, Backoffs]] = {}
         self.lost: dict[int, ShareEvidence] = {}
         self.failures: dict[int, str] = {}
         """Shares whose task raised: what it raised."""
@@ -325,11 +336,11 @@ class _Run:
             self.lose(future)
             return
         try:
-            share_stats, evidence, aborted = future.result()
+            share_stats, evidence, aborted, backoffs = future.result()
         except Exception:  # cancelled: its worker died under it
             self.lose(future)
             return
-        self.results[index] = (share_stats, evidence)
+        self.results[index] = (share_stats, evidence, backoffs)
         self.pending.discard(future)
         if aborted is not None and self.abort is not None and not self.abort.aborted:
             self.abort.worker_aborted(aborted)
@@ -379,12 +390,13 @@ class _Run:
     def merged(self) -> tuple[bool, tuple[ShareEvidence, ...]]:
         """Every share's figures merged into the run's; LostShares when one is lost."""
         for index in sorted(self.results):
-            share_stats = self.results[index][0]
+            share_stats, _, backoffs = self.results[index]
             # Every share started at the same instant as ours: its clock, moved onto ours.
             share_stats.shift_clock(self.stats.origin - share_stats.origin)
             self.stats.merge(share_stats)
+            self.backoffs.merge(backoffs)
         evidence = tuple(
-            sorted([*(e for _, e in self.results.values()), *self.lost.values()],
+            sorted([*(e for _, e, _ in self.results.values()), *self.lost.values()],
                    key=lambda e: e.index)
         )  # fmt: skip
         if self.failures:
@@ -429,7 +441,9 @@ def _live(message: dict[str, Any]) -> tuple[int, LiveFigures]:
     return message["share"], LiveFigures.from_dict(message["live"])
 
 
-def _share_main(job: _Job, start: float) -> tuple[ScenarioStats, ShareEvidence, Abort | None]:
+def _share_main(
+    job: _Job, start: float
+) -> tuple[ScenarioStats, ShareEvidence, Abort | None, Backoffs]:
     """A share, in a Dask worker's thread: wait for the common start (on this worker's
     clock), drive the load in an event loop of its own, and send back what it measured."""
     from distributed import Event, get_client, get_worker
@@ -473,10 +487,12 @@ def _share_main(job: _Job, start: float) -> tuple[ScenarioStats, ShareEvidence, 
     time.sleep(max(start_at - time.perf_counter() - CPU_FROM_BEFORE, 0.0))
     process = psutil.Process()
     cpu_before, began = sum(process.cpu_times()[:2]), time.perf_counter()
+    backoffs = Backoffs()
     try:
         drive(
             scenario, job.engine, stats, share=share, start_at=start_at, tick=tick,
             signals=(), abort=watch if watch else None, gone=stopped.is_set,
+            backoffs=backoffs,
         )  # fmt: skip
     finally:
         stopped.set()
@@ -493,7 +509,7 @@ def _share_main(job: _Job, start: float) -> tuple[ScenarioStats, ShareEvidence, 
         late=stats.schedule.late_own, clock_offset_ms=1000.0 * offset,
         start_late_ms=1000.0 * late,
     )  # fmt: skip
-    return stats, evidence, watch.aborted
+    return stats, evidence, watch.aborted, backoffs
 
 
 def _tell_abort(run: str) -> None:

@@ -147,7 +147,7 @@ class ScenarioOutcome:
     """The Dask scheduler's address the load ran on (None: this machine)."""
     backoffs: Backoffs = field(default_factory=Backoffs)
     """The closed model's waits for a target whose connects kept failing (see
-    perfrun.engine.backoff); none on a Dask cluster."""
+    perfrun.engine.backoff), summed over workers and cluster shares."""
 
 
 class Progress(Protocol):

@@ -221,7 +221,7 @@ def _run_load(
 ) -> tuple[bool, tuple[ShareEvidence, ...]]:
     """The load, in this process, in worker processes or on a Dask cluster; (True when
     interrupted, the cluster's shares' evidence). The waits for a failing target go
-    into `backoffs` (not on a cluster)."""
+    into `backoffs`."""
     expected, duration = expected_load(scenario.load)
 
     def snapshot(live: LiveFigures) -> Snapshot:
@@ -251,7 +251,7 @@ def _run_load(
         count = options.workers if options.workers > 1 else None
         return run_cluster(
             scenario, recipe, cluster, count, stats, on_progress,
-            abort=abort if abort else None, gone=gone,
+            abort=abort if abort else None, gone=gone, backoffs=backoffs,
         )  # fmt: skip
     if options.workers > 1:
         interrupted = run_workers(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -136,6 +137,27 @@ def test_a_closed_model_over_two_dask_workers_sends_exactly_its_requests(
     schema = json.loads((Path(__file__).parents[2] / "docs" / "report.schema.json").read_text())
     errors = list(Draft202012Validator(schema).iter_errors(report))
     assert [f"{e.json_path}: {e.message}" for e in errors] == []
+
+
+def test_shares_back_off_from_a_dead_target_and_the_report_says_so(
+    tmp_path: Path, dask_cluster: DaskCluster
+) -> None:
+    """Each share's users back off after failed connects (perfrun.engine.backoff), and
+    the waits of every share are summed into the scenario's message, as in one process."""
+    dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    load = scenario(dead, users=4, duration="2s")
+    code, output, report = _perfrun(tmp_path, {"dead": load}, "--cluster", dask_cluster.address)
+
+    assert code != 0 and "Traceback" not in output, output
+    s = only_scenario(report)
+    assert [share["requests"] for share in s["generator"]["shares"]] != [0, 0]
+    # Without the back-off, 4 users loop on refused connects (thousands a second); with
+    # it, 3 in a row, then one after 50, 100, ... 1,000 ms: ~8 each in 2 s.
+    refused = s["errors"].get("connect_refused", 0)
+    assert 0 < refused < 100, s["errors"]
+    match = re.search(r"backed off from failing connects (\d+) times", s["message"])
+    assert match is not None, s["message"]
+    assert int(match.group(1)) >= 4  # at least one wait per user, from both shares
 
 
 def test_an_open_model_over_two_dask_workers_keeps_its_rate(
