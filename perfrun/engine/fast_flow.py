@@ -562,15 +562,15 @@ class FlowUser(Requester):
             return True
         payload = following.static_payload
         assert payload is not None  # see Flows.plain
-        self.hops = 0
-        self.step = self.plan = following
-        self.target, self.body = following.target, following.body  # type: ignore[assignment]
+        if following is not plan:  # (a one-step flow sends the same step again)
+            self.step = self.plan = following
+            self.target, self.body = following.target, following.body  # type: ignore[assignment]
+            self.prepared = following.prepared
         if self.jar is not None:
             cookie = self.jar.header(self.target)
             if cookie is not None:
                 payload = following.payload(self.target, (), self.body, cookie)
         self.payload = payload
-        self.prepared = following.prepared
         self.started = self.written = self.chain_started = started = time.perf_counter()
         conn.request(payload, self, started + self.timeout, following.head,
                      following.keep_headers, following.keep_body)  # fmt: skip
