@@ -250,11 +250,8 @@ class ScenarioStats:
         self._endpoints: dict[str, EndpointStats] = {}
         self.warmup = EndpointStats()
         self._timeline = Timeline(origin)
-        self.service = LatencyHistogram()
-        """Open model: successful requests from their actual send (what a closed-loop tool
-        reports). In the closed model that is the latency itself, recorded once."""
-        self.send_delay = LatencyHistogram()
-        """Open model: how long after its intended time each request went out."""
+        self._service = LatencyHistogram()
+        self._send_delay = LatencyHistogram()
         self.loop_lag = LatencyHistogram()
         self.schedule = ScheduleCounts()
         self._first = math.inf
@@ -339,6 +336,19 @@ class ScenarioStats:
             latency=LiveLatency.of(overall.latency, warmup.latency),
         )
 
+    @property
+    def service(self) -> LatencyHistogram:
+        """Open model: successful requests from their actual send (what a closed-loop tool
+        reports). In the closed model that is the latency itself, recorded once."""
+        self._tally()
+        return self._service
+
+    @property
+    def send_delay(self) -> LatencyHistogram:
+        """Open model: how long after its intended time each request went out."""
+        self._tally()
+        return self._send_delay
+
     def service_time(self) -> LatencyHistogram:
         return self.service if self.scheduled else self.overall.latency
 
@@ -412,8 +422,8 @@ class ScenarioStats:
             endpoint.success(index, us, size)
             endpoint.phase(first - sent, finished - first)
             if self.scheduled:
-                self.send_delay.record(queued)
-                self.service.record(latency)
+                self._send_delay.record(queued)
+                self._service.record(latency)
             self._measured(intended, finished)
         self._settle()
 
@@ -444,8 +454,8 @@ class ScenarioStats:
                     raise RuntimeError("successes kept aside, but no current second")
                 timeline.successes(*endpoint.tally())
         if self._delays:
-            self.send_delay.tally(self._delays)
-            self.service.tally(self._services)
+            self._send_delay.tally(self._delays)
+            self._service.tally(self._services)
             self._delays, self._services = [], []
 
     def record(self, result: RequestResult) -> None:
@@ -459,9 +469,9 @@ class ScenarioStats:
         else:
             self.endpoint(result.endpoint).record(result)
             if self.scheduled:
-                self.send_delay.record(queued)
+                self._send_delay.record(queued)
                 if error is None:
-                    self.service.record(latency)
+                    self._service.record(latency)
             self._measured(intended, finished)
             if error is not None and error.value not in self.error_samples:
                 self.error_samples[error.value] = result.detail
@@ -469,8 +479,8 @@ class ScenarioStats:
 
     def merge(self, other: ScenarioStats) -> None:
         self.warmup.merge(other.warmup)
-        self.service.merge(other.service)
-        self.send_delay.merge(other.send_delay)
+        self._service.merge(other.service)
+        self._send_delay.merge(other.send_delay)
         self.loop_lag.merge(other.loop_lag)
         self.schedule.merge(other.schedule)
         self._tally()
