@@ -22,6 +22,9 @@ from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
 from perfrun.errors import ScenarioError
+from perfrun.scenario._lines import LineDict as LineDict
+from perfrun.scenario._lines import LineList as LineList
+from perfrun.scenario._plain import Unusual, read_plain
 from perfrun.scenario.limits import ALIAS_NODES, DEPTH, FILE_BYTES, Limits, over
 
 try:
@@ -31,24 +34,6 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 
 # --- YAML with line numbers -------------------------------------------------------------
-
-
-class LineDict(dict[Any, Any]):
-    """A YAML mapping that remembers its own line and the line of each key."""
-
-    def __init__(self, line: int, lines: dict[Any, int] | None = None) -> None:
-        super().__init__()
-        self.line = line
-        self.lines = {} if lines is None else dict(lines)
-
-
-class LineList(list[Any]):
-    """A YAML sequence that remembers its own line and the line of each item (by index)."""
-
-    def __init__(self, line: int, lines: dict[Any, int] | None = None) -> None:
-        super().__init__()
-        self.line = line
-        self.lines = {} if lines is None else dict(lines)
 
 
 def _mark(event: yaml.Event) -> Any:
@@ -284,10 +269,16 @@ def read_text(text: str, origin: str, limits: Limits | None = None) -> Any:
     """A scenario document's text, parsed with every mapping and list knowing its line;
     `origin` names it in messages (its path, or e.g. `command line`). A document over
     `limits` (nesting, aliases) is refused before any object is built from it."""
+    limits = Limits() if limits is None else limits
+    loader = _loader(text, origin, limits)
     try:
-        loader = _LineLoader(text, Limits() if limits is None else limits)
-    except UnicodeEncodeError as exc:  # a lone surrogate (text from the command line)
-        raise ScenarioError(f"not UTF-8 text: {exc.reason}", origin) from None
+        with _no_cycle_collection():
+            return read_plain(loader, limits.depth)
+    except (Unusual, yaml.YAMLError):
+        pass  # not plain, or not YAML: the bounded composer says what it is
+    finally:
+        loader.dispose()
+    loader = _loader(text, origin, limits)
     try:
         with _no_cycle_collection():
             return loader.get_single_data()  # a SafeConstructor: no arbitrary objects
@@ -316,3 +307,10 @@ def read_text(text: str, origin: str, limits: Limits | None = None) -> Any:
         raise ScenarioError(f"YAML error: {exc}", origin) from None
     finally:
         loader.dispose()
+
+
+def _loader(text: str, origin: str, limits: Limits) -> _LineLoader:
+    try:
+        return _LineLoader(text, limits)
+    except UnicodeEncodeError as exc:  # a lone surrogate (text from the command line)
+        raise ScenarioError(f"not UTF-8 text: {exc.reason}", origin) from None
