@@ -47,9 +47,10 @@ sys.stderr.write(done.stderr[-2000:])
 
 
 def scenarios_file(count: int) -> str:
-    """`count` one-line scenarios, as a generated suite would write them."""
+    """`count` one-line scenarios, as a generated suite would write them (each its own
+    path and users, so that nothing read once can stand for the next)."""
     lines = ["scenarios:"] + [
-        f"  s{i}: {{requests: [{{path: /h}}], load: {{users: 1, duration: 1s}}}}"
+        f"  s{i}: {{requests: [{{path: /items/{i}}}], load: {{users: {i % 50 + 1}, duration: 1s}}}}"
         for i in range(count)
     ]
     return "\n".join(lines) + "\n"

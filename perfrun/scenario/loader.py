@@ -19,6 +19,7 @@ from typing import Any
 from perfrun.errors import ScenarioError
 from perfrun.scenario._load import LoadOverrides as LoadOverrides
 from perfrun.scenario._load import parse_load
+from perfrun.scenario._parse import no_cycle_collection
 from perfrun.scenario._target import parse_target
 from perfrun.scenario._thresholds import parse_thresholds
 from perfrun.scenario._yaml import (
@@ -574,8 +575,11 @@ def _regression(value: Any, loc: Loc) -> dict[str, float]:
 
 
 def _scenario(
-    name: str, value: Any, loc: Loc, limits: Limits, overrides: LoadOverrides | None = None
-) -> Scenario:
+    name: str, value: Any, loc: Loc, limits: Limits, overrides: LoadOverrides | None = None,
+    loads: dict[Any, LoadSpec] | None = None,
+) -> Scenario:  # fmt: skip
+    """The scenario `name`; `loads`: those its file's earlier scenarios wrote (see
+    `parse_load`)."""
     fields = mapping(value, loc, _SCENARIO_KEYS)
     require(fields, ("load",), loc)
     description = optional(fields, "description", "")
@@ -587,7 +591,7 @@ def _scenario(
     raw_load, overridden = (
         overrides.over(fields["load"], flow) if overrides else (fields["load"], ())
     )
-    load = parse_load(raw_load, loc.at(fields, "load"), flow=flow, limits=limits)
+    load = parse_load(raw_load, loc.at(fields, "load"), flow=flow, limits=limits, seen=loads)
     if flow:
         requests = _flow(fields["flow"], loc.at(fields, "flow"), data, auth, limits)
     else:
@@ -735,16 +739,18 @@ def scenarios_of(
             f"'scenarios' must be a mapping of name to scenario, got {shown(entries)}"
         )
     scenarios: list[Scenario] = []
-    for name, body in entries.items():
-        loc = Loc(str(path), entries.lines[name], (str(name),))
-        if not isinstance(name, str) or not _SCENARIO_NAME.fullmatch(name):
-            raise loc.error(
-                f"bad scenario name {name!r}: use letters, digits, '_', '-' and '.' only"
-            )
-        with _named(loc):
-            scenarios.append(
-                _scenario(name, substitute(body, loc, environ), loc, limits, overrides)
-            )
+    loads: dict[Any, LoadSpec] = {}
+    with no_cycle_collection():
+        for name, body in entries.items():
+            loc = Loc(str(path), entries.lines[name], (str(name),))
+            if not isinstance(name, str) or not _SCENARIO_NAME.fullmatch(name):
+                raise loc.error(
+                    f"bad scenario name {name!r}: use letters, digits, '_', '-' and '.' only"
+                )
+            with _named(loc):
+                scenarios.append(
+                    _scenario(name, substitute(body, loc, environ), loc, limits, overrides, loads)
+                )
     return scenarios
 
 

@@ -1,0 +1,86 @@
+"""Large scenario files: loads read once per content, and a load time that grows with
+the file, not with its square (the figures for 100,000 are bench/load_scale.py's)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from perfrun.errors import ScenarioError
+from perfrun.scenario.loader import load_file
+
+
+def scenarios(loads: list[str]) -> str:
+    lines = ["scenarios:"] + [
+        f"  s{i}: {{requests: [{{path: /items/{i}}}], load: {load}}}"
+        for i, load in enumerate(loads)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_the_same_load_written_twice_is_one_load_spec(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(scenarios(["{users: 2, duration: 1s}"] * 3 + ["{users: 3, duration: 1s}"]))
+    first, second, third, other = load_file(path, {})
+    assert first.load is second.load is third.load
+    assert other.load.users == 3 and first.load.users == 2
+
+
+@pytest.mark.parametrize(
+    ("again", "problem"),
+    [
+        ("{users: 2.0, duration: 1s}", "s1 -> load -> users: must be an integer >= 1, got 2.0"),
+        ("{users: true, duration: 1s}", "s1 -> load -> users: must be an integer >= 1, got True"),
+        (
+            "{users: 2, duration: '1s', duration2: 1}",
+            "s1 -> load: unknown key 'duration2'; did you mean 'duration'?",
+        ),
+    ],
+)
+def test_a_load_equal_to_an_earlier_one_but_not_the_same_is_read_again(
+    tmp_path: Path, again: str, problem: str
+) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(scenarios(["{users: 2, duration: 1s}", again]))
+    with pytest.raises(ScenarioError) as raised:
+        load_file(path, {})
+    assert str(raised.value) == f"{path}:3: {problem}"
+
+
+def test_a_flow_load_is_not_a_mix_load(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "scenarios:\n"
+        "  a: {requests: [{path: /}], load: {users: 1, requests_per_user: 1}}\n"
+        "  b: {flow: [{path: /}], load: {users: 1, requests_per_user: 1}}\n"
+    )
+    with pytest.raises(ScenarioError, match=r":3: b -> load: is not for a flow"):
+        load_file(path, {})
+
+
+def cpu_seconds_to_load(path: Path) -> float:
+    started = time.process_time()
+    load_file(path, {})
+    return time.process_time() - started
+
+
+@pytest.mark.parametrize("kind", ["scenarios", "stages"])
+def test_twice_the_file_takes_about_twice_the_time(tmp_path: Path, kind: str) -> None:
+    """Linear: doubling gives ~2; a quadratic step would give ~4 (50,000 stages took
+    12 s, 100,000 scenarios 110 s, before). 3 leaves room for a busy machine."""
+    times = []
+    for count in (10_000, 20_000) if kind == "scenarios" else (25_000, 50_000):
+        path = tmp_path / f"{kind}{count}.yaml"
+        if kind == "scenarios":
+            path.write_text(
+                scenarios([f"{{users: {i % 50 + 1}, duration: 1s}}" for i in range(count)])
+            )
+        else:
+            stages = "".join(f"\n      - {{duration: 1s, rate: {i % 7 + 1}}}" for i in range(count))
+            path.write_text(
+                f"scenarios:\n  s:\n    requests: [{{path: /}}]\n    load:\n      stages:{stages}\n"
+            )
+        times.append(cpu_seconds_to_load(path))
+    assert times[1] / times[0] < 3, times
