@@ -32,6 +32,7 @@ from perfrun.scenario._yaml import (
     number,
     optional,
     plain,
+    read,
     read_yaml,
     require,
     seconds,
@@ -43,6 +44,7 @@ from perfrun.scenario.captures import Capture, CaptureError, compile_capture
 from perfrun.scenario.data import Data, DataError, Order, load_data
 from perfrun.scenario.limits import BODY_BYTES, DEPTH, Limits, over
 from perfrun.scenario.model import (
+    CHECKED_TLS,
     DEMO_TARGET,
     MAX_BODY,
     Checks,
@@ -184,8 +186,12 @@ def sent(text: str, loc: Loc, bad: re.Pattern[str] = _BAD_VALUE) -> str:
 
 # --- response checks --------------------------------------------------------------------
 
+_CHECK_KEYS = ("expect_body_contains", "expect_json", "expect_header")
+
 
 def _checks(fields: LineDict, loc: Loc) -> Checks:
+    if not any(key in fields for key in _CHECK_KEYS):
+        return Checks()  # most requests: no location made for each absent key
     return Checks(
         body_contains=_body_contains(
             optional(fields, "expect_body_contains"), loc.at(fields, "expect_body_contains")
@@ -289,9 +295,9 @@ def _request(
         raise loc.at(fields, "path").error(f"must be a string starting with '/', got {shown(path)}")
     sent(path, loc.at(fields, "path"), _BAD_TARGET)
     # Unnamed, it is named as it is sent (`GET /health`), as k6 and Locust name theirs.
-    name = string(optional(fields, "name", f"{method.upper()} {path}"), loc.at(fields, "name"))
+    name = read(fields, "name", loc, string, f"{method.upper()} {path}")
     headers = _headers(optional(fields, "headers"), loc.at(fields, "headers"))
-    own = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
+    own = read(fields, "auth", loc, _auth, None)
     if own is not None and "authorization" in map(str.lower, headers):
         raise loc.key_line(fields, "auth").error("set either auth or an Authorization header")
     authorization: tuple[tuple[str, Template], ...] = ()
@@ -304,24 +310,29 @@ def _request(
             authorization = (("Authorization", chosen),)
     text = None if body is None else string(body, loc.at(fields, "body"), allow_empty=True)
     _check_size(text, json_value, fields, loc, limits)
-    think = optional(fields, "think_time")
     return RequestSpec(
         name=name,
         method=method.upper(),
         path=path,
-        weight=number(optional(fields, "weight", 1), loc.at(fields, "weight"), positive=True),
+        weight=read(fields, "weight", loc, _weight, 1.0),
         headers=headers,
         json=plain(json_value),
         body=text,
-        expect_status=_statuses(
-            optional(fields, "expect_status", 200), loc.at(fields, "expect_status")
-        ),
+        expect_status=read(fields, "expect_status", loc, _statuses, (200,)),
         checks=_checks(fields, loc),
         templated=_templated(path, headers, plain(json_value), text, fields, loc, authorization),
-        once=_flag(optional(fields, "once", False), loc.at(fields, "once")),
-        think_time=None if think is None else seconds(think, loc.at(fields, "think_time"), True),
-        captures=_captures(optional(fields, "capture"), loc.at(fields, "capture")),
+        once=read(fields, "once", loc, _flag, False),
+        think_time=read(fields, "think_time", loc, _think_time, None),
+        captures=read(fields, "capture", loc, _captures, ()),
     )
+
+
+def _weight(value: Any, loc: Loc) -> float:
+    return number(value, loc, positive=True)
+
+
+def _think_time(value: Any, loc: Loc) -> float | None:
+    return seconds(value, loc, allow_zero=True)
 
 
 def _check_size(
@@ -582,9 +593,8 @@ def _scenario(
     `parse_load`)."""
     fields = mapping(value, loc, _SCENARIO_KEYS)
     require(fields, ("load",), loc)
-    description = optional(fields, "description", "")
-    data = _data(optional(fields, "data"), loc.at(fields, "data"), limits)
-    auth = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
+    data = read(fields, "data", loc, lambda value, at: _data(value, at, limits), None)
+    auth = read(fields, "auth", loc, _auth, None)
     flow = _has_key(fields, "flow")
     if flow == _has_key(fields, "requests"):
         raise loc.error("set either requests (a weighted mix) or flow (steps in order)")
@@ -598,7 +608,7 @@ def _scenario(
         requests = _requests(fields["requests"], loc.at(fields, "requests"), auth, limits)
         _check_mix(requests, data, load, fields, loc)
     engine, http2 = _engine(fields, loc)
-    target = parse_target(optional(fields, "target"), loc.at(fields, "target"))
+    target = read(fields, "target", loc, parse_target, None)
     if target is not None and optional(fields, "base_url") == DEMO_TARGET:
         raise loc.key_line(fields, "base_url").error(
             "base_url: demo starts the demo target, not the one target: launches; leave "
@@ -609,12 +619,11 @@ def _scenario(
             f"order unique gives each user its own row: {len(data.rows)} rows for "
             f"{load.users} users"
         )
-    kind = choice(optional(fields, "type", "load"), ScenarioType, loc.at(fields, "type"))
-    severity = optional(fields, "severity", "medium")
+    kind = read(fields, "type", loc, _type, ScenarioType.LOAD)
     return Scenario(
         name=name,
         type=kind,
-        severity=choice(severity, Severity, loc.at(fields, "severity")),
+        severity=read(fields, "severity", loc, _severity, Severity.MEDIUM),
         base_url=_base_url(
             optional(fields, "base_url", DEMO_TARGET if target is None else LAUNCHED_BASE_URL),
             loc.at(fields, "base_url"),
@@ -628,20 +637,16 @@ def _scenario(
             kind,
             [r.name for r in requests],
         ),
-        monitor=_monitor(optional(fields, "monitor"), loc.at(fields, "monitor")),
+        monitor=read(fields, "monitor", loc, _monitor, _NO_MONITOR),
         regression=_regression(optional(fields, "regression"), loc.at(fields, "regression")),
-        description=string(description, loc.at(fields, "description"), allow_empty=True),
+        description=read(fields, "description", loc, _description, ""),
         source=f"{loc.file}:{loc.line}",
         flow=flow,
         data=data,
-        cookies=_flag(optional(fields, "cookies", True), loc.at(fields, "cookies")),
-        max_redirects=integer(
-            optional(fields, "max_redirects", 10), loc.at(fields, "max_redirects"), minimum=0
-        ),
-        max_body=integer(
-            optional(fields, "max_body", MAX_BODY), loc.at(fields, "max_body"), minimum=1
-        ),
-        tls=_tls(optional(fields, "tls"), loc.at(fields, "tls")),
+        cookies=read(fields, "cookies", loc, _flag, True),
+        max_redirects=read(fields, "max_redirects", loc, _count, 10),
+        max_body=read(fields, "max_body", loc, _size, MAX_BODY),
+        tls=read(fields, "tls", loc, _tls, CHECKED_TLS),
         http2=http2,
         target=target,
         demo_default=target is None and not _has_key(fields, "base_url"),
@@ -651,14 +656,41 @@ def _scenario(
 
 def _engine(fields: LineDict, loc: Loc) -> tuple[EngineChoice, bool]:
     """`engine` and `http2`, which only the httpx engine speaks."""
-    engine = choice(optional(fields, "engine", "auto"), EngineChoice, loc.at(fields, "engine"))
-    http2 = _flag(optional(fields, "http2", False), loc.at(fields, "http2"))
+    engine = read(fields, "engine", loc, _engine_choice, EngineChoice.AUTO)
+    http2 = read(fields, "http2", loc, _flag, False)
     if http2 and engine is EngineChoice.FAST:
         raise loc.key_line(fields, "http2").error(
             "http2: true needs the httpx engine (engine: httpx or auto): the fast engine "
             "speaks HTTP/1.1 only"
         )
     return engine, http2
+
+
+def _type(value: Any, loc: Loc) -> ScenarioType:
+    return choice(value, ScenarioType, loc)
+
+
+def _severity(value: Any, loc: Loc) -> Severity:
+    return choice(value, Severity, loc)
+
+
+def _engine_choice(value: Any, loc: Loc) -> EngineChoice:
+    return choice(value, EngineChoice, loc)
+
+
+def _description(value: Any, loc: Loc) -> str:
+    return string(value, loc, allow_empty=True)
+
+
+def _count(value: Any, loc: Loc) -> int:
+    return integer(value, loc, minimum=0)
+
+
+def _size(value: Any, loc: Loc) -> int:
+    return integer(value, loc, minimum=1)
+
+
+_NO_MONITOR = MonitorSpec()  # frozen, as CHECKED_TLS: every scenario without one shares it
 
 
 def _has_key(fields: LineDict, key: str) -> bool:
