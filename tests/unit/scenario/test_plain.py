@@ -43,6 +43,8 @@ def same(a: Any, b: Any) -> None:
         for (key_a, item_a), (key_b, item_b) in pairs:
             assert type(key_a) is type(key_b) and key_a == key_b
             same(item_a, item_b)
+    elif a != a:  # NaN
+        assert b != b
     else:
         assert a == b
 
