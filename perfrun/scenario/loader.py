@@ -58,6 +58,7 @@ from perfrun.scenario.model import (
     Severity,
     Templated,
     TlsSpec,
+    default_thresholds,
 )
 from perfrun.scenario.schema import (
     AUTH,
@@ -296,7 +297,7 @@ def _request(
     sent(path, loc.at(fields, "path"), _BAD_TARGET)
     # Unnamed, it is named as it is sent (`GET /health`), as k6 and Locust name theirs.
     name = read(fields, "name", loc, string, f"{method.upper()} {path}")
-    headers = _headers(optional(fields, "headers"), loc.at(fields, "headers"))
+    headers = read(fields, "headers", loc, _headers, None) or {}  # its own: auth adds to it
     own = read(fields, "auth", loc, _auth, None)
     if own is not None and "authorization" in map(str.lower, headers):
         raise loc.key_line(fields, "auth").error("set either auth or an Authorization header")
@@ -624,18 +625,18 @@ def _scenario(
         name=name,
         type=kind,
         severity=read(fields, "severity", loc, _severity, Severity.MEDIUM),
-        base_url=_base_url(
-            optional(fields, "base_url", DEMO_TARGET if target is None else LAUNCHED_BASE_URL),
-            loc.at(fields, "base_url"),
+        base_url=read(
+            fields, "base_url", loc, _base_url, DEMO_TARGET if target is None else LAUNCHED_BASE_URL
         ),
         engine=engine,
         requests=requests,
         load=load,
-        thresholds=parse_thresholds(
-            optional(fields, "thresholds"),
-            loc.at(fields, "thresholds"),
-            kind,
-            [r.name for r in requests],
+        thresholds=read(
+            fields,
+            "thresholds",
+            loc,
+            lambda value, at: parse_thresholds(value, at, kind, [r.name for r in requests]),
+            default_thresholds(kind),
         ),
         monitor=read(fields, "monitor", loc, _monitor, _NO_MONITOR),
         regression=_regression(optional(fields, "regression"), loc.at(fields, "regression")),
