@@ -53,7 +53,7 @@ def parse_load(
     written again (a file of many scenarios repeats a few) is the same `LoadSpec`,
     frozen, read once (a fifth of the time 100,000 scenarios took, and their memory)."""
     limits = Limits() if limits is None else limits
-    key = None if seen is None else _content(value, flow)
+    key = None if seen is None or len(seen) >= _SEEN_LOADS else _content(value, flow)
     if key is not None and seen is not None:
         known = seen.get(key)
         if known is not None:
@@ -71,6 +71,10 @@ def parse_load(
 
 _SEEN_STAGES = 64
 """A load with more stages is read each time: its key would cost what it saves."""
+_SEEN_LOADS = 1024
+"""Loads kept at most: a file whose loads all differ (`users: 1`, `2`, `3`, ...) stops
+keeping them there, rather than paying for a key per scenario (a tenth of the time to
+build 20,000 scenarios, and 10 MB)."""
 
 
 def _content(value: Any, flow: bool) -> Any:

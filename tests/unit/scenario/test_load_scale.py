@@ -84,3 +84,12 @@ def test_twice_the_file_takes_about_twice_the_time(tmp_path: Path, kind: str) ->
             )
         times.append(cpu_seconds_to_load(path))
     assert times[1] / times[0] < 3, times
+
+
+def test_loads_past_those_kept_are_read_each_time(tmp_path: Path) -> None:
+    distinct = [f"{{users: {i + 1}, duration: 1s}}" for i in range(1100)]
+    path = tmp_path / "a.yaml"
+    path.write_text(scenarios([*distinct, "{users: 5, duration: 2s}", "{users: 5, duration: 2s}"]))
+    loaded = load_file(path, {})
+    assert [s.load.users for s in loaded[:1100]] == list(range(1, 1101))
+    assert loaded[-1].load == loaded[-2].load and loaded[-1].load.duration == 2.0
