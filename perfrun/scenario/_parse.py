@@ -277,7 +277,7 @@ def read_text(text: str, origin: str, limits: Limits | None = None) -> Any:
     loader = _loader(text, origin, limits)
     try:
         with no_cycle_collection():
-            return read_plain(loader, limits.depth)
+            return read_plain(loader, limits)
     except (Unusual, yaml.YAMLError):
         pass  # not plain, or not YAML: the bounded composer says what it is
     finally:

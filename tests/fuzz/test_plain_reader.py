@@ -46,7 +46,7 @@ INDICATORS = ["&a ", "*a", "!!str ", "!x ", "<<: ", "? ", "---\n", "'", '"', "["
 def fast(text: str) -> Any:
     loader = _LineLoader(text, LIMITS)
     try:
-        return read_plain(loader, LIMITS.depth)
+        return read_plain(loader, LIMITS)
     finally:
         loader.dispose()
 
@@ -85,3 +85,26 @@ def test_a_mutated_document_reads_as_composed_or_is_left_to_the_composer(
         at = where % (len(text) + 1)
         text = text[:at] + indicator + text[at:]
     check(text)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(VALUES, VALUES, st.integers(1, 6))
+def test_shared_values_read_as_composed_or_are_refused_by_both(
+    shared: Any, other: Any, copies: int
+) -> None:
+    """`yaml.safe_dump` writes a value shared in the document once, with an anchor, and
+    aliases for the others: the fast reader reads what the composer reads, and leaves
+    what the composer refuses (aliases past LIMITS)."""
+    text = yaml.safe_dump(
+        {"a": shared, "b": [shared] * copies, "c": {"d": shared, "e": [other, shared]}},
+        default_flow_style=None,
+    )
+    try:
+        expected = composed(text)
+    except yaml.YAMLError:
+        try:
+            fast(text)
+        except Unusual:
+            return
+        raise AssertionError("read fast what the composer refuses") from None
+    same(fast(text), expected)

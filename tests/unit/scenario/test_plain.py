@@ -23,10 +23,11 @@ def composed(text: str) -> Any:
         loader.dispose()
 
 
-def fast(text: str, depth: int = Limits().depth) -> Any:
-    loader = _LineLoader(text, Limits())
+def fast(text: str, limits: Limits | None = None) -> Any:
+    limits = Limits() if limits is None else limits
+    loader = _LineLoader(text, limits)
     try:
-        return read_plain(loader, depth)
+        return read_plain(loader, limits)
     finally:
         loader.dispose()
 
@@ -64,6 +65,10 @@ PLAIN = [
     "k: 2026-12-01 10:00:00\n",
     "---\na: 1\n...\n",
     "[a, b, {c: [d, {e: f}]}]",
+    "a: &x 1\nb: *x\nc: [*x, *x]\n",
+    "s0: {load: &load {users: 2, duration: 1s}}\ns1: {load: *load}\ns2: {load: *load}\n",
+    "a: &x [&y {b: c}, *y]\nd: *x\ne: [*y, *x]\n",
+    "a: &k key\n*k : value\n",
 ]
 
 
@@ -73,9 +78,13 @@ def test_a_plain_document_reads_as_the_composer_reads_it(text: str) -> None:
 
 
 UNUSUAL = {
-    "an anchor": "a: &x 1\nb: 2\n",
-    "an alias": "a: &x 1\nb: *x\n",
+    "an undefined alias": "a: *x\n",
+    "an alias inside what it names": "a: &x [1, *x]\n",
+    "an anchor defined twice": "a: &x 1\nb: &x 2\n",
+    "an anchor inside itself": "a: &x [&x 1]\n",
+    "an alias of a mapping as a key": "a: &x {b: 1}\n? *x\n: c\n",
     "a merge key": "a: {b: 1}\nc:\n  <<: {b: 2}\n",
+    "a merge key of an alias": "a: &x {b: 1}\nc:\n  <<: *x\n",
     "a tagged mapping": "a: !!map {b: 1}\n",
     "a tagged list": "a: !!seq [1]\n",
     "a set": "a: !!set {b, c}\n",
@@ -106,7 +115,7 @@ def test_a_syntax_error_is_the_parsers_and_read_again_by_the_composer() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    [UNUSUAL[name] for name in ("an anchor", "an alias", "a merge key", "a tagged list")],
+    [UNUSUAL[name] for name in ("a merge key", "a merge key of an alias", "a tagged list")],
 )
 def test_what_the_composer_reads_instead_is_what_it_always_read(text: str) -> None:
     same(read_text(text, "t.yaml"), composed(text))
@@ -121,7 +130,7 @@ def test_what_the_composer_reads_instead_is_what_it_always_read(text: str) -> No
     ],
 )
 def test_nesting_up_to_the_limit_is_read_fast(nested: str, depth: int) -> None:
-    same(fast(nested, depth), composed(nested))
+    same(fast(nested, Limits(depth=depth)), composed(nested))
 
 
 @pytest.mark.parametrize(
@@ -138,3 +147,39 @@ def test_the_same_value_made_once_is_shared_only_when_it_cannot_change() -> None
     document = fast("a: [x, 1, 1s, x]\nb: [x, 1, 1s, x]\n")
     assert document == {"a": ["x", 1, "1s", "x"], "b": ["x", 1, "1s", "x"]}
     assert document["a"] is not document["b"]
+
+
+def test_an_alias_is_the_object_its_anchor_made() -> None:
+    document = fast("a: &x {b: [1]}\nc: *x\n")
+    assert document["c"] is document["a"]
+    assert document == composed("a: &x {b: [1]}\nc: *x\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "limits", "problem"),
+    [
+        (
+            "a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b]\n",
+            Limits(alias_nodes=50),
+            r"^t\.yaml:3:\d+: YAML aliases expand too far: 62 is above the limit of 50",
+        ),
+        (
+            "a: &a [[[1]]]\nb: [[*a]]\n",
+            Limits(depth=6),
+            r"^t\.yaml:2:\d+: nested too deeply: 7 levels",
+        ),
+    ],
+)
+def test_aliases_past_the_limits_are_left_to_the_composer_which_refuses_them(
+    text: str, limits: Limits, problem: str
+) -> None:
+    with pytest.raises(Unusual):
+        fast(text, limits)
+    with pytest.raises(ScenarioError, match=problem):
+        read_text(text, "t.yaml", limits)
+
+
+def test_aliases_up_to_the_limits_are_read_fast() -> None:
+    text = "a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b]\n"
+    same(fast(text, Limits(alias_nodes=83)), composed(text))
+    same(fast("a: &a [[[1]]]\nb: [*a]\n", Limits(depth=6)), composed("a: &a [[[1]]]\nb: [*a]\n"))
