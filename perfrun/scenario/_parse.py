@@ -4,8 +4,8 @@ far (the limits of `limits.py`), before any object is built from it.
 
 The reading half of the scenario loader's YAML (`_yaml.py` has the locations, the field
 readers and `${VAR}` substitution, and re-exports `read_yaml` / `read_text`). A plain
-document (no anchor, alias, tag or merge key: most scenario files) is read by `_plain.py`
-in one pass, nesting bounded as it goes; any other, by the bounded composer here.
+document (no merge key, no tag on a collection: most scenario files) is read by
+`_plain.py` in one pass, bounded as it goes; any other, by the bounded composer here.
 """
 
 from __future__ import annotations

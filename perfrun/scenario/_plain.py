@@ -1,15 +1,16 @@
 """A plain YAML document read in one pass over libyaml's events, straight into
 `LineDict` / `LineList`: no node graph, no recursion.
 
-Most scenario files are plain: no anchor, no alias, no merge key, no tag on a mapping
-or a list, scalar keys. For them the bounded composer's work (a node per value, three
-calls per node, then a constructor walking the nodes again) was half of what a load took:
-20,000 one-line scenarios took 2.7 CPU-s to read that way, 1.0 here. Read here, the same
-document gives the same values and lines; anything else (an anchor or an alias, a merge
-key, a collection key or a tagged one, a duplicate key, a value a constructor refuses,
-nesting past `limits.depth`, a syntax error, a second document) raises `Unusual`, and
-`_parse.read_text` reads the text again with the bounded composer, which gives the
-answer, or the error, it always gave.
+Most scenario files are plain: no merge key, no tag on a mapping or a list, scalar
+keys (anchors and aliases are fine). For them the bounded composer's work (a node per
+value, three calls per node, then a constructor walking the nodes again) was half of
+what a load took: 20,000 one-line scenarios took 2.7 CPU-s to read that way, 1.0 here.
+Read here, the same document gives the same values and lines, and aliases are counted
+as the composer counts them; anything else (a merge key, a collection key or a tagged
+one, a duplicate key or anchor, an undefined or self-referring alias, a value a
+constructor refuses, nesting or aliases past `limits`, a syntax error, a second
+document) raises `Unusual`, and `_parse.read_text` reads the text again with the
+bounded composer, which gives the answer, or the error, it always gave.
 """
 
 from __future__ import annotations
