@@ -4,9 +4,10 @@ scenario of 100,000 stages) takes to load, and `perfrun --list` on it.
 Writes the files into a temporary directory, then runs each case in a child process,
 one at a time: `load` (`load_scenarios` on the directory, timed inside the child, so
 without interpreter start-up and imports), and `list` (`perfrun --list` as a user runs
-it, timed from outside, start-up included). The peak RSS of each is the child's
-`ru_maxrss` (`resource.getrusage(RUSAGE_CHILDREN)`, read by a small wrapper process
-per case, so that one case's peak is not another's).
+it, timed from outside, start-up included). The CPU time (user + system: steadier
+than the wall time on a busy machine) and the peak RSS of each are the child's
+(`resource.getrusage(RUSAGE_CHILDREN)`, read by a small wrapper process per case, so
+that one case's figures are not another's).
 
     python bench/load_scale.py [--scenarios 100000] [--stages 100000]
         [--cases scenarios,stages,list] [--json load_scale.json]
@@ -33,15 +34,17 @@ loaded = load_scenarios(Path(sys.argv[1]), {})
 print(len(loaded), sum(len(s.load.stages) for s in loaded.values()), time.perf_counter() - started)
 """
 
-# Runs its argv, then prints its exit code, wall time, peak RSS (KiB on Linux) and lines out.
+# Runs its argv, then prints its exit code, wall time, CPU time (user + system), peak RSS
+# (KiB on Linux) and lines out.
 WRAPPER = """
 import resource, subprocess, sys, time
 started = time.perf_counter()
 done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 wall = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu, peak = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 lines = done.stdout.count("\\n")
-sys.stdout.write(f"{done.returncode} {wall} {peak} {lines}\\n" + done.stdout[-2000:])
+sys.stdout.write(f"{done.returncode} {wall} {cpu} {peak} {lines}\\n" + done.stdout[-2000:])
 sys.stderr.write(done.stderr[-2000:])
 """
 
@@ -62,18 +65,18 @@ def stages_file(count: int) -> str:
     return f"scenarios:\n  staged:\n    requests: [{{path: /}}]\n    load:\n      stages:{stages}\n"
 
 
-def measure(argv: list[str], timeout: float) -> tuple[float, float, int, str]:
-    """(wall seconds, peak RSS in MB, lines written, the end of its output) of `argv`
-    in a child process."""
+def measure(argv: list[str], timeout: float) -> tuple[float, float, float, int, str]:
+    """(wall seconds, CPU seconds, peak RSS in MB, lines written, the end of its output)
+    of `argv` in a child process."""
     done = subprocess.run(
         [sys.executable, "-c", WRAPPER, *argv],
         capture_output=True, text=True, timeout=timeout, check=True,
     )  # fmt: skip
     head, _, output = done.stdout.partition("\n")
-    code, wall, peak, lines = head.split()
+    code, wall, cpu, peak, lines = head.split()
     if code != "0":
         raise SystemExit(f"{' '.join(argv[:3])}... exited {code}:\n{output}{done.stderr}")
-    return float(wall), int(peak) / 1024, int(lines), output
+    return float(wall), float(cpu), int(peak) / 1024, int(lines), output
 
 
 def main() -> None:
@@ -95,20 +98,20 @@ def main() -> None:
         for case in cases:
             if case == "list":
                 argv = [sys.executable, "-m", "perfrun", "--list", "--scenarios-dir", str(many)]
-                wall, peak, lines, _ = measure(argv, args.timeout)
+                wall, cpu, peak, lines, _ = measure(argv, args.timeout)
                 loaded = f"{lines:,} lines listed"
                 seconds = wall
             else:
                 directory = many if case == "scenarios" else staged
-                wall, peak, _, output = measure(
+                wall, cpu, peak, _, output = measure(
                     [sys.executable, "-c", LOAD, str(directory)], args.timeout
                 )
                 count, stages, inner = output.split()
                 loaded = f"{int(count):,} scenarios, {int(stages):,} stages"
                 seconds = float(inner)
-            results[case] = {"seconds": seconds, "wall_s": wall, "peak_rss_mb": peak}
+            results[case] = {"seconds": seconds, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak}
             print(
-                f"{case:10} {seconds:6.2f} s (process {wall:6.2f} s)  "
+                f"{case:10} {seconds:6.2f} s (process {wall:6.2f} s, {cpu:6.2f} CPU-s)  "
                 f"peak RSS {peak:7.1f} MB  [{loaded}]",
                 flush=True,
             )
