@@ -714,7 +714,7 @@ def load_file(path: Path, environ: Mapping[str, str] | None = None) -> list[Scen
     Raises ScenarioError naming the file, line and field of the first problem.
     """
     limits = _limits(os.environ if environ is None else environ)
-    return scenarios_of(path, read_yaml(path, limits), environ, limits)
+    return scenarios_of(path, read_yaml(path, limits), environ, limits, consume=True)
 
 
 def _limits(environ: Mapping[str, str]) -> Limits:
@@ -756,17 +756,21 @@ def _scenario_file(
         raise
     if not (isinstance(document, LineDict) and "scenarios" in document):
         return None
-    return scenarios_of(path, document, environ, limits)
+    return scenarios_of(path, document, environ, limits, consume=True)
 
 
 def scenarios_of(
     path: Path | str, document: Any, environ: Mapping[str, str] | None = None,
     limits: Limits | None = None, overrides: LoadOverrides | None = None,
+    *, consume: bool = False,
 ) -> list[Scenario]:  # fmt: skip
     """The scenarios of a parsed scenario document (`read_yaml`, `read_text`); `path`
     names it in messages. ScenarioError (exit 2) at the first problem. `limits`:
     default, those `environ` sets; `overrides`: the command line's load over each
-    scenario's own, where it fits (see `with_overrides`)."""
+    scenario's own, where it fits (see `with_overrides`). `consume`: each scenario's
+    mapping is dropped from `document` once read (for a document read for this call
+    alone: a large file's document and its scenarios are then never both whole in
+    memory)."""
     environ = os.environ if environ is None else environ
     limits = _limits(environ) if limits is None else limits
     if not isinstance(document, LineDict):
@@ -793,6 +797,8 @@ def scenarios_of(
                 scenarios.append(_scenario(name, body, loc, limits, overrides, loads))
             except (OverflowError, RecursionError) as exc:
                 raise _named(exc, loc) from None
+            if consume:
+                entries[name] = None  # a value replaced: the iteration goes on
     return scenarios
 
 

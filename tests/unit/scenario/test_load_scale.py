@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from perfrun.errors import ScenarioError
-from perfrun.scenario.loader import load_file
+from perfrun.scenario._yaml import read_text
+from perfrun.scenario.loader import load_file, scenarios_of
 
 
 def scenarios(loads: list[str]) -> str:
@@ -93,3 +94,12 @@ def test_loads_past_those_kept_are_read_each_time(tmp_path: Path) -> None:
     loaded = load_file(path, {})
     assert [s.load.users for s in loaded[:1100]] == list(range(1, 1101))
     assert loaded[-1].load == loaded[-2].load and loaded[-1].load.duration == 2.0
+
+
+@pytest.mark.parametrize("consume", [False, True])
+def test_a_document_is_consumed_only_when_asked(consume: bool) -> None:
+    document = read_text(scenarios(["{users: 1, duration: 1s}"] * 3), "t.yaml")
+    loaded = scenarios_of("t.yaml", document, {}, consume=consume)
+    assert [s.name for s in loaded] == ["s0", "s1", "s2"]
+    left = list(document["scenarios"].values())
+    assert left == [None] * 3 if consume else all(isinstance(body, dict) for body in left)
