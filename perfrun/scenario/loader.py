@@ -331,7 +331,7 @@ def _weight(value: Any, loc: Loc) -> float:
     return number(value, loc, positive=True)
 
 
-def _think_time(value: Any, loc: Loc) -> float | None:
+def _think_time(value: Any, loc: Loc) -> float:
     return seconds(value, loc, allow_zero=True)
 
 
