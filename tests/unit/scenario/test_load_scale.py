@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from perfrun.errors import ScenarioError
-from perfrun.scenario._yaml import read_text
-from perfrun.scenario.loader import load_file, scenarios_of
+from perfrun.scenario import loader
+from perfrun.scenario._yaml import read_text, read_yaml
+from perfrun.scenario.limits import Limits
+from perfrun.scenario.loader import (
+    LoadOverrides,
+    load_file,
+    load_scenarios,
+    scenarios_of,
+    with_overrides_all,
+)
 
 
 def scenarios(loads: list[str]) -> str:
@@ -103,3 +112,28 @@ def test_a_document_is_consumed_only_when_asked(consume: bool) -> None:
     assert [s.name for s in loaded] == ["s0", "s1", "s2"]
     left = list(document["scenarios"].values())
     assert left == [None] * 3 if consume else all(isinstance(body, dict) for body in left)
+
+
+def test_overrides_read_each_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.yaml").write_text(scenarios(["{users: 1, duration: 1s}"] * 3))
+    (tmp_path / "b.yaml").write_text(
+        "scenarios:\n  t: {requests: [{path: /}], load: {rate: 5, duration: 1s}}\n"
+    )
+    loaded = load_scenarios(tmp_path, {})
+    chosen = [loaded["s2"], loaded["t"], loaded["s0"]]
+    reads: list[Path] = []
+
+    def counted(path: Path, limits: Limits | None = None) -> Any:
+        reads.append(path)
+        return read_yaml(path, limits)
+
+    monkeypatch.setattr(loader, "read_yaml", counted)
+    again = with_overrides_all(chosen, LoadOverrides(users=7, duration="3s"), {})
+    assert sorted(path.name for path in reads) == ["a.yaml", "b.yaml"]
+    assert [(s.name, s.load.users, s.load.duration) for s in again] == [
+        ("s2", 7, 3.0), ("t", 0, 3.0), ("s0", 7, 3.0),
+    ]  # fmt: skip
+    assert [s.overrides for s in again] == [
+        (("users", "7"), ("duration", "3s")), (("duration", "3s"),),
+        (("users", "7"), ("duration", "3s")),
+    ]  # fmt: skip
