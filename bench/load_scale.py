@@ -65,18 +65,28 @@ def stages_file(count: int) -> str:
     return f"scenarios:\n  staged:\n    requests: [{{path: /}}]\n    load:\n      stages:{stages}\n"
 
 
-def measure(argv: list[str], timeout: float) -> tuple[float, float, float, int, str]:
+def measure(argv: list[str], where: str, timeout: float) -> tuple[float, float, float, int, str]:
     """(wall seconds, CPU seconds, peak RSS in MB, lines written, the end of its output)
-    of `argv` in a child process."""
+    of `argv` in a child process run in the directory `where` (not the checkout: `-c`
+    and `-m` put the working directory first on `sys.path`, over PYTHONPATH)."""
     done = subprocess.run(
         [sys.executable, "-c", WRAPPER, *argv],
-        capture_output=True, text=True, timeout=timeout, check=True,
+        capture_output=True, text=True, timeout=timeout, check=True, cwd=where,
     )  # fmt: skip
     head, _, output = done.stdout.partition("\n")
     code, wall, cpu, peak, lines = head.split()
     if code != "0":
         raise SystemExit(f"{' '.join(argv[:3])}... exited {code}:\n{output}{done.stderr}")
     return float(wall), float(cpu), int(peak) / 1024, int(lines), output
+
+
+def _perfrun_dir() -> str:
+    """Where the children import perfrun from (they run outside any checkout)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import perfrun; print(perfrun.__file__)"],
+        capture_output=True, text=True, check=True, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
+    return str(Path(done.stdout.strip()).parent)
 
 
 def main() -> None:
@@ -89,6 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     cases = args.cases.split(",")
     results: dict[str, dict[str, float]] = {}
+    print(f"perfrun from {_perfrun_dir()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="perfrun-load-scale-") as temp:
         many, staged = Path(temp, "many"), Path(temp, "staged")
         many.mkdir()
@@ -98,13 +109,13 @@ def main() -> None:
         for case in cases:
             if case == "list":
                 argv = [sys.executable, "-m", "perfrun", "--list", "--scenarios-dir", str(many)]
-                wall, cpu, peak, lines, _ = measure(argv, args.timeout)
+                wall, cpu, peak, lines, _ = measure(argv, temp, args.timeout)
                 loaded = f"{lines:,} lines listed"
                 seconds = wall
             else:
                 directory = many if case == "scenarios" else staged
                 wall, cpu, peak, _, output = measure(
-                    [sys.executable, "-c", LOAD, str(directory)], args.timeout
+                    [sys.executable, "-c", LOAD, str(directory)], temp, args.timeout
                 )
                 count, stages, inner = output.split()
                 loaded = f"{int(count):,} scenarios, {int(stages):,} stages"
