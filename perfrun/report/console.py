@@ -55,10 +55,22 @@ def render_list(
 
 
 def _plain_list(scenarios: Sequence[Scenario], console: Console) -> None:
+    # Scenarios share their thresholds (a type's defaults are one tuple): each is worded
+    # once, by identity (a tuple's hash would read every threshold it holds).
+    worded: dict[int, str] = {}
+
+    def thresholds(s: Scenario) -> str:
+        text = worded.get(id(s.thresholds))
+        if text is None:
+            text = worded[id(s.thresholds)] = (
+                " ".join(short_threshold(t) for t in s.thresholds) or "none"
+            )
+        return text
+
     lines = [f"{len(scenarios)} scenario(s)", "name\ttype\tseverity\tload\ttarget\tthresholds"]
     lines += (
         "\t".join((s.name, s.type.value, s.severity.value, describe_load(s), s.base_url,
-                   " ".join(short_threshold(t) for t in s.thresholds) or "none"))
+                   thresholds(s)))
         for s in scenarios
     )  # fmt: skip
     console.file.write("\n".join(lines) + "\n")

@@ -3,7 +3,9 @@ document refused, as it is read, when it is nested too deeply or its aliases exp
 far (the limits of `limits.py`), before any object is built from it.
 
 The reading half of the scenario loader's YAML (`_yaml.py` has the locations, the field
-readers and `${VAR}` substitution, and re-exports `read_yaml` / `read_text`).
+readers and `${VAR}` substitution, and re-exports `read_yaml` / `read_text`). A plain
+document (no merge key, no tag on a collection: most scenario files) is read by
+`_plain.py` in one pass, bounded as it goes; any other, by the bounded composer here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
 from perfrun.errors import ScenarioError
+from perfrun.scenario._lines import LineDict as LineDict
+from perfrun.scenario._lines import LineList as LineList
+from perfrun.scenario._plain import Unusual, read_plain
 from perfrun.scenario.limits import ALIAS_NODES, DEPTH, FILE_BYTES, Limits, over
 
 try:
@@ -31,24 +36,6 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 
 # --- YAML with line numbers -------------------------------------------------------------
-
-
-class LineDict(dict[Any, Any]):
-    """A YAML mapping that remembers its own line and the line of each key."""
-
-    def __init__(self, line: int, lines: dict[Any, int] | None = None) -> None:
-        super().__init__()
-        self.line = line
-        self.lines = {} if lines is None else dict(lines)
-
-
-class LineList(list[Any]):
-    """A YAML sequence that remembers its own line and the line of each item (by index)."""
-
-    def __init__(self, line: int, lines: dict[Any, int] | None = None) -> None:
-        super().__init__()
-        self.line = line
-        self.lines = {} if lines is None else dict(lines)
 
 
 def _mark(event: yaml.Event) -> Any:
@@ -251,13 +238,15 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)  # typ
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector paused while a document is read, then back as it was.
+def no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while a document is read (or its scenarios are
+    built), then back as it was.
 
     Reading builds a node per value and then an object per node, trees without cycles
     (a recursive alias is refused), all freed by reference counting; but the collector,
     counting allocations, walks the growing heap again and again: it took half the time
-    of reading a file of 100,000 scenarios (25 s of 11 without it)."""
+    of reading a file of 100,000 scenarios (25 s of 11 without it), and a tenth of the
+    time of building their `Scenario`s, frozen trees too."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -284,12 +273,18 @@ def read_text(text: str, origin: str, limits: Limits | None = None) -> Any:
     """A scenario document's text, parsed with every mapping and list knowing its line;
     `origin` names it in messages (its path, or e.g. `command line`). A document over
     `limits` (nesting, aliases) is refused before any object is built from it."""
+    limits = Limits() if limits is None else limits
+    loader = _loader(text, origin, limits)
     try:
-        loader = _LineLoader(text, Limits() if limits is None else limits)
-    except UnicodeEncodeError as exc:  # a lone surrogate (text from the command line)
-        raise ScenarioError(f"not UTF-8 text: {exc.reason}", origin) from None
+        with no_cycle_collection():
+            return read_plain(loader, limits)
+    except (Unusual, yaml.YAMLError):
+        pass  # not plain, or not YAML: the bounded composer says what it is
+    finally:
+        loader.dispose()
+    loader = _loader(text, origin, limits)
     try:
-        with _no_cycle_collection():
+        with no_cycle_collection():
             return loader.get_single_data()  # a SafeConstructor: no arbitrary objects
     except _Refused as exc:
         mark = exc.problem_mark
@@ -316,3 +311,10 @@ def read_text(text: str, origin: str, limits: Limits | None = None) -> Any:
         raise ScenarioError(f"YAML error: {exc}", origin) from None
     finally:
         loader.dispose()
+
+
+def _loader(text: str, origin: str, limits: Limits) -> _LineLoader:
+    try:
+        return _LineLoader(text, limits)
+    except UnicodeEncodeError as exc:  # a lone surrogate (text from the command line)
+        raise ScenarioError(f"not UTF-8 text: {exc.reason}", origin) from None

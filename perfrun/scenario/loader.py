@@ -11,14 +11,14 @@ import math
 import os
 import re
 import ssl
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from perfrun.errors import ScenarioError
 from perfrun.scenario._load import LoadOverrides as LoadOverrides
 from perfrun.scenario._load import parse_load
+from perfrun.scenario._parse import no_cycle_collection
 from perfrun.scenario._target import parse_target
 from perfrun.scenario._thresholds import parse_thresholds
 from perfrun.scenario._yaml import (
@@ -31,6 +31,7 @@ from perfrun.scenario._yaml import (
     number,
     optional,
     plain,
+    read,
     read_yaml,
     require,
     seconds,
@@ -42,6 +43,7 @@ from perfrun.scenario.captures import Capture, CaptureError, compile_capture
 from perfrun.scenario.data import Data, DataError, Order, load_data
 from perfrun.scenario.limits import BODY_BYTES, DEPTH, Limits, over
 from perfrun.scenario.model import (
+    CHECKED_TLS,
     DEMO_TARGET,
     MAX_BODY,
     Checks,
@@ -55,6 +57,7 @@ from perfrun.scenario.model import (
     Severity,
     Templated,
     TlsSpec,
+    default_thresholds,
 )
 from perfrun.scenario.schema import (
     AUTH,
@@ -183,8 +186,12 @@ def sent(text: str, loc: Loc, bad: re.Pattern[str] = _BAD_VALUE) -> str:
 
 # --- response checks --------------------------------------------------------------------
 
+_CHECK_KEYS = ("expect_body_contains", "expect_json", "expect_header")
+
 
 def _checks(fields: LineDict, loc: Loc) -> Checks:
+    if not any(key in fields for key in _CHECK_KEYS):
+        return Checks()  # most requests: no location made for each absent key
     return Checks(
         body_contains=_body_contains(
             optional(fields, "expect_body_contains"), loc.at(fields, "expect_body_contains")
@@ -288,9 +295,9 @@ def _request(
         raise loc.at(fields, "path").error(f"must be a string starting with '/', got {shown(path)}")
     sent(path, loc.at(fields, "path"), _BAD_TARGET)
     # Unnamed, it is named as it is sent (`GET /health`), as k6 and Locust name theirs.
-    name = string(optional(fields, "name", f"{method.upper()} {path}"), loc.at(fields, "name"))
-    headers = _headers(optional(fields, "headers"), loc.at(fields, "headers"))
-    own = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
+    name = read(fields, "name", loc, string, f"{method.upper()} {path}")
+    headers = read(fields, "headers", loc, _headers, None) or {}  # its own: auth adds to it
+    own = read(fields, "auth", loc, _auth, None)
     if own is not None and "authorization" in map(str.lower, headers):
         raise loc.key_line(fields, "auth").error("set either auth or an Authorization header")
     authorization: tuple[tuple[str, Template], ...] = ()
@@ -303,24 +310,29 @@ def _request(
             authorization = (("Authorization", chosen),)
     text = None if body is None else string(body, loc.at(fields, "body"), allow_empty=True)
     _check_size(text, json_value, fields, loc, limits)
-    think = optional(fields, "think_time")
     return RequestSpec(
         name=name,
         method=method.upper(),
         path=path,
-        weight=number(optional(fields, "weight", 1), loc.at(fields, "weight"), positive=True),
+        weight=read(fields, "weight", loc, _weight, 1.0),
         headers=headers,
         json=plain(json_value),
         body=text,
-        expect_status=_statuses(
-            optional(fields, "expect_status", 200), loc.at(fields, "expect_status")
-        ),
+        expect_status=read(fields, "expect_status", loc, _statuses, (200,)),
         checks=_checks(fields, loc),
         templated=_templated(path, headers, plain(json_value), text, fields, loc, authorization),
-        once=_flag(optional(fields, "once", False), loc.at(fields, "once")),
-        think_time=None if think is None else seconds(think, loc.at(fields, "think_time"), True),
-        captures=_captures(optional(fields, "capture"), loc.at(fields, "capture")),
+        once=read(fields, "once", loc, _flag, False),
+        think_time=read(fields, "think_time", loc, _think_time, None),
+        captures=read(fields, "capture", loc, _captures, ()),
     )
+
+
+def _weight(value: Any, loc: Loc) -> float:
+    return number(value, loc, positive=True)
+
+
+def _think_time(value: Any, loc: Loc) -> float:
+    return seconds(value, loc, allow_zero=True)
 
 
 def _check_size(
@@ -351,6 +363,8 @@ def _templated(
 ) -> Templated | None:  # fmt: skip
     """The request's `{{ … }}` templates, compiled (with `extra` header templates);
     None when nothing varies."""
+    if not (extra or json_value is not None or _slotted(path, body, *headers.values())):
+        return None  # most requests: nothing to compile (a fifth of building one)
 
     def compiled(text: str, key: str) -> Any:
         try:
@@ -375,6 +389,11 @@ def _templated(
     if all(t is None or t.static for t in templates):
         return None
     return Templated(path_template, header_templates, body_template)
+
+
+def _slotted(*texts: str | None) -> bool:
+    """Whether a text may hold a `{{ … }}` slot (or a `{{` a template refuses)."""
+    return any(text is not None and "{{" in text for text in texts)
 
 
 def _auth(value: Any, loc: Loc) -> Template | None:
@@ -574,27 +593,29 @@ def _regression(value: Any, loc: Loc) -> dict[str, float]:
 
 
 def _scenario(
-    name: str, value: Any, loc: Loc, limits: Limits, overrides: LoadOverrides | None = None
-) -> Scenario:
+    name: str, value: Any, loc: Loc, limits: Limits, overrides: LoadOverrides | None = None,
+    loads: dict[Any, LoadSpec] | None = None,
+) -> Scenario:  # fmt: skip
+    """The scenario `name`; `loads`: those its file's earlier scenarios wrote (see
+    `parse_load`)."""
     fields = mapping(value, loc, _SCENARIO_KEYS)
     require(fields, ("load",), loc)
-    description = optional(fields, "description", "")
-    data = _data(optional(fields, "data"), loc.at(fields, "data"), limits)
-    auth = _auth(optional(fields, "auth"), loc.at(fields, "auth"))
+    data = read(fields, "data", loc, lambda value, at: _data(value, at, limits), None)
+    auth = read(fields, "auth", loc, _auth, None)
     flow = _has_key(fields, "flow")
     if flow == _has_key(fields, "requests"):
         raise loc.error("set either requests (a weighted mix) or flow (steps in order)")
     raw_load, overridden = (
         overrides.over(fields["load"], flow) if overrides else (fields["load"], ())
     )
-    load = parse_load(raw_load, loc.at(fields, "load"), flow=flow, limits=limits)
+    load = parse_load(raw_load, loc.at(fields, "load"), flow=flow, limits=limits, seen=loads)
     if flow:
         requests = _flow(fields["flow"], loc.at(fields, "flow"), data, auth, limits)
     else:
         requests = _requests(fields["requests"], loc.at(fields, "requests"), auth, limits)
         _check_mix(requests, data, load, fields, loc)
     engine, http2 = _engine(fields, loc)
-    target = parse_target(optional(fields, "target"), loc.at(fields, "target"))
+    target = read(fields, "target", loc, parse_target, None)
     if target is not None and optional(fields, "base_url") == DEMO_TARGET:
         raise loc.key_line(fields, "base_url").error(
             "base_url: demo starts the demo target, not the one target: launches; leave "
@@ -605,39 +626,34 @@ def _scenario(
             f"order unique gives each user its own row: {len(data.rows)} rows for "
             f"{load.users} users"
         )
-    kind = choice(optional(fields, "type", "load"), ScenarioType, loc.at(fields, "type"))
-    severity = optional(fields, "severity", "medium")
+    kind = read(fields, "type", loc, _type, ScenarioType.LOAD)
     return Scenario(
         name=name,
         type=kind,
-        severity=choice(severity, Severity, loc.at(fields, "severity")),
-        base_url=_base_url(
-            optional(fields, "base_url", DEMO_TARGET if target is None else LAUNCHED_BASE_URL),
-            loc.at(fields, "base_url"),
+        severity=read(fields, "severity", loc, _severity, Severity.MEDIUM),
+        base_url=read(
+            fields, "base_url", loc, _base_url, DEMO_TARGET if target is None else LAUNCHED_BASE_URL
         ),
         engine=engine,
         requests=requests,
         load=load,
-        thresholds=parse_thresholds(
-            optional(fields, "thresholds"),
-            loc.at(fields, "thresholds"),
-            kind,
-            [r.name for r in requests],
+        thresholds=read(
+            fields,
+            "thresholds",
+            loc,
+            lambda value, at: parse_thresholds(value, at, kind, [r.name for r in requests]),
+            default_thresholds(kind),
         ),
-        monitor=_monitor(optional(fields, "monitor"), loc.at(fields, "monitor")),
+        monitor=read(fields, "monitor", loc, _monitor, _NO_MONITOR),
         regression=_regression(optional(fields, "regression"), loc.at(fields, "regression")),
-        description=string(description, loc.at(fields, "description"), allow_empty=True),
+        description=read(fields, "description", loc, _description, ""),
         source=f"{loc.file}:{loc.line}",
         flow=flow,
         data=data,
-        cookies=_flag(optional(fields, "cookies", True), loc.at(fields, "cookies")),
-        max_redirects=integer(
-            optional(fields, "max_redirects", 10), loc.at(fields, "max_redirects"), minimum=0
-        ),
-        max_body=integer(
-            optional(fields, "max_body", MAX_BODY), loc.at(fields, "max_body"), minimum=1
-        ),
-        tls=_tls(optional(fields, "tls"), loc.at(fields, "tls")),
+        cookies=read(fields, "cookies", loc, _flag, True),
+        max_redirects=read(fields, "max_redirects", loc, _count, 10),
+        max_body=read(fields, "max_body", loc, _size, MAX_BODY),
+        tls=read(fields, "tls", loc, _tls, CHECKED_TLS),
         http2=http2,
         target=target,
         demo_default=target is None and not _has_key(fields, "base_url"),
@@ -647,14 +663,41 @@ def _scenario(
 
 def _engine(fields: LineDict, loc: Loc) -> tuple[EngineChoice, bool]:
     """`engine` and `http2`, which only the httpx engine speaks."""
-    engine = choice(optional(fields, "engine", "auto"), EngineChoice, loc.at(fields, "engine"))
-    http2 = _flag(optional(fields, "http2", False), loc.at(fields, "http2"))
+    engine = read(fields, "engine", loc, _engine_choice, EngineChoice.AUTO)
+    http2 = read(fields, "http2", loc, _flag, False)
     if http2 and engine is EngineChoice.FAST:
         raise loc.key_line(fields, "http2").error(
             "http2: true needs the httpx engine (engine: httpx or auto): the fast engine "
             "speaks HTTP/1.1 only"
         )
     return engine, http2
+
+
+def _type(value: Any, loc: Loc) -> ScenarioType:
+    return choice(value, ScenarioType, loc)
+
+
+def _severity(value: Any, loc: Loc) -> Severity:
+    return choice(value, Severity, loc)
+
+
+def _engine_choice(value: Any, loc: Loc) -> EngineChoice:
+    return choice(value, EngineChoice, loc)
+
+
+def _description(value: Any, loc: Loc) -> str:
+    return string(value, loc, allow_empty=True)
+
+
+def _count(value: Any, loc: Loc) -> int:
+    return integer(value, loc, minimum=0)
+
+
+def _size(value: Any, loc: Loc) -> int:
+    return integer(value, loc, minimum=1)
+
+
+_NO_MONITOR = MonitorSpec()  # frozen, as CHECKED_TLS: every scenario without one shares it
 
 
 def _has_key(fields: LineDict, key: str) -> bool:
@@ -671,7 +714,7 @@ def load_file(path: Path, environ: Mapping[str, str] | None = None) -> list[Scen
     Raises ScenarioError naming the file, line and field of the first problem.
     """
     limits = _limits(os.environ if environ is None else environ)
-    return scenarios_of(path, read_yaml(path, limits), environ, limits)
+    return scenarios_of(path, read_yaml(path, limits), environ, limits, consume=True)
 
 
 def _limits(environ: Mapping[str, str]) -> Limits:
@@ -686,16 +729,36 @@ def with_overrides(
     scenario: Scenario, overrides: LoadOverrides, environ: Mapping[str, str] | None = None
 ) -> Scenario:
     """`scenario` loaded again from its file with the command line's load over its own,
-    validated as the file's own would be (ScenarioError naming the file and line)."""
-    path = Path(scenario.source.rpartition(":")[0])
+    validated as the file's own would be (ScenarioError naming the file and line). For
+    more than one scenario, `with_overrides_all` reads each file once."""
+    (again,) = with_overrides_all([scenario], overrides, environ)
+    return again
+
+
+def with_overrides_all(
+    scenarios: Sequence[Scenario], overrides: LoadOverrides,
+    environ: Mapping[str, str] | None = None,
+) -> list[Scenario]:  # fmt: skip
+    """`with_overrides` of each of `scenarios`, in order, each file read once: read once
+    per scenario, 200 scenarios of a file of 2,000 took 21 s, and all of them would
+    have taken 20 times that."""
     environ = os.environ if environ is None else environ
     limits = _limits(environ)
-    document = read_yaml(path, limits)
-    entries = document["scenarios"]
-    loc = Loc(str(path), entries.lines[scenario.name], (scenario.name,))
-    body = substitute(entries[scenario.name], loc, environ)
-    with _named(loc):
-        return _scenario(scenario.name, body, loc, limits, overrides)
+    documents: dict[Path, Any] = {}
+    loaded = []
+    for scenario in scenarios:
+        path = Path(scenario.source.rpartition(":")[0])
+        document = documents.get(path)
+        if document is None:
+            document = documents[path] = read_yaml(path, limits)
+        entries = document["scenarios"]
+        loc = Loc(str(path), entries.lines[scenario.name], (scenario.name,))
+        body = substitute(entries[scenario.name], loc, environ)
+        try:
+            loaded.append(_scenario(scenario.name, body, loc, limits, overrides))
+        except (OverflowError, RecursionError) as exc:
+            raise _named(exc, loc) from None
+    return loaded
 
 
 def _scenario_file(
@@ -711,17 +774,21 @@ def _scenario_file(
         raise
     if not (isinstance(document, LineDict) and "scenarios" in document):
         return None
-    return scenarios_of(path, document, environ, limits)
+    return scenarios_of(path, document, environ, limits, consume=True)
 
 
 def scenarios_of(
     path: Path | str, document: Any, environ: Mapping[str, str] | None = None,
     limits: Limits | None = None, overrides: LoadOverrides | None = None,
+    *, consume: bool = False,
 ) -> list[Scenario]:  # fmt: skip
     """The scenarios of a parsed scenario document (`read_yaml`, `read_text`); `path`
     names it in messages. ScenarioError (exit 2) at the first problem. `limits`:
     default, those `environ` sets; `overrides`: the command line's load over each
-    scenario's own, where it fits (see `with_overrides`)."""
+    scenario's own, where it fits (see `with_overrides`). `consume`: each scenario's
+    mapping is dropped from `document` once read (for a document read for this call
+    alone: a large file's document and its scenarios are then never both whole in
+    memory)."""
     environ = os.environ if environ is None else environ
     limits = _limits(environ) if limits is None else limits
     if not isinstance(document, LineDict):
@@ -735,30 +802,32 @@ def scenarios_of(
             f"'scenarios' must be a mapping of name to scenario, got {shown(entries)}"
         )
     scenarios: list[Scenario] = []
-    for name, body in entries.items():
-        loc = Loc(str(path), entries.lines[name], (str(name),))
-        if not isinstance(name, str) or not _SCENARIO_NAME.fullmatch(name):
-            raise loc.error(
-                f"bad scenario name {name!r}: use letters, digits, '_', '-' and '.' only"
-            )
-        with _named(loc):
-            scenarios.append(
-                _scenario(name, substitute(body, loc, environ), loc, limits, overrides)
-            )
+    loads: dict[Any, LoadSpec] = {}
+    with no_cycle_collection():
+        for name, body in entries.items():
+            loc = Loc(str(path), entries.lines[name], (str(name),))
+            if not isinstance(name, str) or not _SCENARIO_NAME.fullmatch(name):
+                raise loc.error(
+                    f"bad scenario name {name!r}: use letters, digits, '_', '-' and '.' only"
+                )
+            try:
+                body = substitute(body, loc, environ)
+                scenarios.append(_scenario(name, body, loc, limits, overrides, loads))
+            except (OverflowError, RecursionError) as exc:
+                raise _named(exc, loc) from None
+            if consume:
+                entries[name] = None  # a value replaced: the iteration goes on
     return scenarios
 
 
-@contextmanager
-def _named(loc: Loc) -> Iterator[None]:
+def _named(exc: OverflowError | RecursionError, loc: Loc) -> ScenarioError:
     """What only a hostile value can raise while a scenario is read, named like any
     other problem: a number too large for a float, nesting too deep for Python (only
-    when PERFRUN_MAX_DEPTH was lifted past what Python can walk)."""
-    try:
-        yield
-    except OverflowError:
-        raise loc.error("a number in this scenario is too large") from None
-    except RecursionError:
-        raise loc.error(f"nested too deeply for Python; lower {DEPTH.variable}") from None
+    when PERFRUN_MAX_DEPTH was lifted past what Python can walk). Caught by a `try`
+    around each scenario: a context manager per scenario cost 2 us each."""
+    if isinstance(exc, OverflowError):
+        return loc.error("a number in this scenario is too large")
+    return loc.error(f"nested too deeply for Python; lower {DEPTH.variable}")
 
 
 def _raise_together(problems: list[ScenarioError]) -> None:

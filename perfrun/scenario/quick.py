@@ -110,7 +110,8 @@ def scenarios_from_text(
     overrides: LoadOverrides | None = None,
 ) -> list[Scenario]:
     """The scenarios of a scenario file's text; `origin` stands for its path in messages."""
-    return scenarios_of(origin, read_text(text, origin), environ, overrides=overrides)
+    document = read_text(text, origin)
+    return scenarios_of(origin, document, environ, overrides=overrides, consume=True)
 
 
 def _split_url(url: str) -> tuple[str, str, tuple[str, str] | None]:

@@ -63,11 +63,18 @@ def _values(values: Sequence[str], choices: type[enum.Enum], label: str) -> list
     return chosen
 
 
+_KNOWN_SHOWN = 20
+"""Known scenario names an unknown name's message lists at most."""
+
+
 def _check_names(names: list[str], available: Mapping[str, Scenario]) -> None:
     unknown = [name for name in names if name not in available]
     if not unknown:
         return
-    known = ", ".join(sorted(available)) or "none"
+    names_known = sorted(available)
+    known = ", ".join(names_known[:_KNOWN_SHOWN]) or "none"
+    if len(names_known) > _KNOWN_SHOWN:  # 100,000 names made a 700 kB message
+        known += f", ... ({len(names_known):,} in all: perfrun --list)"
     close = difflib.get_close_matches(unknown[0], list(available), n=1)
     hint = f"did you mean '{close[0]}'? " if close and len(unknown) == 1 else ""
     quoted = ", ".join(f"'{name}'" for name in unknown)

@@ -128,3 +128,13 @@ def test_filters_are_judged_against_the_named_scenarios() -> None:
 def test_no_scenarios_at_all_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="there are no scenarios"):
         select_scenarios({}, [], [], [])
+
+
+def test_an_unknown_name_among_many_lists_the_first_twenty_and_the_count() -> None:
+    many = {f"s{i:05}": make(f"s{i:05}", "load", "low") for i in range(1000)}
+    with pytest.raises(UsageError) as raised:
+        select_scenarios(many, ("s1",), (), ())
+    message = str(raised.value)
+    known = ", ".join(f"s{i:05}" for i in range(20))
+    assert message.endswith(f"known scenarios: {known}, ... (1,000 in all: perfrun --list)")
+    assert len(message) < 400
