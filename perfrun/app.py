@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
@@ -32,7 +32,7 @@ from perfrun.report.html import write_html
 from perfrun.report.junit import write_junit
 from perfrun.report.markdown import append_step_summary, write_markdown
 from perfrun.report.model import BaselineSummary, Comparison, RunReport
-from perfrun.scenario.loader import LoadOverrides, load_file, load_scenarios, with_overrides
+from perfrun.scenario.loader import LoadOverrides, load_file, load_scenarios, with_overrides_all
 from perfrun.scenario.model import DEMO_TARGET, EngineChoice, Scenario, ScenarioStatus, Severity
 from perfrun.scenario.quick import scenarios_from_dict
 from perfrun.scenario.select import select_scenarios
@@ -106,11 +106,13 @@ def select(selection: Selection, skipped: list[Path] | None = None) -> list[Scen
     if document is None:
         if selection.scenarios and selection.load.given():
             raise UsageError("a load override needs scenarios from a file or a document")
-        return _overridden(chosen, selection.load, environ, with_overrides)
+        return _overridden(chosen, selection.load, environ, with_overrides_all)
 
-    def reread(scenario: Scenario, load: LoadOverrides, environ: Mapping[str, str]) -> Scenario:
-        again = scenarios_from_dict(document, DOCUMENT_ORIGIN, environ, load)
-        return _by_name(again)[scenario.name]
+    def reread(
+        scenarios: Sequence[Scenario], load: LoadOverrides, environ: Mapping[str, str]
+    ) -> list[Scenario]:
+        again = _by_name(scenarios_from_dict(document, DOCUMENT_ORIGIN, environ, load))
+        return [again[scenario.name] for scenario in scenarios]
 
     return _overridden(chosen, selection.load, environ, reread)
 
@@ -183,15 +185,16 @@ def _overridden(
     scenarios: list[Scenario],
     load: LoadOverrides,
     environ: Mapping[str, str],
-    reread: Callable[[Scenario, LoadOverrides, Mapping[str, str]], Scenario],
+    reread: Callable[[Sequence[Scenario], LoadOverrides, Mapping[str, str]], list[Scenario]],
 ) -> list[Scenario]:
     """The selected scenarios with the command line's load over their own, where it fits
-    (users and iterations: a users load; rate: a rate; duration: either; stages: none).
-    UsageError (exit 2) for an option that fits none of them: it would change nothing."""
+    (users and iterations: a users load; rate: a rate; duration: either; stages: none),
+    their source read once for all (`reread`). UsageError (exit 2) for an option that
+    fits none of them: it would change nothing."""
     given = load.given()
     if not given:
         return scenarios
-    loaded = [reread(scenario, load, environ) for scenario in scenarios]
+    loaded = reread(scenarios, load, environ)
     taken = {name for scenario in loaded for name, _ in scenario.overrides}
     for name in given:
         if name not in taken:
