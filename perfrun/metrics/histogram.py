@@ -10,8 +10,7 @@ import bisect
 import itertools
 import operator
 import weakref
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from hdrh.histogram import HdrHistogram
 
@@ -148,9 +147,9 @@ class LatencyHistogram:
         self.total += 1
         self.sum_us += us
 
-    def tally(self, values_us: Iterable[int]) -> tuple[dict[int, int], int]:
-        """Record values in whole microseconds (clamped here) in bulk, counted by
-        distinct value, as `record` records each (see `bucketed`): their {counts index:
+    def tally(self, values_us: Mapping[int, int]) -> tuple[dict[int, int], int]:
+        """Record values in whole microseconds (clamped here) in bulk, given as {value:
+        how many}, as `record` records each (see `bucketed`): their {counts index:
         count} and their number."""
         indices, total, sum_us = bucketed(values_us)
         counts = self.counts
@@ -273,12 +272,12 @@ class LatencyHistogram:
         return histogram
 
 
-def bucketed(values_us: Iterable[int]) -> tuple[dict[int, int], int, int]:
-    """Values in whole microseconds (clamped here) as {counts index: count}, with their
-    number and sum: counted by distinct value, as many values share few."""
+def bucketed(values_us: Mapping[int, int]) -> tuple[dict[int, int], int, int]:
+    """Values in whole microseconds (clamped here), given as {value: how many}, as
+    {counts index: count}, with their number and sum."""
     buckets: dict[int, int] = {}
     total = sum_us = 0
-    for us, count in Counter(values_us).items():
+    for us, count in values_us.items():
         if us < LOWEST_US:
             us = LOWEST_US
         elif us > HIGHEST_US:
@@ -312,8 +311,8 @@ class SparseHistogram:
         self.total += 1
         self.sum_us += us
 
-    def tally(self, values_us: Iterable[int]) -> None:
-        """Record values in whole microseconds (clamped here)."""
+    def tally(self, values_us: Mapping[int, int]) -> None:
+        """Record values in whole microseconds (clamped here), given as {value: how many}."""
         counts = self.counts
         buckets, total, sum_us = bucketed(values_us)
         for index, count in buckets.items():

@@ -31,8 +31,8 @@ class EndpointStats:
     """Counts and latency for one endpoint (or for all of them)."""
 
     __slots__ = (
-        "bytes_received", "errors", "failed", "failed_checks", "failed_latency", "latency",
-        "pending", "phases", "receives", "redirects", "succeeded", "waits",
+        "_folded", "bytes_received", "errors", "failed", "failed_checks", "failed_latency",
+        "latency", "pending", "phases", "receives", "redirects", "succeeded", "waits",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -54,6 +54,12 @@ class EndpointStats:
         an endpoint, after counting them in (`tally`)."""
         self.waits: list[int] = []
         self.receives: list[int] = []
+        self._folded: tuple[Counter[int], Counter[int], Counter[int]] = (
+            Counter(),
+            Counter(),
+            Counter(),
+        )
+        """The three lists' values folded (`fold`) by distinct value, not yet counted in."""
 
     @property
     def total(self) -> int:
@@ -98,23 +104,35 @@ class EndpointStats:
             self.phases.wait.record(wait)
             self.phases.receive.record(receive)
 
+    def fold(self) -> None:
+        """Fold the values kept aside into their counts by distinct value (in C: ~50 ns
+        a value), emptying the lists; `tally` buckets the counts, a Python step per
+        distinct value, which a second of requests has far fewer of than requests."""
+        latencies, waits, receives = self._folded
+        latencies.update(self.pending)
+        waits.update(self.waits)
+        receives.update(self.receives)
+        self.pending, self.waits, self.receives = [], [], []
+
     def tally(self) -> tuple[int, dict[int, int]]:
         """Count in the successes the fast path kept aside (see ScenarioStats.ok): how
-        many, and their latencies' {counts index: count}, for the timeline. Counted by
-        distinct value: a second of requests has far fewer distinct latencies than
-        requests."""
-        pending = self.pending
-        self.pending = []
-        self.phases.wait.tally(self.waits)
-        self.phases.receive.tally(self.receives)
-        self.waits = []
-        self.receives = []
-        indices, total = self.latency.tally(pending)
+        many, and their latencies' {counts index: count}, for the timeline."""
+        self.fold()
+        latencies, waits, receives = self._folded
+        self._folded = (Counter(), Counter(), Counter())
+        self.phases.wait.tally(waits)
+        self.phases.receive.tally(receives)
+        indices, total = self.latency.tally(latencies)
         self.succeeded += total
         return total, indices
 
+    @property
+    def kept_aside(self) -> bool:
+        """Whether successes wait to be counted in (`tally`)."""
+        return bool(self.pending or self._folded[0])
+
     def merge(self, other: EndpointStats) -> None:
-        assert not other.pending, "successes left pending: read through ScenarioStats"
+        assert not other.kept_aside, "successes left pending: read through ScenarioStats"
         self.succeeded += other.succeeded
         self.failed += other.failed
         self.bytes_received += other.bytes_received
@@ -234,6 +252,15 @@ class LiveFigures:
         return cls(**{**data, "error_kinds": dict(data["error_kinds"]), "latency": latency})
 
 
+FOLD_EVERY = 1024
+"""Successes an endpoint keeps in its lists at most before folding them into counts by
+distinct value (EndpointStats.fold, in C). Counting a second's worth in at once, from
+lists, held the event loop for 17 ms at 20,000 successes a second with latencies spread
+over 3 ms (send delays and service times too), and 41 ms at 50,000 (closed): a stall
+that delays the requests in flight. Folded, what is left at the second's end is a
+Python step per distinct value: 8 and 2.5 ms."""
+
+
 class ScenarioStats:
     """Everything measured about one scenario's requests, mergeable across workers.
 
@@ -262,6 +289,8 @@ class ScenarioStats:
         self._services: list[int] = []
         """Open model: the send delays and service times (whole µs) of the successes
         `ok`'s fast path kept aside, counted in with them (see `_tally`)."""
+        self._folded: tuple[Counter[int], Counter[int]] = (Counter(), Counter())
+        """The two lists' values folded by distinct value (`_fold`)."""
         self._lo = self._hi = -1.0
         self._steady = math.inf
         """`ok`'s fast path: a success that ends within [_lo, _hi) (the timeline's current
@@ -404,6 +433,10 @@ class ScenarioStats:
             if self.scheduled:
                 self._delays.append(int(queued * 1_000_000.0 + 0.5))
                 self._services.append(int((finished - started) * 1_000_000.0 + 0.5))
+            if len(endpoint.receives) >= FOLD_EVERY:
+                endpoint.fold()
+                if self.scheduled:
+                    self._fold()
             return
         self._tally()
         latency = finished - started
@@ -449,13 +482,24 @@ class ScenarioStats:
         current second (where they all ended)."""
         timeline = self._timeline
         for endpoint in self._endpoints.values():
-            if endpoint.pending:
+            if endpoint.kept_aside:
                 if timeline.current[1] < 0:  # before anything is counted: nothing half done
                     raise RuntimeError("successes kept aside, but no current second")
                 timeline.successes(*endpoint.tally())
+        self._fold()
+        delays, services = self._folded
+        if delays:
+            self._folded = (Counter(), Counter())
+            self._send_delay.tally(delays)
+            self._service.tally(services)
+
+    def _fold(self) -> None:
+        """The open model's send delays and service times kept aside, folded into their
+        counts by distinct value (see EndpointStats.fold)."""
         if self._delays:
-            self._send_delay.tally(self._delays)
-            self._service.tally(self._services)
+            delays, services = self._folded
+            delays.update(self._delays)
+            services.update(self._services)
             self._delays, self._services = [], []
 
     def record(self, result: RequestResult) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 
@@ -195,7 +196,7 @@ def test_sparse_histogram_answers_as_the_full_one() -> None:
     for seconds in values:
         full.record(seconds)
         one_by_one.record(seconds)
-    bulk.tally(int(seconds * 1_000_000.0 + 0.5) for seconds in values)
+    bulk.tally(Counter(int(seconds * 1_000_000.0 + 0.5) for seconds in values))
     for sparse in (one_by_one, bulk):
         assert {i: c for i, c in enumerate(full.counts) if c} == sparse.counts
         assert (sparse.total, sparse.sum_us) == (full.total, full.sum_us)

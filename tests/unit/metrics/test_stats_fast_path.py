@@ -12,7 +12,7 @@ import pytest
 
 from perfrun.metrics.histogram import HIGHEST_US
 from perfrun.metrics.result import ErrorKind, RequestResult
-from perfrun.metrics.stats import ScenarioStats
+from perfrun.metrics.stats import FOLD_EVERY, ScenarioStats
 
 ORIGIN = 1000.0
 TICK = 2.0**-20
@@ -191,3 +191,29 @@ def test_an_open_models_send_delay_and_service_read_first_count_every_success() 
         assert endpoint.pending  # most are kept aside
         histogram = getattr(stats, read)
         assert histogram.total == 50, read
+
+
+@pytest.mark.parametrize("scheduled", [False, True])
+def test_successes_folded_in_parts_leave_the_figures_record_leaves(scheduled: bool) -> None:
+    """Thousands of successes in one second: the fast path folds them into counts by
+    value every FOLD_EVERY (no second's worth counted in at once), read mid-second too."""
+    rng = random.Random(5)
+    by_record = ScenarioStats(ORIGIN, scheduled=scheduled)
+    by_ok = ScenarioStats(ORIGIN, scheduled=scheduled)
+    endpoint = by_ok.endpoint("a")
+    folds = 0
+    for i in range(3 * FOLD_EVERY + 7):
+        started = _grid(ORIGIN + 0.1 + i * 0.8 / (3 * FOLD_EVERY))
+        latency = _grid(rng.uniform(1e-4, 0.004))
+        wait = _grid(latency * rng.random())
+        queued = _grid(rng.uniform(0.0, 0.002)) if scheduled else 0.0
+        result = RequestResult("a", started, latency, 200, 10, None, "", queued, (), None,
+                               wait, latency - wait)  # fmt: skip
+        by_record.record(result)
+        before = len(endpoint.pending)
+        by_ok.ok(endpoint, started, started + latency, queued, 10, started, started + wait, 200)
+        folds += len(endpoint.pending) < before
+        if i == 2 * FOLD_EVERY + 3:
+            assert _figures(by_ok) == _figures(by_record)  # a read mid-second
+    assert folds >= 2  # folded in parts (a read counts in what is there too)
+    assert _figures(by_ok) == _figures(by_record)
