@@ -592,6 +592,28 @@ def _regression(value: Any, loc: Loc) -> dict[str, float]:
     return tolerances
 
 
+_OPTION_KEYS = {
+    "users": ("users",),
+    "rate": ("rate",),
+    "duration": ("duration",),
+    "iterations": ("iterations", "requests_per_user"),
+}
+"""The `load:` keys each load option (see LoadOverrides) sets."""
+
+
+def _by_option(
+    exc: ScenarioError, name: str, overridden: tuple[tuple[str, str], ...]
+) -> ScenarioError:
+    """An error in a load value the command line set, named by its option rather than by
+    the file's line, whose value the option replaced (`--users 1000000000`, not
+    `a.yaml:7: s -> load -> users`); any other error as it is."""
+    for option, value in overridden:
+        if any(exc.where.endswith(f" -> load -> {key}") for key in _OPTION_KEYS[option]):
+            problem = exc.message[len(exc.where) + 2 :]
+            return ScenarioError(problem, f"--{option} {value} (scenario {name})")
+    return exc
+
+
 def _scenario(
     name: str, value: Any, loc: Loc, limits: Limits, overrides: LoadOverrides | None = None,
     loads: dict[Any, LoadSpec] | None = None,
@@ -608,7 +630,10 @@ def _scenario(
     raw_load, overridden = (
         overrides.over(fields["load"], flow) if overrides else (fields["load"], ())
     )
-    load = parse_load(raw_load, loc.at(fields, "load"), flow=flow, limits=limits, seen=loads)
+    try:
+        load = parse_load(raw_load, loc.at(fields, "load"), flow=flow, limits=limits, seen=loads)
+    except ScenarioError as exc:
+        raise _by_option(exc, name, overridden) from None
     if flow:
         requests = _flow(fields["flow"], loc.at(fields, "flow"), data, auth, limits)
     else:

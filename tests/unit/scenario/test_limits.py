@@ -305,10 +305,35 @@ def test_many_scenarios_and_stages_load(tmp_path: Path) -> None:
     assert len(loaded["staged"].load.stages) == 5000
 
 
-def test_a_command_line_override_is_held_to_the_limits(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            LoadOverrides(users=1_000_000_000),
+            "--users 1000000000 (scenario s): 1,000,000,000 is above the limit of 100,000",
+        ),
+        (LoadOverrides(duration="0s"), "--duration 0s (scenario s): must be greater than 0"),
+        (
+            LoadOverrides(users=3, duration="soon"),
+            "--duration soon (scenario s): bad duration 'soon'",
+        ),
+    ],
+)
+def test_a_command_line_override_is_held_to_the_limits_and_named(
+    tmp_path: Path, overrides: LoadOverrides, message: str
+) -> None:
+    """The option is named, not the file's line whose value it replaced."""
     (scenario,) = load_file(write(tmp_path, SCENARIO), {})
-    with pytest.raises(ScenarioError, match="users: 1,000,000,000 is above the limit"):
-        with_overrides(scenario, LoadOverrides(users=1_000_000_000), {})
+    with pytest.raises(ScenarioError) as caught:
+        with_overrides(scenario, overrides, {})
+    assert caught.value.message.startswith(message), caught.value.message
+
+
+def test_an_error_the_override_did_not_set_keeps_the_files_line(tmp_path: Path) -> None:
+    text = SCENARIO.replace("{users: 2, duration: 1s}", "{users: 2, duration: 10s, warmup: 5s}")
+    (scenario,) = load_file(write(tmp_path, text), {})
+    with pytest.raises(ScenarioError, match=r"a\.yaml:6: s -> load -> warmup: warmup 5s must"):
+        with_overrides(scenario, LoadOverrides(duration="2s"), {})
 
 
 def test_a_python_document_nested_too_deeply_is_a_scenario_error() -> None:
