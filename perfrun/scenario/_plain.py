@@ -15,6 +15,7 @@ bounded composer, which gives the answer, or the error, it always gave.
 
 from __future__ import annotations
 
+from types import GeneratorType
 from typing import Any, ClassVar, Protocol
 
 import yaml
@@ -246,6 +247,9 @@ def _scalar(loader: _Loader, event: Any) -> Any:
         raise Unusual
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     try:
-        return construct(loader, node)
+        value = construct(loader, node)
     except Exception as exc:  # the composer meets it again, and says what it is
         raise Unusual from exc
+    if isinstance(value, GeneratorType):  # `!!set`, `!!omap`, `!!pairs`: a collection's
+        raise Unusual  # constructor, which refuses a scalar only once iterated
+    return value

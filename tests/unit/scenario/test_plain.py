@@ -88,6 +88,10 @@ UNUSUAL = {
     "a tagged mapping": "a: !!map {b: 1}\n",
     "a tagged list": "a: !!seq [1]\n",
     "a set": "a: !!set {b, c}\n",
+    "a set tag on a scalar": "a: !!set foo\n",
+    "an omap tag on a scalar": "a: !!omap x\n",
+    "a pairs tag on a scalar": "a: !!pairs x\n",
+    "a set tag on a key": "!!set x: 1\n",
     "an unknown tag": "a: !thing 1\n",
     "a mapping as a key": "? {a: 1}\n: b\n",
     "a list as a key": "? [a]\n: b\n",
@@ -104,6 +108,13 @@ UNUSUAL = {
 def test_what_is_not_plain_is_left_to_the_composer(text: str) -> None:
     with pytest.raises(Unusual):
         fast(text)
+
+
+@pytest.mark.parametrize("tag", ["!!set", "!!omap", "!!pairs"])
+def test_a_collection_tag_on_a_scalar_is_the_composers_error(tag: str) -> None:
+    """Their constructors are generators: the value must never reach the document."""
+    with pytest.raises(ScenarioError, match=r"^t\.yaml:1:4: YAML syntax error: expected a"):
+        read_text(f"a: {tag} x\n", "t.yaml")
 
 
 def test_a_syntax_error_is_the_parsers_and_read_again_by_the_composer() -> None:
