@@ -140,13 +140,14 @@ class _WithDuration(MetricExporter):
                 ]
             )
         self.idle.clear()
+        result = MetricExportResult.FAILURE
         try:
             result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-        finally:
+        finally:  # counted before `idle` says so: `close` reads them when it wakes
+            self.pushes += 1
+            self.failing = result is not MetricExportResult.SUCCESS
+            self.failures += self.failing
             self.idle.set()
-        self.pushes += 1
-        self.failing = result is not MetricExportResult.SUCCESS
-        self.failures += self.failing
         return result
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
@@ -235,9 +236,11 @@ class OtlpExporter(Board):
             self._provider.shutdown(timeout_millis=SHUTDOWN_S * 1000.0)
             if out.idle.wait(SHUTDOWN_S):  # else its retry warnings stay quiet for good
                 _library_logger.removeFilter(self._quiet)
-            if out.failures:
-                failed = f"{out.failures} of {out.pushes} pushes to {self._url} failed"
-                self._say(f"--out otlp: {failed}")
+            if out.failures or not answering:
+                unanswered = not out.idle.is_set()  # a push still waiting: failed too
+                failed = f"{out.failures + unanswered} of {out.pushes + unanswered} pushes"
+                lost = "" if answering else "; the final figures were not sent"
+                self._say(f"--out otlp: {failed} to {self._url} failed{lost}")
 
 
 class _FirstOnly(logging.Filter):

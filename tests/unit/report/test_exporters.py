@@ -364,4 +364,48 @@ def test_otlp_close_abandons_a_push_the_collector_never_answers() -> None:
     took = time.monotonic() - began
     assert stop.is_set()
     assert took < SETTLE_S + 2 * SHUTDOWN_S + 1.0, took  # not the push's 60 s
-    assert said == ["--out otlp: 1 of 1 pushes to http://unused failed"]
+    assert said == [
+        "--out otlp: 1 of 1 pushes to http://unused failed; the final figures were not sent"
+    ]
+
+
+def test_otlp_close_says_so_when_a_push_never_ends() -> None:
+    """A request already sent that even the shutdown does not end: `close` returns
+    within its bounds all the same, and counts the push as failed, not as nothing."""
+    import threading
+    import time
+
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+
+    from perfrun.report.otlp import SETTLE_S, SHUTDOWN_S
+
+    started, release = threading.Event(), threading.Event()
+
+    class Stuck(MetricExporter):
+        def export(
+            self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kw: Any
+        ) -> MetricExportResult:
+            started.set()
+            release.wait(60)
+            return MetricExportResult.FAILURE
+
+        def force_flush(self, timeout_millis: float = 10_000) -> bool:
+            return True
+
+        def shutdown(self, timeout_millis: float = 30_000, **kw: Any) -> None:
+            pass  # the request in flight goes on
+
+    said: list[str] = []
+    exporter = OtlpExporter("http://unused", say=said.append, exporter=Stuck(), interval_s=0.05)
+    exporter._readings["checkout"] = READING
+    try:
+        assert started.wait(10)
+        began = time.monotonic()
+        exporter.close()
+        took = time.monotonic() - began
+    finally:
+        release.set()  # the reader's thread ends with the test
+    assert took < SETTLE_S + 2 * SHUTDOWN_S + 1.0, took
+    assert said == [
+        "--out otlp: 1 of 1 pushes to http://unused failed; the final figures were not sent"
+    ]
