@@ -178,7 +178,25 @@ else:  # pragma: no cover - PyYAML built without libyaml
             self.bound(limits)
 
 
+def _expect(node: yaml.Node, kind: type[yaml.Node]) -> None:
+    """A `!!map` or `!!seq` tag on the wrong kind of node (`a: !!map x`): PyYAML's own
+    error, with its place, rather than a traceback from reading it as one."""
+    if not isinstance(node, kind):
+        expected, found = _KINDS[kind], _KINDS.get(type(node), "node")
+        raise yaml.constructor.ConstructorError(
+            None, None, f"expected a {expected} node, but found {found}", node.start_mark
+        )
+
+
+_KINDS: dict[type[yaml.Node], str] = {
+    yaml.ScalarNode: "scalar",
+    yaml.SequenceNode: "sequence",
+    yaml.MappingNode: "mapping",
+}
+
+
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+    _expect(node, yaml.MappingNode)
     own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
     loader.flatten_mapping(node)
     merged = len(node.value) - own  # `<<:` entries come first; own keys may override them
@@ -216,6 +234,7 @@ def _construct(loader: _LineLoader, node: yaml.Node) -> Any:
 
 
 def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
+    _expect(node, yaml.SequenceNode)
     result = LineList(node.start_mark.line + 1)
     for index, item_node in enumerate(node.value):
         result.append(_construct(loader, item_node))

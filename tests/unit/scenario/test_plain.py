@@ -117,6 +117,23 @@ def test_a_collection_tag_on_a_scalar_is_the_composers_error(tag: str) -> None:
         read_text(f"a: {tag} x\n", "t.yaml")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: !!map x\n", "expected a mapping node, but found scalar"),
+        ("a: !!seq x\n", "expected a sequence node, but found scalar"),
+        ("a: !!seq {b: 1}\n", "expected a sequence node, but found mapping"),
+        ("a: !!map [1]\n", "expected a mapping node, but found sequence"),
+    ],
+)
+def test_a_map_or_seq_tag_on_the_wrong_node_is_an_error_with_its_place(
+    text: str, message: str
+) -> None:
+    """No traceback (a ValueError or AttributeError from reading it as one before)."""
+    with pytest.raises(ScenarioError, match=rf"^t\.yaml:1:4: YAML syntax error: {message}$"):
+        read_text(text, "t.yaml")
+
+
 def test_a_syntax_error_is_the_parsers_and_read_again_by_the_composer() -> None:
     with pytest.raises(yaml.YAMLError):
         fast("a: [1, 2\n")
