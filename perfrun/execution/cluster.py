@@ -26,6 +26,7 @@ import logging
 import math
 import queue
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -49,6 +50,24 @@ from perfrun.scenario.model import LoadModel, Scenario
 INSTALL_HINT = "--cluster needs Dask: pip install 'perfrun[cluster]'"
 CONNECT_TIMEOUT = 10.0
 """Seconds a scheduler gets to answer."""
+
+
+def _refused(address: str) -> None:
+    """ConnectionRefusedError when nothing listens at a `tcp://host:port` scheduler
+    address: Dask's client would retry it until CONNECT_TIMEOUT (a typo in --cluster cost
+    10 s). Any other answer, or another scheme, is the client's to judge."""
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme != "tcp" or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except ConnectionRefusedError:
+        raise
+    except OSError:  # unreachable, timed out: the client says so in its own words
+        return
+
+
 START_DELAY = 1.0
 """Seconds between handing the shares to the workers and their common start: enough for
 a task to reach its worker and the worker to build its engine."""
@@ -102,6 +121,7 @@ class Cluster:
                 )  # fmt: skip
                 self.client = distributed.Client(self._local, timeout=CONNECT_TIMEOUT)
             else:
+                _refused(address)
                 self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
             self.close()
