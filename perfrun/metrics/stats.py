@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from math import floor
 from typing import Any
 
 from perfrun.metrics.histogram import (
@@ -424,15 +425,15 @@ class ScenarioStats:
         service time), counted in (`_tally`) when the second ends or anything reads
         the figures."""
         if self._lo <= finished < self._hi and started - queued >= self._steady:
-            endpoint.pending.append(int((queued + (finished - started)) * 1_000_000.0 + 0.5))
-            endpoint.waits.append(int((first - sent) * 1_000_000.0 + 0.5))
-            endpoint.receives.append(int((finished - first) * 1_000_000.0 + 0.5))
+            endpoint.pending.append(floor((queued + (finished - started)) * 1_000_000.0 + 0.5))
+            endpoint.waits.append(floor((first - sent) * 1_000_000.0 + 0.5))
+            endpoint.receives.append(floor((finished - first) * 1_000_000.0 + 0.5))
             endpoint.bytes_received += size
             if finished > self._last:
                 self._last = finished
             if self.scheduled:
-                self._delays.append(int(queued * 1_000_000.0 + 0.5))
-                self._services.append(int((finished - started) * 1_000_000.0 + 0.5))
+                self._delays.append(floor(queued * 1_000_000.0 + 0.5))
+                self._services.append(floor((finished - started) * 1_000_000.0 + 0.5))
             if len(endpoint.receives) >= FOLD_EVERY:
                 endpoint.fold()
                 if self.scheduled:
@@ -440,7 +441,7 @@ class ScenarioStats:
             return
         self._tally()
         latency = finished - started
-        us = int((queued + latency) * 1_000_000.0 + 0.5)
+        us = floor((queued + latency) * 1_000_000.0 + 0.5)
         if us < LOWEST_US:
             us = LOWEST_US
         elif us > HIGHEST_US:

@@ -21,6 +21,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from math import floor
 from typing import cast
 
 from perfrun.metrics.histogram import HIGHEST_US, LOWEST_US, index_of
@@ -56,7 +57,7 @@ class EndpointSeconds:
         timeline = self.timeline
         if ok:
             # counts_index, inlined: this runs for every request of the run.
-            us = int(latency * 1_000_000.0 + 0.5)
+            us = floor(latency * 1_000_000.0 + 0.5)
             if us < LOWEST_US:
                 us = LOWEST_US
             elif us > HIGHEST_US:

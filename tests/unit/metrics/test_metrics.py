@@ -178,6 +178,30 @@ def test_inlined_record_counts_exactly_like_hdrhistogram(values_us: list[int]) -
     assert decoded.summary_ms() == ours.summary_ms()
 
 
+@pytest.mark.parametrize(
+    ("seconds", "us"),
+    [
+        (-5.0, 1),  # a clock read out of order: clamped, never negative
+        (-0.0000007, 1),  # rounds to -1 (floor) or 0 (int): both clamp to the lowest
+        (0.0, 1),
+        (0.0000014, 1),
+        (0.0000015, 2),  # half up
+        (0.0000024999, 2),
+        (0.25, 250_000),
+        (3_600.0, 3_600_000_000),
+        (1e9, 3_600_000_000),  # past an hour: clamped to the highest
+    ],
+)
+def test_seconds_become_whole_microseconds_rounded_half_up_and_clamped(
+    seconds: float, us: int
+) -> None:
+    assert clamp_us(seconds) == us
+    histogram = LatencyHistogram()
+    histogram.record(seconds)  # record rounds and clamps as clamp_us does
+    assert histogram.sum_us == us
+    assert histogram.counts[index_of(us)] == 1
+
+
 def test_answers_follow_records_made_after_a_question() -> None:
     histogram = LatencyHistogram()
     histogram.record(0.001)
