@@ -275,12 +275,37 @@ class LatencyHistogram:
         return histogram
 
 
+_LINEAR_END = SUB_BUCKET_MASK + 1 if UNIT_MAGNITUDE == 0 else LOWEST_US
+"""Values from LOWEST_US up to here (2,048 µs) are their own counts index: the first
+bucket counts every microsecond (see `index_of`)."""
+
+
 def bucketed(values_us: Mapping[int, int]) -> tuple[dict[int, int], int, int]:
     """Values in whole microseconds (clamped here), given as {value: how many}, as
-    {counts index: count}, with their number and sum."""
-    buckets: dict[int, int] = {}
-    total = sum_us = 0
-    for us, count in values_us.items():
+    {counts index: count}, with their number and sum.
+
+    This runs when a second of successes is counted in, on the event loop: a Python
+    step per distinct value held the loop for ~1.5 ms per 2,500 values, for each of a
+    request's three to five figures. Values under 2 ms (most, against a fast target)
+    are their own index, so they are copied and summed at C speed; only the others
+    take a Python step."""
+    if not values_us:
+        return {}, 0, 0
+    if min(values_us) >= LOWEST_US and max(values_us) < _LINEAR_END:
+        keys = linear = list(values_us)
+        low, high = 0, len(keys)
+        counts = list(values_us.values())
+    else:
+        keys = sorted(values_us)
+        low = bisect.bisect_left(keys, LOWEST_US)
+        high = bisect.bisect_left(keys, _LINEAR_END, low)
+        linear = keys[low:high]
+        counts = list(map(values_us.__getitem__, linear))
+    buckets = dict(zip(linear, counts, strict=True))
+    total = sum(counts)
+    sum_us = sum(map(operator.mul, linear, counts))
+    for us in itertools.chain(keys[:low], keys[high:]):
+        count = values_us[us]
         if us < LOWEST_US:
             us = LOWEST_US
         elif us > HIGHEST_US:

@@ -7,7 +7,14 @@ from collections import Counter
 
 import pytest
 
-from perfrun.metrics.histogram import LatencyHistogram, SparseHistogram, clamp_us, index_of
+from perfrun.metrics.histogram import (
+    _LINEAR_END,
+    LatencyHistogram,
+    SparseHistogram,
+    bucketed,
+    clamp_us,
+    index_of,
+)
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.metrics.timeline import Timeline
@@ -200,6 +207,43 @@ def test_seconds_become_whole_microseconds_rounded_half_up_and_clamped(
     histogram.record(seconds)  # record rounds and clamps as clamp_us does
     assert histogram.sum_us == us
     assert histogram.counts[index_of(us)] == 1
+
+
+def _bucketed_one_by_one(values_us: dict[int, int]) -> tuple[dict[int, int], int, int]:
+    buckets: Counter[int] = Counter()
+    total = sum_us = 0
+    for us, count in values_us.items():
+        clamped = clamp_us(us / 1e6)
+        buckets[index_of(clamped)] += count
+        total += count
+        sum_us += clamped * count
+    return dict(buckets), total, sum_us
+
+
+def test_values_under_the_linear_end_are_their_own_index() -> None:
+    assert _LINEAR_END == 2048
+    assert all(index_of(us) == us for us in range(1, _LINEAR_END))
+    assert index_of(_LINEAR_END + 1) == index_of(_LINEAR_END)  # past it, values share
+
+
+_RNG = random.Random(7)
+
+
+@pytest.mark.parametrize(
+    "values_us",
+    [
+        {},
+        {1: 3, 2047: 1},  # all linear: the C path
+        {2048: 1, 2049: 2, 4095: 1, 4096: 5},  # past it: two values share an index
+        {0: 2, -5: 1, 1: 4, 2: 1},  # clamped to 1, merged with the 1s
+        {3_600_000_001: 1, 10**12: 2, 5: 1, 2_000_000: 7},  # clamped to an hour
+        {_RNG.randrange(1, 3_000): _RNG.randrange(1, 9) for _ in range(2_000)},
+        {_RNG.randrange(-10, 10**7): _RNG.randrange(1, 9) for _ in range(2_000)},
+    ],
+)
+def test_bucketed_counts_as_recording_one_by_one(values_us: dict[int, int]) -> None:
+    buckets, total, sum_us = bucketed(Counter(values_us))
+    assert (buckets, total, sum_us) == _bucketed_one_by_one(values_us)
 
 
 def test_answers_follow_records_made_after_a_question() -> None:
