@@ -35,11 +35,12 @@ class Jar:
         self._fresh_until = math.inf
         self._sitewide = True
         """Every cookie in the jar has Path=/ (or none is there)."""
-        self._empty = True
+        self.empty = True
+        """No cookie is kept: every request goes without (a hot path checks this first)."""
 
     def header(self, path: str) -> str | None:
         """The Cookie header for a request to `path` (with its query), or None."""
-        if self._empty:
+        if self.empty:
             return None
         if time.time() >= self._fresh_until:
             self._jar.clear_expired_cookies()
@@ -73,7 +74,7 @@ class Jar:
         expiries = [cookie.expires for cookie in cookies if cookie.expires is not None]
         self._fresh_until = min(expiries, default=math.inf)
         self._sitewide = all(cookie.path == "/" for cookie in cookies)
-        self._empty = not cookies
+        self.empty = not cookies
 
     def __len__(self) -> int:
         return len(self._jar)

@@ -566,8 +566,9 @@ class FlowUser(Requester):
             self.step = self.plan = following
             self.target, self.body = following.target, following.body  # type: ignore[assignment]
             self.prepared = following.prepared
-        if self.jar is not None:
-            cookie = self.jar.header(self.target)
+        jar = self.jar
+        if jar is not None and not jar.empty:
+            cookie = jar.header(self.target)
             if cookie is not None:
                 payload = following.payload(self.target, (), self.body, cookie)
         self.payload = payload
