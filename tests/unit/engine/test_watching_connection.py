@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from perfrun.engine import fast_wire
 from perfrun.engine.fast_wire import (
     Connection,
     RedirectWatchingConnection,
     WatchingConnection,
     WatchingFullConnection,
+    _final_head,
 )
 from perfrun.engine.limits import MAX_BODY, MAX_HEAD
 from perfrun.metrics.result import ErrorKind
@@ -74,8 +76,19 @@ HINTED = b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\nSet-Cookie: hint=1\r\n\
 CHUNKED = (
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nSet-Cookie: c=3\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
 )
+_LONG_BODY = b"\r\nSet-Cookie: in=body\r\nLocation: /body\r\n\r\n" * 40  # 1,720 bytes
+LONG_LOGIN = (
+    b"HTTP/1.1 303 See Other\r\nSet-Cookie: a=1; Path=/\r\nLocation: /me\r\n"
+    b"Content-Length: %d\r\n\r\n" % len(_LONG_BODY) + _LONG_BODY
+)
+"""Past `_SHORT`: searched in its head only (cut late, its first read is long)."""
+LONG_PLAIN = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(_LONG_BODY) + _LONG_BODY
+LONG_HINTED = b"HTTP/1.1 100 Continue\r\n\r\n" + HINTED[: -len(LOGIN)] + LONG_LOGIN
 KEPT = [
     (LOGIN, 303, ["a=1; Path=/", "b=2"], {"location": "/me"}),
+    (LONG_LOGIN, 303, ["a=1; Path=/"], {"location": "/me"}),
+    (LONG_PLAIN, 200, [], {}),
+    (LONG_HINTED, 303, ["a=1; Path=/"], {"location": "/me"}),
     (PLAIN, 200, [], {}),
     (HINTED, 303, ["a=1; Path=/", "b=2"], {"location": "/me"}),
     (CHUNKED, 200, ["c=3"], {}),
@@ -107,6 +120,56 @@ def test_requests_on_their_own_read_only_a_redirects_head(
     if not 300 <= status < 400:
         cookies, headers = [], {}
     assert owner.seen == [(status, cookies, headers)] * (len(wire) - 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "span"),
+    [
+        (b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody\r\n\r\n", (0, 23)),
+        (b"HTTP/1.1 103 Early\r\nL: x\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", (28, 45)),
+        (b"HTTP/1.1 100 Go\r\n\r\nHTTP/1.1 101 Up\r\n\r\nHTTP/1.1 204 N\r\n\r\nx", (38, 54)),
+        (b"HTTP/1.1 200 OK\r\nA: b\r\n", (0, 23)),  # no blank line: all of it
+        (b"HTTP/1.1 100 Go\r\n\r\nHTTP/1.1 200", (19, 31)),
+        (b"HTTP/1.1 1000 X\r\n\r\nbody", (0, 17)),  # 1000 is no interim status
+    ],
+)
+def test_the_final_head_is_found_past_interim_heads(data: bytes, span: tuple[int, int]) -> None:
+    assert _final_head(data) == span
+    assert _final_head(bytearray(data)) == span
+
+
+class _Spans:
+    """A stand-in for the watched headers' pattern: records where it was asked to look."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int]] = []
+
+    def search(self, data: bytes, start: int = 0, end: int = 2**62) -> None:
+        self.spans.append((start, min(end, len(data))))
+
+
+def test_a_long_body_is_not_searched_for_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search for Set-Cookie and Location stops at the head's end: a regex tries
+    every line, and a body of 64 kB took it ~50 µs per response."""
+    spans = _Spans()
+    monkeypatch.setattr(fast_wire, "_WATCHED", spans)
+    transport = _Transport()
+    conn = WatchingConnection()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    try:
+        owner = _Owner()
+        for wire in (LONG_PLAIN, LONG_HINTED, LOGIN):
+            conn.request(b"GET / HTTP/1.1\r\n\r\n", owner, float("inf"), False, False, 0)
+            conn.data_received(wire)
+    finally:
+        transport.close()
+    head_end = LONG_PLAIN.index(b"\r\n\r\n") + 2
+    hinted = LONG_HINTED.index(b"HTTP/1.1 303")
+    assert spans.spans == [
+        (0, head_end),
+        (hinted, hinted + LONG_LOGIN.index(b"\r\n\r\n") + 2),
+        (0, len(LOGIN)),  # a short read is searched whole
+    ]
 
 
 class _Bodies(_Owner):
