@@ -37,6 +37,9 @@ class Jar:
         """Every cookie in the jar has Path=/ (or none is there)."""
         self.empty = True
         """No cookie is kept: every request goes without (a hot path checks this first)."""
+        self._unchanged: tuple[str, tuple[str, ...]] | None = None
+        """The path and Set-Cookie values extracted last, when extracting them again
+        would leave the jar as it is (see `extract`)."""
 
     def header(self, path: str) -> str | None:
         """The Cookie header for a request to `path` (with its query), or None."""
@@ -60,16 +63,26 @@ class Jar:
         """Keep the cookies of a response to `path` (its Set-Cookie header values)."""
         if not set_cookies:
             return
+        # A server may set the same cookie on every response (a load balancer's
+        # stickiness cookie, a session refreshed each time): asking cookiejar again
+        # costs ~150 µs a response, and the jar would not change. Unless a Max-Age
+        # restarts its clock, or the jar changed since.
+        sent = (path, tuple(set_cookies))
+        if sent == self._unchanged:
+            return
         headers = email.message.Message()
         for value in set_cookies:
             headers["Set-Cookie"] = value
         response = cast(HTTPResponse, _Response(headers))  # all the jar reads is info()
         self._jar.extract_cookies(response, urllib.request.Request(self._base + path))
         self._forget()
+        if not any("max-age" in value.lower() for value in set_cookies):
+            self._unchanged = sent
 
     def _forget(self) -> None:
         """Ask the jar afresh from now on, until its first cookie expires."""
         self._headers.clear()
+        self._unchanged = None
         cookies = list(self._jar)
         expiries = [cookie.expires for cookie in cookies if cookie.expires is not None]
         self._fresh_until = min(expiries, default=math.inf)

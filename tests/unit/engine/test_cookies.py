@@ -60,3 +60,38 @@ def test_templated_paths_keep_the_remembered_headers_bounded() -> None:
     for n in range(1000):
         assert jar.header(f"/docs/{n}") == "scoped=1"
     assert len(jar._headers) <= 64
+
+
+def test_the_same_cookies_again_leave_the_jar_as_it_is(monkeypatch: Any) -> None:
+    """A server may set the same cookie on every response (a load balancer's stickiness
+    cookie): the jar is asked once, and the answers are those of asking every time. A
+    Max-Age restarts the cookie's clock each time, so such a cookie is always taken."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    asked: list[str] = []
+    jar = Jar("http://127.0.0.1:8000")
+    extract_cookies = jar._jar.extract_cookies
+
+    def counted(response: Any, request: Any) -> None:
+        asked.append(request.full_url)
+        extract_cookies(response, request)
+
+    monkeypatch.setattr(jar._jar, "extract_cookies", counted)
+    sticky = ["lb=7; Expires=Wed, 09 Jun 2077 10:18:14 GMT; Path=/", "s=1; HttpOnly"]
+    for _ in range(3):
+        jar.extract("/a/b", sticky)
+    assert jar.header("/a/c") == "s=1; lb=7"
+    assert len(asked) == 1
+    jar.extract("/z/y", sticky)  # no Path: `s` is kept for /z too
+    assert jar.header("/z/q") == "s=1; lb=7"
+    assert jar.header("/a/c") == "s=1; lb=7"
+    assert len(asked) == 2
+    jar.extract("/z/y", ["lb=8; Path=/"])
+    jar.extract("/z/y", sticky)  # the same as two responses ago: the jar changed since
+    assert jar.header("/z/q") == "s=1; lb=7"
+    assert len(asked) == 4
+    for _ in range(3):  # each refreshes the ten seconds
+        jar.extract("/", ["short=1; Max-Age=10; Path=/"])
+        now[0] += 8
+    assert jar.header("/") == "lb=7; short=1"
+    assert len(asked) == 7
