@@ -12,7 +12,12 @@ redirects, as by default). Under `valgrind --tool=cachegrind`, the difference of
 runs' instruction counts over their difference in --requests is a figure that does not
 drift with the VM.
 
+`--response` picks what the fake server answers: nginx's 11-byte JSON, the same with a
+Set-Cookie (the same one every time, as a load balancer's stickiness cookie), or a
+64 kB JSON body.
+
     python bench/python_cost.py [--requests 300000] [--rounds 5] [--shape mix]
+        [--response nginx|set-cookie|64k]
 """
 
 from __future__ import annotations
@@ -35,11 +40,18 @@ from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.loader import load_file
 from perfrun.scenario.model import LoadSpec, RequestSpec
 
-RESPONSE = (
+_HEAD = (
     b"HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\nDate: Tue, 01 Dec 2026 06:00:00 GMT\r\n"
-    b"Content-Type: application/json\r\nContent-Length: 11\r\nConnection: keep-alive\r\n\r\n"
-    b'{"ok":true}'
+    b"Content-Type: application/json\r\n%sContent-Length: %d\r\nConnection: keep-alive\r\n\r\n"
 )
+_ROW = b'{"id":12345,"name":"some name","tags":["a","b"]}'
+_BIG = b'{"ok":true,"rows":[%s]}' % b",".join([_ROW] * 1300)
+RESPONSES = {
+    "nginx": _HEAD % (b"", 11) + b'{"ok":true}',
+    "set-cookie": _HEAD % (b"Set-Cookie: AWSALB=a1b2c3d4e5; Expires=Tue, 08 Dec 2026 06:00:00 GMT;"
+                           b" Path=/\r\n", 11) + b'{"ok":true}',
+    "64k": _HEAD % (b"", len(_BIG)) + _BIG,
+}  # fmt: skip
 
 
 class _Socket:
@@ -87,7 +99,7 @@ SHAPES = {
 }
 
 
-async def cycle(requests: int, shape: str) -> float:
+async def cycle(requests: int, shape: str, response: bytes = RESPONSES["nginx"]) -> float:
     """CPU seconds per request for `requests` requests of one user."""
     if shape == "mix":
         spec = RequestSpec(name="root")
@@ -121,7 +133,7 @@ async def cycle(requests: int, shape: str) -> float:
     began = time.process_time()
     while transport.pending:
         transport.pending -= 1
-        conn.data_received(RESPONSE)
+        conn.data_received(response)
     spent = time.process_time() - began
     if stats.overall.succeeded != requests:
         raise SystemExit(f"{stats.overall.total} requests recorded, {requests} expected")
@@ -133,8 +145,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--shape", choices=SHAPES, default="mix")
+    parser.add_argument("--response", choices=RESPONSES, default="nginx")
     options = parser.parse_args()
-    runs = [asyncio.run(cycle(options.requests, options.shape)) for _ in range(options.rounds)]
+    runs = [
+        asyncio.run(cycle(options.requests, options.shape, RESPONSES[options.response]))
+        for _ in range(options.rounds)
+    ]
     shown = " ".join(f"{1e9 * r:.0f}" for r in runs)
     print(f"{1e9 * statistics.median(runs):.0f} ns per request (median; rounds: {shown})")
 
