@@ -96,6 +96,7 @@ SHAPES = {
     "flow-template-capture": "{name: root, path: '/x/{{ $iteration }}', capture: {v: {json: ok}}}",
     "flow-template": "{name: root, path: '/x/{{ $iteration }}'}",
     "flow-capture": "{name: root, path: '/x', capture: {v: {json: ok}}}",
+    "flow-check": "{name: root, path: '/x', expect_json: {ok: true}}",
 }
 
 

@@ -505,9 +505,14 @@ class FlowUser(Requester):
                 if location is not None:
                     self.redirect(conn, location, now)
                     return
-            if status in plan.passes and not self.hops:
-                step = self.step
-                assert step is not None
+            step = self.step
+            assert step is not None
+            # The step's checks judge a redirect chain's last response too (not its hop's).
+            failures = (
+                () if status in plan.passes and not self.hops
+                else step.judge.failures(status, response.headers, response.content)
+            )  # fmt: skip
+            if failures == () and not self.hops:  # expected, and any checks passed
                 if step.captures:
                     missed = self.capture(step, status, response)
                     if missed is not None:
@@ -518,7 +523,7 @@ class FlowUser(Requester):
                               conn.size, self.written, conn.first_byte, status)  # fmt: skip
                 self.step_ended(True, now)
                 return
-            self.judged(conn, now)
+            self.judged(conn, now, failures)
         except Exception as exc:  # a bug in perfrun: surfaced by the run
             self.flows.crash(exc)
 
@@ -577,14 +582,14 @@ class FlowUser(Requester):
                      following.keep_headers, following.keep_body)  # fmt: skip
         return True
 
-    def judged(self, conn: Connection, now: float) -> None:
-        """Judge the response by the step's checks, then capture from it."""
+    def judged(self, conn: Connection, now: float, failures: tuple[str, ...] | None) -> None:
+        """Record the response with the checks it failed (see Judge.failures), or a
+        redirect chain's last, then capture from it."""
         step, response = self.step, conn.response
         assert step is not None
-        result = step.judge.judge(
-            self.chain_started, now - self.chain_started, 0.0, conn.status, conn.size,
-            response.headers, response.content,
-        )  # fmt: skip
+        result = step.judge.result(
+            self.chain_started, now - self.chain_started, 0.0, conn.status, conn.size, failures
+        )
         if self.hops:
             result = result._replace(redirects=self.hops)
         else:

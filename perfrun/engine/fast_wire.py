@@ -914,10 +914,14 @@ class Requester:
             response = conn.response
             if prepared.reads:
                 self.keep(response)
-            result = prepared.judge.judge(
-                self.started, now - self.started, self.queued, status, conn.size,
-                response.headers, response.content,
-            )._replace(wait=first - self.written, receive=now - first)  # fmt: skip
+            judge = prepared.judge
+            failures = judge.failures(status, response.headers, response.content)
+            if failures == ():  # its checks passed: a success like a plain request's
+                self.succeeded(prepared, now, status, conn.size, first)
+                return
+            result = judge.result(
+                self.started, now - self.started, self.queued, status, conn.size, failures
+            )._replace(wait=first - self.written, receive=now - first)
             self.ended(result, now)
         except Exception as exc:  # a bug in perfrun: surfaced by the owner
             self.crash(exc)
