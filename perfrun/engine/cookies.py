@@ -65,10 +65,10 @@ class Jar:
             return
         # A server may set the same cookie on every response (a load balancer's
         # stickiness cookie, a session refreshed each time): asking cookiejar again
-        # costs ~150 µs a response, and the jar would not change. Unless a Max-Age
-        # restarts its clock, or the jar changed since.
+        # costs ~150 µs a response, and the jar would not change (see `_repeatable`),
+        # as long as none of its cookies has expired since.
         sent = (path, tuple(set_cookies))
-        if sent == self._unchanged:
+        if sent == self._unchanged and time.time() < self._fresh_until:
             return
         headers = email.message.Message()
         for value in set_cookies:
@@ -76,8 +76,22 @@ class Jar:
         response = cast(HTTPResponse, _Response(headers))  # all the jar reads is info()
         self._jar.extract_cookies(response, urllib.request.Request(self._base + path))
         self._forget()
-        if not any("max-age" in value.lower() for value in set_cookies):
-            self._unchanged = sent
+        self._unchanged = sent if self._repeatable(set_cookies) else None
+
+    def _repeatable(self, set_cookies: Sequence[str]) -> bool:
+        """Whether extracting these Set-Cookie values again, from the same path and
+        before any cookie of the jar expires, would leave the jar as it is now: each
+        names a cookie of its own, now in the jar (none deleted it or was refused),
+        without a Max-Age (each extract restarts its clock). Anything else is
+        extracted every time: a cookie named twice is deleted and set again in order,
+        and an expired or two-digit-year Expires means another thing later."""
+        names = [value.split(";", 1)[0].split("=", 1)[0].strip() for value in set_cookies]
+        kept = {cookie.name for cookie in self._jar}
+        return (
+            len(set(names)) == len(names)
+            and kept.issuperset(names)
+            and not any("max-age" in value.lower() for value in set_cookies)
+        )
 
     def _forget(self) -> None:
         """Ask the jar afresh from now on, until its first cookie expires."""

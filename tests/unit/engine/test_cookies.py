@@ -3,7 +3,10 @@ expiry and several cookies. Pure: no sockets."""
 
 from __future__ import annotations
 
+import email.utils
+import random
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from perfrun.engine.cookies import Jar
@@ -95,3 +98,78 @@ def test_the_same_cookies_again_leave_the_jar_as_it_is(monkeypatch: Any) -> None
         now[0] += 8
     assert jar.header("/") == "lb=7; short=1"
     assert len(asked) == 7
+
+
+class _AlwaysExtracting(Jar):
+    """The oracle: a jar that asks cookiejar on every response."""
+
+    def _repeatable(self, set_cookies: Sequence[str]) -> bool:
+        return False
+
+
+def _set_cookie(rng: random.Random, now: float) -> str:
+    name = rng.choice(["a", "b", "s", "A"])
+    value = rng.choice(["1", "2", "", "x=y", '"q; v"'])
+    attrs = [f"{name}={value}"]
+    if rng.random() < 0.5:
+        attrs.append(rng.choice(["Path=/", "path=/a", "Path=/a/b", "Path=/z", "Path="]))
+    kind = rng.random()
+    if kind < 0.35:
+        when = now + rng.choice([-100, 0.5, 5, 20, 60, 3600])
+        attrs.append("Expires=" + email.utils.formatdate(when, usegmt=True))
+    elif kind < 0.4:
+        attrs.append(rng.choice(["Max-Age=10", "max-age=0", "MAX-AGE=-1"]))
+    elif kind < 0.42:
+        attrs.append("Expires=garbage")
+    if rng.random() < 0.1:
+        attrs.append(rng.choice(["Domain=127.0.0.1", "Domain=.example.com", "HttpOnly"]))
+    return "; ".join(attrs)
+
+
+def test_skipping_repeated_cookies_sends_what_asking_every_time_sends(
+    monkeypatch: Any,
+) -> None:
+    """A random walk of responses (some the same again), clock steps and requests: the
+    jar that skips repeated Set-Cookie values sends the same Cookie headers, in the same
+    order, as one that asks cookiejar every time (found by review: a cookie named twice
+    in one response, an Expires passing between two identical responses)."""
+    now = [1_780_000_000.25]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    rng = random.Random(5)
+    paths = ["/", "/a", "/a/b", "/a/b/c?q=1", "/z/y", "/A"]
+    for _ in range(150):
+        now[0] = 1_780_000_000.25
+        responses = [
+            [_set_cookie(rng, now[0]) for _ in range(rng.choice([1, 1, 2, 3]))]
+            for _ in range(rng.choice([1, 2, 4]))
+        ]
+        for values in responses:
+            if rng.random() < 0.2:
+                values.append(rng.choice(values))  # a cookie named twice
+        jar, oracle = Jar("http://127.0.0.1:8000"), _AlwaysExtracting("http://127.0.0.1:8000")
+        for _ in range(40):
+            step = rng.random()
+            if step < 0.55:
+                path, values = rng.choice(paths), rng.choice(responses)
+                jar.extract(path, values)
+                oracle.extract(path, values)
+            elif step < 0.8:
+                now[0] += rng.choice([0, 0.3, 1, 4, 6, 15, 30, 100])
+            else:
+                assert [jar.header(p) for p in paths] == [oracle.header(p) for p in paths]
+                assert len(jar) == len(oracle)
+
+
+def test_a_two_digit_year_is_read_again_on_each_response(monkeypatch: Any) -> None:
+    """`Expires=…-77` is 1977 in 2026 (nothing kept) and 2077 in 2027: a cookie that
+    was not kept is asked for again, not skipped as a repeat."""
+    new_year = 1798761600.0  # 2027-01-01T00:00:00Z
+    now = [new_year - 60]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    jar = Jar("http://127.0.0.1:8000")
+    value = ["sid=1; Expires=Wed, 09-Jun-77 10:18:14 GMT; Path=/"]
+    jar.extract("/", value)
+    assert jar.header("/") is None
+    now[0] = new_year + 60
+    jar.extract("/", value)
+    assert jar.header("/") == "sid=1"
