@@ -481,51 +481,56 @@ class FlowUser(Requester):
     def on_response(self, conn: Connection) -> None:
         now = time.perf_counter()
         try:  # free in CPython 3.11 unless something raises
-            plan = self.plan
-            assert plan is not None
-            status = conn.status
-            if (
-                self.flows.single
-                and status in plan.passes
-                and not self.hops
-                and self.connect_seconds is None
-                and conn.reusable
-                and not conn.response.set_cookies
-                and not (status in REDIRECTS and self.flows.max_redirects)
-                and self.quick(conn, plan, now)
-            ):
-                return
+            plan, step = self.plan, self.step
+            assert plan is not None and step is not None
+            status, response = conn.status, conn.response
+            flows = self.flows
+            final = not self.hops and not (status in REDIRECTS and flows.max_redirects)
+            if final:  # the step's own response, no redirect to follow: judged once, here
+                failures = (
+                    () if status in step.passes
+                    else step.judge.failures(status, response.headers, response.content)
+                )  # fmt: skip
+                if (
+                    failures == ()
+                    and flows.single
+                    and self.connect_seconds is None
+                    and conn.reusable
+                    and not response.set_cookies
+                    and self.quick(conn, plan, now)
+                ):
+                    return
             if not conn.reusable or plan.close:
                 conn.close()
-            status, response = conn.status, conn.response
             if response.set_cookies and self.jar is not None:
                 self.jar.extract(self.target, response.set_cookies)
-            if status in REDIRECTS and self.flows.max_redirects:
+            if status in REDIRECTS and flows.max_redirects:
                 location = response.headers.get("location")
                 if location is not None:
                     self.redirect(conn, location, now)
                     return
-            step = self.step
-            assert step is not None
-            # The step's checks judge a redirect chain's last response too (not its hop's).
-            failures = (
-                () if status in plan.passes and not self.hops
-                else step.judge.failures(status, response.headers, response.content)
-            )  # fmt: skip
+            if not final:  # a chain's last response (judged by the step's checks, not its
+                # hop's), or a redirect without a Location
+                failures = step.judge.failures(status, response.headers, response.content)
             if failures == () and not self.hops:  # expected, and any checks passed
-                if step.captures:
-                    missed = self.capture(step, status, response)
-                    if missed is not None:
-                        self.failed_capture(conn, now, missed)
-                        return
-                self.record_connect()
-                self.stats.ok(step.endpoint or self.endpoint(), self.started, now, 0.0,
-                              conn.size, self.written, conn.first_byte, status)  # fmt: skip
-                self.step_ended(True, now)
-                return
-            self.judged(conn, now, failures)
+                self.passed(conn, step, now)
+            else:
+                self.judged(conn, now, failures)
         except Exception as exc:  # a bug in perfrun: surfaced by the run
             self.flows.crash(exc)
+
+    def passed(self, conn: Connection, step: StepPlan, now: float) -> None:
+        """The step's own response was expected and passed its checks: its captures are
+        taken, and it is recorded as a success (or as `capture_failed`)."""
+        if step.captures:
+            missed = self.capture(step, conn.status, conn.response)
+            if missed is not None:
+                self.failed_capture(conn, now, missed)
+                return
+        self.record_connect()
+        self.stats.ok(step.endpoint or self.endpoint(), self.started, now, 0.0, conn.size,
+                      self.written, conn.first_byte, conn.status)  # fmt: skip
+        self.step_ended(True, now)
 
     def endpoint(self) -> Any:
         """The step's endpoint, bound now if it was not."""
@@ -536,11 +541,11 @@ class FlowUser(Requester):
         return step.endpoint
 
     def quick(self, conn: Connection, plan: StepPlan, now: float) -> bool:
-        """The hot path of a single flow (see `Flows.single`) after a success without
-        redirect or cookie, as the closed model's users have it: captures taken, the
-        success recorded and the next iteration's request sent at once on the same
-        connection; in a plain flow, its bytes built once (unless a cookie goes with
-        it). False, having done nothing, when the user stops now."""
+        """The hot path of a single flow (see `Flows.single`) after a success (its
+        checks passed) without redirect or cookie, as the closed model's users have it:
+        captures taken, the success recorded and the next iteration's request sent at
+        once on the same connection; in a plain flow, its bytes built once (unless a
+        cookie goes with it). False, having done nothing, when the user stops now."""
         iteration = self.iteration + 1
         flows = self.flows
         if (

@@ -1,0 +1,104 @@
+"""A flow step's checks on the fast engine's callbacks: a response that passes them is
+recorded as a success (on the hot path of a one-step flow too), one that fails them as
+`check_failed`, and every iteration goes on. Pure: a fake transport, responses fed by
+hand, as the loop would feed them."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfrun.engine import fast_flow
+from perfrun.engine.fast import FastEngine
+from perfrun.engine.fast_flow import StepPlan
+from perfrun.engine.fast_wire import WatchingConnection, WatchingFullConnection
+from perfrun.metrics.stats import ScenarioStats
+from perfrun.scenario.loader import load_file
+
+SCENARIO = """
+scenarios:
+  checked:
+    type: load
+    severity: low
+    base_url: http://127.0.0.1:80
+    flow: [%s]
+    load: {users: 1, iterations: %d}
+"""
+
+
+def _response(body: bytes, status: int = 200) -> bytes:
+    return b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n%s" % (status, len(body), body)
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.pair = socket.socketpair()
+        self.written: list[bytes] = []
+
+    def get_extra_info(self, name: str) -> Any:
+        return self.pair[0]
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def close(self) -> None:
+        for end in self.pair:
+            end.close()
+
+
+async def _run(tmp_path: Path, step: str, responses: list[bytes]) -> ScenarioStats:
+    """One user runs a one-step flow for len(responses) iterations, answered in turn."""
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO % (step, len(responses)))
+    (scenario,) = load_file(path, {})
+    engine = FastEngine("http://127.0.0.1:80", 10.0, scenario.requests)
+    plans = [StepPlan(engine.prepared[s.name], engine.host_header, "") for s in scenario.requests]
+    headers = any(plan.keep_headers for plan in plans)
+    engine.dialer.kind = WatchingFullConnection if headers else WatchingConnection
+    stats = ScenarioStats.for_load(scenario.load)
+    flows = fast_flow.Flows(
+        engine.dialer, plans, stats, scenario.load, None, engine.origin, "", True, 10
+    )
+    user = fast_flow.FlowUser(flows, 0, random.Random(1), None)
+    conn = engine.dialer.kind()
+    transport = _Transport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    user.conn = conn
+    try:
+        user.resume_at(time.perf_counter())
+        for answered, response in enumerate(responses, 1):
+            assert len(transport.written) == answered  # the next request went out
+            conn.data_received(response)
+        flows.check()
+    finally:
+        transport.close()
+    return stats
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "{name: r, path: /, expect_json: {ok: true}}",
+        "{name: r, path: /, expect_json: {ok: true}, capture: {v: {json: n}}}",
+        "{name: r, path: /, expect_body_contains: 'true'}",
+    ],
+)
+def test_a_checked_step_records_passes_as_successes_and_failures_as_check_failed(
+    tmp_path: Path, step: str
+) -> None:
+    passing = _response(b'{"ok": true, "n": 1}')
+    failing = _response(b'{"ok": false, "n": 2}')
+    unexpected = _response(b'{"ok": true, "n": 3}', 500)
+    responses = [passing, failing, passing, passing, unexpected, failing, passing]
+    stats = asyncio.run(_run(tmp_path, step, responses))
+    overall = stats.overall
+    assert (overall.succeeded, overall.failed) == (4, 3)
+    assert dict(overall.errors) == {"check_failed": 2, "http_5xx": 1}
+    assert overall.latency.total == 4
+    assert overall.phases.wait.total == overall.phases.receive.total == 7
