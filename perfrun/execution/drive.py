@@ -392,8 +392,12 @@ def unreachable(stats: ScenarioStats) -> bool:
 def _frozen_heap() -> Iterator[None]:
     """Keep the garbage collector off everything alive before the load: a full
     collection over perfrun's imported modules takes ~35 ms, long enough to send
-    requests late and stall every response in flight, inflating the figures."""
-    gc.collect()
+    requests late and stall every response in flight, inflating the figures.
+
+    Nothing is collected first: that full collection would walk the whole heap once
+    per run (~35 ms in perfrun's own process, 0.15-0.6 s in a test suite that calls
+    `perfrun.run`, whose heap it walks too). The garbage frozen with the rest waits
+    for the first collection after the load (`unfreeze`)."""
     gc.freeze()
     try:
         yield
