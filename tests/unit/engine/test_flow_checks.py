@@ -1,7 +1,7 @@
-"""A flow step's checks on the fast engine's callbacks: a response that passes them is
+"""A flow step on the fast engine's callbacks: a response that passes its checks is
 recorded as a success (on the hot path of a one-step flow too), one that fails them as
-`check_failed`, and every iteration goes on. Pure: a fake transport, responses fed by
-hand, as the loop would feed them."""
+`check_failed`, and every iteration goes on; each request carries the user's cookies
+as they are now. Pure: a fake transport, responses fed by hand, as the loop would."""
 
 from __future__ import annotations
 
@@ -52,8 +52,11 @@ class _Transport:
             end.close()
 
 
-async def _run(tmp_path: Path, step: str, responses: list[bytes]) -> ScenarioStats:
-    """One user runs a one-step flow for len(responses) iterations, answered in turn."""
+async def _run(
+    tmp_path: Path, step: str, responses: list[bytes], sent: list[bytes] | None = None
+) -> ScenarioStats:
+    """One user runs a one-step flow for len(responses) iterations, answered in turn;
+    the requests written go into `sent`."""
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO % (step, len(responses)))
     (scenario,) = load_file(path, {})
@@ -78,6 +81,8 @@ async def _run(tmp_path: Path, step: str, responses: list[bytes]) -> ScenarioSta
         flows.check()
     finally:
         transport.close()
+    if sent is not None:
+        sent += transport.written
     return stats
 
 
@@ -102,3 +107,23 @@ def test_a_checked_step_records_passes_as_successes_and_failures_as_check_failed
     assert dict(overall.errors) == {"check_failed": 2, "http_5xx": 1}
     assert overall.latency.total == 4
     assert overall.phases.wait.total == overall.phases.receive.total == 7
+
+
+def test_each_request_carries_the_users_cookie_as_it_is_now(tmp_path: Path) -> None:
+    """A static step's bytes with the Cookie header are kept per user and step, and built
+    again when the cookie changes."""
+
+    def setting(cookie: bytes) -> bytes:
+        return b"HTTP/1.1 200 X\r\nSet-Cookie: %s\r\nContent-Length: 0\r\n\r\n" % cookie
+
+    plain = _response(b"")
+    responses = [setting(b"s=1"), plain, plain, setting(b"s=2; Path=/"), plain, plain]
+    sent: list[bytes] = []
+    stats = asyncio.run(_run(tmp_path, "{name: r, path: /}", responses, sent))
+    assert stats.overall.succeeded == 6
+    cookies = [
+        next((line for line in request.split(b"\r\n") if line.startswith(b"Cookie:")), None)
+        for request in sent
+    ]
+    assert cookies == [None, b"Cookie: s=1", b"Cookie: s=1", b"Cookie: s=1", b"Cookie: s=2",
+                       b"Cookie: s=2"]  # fmt: skip
