@@ -501,6 +501,8 @@ class FlowUser(Requester):
             plan, step = self.plan, self.step
             assert plan is not None and step is not None
             status, response = conn.status, conn.response
+            if response.set_cookies and self.jar is not None:
+                self.jar.extract(self.target, response.set_cookies)
             flows = self.flows
             final = not self.hops and not (status in REDIRECTS and flows.max_redirects)
             if final:  # the step's own response, no redirect to follow: judged once, here
@@ -513,14 +515,11 @@ class FlowUser(Requester):
                     and flows.single
                     and self.connect_seconds is None
                     and conn.reusable
-                    and not response.set_cookies
                     and self.quick(conn, plan, now)
                 ):
                     return
             if not conn.reusable or plan.close:
                 conn.close()
-            if response.set_cookies and self.jar is not None:
-                self.jar.extract(self.target, response.set_cookies)
             if status in REDIRECTS and flows.max_redirects:
                 location = response.headers.get("location")
                 if location is not None:
@@ -559,10 +558,10 @@ class FlowUser(Requester):
 
     def quick(self, conn: Connection, plan: StepPlan, now: float) -> bool:
         """The hot path of a single flow (see `Flows.single`) after a success (its
-        checks passed) without redirect or cookie, as the closed model's users have it:
-        captures taken, the success recorded and the next iteration's request sent at
-        once on the same connection; in a plain flow, its bytes built once (unless a
-        cookie goes with it). False, having done nothing, when the user stops now."""
+        checks passed, its cookies kept) that is no redirect, as the closed model's
+        users have it: captures taken, the success recorded and the next iteration's
+        request sent at once on the same connection; in a plain flow, its bytes built
+        once (per Cookie header). False, having done nothing, when the user stops now."""
         iteration = self.iteration + 1
         flows = self.flows
         if (
