@@ -2,7 +2,8 @@
 
 A cluster is `dask scheduler` and two `dask worker --nworkers 1 --nthreads 1` processes,
 each in its own process group (to kill one whole, nanny and all): one shared by the tests
-that leave it idle, and one of its own for each test that kills a part of it or perfrun.
+that leave it idle (or idle again once their shares stop), and one of its own for each test
+that kills a worker or the scheduler.
 A real target (tests/servers/target.py) answers. perfrun runs as a subprocess, as a user runs it.
 """
 
@@ -93,8 +94,8 @@ def _cluster(directory: Path) -> Iterator[DaskCluster]:
 @pytest.fixture(scope="module")
 def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
     """One cluster for the tests that leave it as they found it: every share they start
-    ends (done, stopped or collected) before perfrun exits. Starting a cluster takes
-    seconds; a test that kills a worker, the scheduler or perfrun itself has its own."""
+    ends (done, stopped or collected; or, perfrun killed, stopped by Dask). Starting a
+    cluster takes seconds; a test that kills a worker or the scheduler has its own."""
     with _cluster(tmp_path_factory.mktemp("dask")) as cluster:
         yield cluster
 
@@ -352,14 +353,14 @@ def test_an_abort_threshold_stops_every_share(
 
 
 def test_killing_perfrun_stops_its_shares(
-    tmp_path: Path, own_cluster: DaskCluster, plain_target: TargetProcess
+    tmp_path: Path, dask_cluster: DaskCluster, plain_target: TargetProcess
 ) -> None:
     """`kill -9` of perfrun: Dask cancels the tasks of a client that is gone, and the
     shares stop (their connections closed) within seconds rather than load the target
     to the end of the duration."""
     port = int(plain_target.url.rsplit(":", 1)[1])
     load = scenario_with_load(plain_target.url, {"rate": 50, "duration": "60s"})
-    process, _ = _perfrun_started(tmp_path, {"orphaned": load}, own_cluster.address)
+    process, _ = _perfrun_started(tmp_path, {"orphaned": load}, dask_cluster.address)
     try:
         _wait_for_clients(port, 2)
         process.kill()
