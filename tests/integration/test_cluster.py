@@ -2,9 +2,9 @@
 
 A cluster is `dask scheduler` and two `dask worker --nworkers 1 --nthreads 1` processes,
 each in its own process group (to kill one whole, nanny and all): one shared by the tests
-that leave it idle (or idle again once their shares stop), and one of its own for each test
-that kills a worker or the scheduler.
-A real target (tests/servers/target.py) answers. perfrun runs as a subprocess, as a user runs it.
+that leave it idle (or idle again once their shares stop), and one of its own for each
+test that kills a worker or the scheduler. A real target (tests/servers/target.py)
+answers. perfrun runs as a subprocess, as a user runs it.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def dask_cluster(shared_cluster: DaskCluster) -> DaskCluster:
 
 @pytest.fixture()
 def own_cluster(tmp_path: Path) -> Iterator[DaskCluster]:
-    """A cluster for this test alone: it kills part of it, or leaves it unclean."""
+    """A cluster for this test alone: it kills a worker or the scheduler."""
     with _cluster(tmp_path) as cluster:
         yield cluster
 
