@@ -1,12 +1,15 @@
 """`--cluster`: a scenario's load in shares on a real Dask cluster on 127.0.0.1.
 
-The fixture starts `dask scheduler` and two `dask worker --nworkers 1 --nthreads 1`
-processes, each in its own process group (to kill one whole, nanny and all); a real
-target (tests/servers/target.py) answers. perfrun runs as a subprocess, as a user runs it.
+A cluster is `dask scheduler` and two `dask worker --nworkers 1 --nthreads 1` processes,
+each in its own process group (to kill one whole, nanny and all): one shared by the tests
+that leave it idle (or idle again once their shares stop), and one of its own for each
+test that kills a worker or the scheduler. A real target (tests/servers/target.py)
+answers. perfrun runs as a subprocess, as a user runs it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -65,19 +68,20 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=30)
 
 
-@pytest.fixture()
-def dask_cluster(tmp_path: Path) -> Iterator[DaskCluster]:
+@contextlib.contextmanager
+def _cluster(directory: Path) -> Iterator[DaskCluster]:
+    """A scheduler and two workers, logging into `directory`; killed whole on exit."""
     bin_dir = Path(sys.executable).parent
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     scheduler = _start(
         [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
          "--no-dashboard"],
-        tmp_path / "scheduler.log",
+        directory / "scheduler.log",
     )  # fmt: skip
     worker = [str(bin_dir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1",
               "--host", "127.0.0.1", "--no-dashboard"]  # fmt: skip
-    workers = [_start(worker, tmp_path / f"worker-{index}.log") for index in range(2)]
+    workers = [_start(worker, directory / f"worker-{index}.log") for index in range(2)]
     try:
         with distributed.Client(address, timeout=STARTUP) as client:
             client.wait_for_workers(2, timeout=STARTUP)
@@ -85,6 +89,43 @@ def dask_cluster(tmp_path: Path) -> Iterator[DaskCluster]:
     finally:
         for process in [*workers, scheduler]:
             _kill_group(process)
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
+    """One cluster for the tests that leave it as they found it: every share they start
+    ends (done, stopped or collected; or, perfrun killed, stopped by Dask). Starting a
+    cluster takes seconds; a test that kills a worker or the scheduler has its own."""
+    with _cluster(tmp_path_factory.mktemp("dask")) as cluster:
+        yield cluster
+
+
+@pytest.fixture()
+def dask_cluster(shared_cluster: DaskCluster) -> DaskCluster:
+    """The module's cluster, as a fresh one would be: both workers up (the same
+    processes) and idle, nothing left running or queued from the test before."""
+    assert all(process.poll() is None for process in shared_cluster.workers)
+    with distributed.Client(shared_cluster.address, timeout=STARTUP) as client:
+        client.wait_for_workers(2, timeout=STARTUP)
+        deadline = time.monotonic() + STARTUP
+        while not _idle(client) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _idle(client), "the shared Dask cluster is still busy from an earlier test"
+        assert len(client.scheduler_info()["workers"]) == 2
+    return shared_cluster
+
+
+@pytest.fixture()
+def own_cluster(tmp_path: Path) -> Iterator[DaskCluster]:
+    """A cluster for this test alone: it kills a worker or the scheduler."""
+    with _cluster(tmp_path) as cluster:
+        yield cluster
+
+
+def _idle(client: Any) -> bool:
+    """No task processing on the scheduler, and none executing on a worker (a cancelled
+    task whose thread still runs is known to its worker alone)."""
+    return not any(client.processing().values()) and not any(client.call_stack().values())
 
 
 def _perfrun(
@@ -201,12 +242,12 @@ def test_merged_percentiles_match_a_single_process_run_of_the_same_load(
 
 
 def test_a_worker_lost_mid_run_fails_the_scenario_and_keeps_the_others_figures(
-    tmp_path: Path, dask_cluster: DaskCluster, plain_target: TargetProcess
+    tmp_path: Path, own_cluster: DaskCluster, plain_target: TargetProcess
 ) -> None:
     load = scenario_with_load(plain_target.url, {"rate": 100, "duration": "8s"})
-    process, report = _perfrun_started(tmp_path, {"doomed": load}, dask_cluster.address)
+    process, report = _perfrun_started(tmp_path, {"doomed": load}, own_cluster.address)
     port = int(plain_target.url.rsplit(":", 1)[1])
-    output = _while_sending(process, port, lambda: _kill_group(dask_cluster.workers[1]))
+    output = _while_sending(process, port, lambda: _kill_group(own_cluster.workers[1]))
     assert process.returncode == 3, output
     assert "Traceback" not in output
     s = only_scenario(json.loads(report.read_text()))
@@ -382,11 +423,11 @@ def test_a_target_perfrun_cannot_see_leaves_its_resources_not_measured(
 
 
 def test_a_scheduler_lost_mid_run_is_exit_3_with_a_report(
-    tmp_path: Path, dask_cluster: DaskCluster, plain_target: TargetProcess
+    tmp_path: Path, own_cluster: DaskCluster, plain_target: TargetProcess
 ) -> None:
     load = scenario_with_load(plain_target.url, {"rate": 50, "duration": "30s"})
-    process, report = _perfrun_started(tmp_path, {"orphaned": load}, dask_cluster.address)
-    port = int(dask_cluster.address.rsplit(":", 1)[1])
+    process, report = _perfrun_started(tmp_path, {"orphaned": load}, own_cluster.address)
+    port = int(own_cluster.address.rsplit(":", 1)[1])
 
     def kill_the_scheduler() -> None:
         for candidate in psutil.process_iter(["cmdline"]):
@@ -400,7 +441,7 @@ def test_a_scheduler_lost_mid_run_is_exit_3_with_a_report(
     assert "Traceback" not in output
     s = only_scenario(json.loads(report.read_text()))
     assert s["status"] == "failed"
-    assert f"Dask scheduler {dask_cluster.address} lost mid-run" in s["message"]
+    assert f"Dask scheduler {own_cluster.address} lost mid-run" in s["message"]
 
 
 def test_a_cluster_without_workers_says_so(tmp_path: Path) -> None:

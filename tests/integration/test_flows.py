@@ -51,8 +51,18 @@ scenarios:
 """
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def accounts() -> Iterator[TargetProcess]:
+    """One accounts server for the tests that read only what perfrun measured: its
+    tokens and sessions are new at each login (a serial number), so no run can use
+    another's. A test that reads the server's own counts (logins, denials) at its end
+    has a fresh one, `fresh_accounts`."""
+    with start_target("--users", str(USERS), script=ACCOUNTS) as target:
+        yield target
+
+
+@pytest.fixture
+def fresh_accounts() -> Iterator[TargetProcess]:
     with start_target("--users", str(USERS), script=ACCOUNTS) as target:
         yield target
 
@@ -79,9 +89,9 @@ def run_flow(
 
 @pytest.mark.parametrize("engine", ["fast", "httpx"])
 def test_each_user_logs_in_once_and_uses_its_own_token_and_items(
-    tmp_path: Path, accounts: TargetProcess, engine: str
+    tmp_path: Path, fresh_accounts: TargetProcess, engine: str
 ) -> None:
-    stats = run_flow(tmp_path, accounts.url, engine)
+    stats = run_flow(tmp_path, fresh_accounts.url, engine)
 
     endpoints = stats.endpoints
     assert {name: e.total for name, e in endpoints.items()} == {
@@ -90,8 +100,8 @@ def test_each_user_logs_in_once_and_uses_its_own_token_and_items(
         "item": USERS * ITERATIONS,
     }
     assert stats.overall.failed == 0, dict(stats.overall.errors)
-    accounts.stop()
-    log = accounts.stderr_text()
+    fresh_accounts.stop()
+    log = fresh_accounts.stderr_text()
     logins = log.split("LOGINS ")[1].splitlines()[0].split()
     assert logins == [f"user{i}=1" for i in range(USERS)]
     assert "DENIED 0" in log
@@ -205,7 +215,7 @@ def test_a_chain_longer_than_max_redirects_fails(
 
 
 def test_a_flow_split_over_two_workers_keeps_each_users_row(
-    tmp_path: Path, accounts: TargetProcess, run_perfrun: RunPerfrun
+    tmp_path: Path, fresh_accounts: TargetProcess, run_perfrun: RunPerfrun
 ) -> None:
     """--workers 2: the scenario (templates, captures, data) reaches both processes, and
     user i takes row i whichever worker runs it: each account logs in exactly once."""
@@ -213,7 +223,7 @@ def test_a_flow_split_over_two_workers_keeps_each_users_row(
     scenarios.mkdir()
     rows = "".join(f"user{i},pw{i}\n" for i in range(USERS))
     (scenarios / "users.csv").write_text("user,password\n" + rows)
-    text = FLOW.format(url=accounts.url, login=LOGIN, item_path="items[1].id", users=USERS,
+    text = FLOW.format(url=fresh_accounts.url, login=LOGIN, item_path="items[1].id", users=USERS,
                        iterations=ITERATIONS)  # fmt: skip
 
     run = run_perfrun(textwrap.dedent(text), "--workers", "2", "--engine", "fast")
@@ -222,8 +232,8 @@ def test_a_flow_split_over_two_workers_keeps_each_users_row(
     endpoints = only_scenario(run.report)["endpoints"]
     totals = {name: e["requests"]["total"] for name, e in endpoints.items()}
     assert totals == {"item": USERS * ITERATIONS, "list": USERS * ITERATIONS, "login": USERS}
-    accounts.stop()
-    logins = accounts.stderr_text().split("LOGINS ")[1].splitlines()[0].split()
+    fresh_accounts.stop()
+    logins = fresh_accounts.stderr_text().split("LOGINS ")[1].splitlines()[0].split()
     assert logins == [f"user{i}=1" for i in range(USERS)]
 
 
@@ -290,11 +300,11 @@ callback of the one before (the fast engine's quick path), with the next data ro
 @pytest.mark.parametrize("engine", ["fast", "httpx"])
 @pytest.mark.parametrize(("field", "kind"), [("user", None), ("nobody", "capture_failed")])
 def test_a_one_step_flow_renders_each_iterations_row_and_captures(
-    tmp_path: Path, accounts: TargetProcess, engine: str, field: str, kind: str | None
+    tmp_path: Path, fresh_accounts: TargetProcess, engine: str, field: str, kind: str | None
 ) -> None:
     """Every iteration sends its row's credentials; a capture that misses fails only
     its own iteration's request."""
-    stats = run_yaml(tmp_path, ONE_STEP, accounts.url, engine, field=field)
+    stats = run_yaml(tmp_path, ONE_STEP, fresh_accounts.url, engine, field=field)
 
     basic = stats.endpoints["basic"]
     assert basic.total == USERS * ITERATIONS
@@ -302,8 +312,8 @@ def test_a_one_step_flow_renders_each_iterations_row_and_captures(
         assert basic.succeeded == basic.total, stats.error_samples
     else:
         assert basic.errors == {kind: basic.total}
-    accounts.stop()
-    assert "DENIED 0" in accounts.stderr_text()  # every row's credentials as rendered
+    fresh_accounts.stop()
+    assert "DENIED 0" in fresh_accounts.stderr_text()  # every row's credentials as rendered
 
 
 EDGE_FLOW = """\
@@ -406,15 +416,15 @@ CHAIN = """
 
 @pytest.mark.parametrize("engine", ["fast", "httpx"])
 def test_a_request_mix_renders_each_users_row_keeps_cookies_and_follows_redirects(
-    tmp_path: Path, accounts: TargetProcess, engine: str
+    tmp_path: Path, fresh_accounts: TargetProcess, engine: str
 ) -> None:
-    stats = run_yaml(tmp_path, MIX, accounts.url, engine, options="", more="")
+    stats = run_yaml(tmp_path, MIX, fresh_accounts.url, engine, options="", more="")
 
     login = stats.endpoints["login"]
     assert login.total == login.succeeded == USERS * ITERATIONS
     assert stats.overall.redirects == USERS * ITERATIONS  # 303 -> /me
-    accounts.stop()
-    log = accounts.stderr_text()
+    fresh_accounts.stop()
+    log = fresh_accounts.stderr_text()
     logins = log.split("LOGINS ")[1].splitlines()[0].split()
     assert logins == [f"user{i}={ITERATIONS}" for i in range(USERS)]  # each its own row
     assert "DENIED 0" in log  # /me always had the cookie set on the 303 before it
@@ -471,7 +481,7 @@ STAGED_FLOW = (
 @pytest.mark.parametrize("engine", ["fast", "httpx"])
 @pytest.mark.parametrize("shape", ["flow", "mix"])
 def test_staged_users_keep_their_rows_and_cookies(
-    tmp_path: Path, accounts: TargetProcess, engine: str, shape: str
+    tmp_path: Path, fresh_accounts: TargetProcess, engine: str, shape: str
 ) -> None:
     """Users stages (3 users at most, of 6 rows): users 0-2 only run, each with its own
     row; a flow logs in once per user and reads /me with its session cookie; a mix
@@ -484,12 +494,12 @@ def test_staged_users_keep_their_rows_and_cookies(
             "        path: /login?next=/me\n"
             '        json: {user: "{{ user }}", password: "{{ password }}"}'
         )
-    stats = run_yaml(tmp_path, STAGED, accounts.url, engine, body=body)
+    stats = run_yaml(tmp_path, STAGED, fresh_accounts.url, engine, body=body)
 
     assert stats.overall.total > 0
     assert stats.overall.failed == 0, dict(stats.overall.errors)
-    accounts.stop()
-    log = accounts.stderr_text()
+    fresh_accounts.stop()
+    log = fresh_accounts.stderr_text()
     logins = dict(x.split("=") for x in log.split("LOGINS ")[1].splitlines()[0].split())
     assert {user for user, n in logins.items() if int(n)} <= {"user0", "user1", "user2"}
     if shape == "flow":  # once per user (a user does not leave while 3 are wanted)
