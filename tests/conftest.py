@@ -25,7 +25,6 @@ from hypothesis import settings
 
 from perfrun.cli import cli
 from tests.servers.launch import TargetProcess, start_target
-from tests.support.heap import freeze_harness_heap
 from tests.support.perfrun_cli import (
     REPORT_NAME,
     SCENARIOS_DIR,
@@ -51,20 +50,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION in item.path.parents:
             item.add_marker(pytest.mark.integration)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """An integration test's runs of perfrun in this process skip the harness's heap in
-    their collection before the load (see tests/support/heap.py)."""
-    if INTEGRATION in item.path.parents:
-        freeze_harness_heap()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
-    if INTEGRATION in item.path.parents:
-        freeze_harness_heap()
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +90,6 @@ def run_perfrun(tmp_path: Path) -> RunPerfrun:
         if scenarios is not None:
             write_scenarios(tmp_path / SCENARIOS_DIR, scenarios)
             options += ["--scenarios-dir", str(tmp_path / SCENARIOS_DIR)]
-        freeze_harness_heap()  # a test may run perfrun several times
         result = CliRunner().invoke(cli, [*options, *args], env=env)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception  # a crash: show its traceback, not an exit code

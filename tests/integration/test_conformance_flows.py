@@ -36,7 +36,6 @@ from perfrun.metrics.stats import EndpointStats
 from perfrun.scenario.loader import load_file
 from perfrun.scenario.model import RequestSpec
 from tests.servers.launch import start_target
-from tests.support.heap import freeze_harness_heap
 from tests.support.recording import RecordingStats
 
 SERVER_SCRIPT = Path(__file__).parents[1] / "servers" / "conformance.py"
@@ -572,7 +571,6 @@ def run(flow: Flow, engine: str, url: str, where: Path) -> Run:
     (scenario,) = load_file(path, {})
     stats = RecordingStats.for_load(scenario.load)
     recipe = EngineRecipe(engine, url, scenario.load.timeout, scenario.requests)
-    freeze_harness_heap()  # each run's collection walks only what came since (70 runs)
     assert not drive(scenario, recipe, stats, signals=())
     return Run(tuple(stats.results), stats.endpoints)
 

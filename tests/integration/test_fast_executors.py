@@ -32,7 +32,6 @@ from perfrun.scenario.model import (
     Severity,
 )
 from tests.servers.launch import TargetProcess, start_target
-from tests.support.heap import freeze_harness_heap
 from tests.support.recording import BrokenStats, RecordingStats
 
 GET = RequestSpec(name="get")
@@ -61,7 +60,6 @@ def run(
                         engine=EngineChoice.FAST)  # fmt: skip
     stats = ScenarioStats.for_load(load)
     recipe = EngineRecipe(FastEngine.name, url, load.timeout, requests)
-    freeze_harness_heap()  # a test may drive several loads
     assert not drive(scenario, recipe, stats, share=share, signals=())
     return stats
 

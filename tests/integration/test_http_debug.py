@@ -33,7 +33,6 @@ from perfrun.scenario.model import (
     Severity,
 )
 from tests.servers.launch import start_target
-from tests.support.heap import freeze_harness_heap
 
 SERVER_SCRIPT = Path(__file__).parents[1] / "servers" / "conformance.py"
 ENGINES = ("fast", "httpx")
@@ -65,7 +64,6 @@ def run(
     recipe = EngineRecipe.for_scenario(engine, url, scenario, http_debug=debug,
                                        http_debug_bodies=bodies)  # fmt: skip
     stats = ScenarioStats.for_load(load)
-    freeze_harness_heap()  # a test may drive several loads
     assert not drive(scenario, recipe, stats, signals=()), "interrupted"
     return stats
 

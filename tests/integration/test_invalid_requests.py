@@ -27,7 +27,6 @@ from perfrun.scenario.model import (
     Severity,
 )
 from tests.servers.launch import start_target
-from tests.support.heap import freeze_harness_heap
 
 BAD_HEADER = RequestSpec(name="bad_header", headers={"X-Bad": "a\r\nX-Injected: 1"})
 BAD_PATH = RequestSpec(name="bad_path", path="/a\x00b")
@@ -43,7 +42,6 @@ def run(engine: str, load: LoadSpec) -> tuple[ScenarioStats, int]:
                             load, engine=EngineChoice(engine))  # fmt: skip
         stats = ScenarioStats.for_load(load)
         recipe = EngineRecipe(engine, target.url, load.timeout, requests)
-        freeze_harness_heap()  # a test may drive several loads
         assert not drive(scenario, recipe, stats, signals=())
         target.stop()
         arrived = re.search(r"REQUESTS (\d+)", target.stderr_text())

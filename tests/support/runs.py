@@ -9,7 +9,6 @@ from perfrun.engine.factory import EngineRecipe
 from perfrun.execution.drive import drive
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.loader import load_file
-from tests.support.heap import freeze_harness_heap
 
 
 def run_scenario_file(path: Path, engine: str) -> ScenarioStats:
@@ -18,6 +17,5 @@ def run_scenario_file(path: Path, engine: str) -> ScenarioStats:
     (scenario,) = load_file(path, {})
     stats = ScenarioStats.for_load(scenario.load)
     recipe = EngineRecipe.for_scenario(engine, scenario.base_url, scenario)
-    freeze_harness_heap()  # a test may drive several loads
     assert not drive(scenario, recipe, stats, signals=()), "interrupted"
     return stats
