@@ -303,6 +303,10 @@ class Flows(Crowd):
         self.max_redirects = max_redirects
 
 
+COOKIED_MAX = 4096
+"""The largest request a user keeps with its Cookie header (see FlowUser.with_cookie)."""
+
+
 class FlowUser(Requester):
     """One virtual user of a flow: sends its next step, and from the callback that
     brings the response records it, captures from it, follows its redirect, then sends
@@ -448,13 +452,16 @@ class FlowUser(Requester):
     def with_cookie(self, plan: StepPlan, cookie: str) -> bytes:
         """A static step's bytes with this user's `cookie`: built again only when the
         cookie changed since the step last went out (a session cookie goes with every
-        request a user sends; building them costs ~1 µs)."""
+        request a user sends; building them costs ~1 µs). Only requests up to
+        COOKIED_MAX bytes are kept, one per user and step: a large body costs more to
+        send than to copy, and 10,000 users' copies of it would not be small."""
         sent = self.cookied.get(plan)
         if sent is not None and sent[0] == cookie:
             return sent[1]
         assert plan.target is not None  # a static payload was built to it
         payload = plan.payload(plan.target, (), plan.body, cookie)
-        self.cookied[plan] = (cookie, payload)
+        if len(payload) <= COOKIED_MAX:
+            self.cookied[plan] = (cookie, payload)
         return payload
 
     def _render(self, plan: StepPlan) -> None:

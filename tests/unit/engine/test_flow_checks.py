@@ -53,10 +53,11 @@ class _Transport:
 
 
 async def _run(
-    tmp_path: Path, step: str, responses: list[bytes], sent: list[bytes] | None = None
-) -> ScenarioStats:
+    tmp_path: Path, step: str, responses: list[bytes], sent: list[bytes] | None = None,
+    users: list[fast_flow.FlowUser] | None = None,
+) -> ScenarioStats:  # fmt: skip
     """One user runs a one-step flow for len(responses) iterations, answered in turn;
-    the requests written go into `sent`."""
+    the requests written go into `sent`, the user into `users`."""
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO % (step, len(responses)))
     (scenario,) = load_file(path, {})
@@ -83,6 +84,8 @@ async def _run(
         transport.close()
     if sent is not None:
         sent += transport.written
+    if users is not None:
+        users.append(user)
     return stats
 
 
@@ -119,11 +122,27 @@ def test_each_request_carries_the_users_cookie_as_it_is_now(tmp_path: Path) -> N
     plain = _response(b"")
     responses = [setting(b"s=1"), plain, plain, setting(b"s=2; Path=/"), plain, plain]
     sent: list[bytes] = []
-    stats = asyncio.run(_run(tmp_path, "{name: r, path: /}", responses, sent))
+    users: list[fast_flow.FlowUser] = []
+    stats = asyncio.run(_run(tmp_path, "{name: r, path: /}", responses, sent, users))
     assert stats.overall.succeeded == 6
+    assert [cookie for cookie, _ in users[0].cookied.values()] == ["s=2"]  # kept, per step
     cookies = [
         next((line for line in request.split(b"\r\n") if line.startswith(b"Cookie:")), None)
         for request in sent
     ]
     assert cookies == [None, b"Cookie: s=1", b"Cookie: s=1", b"Cookie: s=1", b"Cookie: s=2",
                        b"Cookie: s=2"]  # fmt: skip
+
+
+def test_a_large_request_with_a_cookie_is_built_each_time_not_kept(tmp_path: Path) -> None:
+    """Requests up to COOKIED_MAX bytes are kept with the user's Cookie header; a larger
+    one (a big body) is built again each time, so users do not each hold a copy."""
+    body = "x" * fast_flow.COOKIED_MAX
+    step = f"{{name: r, path: /, method: POST, body: {body}}}"
+    setting = b"HTTP/1.1 200 X\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n"
+    sent: list[bytes] = []
+    users: list[fast_flow.FlowUser] = []
+    asyncio.run(_run(tmp_path, step, [setting] + [_response(b"")] * 3, sent, users))
+    assert [request.count(b"\r\nCookie: s=1\r\n") for request in sent] == [0, 1, 1, 1]
+    assert all(request.endswith(body.encode()) for request in sent)
+    assert users[0].cookied == {}
