@@ -5,7 +5,6 @@ server, on both engines: tests/integration/test_conformance.py)."""
 from __future__ import annotations
 
 import gzip
-import socket
 from typing import Any
 
 import pytest
@@ -13,24 +12,7 @@ import pytest
 from perfrun.engine.fast_wire import Connection, FullConnection, WatchingConnection
 from perfrun.engine.limits import MAX_HEAD, InvalidRequest, check_headers, check_values, invalid
 from perfrun.metrics.result import ErrorKind
-
-
-class _Transport:
-    def __init__(self) -> None:
-        self.pair = socket.socketpair()
-        self.closed = False
-
-    def get_extra_info(self, name: str) -> Any:
-        return self.pair[0]
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            for end in self.pair:
-                end.close()
+from tests.support.transport import FakeTransport
 
 
 class _Owner:
@@ -48,7 +30,7 @@ def exchange(kind: type[Connection], reads: list[bytes], keep_body: int) -> tupl
     """Feed `reads` as one response to a request keeping `keep_body` body bytes; how it
     ended (None: not yet), and whether the connection was closed."""
     conn = kind()
-    transport = _Transport()
+    transport = FakeTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
     owner = _Owner()
     conn.request(b"GET / HTTP/1.1\r\n\r\n", owner, float("inf"), False, True, keep_body)
@@ -125,7 +107,7 @@ def test_a_body_until_close_after_a_head_over_several_reads_is_a_success() -> No
 
 def test_a_reset_inside_a_body_until_close_is_a_reset() -> None:
     conn = Connection()
-    transport = _Transport()
+    transport = FakeTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
     owner = _Owner()
     conn.request(b"GET / HTTP/1.1\r\n\r\n", owner, float("inf"), False, False, 0)

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +18,7 @@ from perfrun.engine.fast_flow import StepPlan
 from perfrun.engine.fast_wire import WatchingConnection, WatchingFullConnection
 from perfrun.metrics.stats import ScenarioStats
 from perfrun.scenario.loader import load_file
+from tests.support.transport import FakeTransport
 
 SCENARIO = """
 scenarios:
@@ -34,22 +33,6 @@ scenarios:
 
 def _response(body: bytes, status: int = 200) -> bytes:
     return b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n%s" % (status, len(body), body)
-
-
-class _Transport:
-    def __init__(self) -> None:
-        self.pair = socket.socketpair()
-        self.written: list[bytes] = []
-
-    def get_extra_info(self, name: str) -> Any:
-        return self.pair[0]
-
-    def write(self, data: bytes) -> None:
-        self.written.append(data)
-
-    def close(self) -> None:
-        for end in self.pair:
-            end.close()
 
 
 async def _run(
@@ -71,7 +54,7 @@ async def _run(
     )
     user = fast_flow.FlowUser(flows, 0, random.Random(1), None)
     conn = engine.dialer.kind()
-    transport = _Transport()
+    transport = FakeTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
     user.conn = conn
     try:

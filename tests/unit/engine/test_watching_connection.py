@@ -5,8 +5,6 @@ however the bytes arrive (pure: a fake transport, the bytes fed by hand)."""
 from __future__ import annotations
 
 import gzip
-import socket
-from typing import Any
 
 import pytest
 
@@ -20,22 +18,7 @@ from perfrun.engine.fast_wire import (
 )
 from perfrun.engine.limits import MAX_BODY, MAX_HEAD
 from perfrun.metrics.result import ErrorKind
-
-
-class _Transport:
-    def __init__(self) -> None:
-        self.pair = socket.socketpair()
-        self.written: list[bytes] = []
-
-    def get_extra_info(self, name: str) -> Any:
-        return self.pair[0]
-
-    def write(self, data: bytes) -> None:
-        self.written.append(data)
-
-    def close(self) -> None:
-        for end in self.pair:
-            end.close()
+from tests.support.transport import FakeTransport
 
 
 class _Owner:
@@ -52,7 +35,7 @@ class _Owner:
 
 def split_everywhere(conn: Connection, owner: _Owner, wires: list[bytes], keep_body: bool) -> None:
     """One request per way to cut each response in two, on one connection."""
-    transport = _Transport()
+    transport = FakeTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
     try:
         for wire in wires:
@@ -153,7 +136,7 @@ def test_a_long_body_is_not_searched_for_headers(monkeypatch: pytest.MonkeyPatch
     every line, and a body of 64 kB took it ~50 µs per response."""
     spans = _Spans()
     monkeypatch.setattr(fast_wire, "_WATCHED", spans)
-    transport = _Transport()
+    transport = FakeTransport()
     conn = WatchingConnection()
     conn.connection_made(transport)  # type: ignore[arg-type]
     try:
@@ -210,7 +193,7 @@ def test_a_head_that_never_ends_fails_as_protocol_with_bounded_memory() -> None:
     """A server that sends header lines forever: the request fails once the head passes
     MAX_HEAD bytes, and the connection keeps none of them."""
     conn = WatchingConnection()
-    transport = _Transport()
+    transport = FakeTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
     owner = _Failures()
     try:
