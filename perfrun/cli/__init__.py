@@ -18,7 +18,9 @@ __all__ = ["cli", "main"]
 
 def main() -> None:
     if sys.argv[1:] == ["--version"]:
-        print(f"perfrun, version {__version__}")
+        from perfrun.cli.form import hot_path
+
+        print(f"perfrun, version {__version__} ({hot_path()})")
         return
     from perfrun.cli.command import main as command_main
 

@@ -14,6 +14,7 @@ import click
 from click.core import ParameterSource
 
 from perfrun import __version__
+from perfrun.cli.form import hot_path
 from perfrun.scenario.kinds import EngineChoice, ScenarioType, Severity
 
 EPILOG = """\b
@@ -394,7 +395,7 @@ class _Command(click.Command):
     "--http-debug on.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
-@click.version_option(__version__, prog_name="perfrun")
+@click.version_option(f"{__version__} ({hot_path()})", prog_name="perfrun")
 def cli(**params: Any) -> None:
     """Load-test HTTP services: one URL, or YAML scenarios.
 

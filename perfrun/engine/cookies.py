@@ -13,11 +13,14 @@ from http.client import HTTPResponse
 from http.cookiejar import CookieJar
 from typing import cast
 
+from mypy_extensions import mypyc_attr
+
 _UNKNOWN = "\0unknown"
 _REMEMBERED = 64
 """Paths whose Cookie header a jar remembers at most."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Jar:
     """One user's cookies for requests to `base_url` (scheme, host and port).
 

@@ -29,6 +29,7 @@ from perfrun.engine.debug import HttpDebug, Tracer
 from perfrun.engine.executors import SessionLoads
 from perfrun.engine.fast_closed import run_closed, run_closed_stages
 from perfrun.engine.fast_debug import DebugDialer
+from perfrun.engine.fast_dial import Dialer
 from perfrun.engine.fast_flow import (
     DEFAULT_PORTS,
     REDIRECTS,
@@ -39,7 +40,6 @@ from perfrun.engine.fast_flow import (
 )
 from perfrun.engine.fast_open import run_open
 from perfrun.engine.fast_wire import (
-    Dialer,
     Failure,
     Prepared,
     RedirectWatchingConnection,

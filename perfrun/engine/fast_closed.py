@@ -28,7 +28,8 @@ from typing import Protocol
 
 from perfrun.engine.backoff import Backoff
 from perfrun.engine.closed import STAGE_TICK, ramp_delays
-from perfrun.engine.fast_wire import Connection, Dialer, Prepared, Requester
+from perfrun.engine.fast_dial import Dialer
+from perfrun.engine.fast_wire import Connection, Prepared, Requester
 from perfrun.engine.mix import Mix
 from perfrun.engine.profile import users_profile
 from perfrun.engine.share import Share

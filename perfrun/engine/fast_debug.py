@@ -15,7 +15,8 @@ import re
 import ssl
 
 from perfrun.engine.debug import BODY_LIMIT, Message, Tracer, decoded
-from perfrun.engine.fast_wire import Connection, Dialer, Failure, Owner, Requester
+from perfrun.engine.fast_dial import Dialer
+from perfrun.engine.fast_wire import Connection, Failure, Owner, Requester
 from perfrun.engine.limits import MAX_HEAD
 from perfrun.metrics.result import ErrorKind
 

@@ -27,9 +27,9 @@ from perfrun.engine.backoff import Backoff
 from perfrun.engine.closed import STAGE_TICK, ramp_delays
 from perfrun.engine.cookies import Jar
 from perfrun.engine.fast_closed import Crowd
+from perfrun.engine.fast_dial import Dialer
 from perfrun.engine.fast_wire import (
     Connection,
-    Dialer,
     Prepared,
     Requester,
     Response,
@@ -70,15 +70,6 @@ def same_origin(url: str, origin: str) -> bool:
         and (ours.hostname or "").lower() == (theirs.hostname or "").lower()
         and our_port == their_port
     )
-
-
-class Hop(NamedTuple):
-    """Where a redirect goes next: its URL, its request target, and what it sends (the
-    step's plan, or the plan without its body when the method changes)."""
-
-    url: str
-    target: str
-    plan: StepPlan
 
 
 def next_hop(
@@ -239,6 +230,15 @@ class StepPlan:
             prepared = Prepared(spec, self._host_header, "", max_body)
             plan = self._redirected[method] = StepPlan(prepared, self._host_header, "")
         return plan
+
+
+class Hop(NamedTuple):
+    """Where a redirect goes next: its URL, its request target, and what it sends (the
+    step's plan, or the plan without its body when the method changes)."""
+
+    url: str
+    target: str
+    plan: StepPlan
 
 
 def unsendable(exc: ValueError) -> ErrorKind:
@@ -597,7 +597,8 @@ class FlowUser(Requester):
         assert payload is not None  # see Flows.plain
         if following is not plan:  # (a one-step flow sends the same step again)
             self.step = self.plan = following
-            self.target, self.body = following.target, following.body  # type: ignore[assignment]
+            assert following.target is not None  # a static payload has a static target
+            self.target, self.body = following.target, following.body
             self.prepared = following.prepared
         jar = self.jar
         if jar is not None and not jar.empty:

@@ -19,8 +19,9 @@ from collections import deque
 from collections.abc import Callable
 
 from perfrun.engine.cookies import Jar
+from perfrun.engine.fast_dial import Dialer
 from perfrun.engine.fast_flow import REDIRECTS, StepPlan, next_hop
-from perfrun.engine.fast_wire import Connection, Dialer, Prepared, Requester
+from perfrun.engine.fast_wire import Connection, Prepared, Requester
 from perfrun.engine.mix import Mix
 from perfrun.engine.open import LATE_AFTER, remaining
 from perfrun.engine.pacer import Pacer, Positions

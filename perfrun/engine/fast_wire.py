@@ -22,18 +22,21 @@ import time
 import zlib
 from collections.abc import Mapping
 from time import perf_counter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httptools
+from mypy_extensions import mypyc_attr
 
 from perfrun import __version__
-from perfrun.engine.backoff import Backoffs
 from perfrun.engine.checks import Judge
 from perfrun.engine.exhausted import exhausted
 from perfrun.engine.limits import MAX_BODY, MAX_HEAD, InvalidRequest, check_headers, invalid
 from perfrun.engine.target import request_target
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.scenario.model import RequestSpec
+
+if TYPE_CHECKING:  # fast_dial imports this module
+    from perfrun.engine.fast_dial import Dialer
 
 _WATCHED_LENGTHS = frozenset((len(b"content-encoding"), len(b"set-cookie"), len(b"location")))
 _COOKIES_AND_REDIRECTS = frozenset((b"set-cookie", b"location"))
@@ -101,6 +104,7 @@ class Owner(Protocol):
     def on_failure(self, kind: ErrorKind, detail: str) -> None: ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # fast_debug's Traced
 class Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: send a request, call its owner back when it ends.
 
@@ -325,6 +329,7 @@ class Connection(asyncio.Protocol):
             owner.on_failure(kind, detail)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class FullConnection(Connection):
     """A connection that also keeps the headers and the (decoded) body of a response
     whose request asks for them: for checks and captures. Its headers callback costs
@@ -396,12 +401,14 @@ class FullConnection(Connection):
         Connection.request(self, payload, owner, deadline, head, keep_headers, keep_body)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class WatchingFullConnection(FullConnection):
     """A FullConnection for users that keep cookies or follow redirects."""
 
     watch = True
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class WatchingConnection(Connection):
     """A lean connection for users that keep cookies or follow redirects, and for
     captures from bodies: it parses no header either (a Python call per header costs a
@@ -456,6 +463,7 @@ class WatchingConnection(Connection):
         Connection.request(self, payload, owner, deadline, head, keep_headers, keep_body)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RedirectWatchingConnection(WatchingConnection):
     """A WatchingConnection for requests on their own (the open model), whose cookies
     matter only along a redirect chain: only a redirect's head is read (its Location
@@ -493,7 +501,7 @@ def _read_head(head: bytes | bytearray, response: Response) -> bytes | None:
     head (after any interim responses' heads, maybe followed by body bytes) `head`
     holds. Returns its Content-Encoding (lower case), if any."""
     reader = _HeadReader()
-    parser = _parser(reader)  # type: ignore[arg-type]  # it reads heads only
+    parser = _parser(reader)  # it reads heads only
     reader.parser = parser
     with contextlib.suppress(httptools.HttpParserError, httptools.HttpParserUpgrade):
         parser.feed_data(head)  # what follows the head is not read
@@ -532,13 +540,14 @@ class _HeadReader:
             self.set_cookies, self.location, self.encoding = [], None, None
 
 
-def _parser(protocol: Connection) -> Any:
+def _parser(protocol: object) -> Any:
     parser = httptools.HttpResponseParser(protocol)
     # Transfer-Encoding overrides Content-Length (RFC 9112 6.3), as in httpx.
     parser.set_dangerous_leniencies(lenient_chunked_length=True)
     return parser
 
 
+@mypyc_attr(native_class=False)  # a Python class even when compiled: copied (copy.copy)
 class Prepared:
     """An endpoint's request, serialised once, and how its response is judged.
 
@@ -694,81 +703,7 @@ def classify_os_error(exc: OSError | ValueError) -> tuple[ErrorKind, str]:
     return ErrorKind.CONNECT_ERROR, detail
 
 
-class Dialer:
-    """Opens connections to the target, and times out their requests with one sweep.
-
-    `full`: some request keeps its response's headers or body, so connections are
-    FullConnections; otherwise the leaner Connection.
-    """
-
-    def __init__(
-        self, host: str, port: int, ssl_context: ssl.SSLContext | None, timeout: float,
-        full: bool = True,
-    ) -> None:  # fmt: skip
-        self.host = host
-        self.port = port
-        self.ssl_context = ssl_context
-        self.timeout = timeout
-        self.kind: type[Connection] = FullConnection if full else Connection
-        self.backoffs = Backoffs()
-        """How long its users waited for a target whose connects kept failing."""
-        self._connections: set[Connection] = set()
-        self._watchdog: asyncio.Task[None] | None = None
-
-    async def connect(self, owner: Owner | None = None) -> Connection:
-        """A new connection, or Failure with the connect error's kind; `owner`: whose
-        request it is for (a `perfrun.engine.fast_debug.DebugDialer` names it)."""
-        loop = asyncio.get_running_loop()
-        if self._watchdog is None:
-            self._watchdog = loop.create_task(self._watch())
-        try:
-            async with asyncio.timeout(self.timeout):
-                _, protocol = await loop.create_connection(
-                    self.kind,
-                    self.host,
-                    self.port,
-                    ssl=self.ssl_context,
-                    server_hostname=self.host if self.ssl_context is not None else None,
-                )
-        except TimeoutError:
-            raise Failure(ErrorKind.CONNECT_TIMEOUT, "no connection within the timeout") from None
-        except (OSError, ValueError) as exc:  # ValueError/UnicodeError: a name that is no name
-            raise Failure(*classify_os_error(exc)) from None
-        self._connections.add(protocol)
-        return protocol
-
-    async def _watch(self) -> None:
-        """Time out requests without a timer per request: one sweep over the open
-        connections every WATCH_INTERVAL (an asyncio timeout per request costs more
-        than the rest of the request's bookkeeping together)."""
-        interval = min(WATCH_INTERVAL, self.timeout / 4)
-        while True:
-            await asyncio.sleep(interval)
-            now = time.perf_counter()
-            for conn in list(self._connections):
-                if conn.closed:
-                    self._connections.discard(conn)
-                else:
-                    conn.expire(now)
-
-    def in_flight(self) -> int:
-        """Requests awaiting their response on its connections now: a sweep, for a
-        sample once a second (nothing is counted per request)."""
-        return sum(1 for conn in self._connections if conn._owner is not None)
-
-    def full_connections(self) -> None:
-        """Open full connections from now on (to read response headers, e.g. cookies)."""
-        self.kind = FullConnection
-
-    async def aclose(self) -> None:
-        """Stop the watchdog; every requester closes its own connection."""
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
-            self._watchdog = None
-
-
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Requester:
     """One connection's request cycle, one request at a time: open the connection when
     there is none (or it cannot be reused), write the request, and tell how it ended:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from math import floor
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from perfrun.metrics.histogram import (
     HIGHEST_US,
     LOWEST_US,
@@ -28,6 +30,7 @@ from perfrun.metrics.timeline import Timeline
 from perfrun.scenario.model import LoadModel, LoadSpec
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class EndpointStats:
     """Counts and latency for one endpoint (or for all of them)."""
 
@@ -174,6 +177,7 @@ _LIVE_INDICES = tuple(index_of(round(bound * 1_000_000)) for bound in LIVE_BOUND
 below its bound's index, i.e. up to the bound to 3 significant digits."""
 
 
+@mypyc_attr(native_class=False)  # compiled, a frozen dataclass could not be unpickled
 @dataclass(frozen=True)
 class LiveLatency:
     """Successful requests' latencies so far, as a dashboard's histogram carries them:
@@ -215,6 +219,7 @@ class LiveLatency:
         return cls(tuple(data["cumulative"]), data["count"], data["sum_s"])
 
 
+@mypyc_attr(native_class=False)  # (as LiveLatency)
 @dataclass(frozen=True)
 class LiveFigures:
     """What the progress display and the live exporters show while a run goes on."""
@@ -262,6 +267,7 @@ that delays the requests in flight. Folded, what is left at the second's end is 
 Python step per distinct value: 8 and 2.5 ms."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ScenarioStats:
     """Everything measured about one scenario's requests, mergeable across workers.
 
@@ -269,7 +275,9 @@ class ScenarioStats:
     to the timeline, which shows the whole run); everything else is the measurement.
     """
 
-    def __init__(self, origin: float, warmup: float = 0.0, scheduled: bool = False) -> None:
+    def __init__(self, origin: float = 0.0, warmup: float = 0.0, scheduled: bool = False) -> None:
+        # `origin` has a default only for unpickling: compiled by mypyc, a class is
+        # made again by calling it without arguments (then __setstate__).
         self.origin = origin
         """perf_counter time the scenario's load started."""
         self.warmup_end = origin + warmup
@@ -548,7 +556,11 @@ class ScenarioStats:
         settles the timeline (see Timeline.__getstate__): `ok`'s fast path closes."""
         self._tally()
         self._lo = self._hi = -1.0
-        return self.__dict__.copy()
+        return attributes(self)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
 
     @property
     def window(self) -> float:
@@ -557,3 +569,13 @@ class ScenarioStats:
             return 0.0
         end = max(self.last_end, self.schedule_end or self.last_end)
         return max(end - self.first_start - self.paused, 0.0)
+
+
+def attributes(obj: object) -> dict[str, object]:
+    """`obj`'s attributes by name, to pickle it: its instance dict, and those that mypyc
+    keeps in slots when this module is compiled (see setup.py)."""
+    state = dict(getattr(obj, "__dict__", {}))
+    for name in getattr(type(obj), "__mypyc_attrs__", ()):
+        if name != "__dict__" and hasattr(obj, name):
+            state[name] = getattr(obj, name)
+    return state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import os
 import re
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from perfrun import __version__
+from perfrun.engine import fast_wire
 from tests.servers.launch import TargetProcess
 from tests.support.perfrun_cli import (
     RunPerfrun,
@@ -384,11 +386,15 @@ def test_help_documents_exit_codes_and_the_scenarios_dir_variable() -> None:
     assert "PERFRUN_SCENARIOS_DIR" in text
 
 
-def test_version_prints_the_package_version() -> None:
+def test_version_prints_the_package_version_and_how_its_hot_path_runs() -> None:
     result = run_module("--version")
 
+    # What --version says (read from the files) is what a run imports (setup.py).
+    compiled = fast_wire.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    form = "hot path compiled" if compiled else "hot path interpreted"
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"perfrun, version {__version__}"
+    assert result.stdout.strip() == f"perfrun, version {__version__} ({form})"
+    assert run_module("--version", "-q").stdout.strip() == result.stdout.strip()  # click's
 
 
 def test_the_cli_puts_back_the_sigterm_handler_it_found(

@@ -18,7 +18,8 @@ from perfrun.engine.debug import HttpDebug
 from perfrun.engine.factory import EngineRecipe
 from perfrun.engine.fast import FastEngine
 from perfrun.engine.fast_debug import DebugDialer, Traced
-from perfrun.engine.fast_wire import Connection, Dialer, FullConnection
+from perfrun.engine.fast_dial import Dialer
+from perfrun.engine.fast_wire import Connection, FullConnection
 from perfrun.engine.httpx_engine import HttpxEngine, HttpxSession
 from perfrun.execution.drive import drive
 from perfrun.metrics.stats import ScenarioStats
