@@ -10,6 +10,7 @@ time); `pytest -m "not integration"` runs the rest in seconds.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
 import json
 import os
@@ -52,29 +53,28 @@ def pytest_configure(config: pytest.Config) -> None:
     stale = _stale_build()
     if stale is not None:
         pytest.exit(
-            f"{stale} changed after it was compiled in place: the tests would run the old "
-            "build. Install again (pip install -e '.[test]'), or with PERFRUN_PURE=1 to run "
-            "it interpreted (see setup.py).",
+            f"{stale} is not what was compiled in place: the tests would run the old build. "
+            "Install again (pip install -e '.[test]'), or with PERFRUN_PURE=1 to run it "
+            "interpreted (see setup.py).",
             returncode=4,
         )
 
 
 def _stale_build() -> str | None:
-    """A module of the compiled hot path whose source is newer than the in-place build
-    (an editable install, then an edit or a checkout), else None. mypyc builds one
-    library for all the modules, beside a stub per module that may be left as it was."""
+    """A module of the compiled hot path whose source is not what was compiled in place
+    (an editable install, then an edit or a checkout: see setup.py), else None."""
     root = Path(__file__).resolve().parents[1]
     with (root / "pyproject.toml").open("rb") as file:
         modules: list[str] = tomllib.load(file)["tool"]["perfrun"]["compiled"]
-    sources = [root / module for module in modules]
-    suffixes = importlib.machinery.EXTENSION_SUFFIXES
-    built = [*root.glob("*__mypyc.*"), *(s.with_suffix(x) for s in sources for x in suffixes)]
-    times = [path.stat().st_mtime for path in built if path.is_file()]
-    if not times:
-        return None  # installed as plain Python
-    for source in sources:
-        if source.stat().st_mtime > max(times):
-            return str(source.relative_to(root))
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    for module in modules:
+        source = root / module
+        if not any(p.name.endswith(suffixes) for p in source.parent.glob(f"{source.stem}*")):
+            continue  # installed as plain Python
+        stamp = root / "perfrun" / "_built.json"
+        built = json.loads(stamp.read_text()) if stamp.is_file() else {}
+        if built.get(module) != hashlib.sha256(source.read_bytes()).hexdigest():
+            return module
     return None
 
 
