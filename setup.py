@@ -70,10 +70,13 @@ def _why_not_compiled() -> str | None:
 
 
 class BuildHotPath(build_ext):  # type: ignore[misc]  # setuptools is untyped
-    """Runs mypyc only when extensions are built: pip asks setup.py for metadata twice
-    first, and mypyc's analysis takes ~20 s each time."""
+    """Runs mypyc only when extensions are built: pip asks setup.py for metadata first,
+    which finalizes this command too, and mypyc's analysis takes ~20 s each time."""
 
     def finalize_options(self) -> None:
+        if "dist_info" in sys.argv[1:]:  # metadata only: nothing is built
+            super().finalize_options()
+            return
         reason = _why_not_compiled()
         if reason is not None:
             print(f"perfrun: installing the hot path as plain Python: {reason}", file=sys.stderr)
