@@ -82,8 +82,12 @@ def next_hop(
     cannot carry."""
     if hops == most:
         return f"more than {most} redirects"
-    url = urljoin(origin + target, location)
-    if not same_origin(url, origin):
+    try:
+        url = urljoin(origin + target, location)
+        same = same_origin(url, origin)
+    except ValueError as exc:  # a port that is no number, a broken IPv6 address
+        return f"redirect to {location!r}: not followed: {exc}"
+    if not same:
         return f"redirect to {url}: another origin, not followed by the fast engine" + (
             " (engine: httpx follows it)"
         )

@@ -130,6 +130,13 @@ class EndpointStats:
         self.succeeded += total
         return total, indices
 
+    def __getstate__(self) -> dict[str, object]:
+        return attributes(self)  # the same in either build (see `attributes`)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
     @property
     def kept_aside(self) -> bool:
         """Whether successes wait to be counted in (`tally`)."""
@@ -161,6 +168,13 @@ class Phases:
         self.connect = SparseHistogram()
         self.wait = SparseHistogram()
         self.receive = SparseHistogram()
+
+    def __getstate__(self) -> dict[str, object]:
+        return attributes(self)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def merge(self, other: Phases) -> None:
         self.connect.merge(other.connect)
@@ -572,10 +586,17 @@ class ScenarioStats:
 
 
 def attributes(obj: object) -> dict[str, object]:
-    """`obj`'s attributes by name, to pickle it: its instance dict, and those that mypyc
-    keeps in slots when this module is compiled (see setup.py)."""
+    """`obj`'s attributes by name, to pickle it: its instance dict, its classes'
+    `__slots__`, and what mypyc keeps in its own slots when this module is compiled
+    (setup.py). One state in either build: a worker installed as plain Python (no C
+    compiler there) sends its figures to a compiled parent, or the other way round."""
+    kind = type(obj)
+    names = list(getattr(kind, "__mypyc_attrs__", ()))
+    for cls in kind.__mro__:  # a compiled class keeps no __slots__; a subclass may
+        slots = cls.__dict__.get("__slots__", ())
+        names.extend((slots,) if isinstance(slots, str) else slots)
     state = dict(getattr(obj, "__dict__", {}))
-    for name in getattr(type(obj), "__mypyc_attrs__", ()):
-        if name != "__dict__" and hasattr(obj, name):
+    for name in names:
+        if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
             state[name] = getattr(obj, name)
     return state

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from perfrun.engine.fast_flow import redirect_method, same_origin
+from perfrun.engine.fast_flow import StepPlan, next_hop, redirect_method, same_origin
+from perfrun.engine.fast_wire import Prepared
+from perfrun.scenario.model import RequestSpec
 
 
 @pytest.mark.parametrize(
@@ -34,3 +36,17 @@ def testredirect_method(method: str, status: int, then: str) -> None:
 def testsame_origin(url: str, same: bool) -> None:
     assert same_origin(url, "http://127.0.0.1:8000") is same
     assert same_origin("http://Example.com:80/a", "http://example.com") is True
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["http://127.0.0.1:abc/x", "http://127.0.0.1:99999/x", "//[::1/x", "http://[::1/x"],
+)
+def test_a_location_that_is_no_url_is_not_followed_and_says_why(location: str) -> None:
+    """A server's broken Location ends its request as a failure naming it, not the run
+    (found by review: urllib's ValueError escaped from the response's callback)."""
+    prepared = Prepared(RequestSpec(name="a"), "127.0.0.1:8000", "")
+    plan = StepPlan(prepared, "127.0.0.1:8000", "")
+    hop = next_hop("http://127.0.0.1:8000", "/", location, plan, 302, 0, 10)
+    assert isinstance(hop, str)
+    assert hop.startswith(f"redirect to {location!r}: not followed: ")

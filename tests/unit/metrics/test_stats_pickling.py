@@ -6,7 +6,8 @@ from __future__ import annotations
 import pickle
 
 from perfrun.metrics.result import ErrorKind, RequestResult
-from perfrun.metrics.stats import ScenarioStats
+from perfrun.metrics.stats import EndpointStats, ScenarioStats
+from perfrun.metrics.streamed import NamedEndpoint, Out
 
 
 def test_scenario_stats_survive_pickling_between_processes() -> None:
@@ -24,3 +25,30 @@ def test_scenario_stats_survive_pickling_between_processes() -> None:
     assert {t: s.requests for t, s in back.timeline.seconds().items()} == {
         t: s.requests for t, s in stats.timeline.seconds().items()
     }
+
+
+def test_the_pickled_state_names_every_attribute_in_either_build() -> None:
+    """Compiled (setup.py) or interpreted, an endpoint pickles as one dict of its
+    attributes: a worker installed as plain Python can send its figures to a compiled
+    parent, and the other way round (found by review: the two builds' default states
+    differed, and neither could read the other's)."""
+    endpoint = EndpointStats()
+    endpoint.succeeded = 3
+    for kept in (endpoint, endpoint.phases):
+        state = kept.__reduce_ex__(4)[2]
+        assert isinstance(state, dict)
+    assert set(endpoint.__reduce_ex__(4)[2]) == {
+        "_folded", "bytes_received", "errors", "failed", "failed_checks", "failed_latency",
+        "latency", "pending", "phases", "receives", "redirects", "succeeded", "waits",
+    }  # fmt: skip
+    assert set(endpoint.phases.__reduce_ex__(4)[2]) == {"connect", "receive", "wait"}
+    assert pickle.loads(pickle.dumps(endpoint)).succeeded == 3
+
+
+def test_a_subclass_keeps_its_own_attributes_across_pickling() -> None:
+    """NamedEndpoint (plain Python, subclassing a class that may be compiled) adds a
+    slot: it is pickled too."""
+    named = NamedEndpoint(Out("s", "e", None))
+    back = pickle.loads(pickle.dumps(named))
+    assert back.out.head == named.out.head
+    assert set(back.__reduce_ex__(4)[2]) >= {"out", "succeeded", "phases"}
