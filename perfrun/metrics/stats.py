@@ -134,8 +134,7 @@ class EndpointStats:
         return attributes(self)  # the same in either build (see `attributes`)
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
+        restore(self, state)
 
     @property
     def kept_aside(self) -> bool:
@@ -173,8 +172,7 @@ class Phases:
         return attributes(self)
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
+        restore(self, state)
 
     def merge(self, other: Phases) -> None:
         self.connect.merge(other.connect)
@@ -573,8 +571,7 @@ class ScenarioStats:
         return attributes(self)
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
+        restore(self, state)
 
     @property
     def window(self) -> float:
@@ -600,3 +597,9 @@ def attributes(obj: object) -> dict[str, object]:
         if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
             state[name] = getattr(obj, name)
     return state
+
+
+def restore(obj: object, state: dict[str, object]) -> None:
+    """Set the attributes `attributes` took."""
+    for name, value in state.items():
+        setattr(obj, name, value)
