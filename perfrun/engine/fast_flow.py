@@ -20,7 +20,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from perfrun.engine.backoff import Backoff
@@ -47,8 +47,11 @@ from perfrun.scenario.data import Data, row_for
 from perfrun.scenario.model import LoadSpec, RequestSpec
 from perfrun.scenario.templates import Context, Template
 
-REDIRECTS = frozenset((301, 302, 303, 307, 308))
-DEFAULT_PORTS = {"http": 80, "https": 443}
+_clock: Final = time.perf_counter
+"""`time.perf_counter`, read once (see fast_wire._clock)."""
+
+REDIRECTS: Final = frozenset((301, 302, 303, 307, 308))
+DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
 def redirect_method(method: str, status: int) -> str:
@@ -307,7 +310,7 @@ class Flows(Crowd):
         self.max_redirects = max_redirects
 
 
-COOKIED_MAX = 4096
+COOKIED_MAX: Final = 4096
 """The largest request a user keeps with its Cookie header (see FlowUser.with_cookie)."""
 
 
@@ -369,7 +372,7 @@ class FlowUser(Requester):
         a millisecond early, so an early one is re-armed."""
         self.timer = None
         try:  # a timer's callback: a perfrun bug would only be logged by the loop
-            now = time.perf_counter()
+            now = _clock()
             if when > now:
                 self.timer = self.flows.loop.call_later(when - now, self.resume_at, when)
             else:
@@ -434,7 +437,7 @@ class FlowUser(Requester):
                 payload = self.with_cookie(plan, cookie)
             self.payload = payload
         except (ValueError, UnicodeError) as exc:
-            now = time.perf_counter()
+            now = _clock()
             detail = f"{plan.name}: not sent: {exc}"
             kind = unsendable(exc)
             self.stats.record(RequestResult(plan.name, now, 0.0, 0, 0, kind, detail))
@@ -445,12 +448,12 @@ class FlowUser(Requester):
             # From a response's callback, on its open connection (Requester.dispatch, less
             # what it need not check).
             self.prepared = plan.prepared
-            self.started = self.written = self.chain_started = started = time.perf_counter()
+            self.started = self.written = self.chain_started = started = _clock()
             self.queued = 0.0
             conn.request(self.payload, self, started + self.timeout, plan.head,
                          plan.keep_headers, plan.keep_body)  # fmt: skip
             return
-        self.chain_started = time.perf_counter()  # before `write` reads it
+        self.chain_started = _clock()  # before `write` reads it
         self.dispatch(plan.prepared)
 
     def with_cookie(self, plan: StepPlan, cookie: str) -> bytes:
@@ -507,7 +510,7 @@ class FlowUser(Requester):
     # --- how a request ended
 
     def on_response(self, conn: Connection) -> None:
-        now = time.perf_counter()
+        now = _clock()
         try:  # free in CPython 3.11 unless something raises
             plan, step = self.plan, self.step
             assert plan is not None and step is not None
@@ -610,7 +613,7 @@ class FlowUser(Requester):
             if cookie is not None:
                 payload = self.with_cookie(following, cookie)
         self.payload = payload
-        self.started = self.written = self.chain_started = started = time.perf_counter()
+        self.started = self.written = self.chain_started = started = _clock()
         conn.request(payload, self, started + self.timeout, following.head,
                      following.keep_headers, following.keep_body)  # fmt: skip
         return True
@@ -786,15 +789,15 @@ async def _staged(
     deadline = start + profile.duration
 
     def target() -> int:
-        return int(profile.value_at(time.perf_counter() - start) + 0.5)
+        return int(profile.value_at(_clock() - start) + 0.5)
 
     flows.target = target
     active: dict[int, FlowUser] = {}
-    while time.perf_counter() < deadline:
+    while _clock() < deadline:
         for index in share.indices(target()):
             user = active.get(index)
             if user is None or user not in flows.users:
                 user = active[index] = FlowUser(flows, index, random.Random(rng.random()), deadline)
-                user.resume_at(time.perf_counter())
+                user.resume_at(_clock())
         flows.check()
         await asyncio.sleep(STAGE_TICK)

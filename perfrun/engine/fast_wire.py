@@ -21,8 +21,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Mapping
-from time import perf_counter
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import httptools
 from mypy_extensions import mypyc_attr
@@ -38,18 +37,26 @@ from perfrun.scenario.model import RequestSpec
 if TYPE_CHECKING:  # fast_dial imports this module
     from perfrun.engine.fast_dial import Dialer
 
-_WATCHED_LENGTHS = frozenset((len(b"content-encoding"), len(b"set-cookie"), len(b"location")))
-_COOKIES_AND_REDIRECTS = frozenset((b"set-cookie", b"location"))
+_WATCHED_LENGTHS: Final = frozenset(
+    (len(b"content-encoding"), len(b"set-cookie"), len(b"location"))
+)
+_COOKIES_AND_REDIRECTS: Final = frozenset((b"set-cookie", b"location"))
 """What a `WatchingConnection` keeps of every response."""
-_FRAMING = re.compile(rb"\r\n(content-length[ \t]*:|transfer-encoding[ \t]*:[^\r\n]*chunked)", re.I)
+_FRAMING: Final = re.compile(
+    rb"\r\n(content-length[ \t]*:|transfer-encoding[ \t]*:[^\r\n]*chunked)", re.I
+)
 """A header that frames a body (see Connection._framed)."""
-_INTERIM = re.compile(rb"HTTP/\d\.\d 1\d\d\b")
+_INTERIM: Final = re.compile(rb"HTTP/\d\.\d 1\d\d\b")
 """The status line of an interim (1xx) response."""
-_SHORT = 1024
+_SHORT: Final = 1024
 """Bytes of a response's first read searched whole for the headers watched (see
 `WatchingConnection.on_headers_complete`)."""
-WATCH_INTERVAL = 0.05
+WATCH_INTERVAL: Final = 0.05
 """Seconds between sweeps for timed-out requests: timeouts fire up to this late."""
+_clock: Final = time.perf_counter
+"""`time.perf_counter`, read once: compiled (setup.py), a module attribute or an
+imported name costs a dict lookup per call, a `Final` name none (the same for every
+`Final` constant of the compiled modules)."""
 
 
 class Response:
@@ -83,7 +90,7 @@ class Response:
         return body if isinstance(body, bytes) else bytes(body)
 
 
-_NO_RESPONSE = Response()
+_NO_RESPONSE: Final = Response()
 """What a connection that keeps nothing offers as its response: always empty."""
 
 
@@ -163,7 +170,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if not self.first_byte:
-            self.first_byte = perf_counter()
+            self.first_byte = _clock()
         elif not self.status and self._head_grows(data):
             return
         self._last = data
@@ -422,13 +429,23 @@ class WatchingConnection(Connection):
         self._keep_body = 0
         """The most body bytes to keep (0: none are kept)."""
         self._decoder: Any = None
+        self._plain = b""
+        """The last head searched that holds no header watched (up to its blank line),
+        from its status line: a head the same to the byte needs no search. A server's
+        heads repeat between changes of their Date (a second), unless they carry
+        something new for every response (a request id, a cookie)."""
 
     def on_headers_complete(self) -> None:
         if self._parser.get_status_code() >= 200:
             # The head's bytes, as `Connection` keeps them for `_framed`: no copy of a
             # head that came in one read (nearly all), so watching costs one search.
             head = self._spanned if self._head_of == self.first_byte else self._last
-            watched = _WATCHED_AND_ENCODING if self._keep_body else _WATCHED
+            keep_body = self._keep_body
+            plain = self._plain
+            if plain and not keep_body and head.startswith(plain):
+                Connection.on_headers_complete(self)  # the same head: nothing to read
+                return
+            watched = _WATCHED_AND_ENCODING if keep_body else _WATCHED
             # Searched in the head only: the regex tries every line of a body, ~50 µs
             # for 64 kB. Finding the head's end costs as much as the search of a short
             # response, whose body is searched with its head (a match there is harmless:
@@ -437,6 +454,10 @@ class WatchingConnection(Connection):
                 found = watched.search(head, *_final_head(head))
             else:
                 found = watched.search(head)
+            if found is None and not keep_body and head.startswith(b"HTTP/1.1 2"):
+                end = head.find(b"\r\n\r\n")  # a final head from the first byte
+                if end > 0:
+                    self._plain = bytes(head[: end + 4])
             if found is not None:
                 response = self.response if self.response is not _NO_RESPONSE else Response()
                 encoding = _read_head(head, response)
@@ -747,7 +768,7 @@ class Requester:
         """Start the clock of a request; `intended` (a perf_counter time) is when the
         schedule wanted it sent."""
         self.prepared = prepared
-        self.started = self.written = started = time.perf_counter()
+        self.started = self.written = started = _clock()
         self.queued = started - intended if intended is not None and started > intended else 0.0
 
     def needs_connection(self) -> bool:
@@ -765,9 +786,9 @@ class Requester:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-        began = time.perf_counter()
+        began = _clock()
         self.conn = await self.dialer.connect(self)
-        self.written = now = time.perf_counter()
+        self.written = now = _clock()
         return now - began
 
     def write(self) -> None:
@@ -832,7 +853,7 @@ class Requester:
     # --- Owner: how the connection's request ended
 
     def on_response(self, conn: Connection) -> None:
-        self.respond(conn, time.perf_counter())
+        self.respond(conn, _clock())
 
     def respond(self, conn: Connection, now: float) -> None:
         """Tell how the request that `conn` just answered at `now` ended."""
@@ -863,7 +884,7 @@ class Requester:
 
     def on_failure(self, kind: ErrorKind, detail: str) -> None:
         try:
-            now = time.perf_counter()
+            now = _clock()
             self.ended(self.failed(kind, detail, now), now)
         except Exception as exc:  # a bug in perfrun: surfaced by the owner
             self.crash(exc)
@@ -876,7 +897,7 @@ class Requester:
             self.conn = None
         assert self.prepared is not None
         started = self.started
-        latency = (now if now is not None else time.perf_counter()) - started
+        latency = (now if now is not None else _clock()) - started
         return RequestResult(self.prepared.name, started, latency, 0, 0, kind, detail, self.queued)
 
     def close(self) -> None:

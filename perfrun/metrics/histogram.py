@@ -12,12 +12,13 @@ import operator
 import weakref
 from collections.abc import Mapping, Sequence
 from math import floor
+from typing import Final
 
 from hdrh.histogram import HdrHistogram
 
-LOWEST_US = 1
-HIGHEST_US = 3_600_000_000  # one hour; slower values are clamped to it
-SIGNIFICANT_DIGITS = 3
+LOWEST_US: Final = 1
+HIGHEST_US: Final = 3_600_000_000  # one hour; slower values are clamped to it
+SIGNIFICANT_DIGITS: Final = 3
 
 PERCENTILES: tuple[tuple[str, float], ...] = (
     ("p50", 50.0),
@@ -34,12 +35,12 @@ PERCENTILES: tuple[tuple[str, float], ...] = (
 # per value in Python, the inlined form ~0.2 µs, and every request records one or two
 # values. Same counts, bit for bit (tested). See `index_of`.
 _LAYOUT = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-UNIT_MAGNITUDE = int(_LAYOUT.unit_magnitude)
-HALF_MAGNITUDE = int(_LAYOUT.sub_bucket_half_count_magnitude)
-SUB_BUCKET_MASK = int(_LAYOUT.sub_bucket_mask)
-HALF_COUNT = int(_LAYOUT.sub_bucket_half_count)
-_COUNTS_LEN = int(_LAYOUT.counts_len)
-BUCKET_BASE = UNIT_MAGNITUDE + HALF_MAGNITUDE + 1
+UNIT_MAGNITUDE: Final = int(_LAYOUT.unit_magnitude)
+HALF_MAGNITUDE: Final = int(_LAYOUT.sub_bucket_half_count_magnitude)
+SUB_BUCKET_MASK: Final = int(_LAYOUT.sub_bucket_mask)
+HALF_COUNT: Final = int(_LAYOUT.sub_bucket_half_count)
+_COUNTS_LEN: Final = int(_LAYOUT.counts_len)
+BUCKET_BASE: Final = UNIT_MAGNITUDE + HALF_MAGNITUDE + 1
 del _LAYOUT
 
 
@@ -63,8 +64,15 @@ def clamp_us(seconds: float) -> int:
     return HIGHEST_US if us > HIGHEST_US else us
 
 
+_LINEAR_END: Final = SUB_BUCKET_MASK + 1 if UNIT_MAGNITUDE == 0 else LOWEST_US
+"""Values from LOWEST_US up to here (2,048 µs) are their own counts index: the first
+bucket counts every microsecond (see `index_of`)."""
+
+
 def index_of(us: int) -> int:
     """The counts index of a value in microseconds (within the range, see `clamp_us`)."""
+    if us < _LINEAR_END:  # most latencies against a fast target: no arithmetic
+        return us
     bucket = (us | SUB_BUCKET_MASK).bit_length() - BUCKET_BASE
     return ((bucket + 1) << HALF_MAGNITUDE) + (us >> (bucket + UNIT_MAGNITUDE)) - HALF_COUNT
 
@@ -149,18 +157,6 @@ class LatencyHistogram:
         ] += 1
         self.total += 1
         self.sum_us += us
-
-    def tally(self, values_us: Mapping[int, int]) -> tuple[dict[int, int], int]:
-        """Record values in whole microseconds (clamped here) in bulk, given as {value:
-        how many}, as `record` records each (see `bucketed`): their {counts index:
-        count} and their number."""
-        indices, total, sum_us = bucketed(values_us)
-        counts = self.counts
-        for index, count in indices.items():
-            counts[index] += count
-        self.total += total
-        self.sum_us += sum_us
-        return indices, total
 
     def add(self, index: int, us: int) -> None:
         """Record a value already clamped to microseconds whose counts index the caller
@@ -275,54 +271,10 @@ class LatencyHistogram:
         return histogram
 
 
-_LINEAR_END = SUB_BUCKET_MASK + 1 if UNIT_MAGNITUDE == 0 else LOWEST_US
-"""Values from LOWEST_US up to here (2,048 µs) are their own counts index: the first
-bucket counts every microsecond (see `index_of`)."""
-
-
-def bucketed(values_us: Mapping[int, int]) -> tuple[dict[int, int], int, int]:
-    """Values in whole microseconds (clamped here), given as {value: how many}, as
-    {counts index: count}, with their number and sum.
-
-    This runs when a second of successes is counted in, on the event loop: a Python
-    step per distinct value held the loop for ~1.5 ms per 2,500 values, for each of a
-    request's three to five figures. Values under 2 ms (most, against a fast target)
-    are their own index, so they are copied and summed at C speed; only the others
-    take a Python step."""
-    if not values_us:
-        return {}, 0, 0
-    if min(values_us) >= LOWEST_US and max(values_us) < _LINEAR_END:
-        keys = linear = list(values_us)
-        low, high = 0, len(keys)
-        counts = list(values_us.values())
-    else:
-        keys = sorted(values_us)
-        low = bisect.bisect_left(keys, LOWEST_US)
-        high = bisect.bisect_left(keys, _LINEAR_END, low)
-        linear = keys[low:high]
-        counts = list(map(values_us.__getitem__, linear))
-    buckets = dict(zip(linear, counts, strict=True))
-    total = sum(counts)
-    sum_us = sum(map(operator.mul, linear, counts))
-    for us in itertools.chain(keys[:low], keys[high:]):
-        count = values_us[us]
-        if us < LOWEST_US:
-            us = LOWEST_US
-        elif us > HIGHEST_US:
-            us = HIGHEST_US
-        # index_of(us), inlined: an open model's values spread over thousands of µs.
-        bucket = (us | SUB_BUCKET_MASK).bit_length() - BUCKET_BASE
-        index = ((bucket + 1) << HALF_MAGNITUDE) + (us >> (bucket + UNIT_MAGNITUDE)) - HALF_COUNT
-        buckets[index] = buckets.get(index, 0) + count
-        total += count
-        sum_us += us * count
-    return buckets, total, sum_us
-
-
 class SparseHistogram:
     """LatencyHistogram's buckets kept sparsely ({counts index: count}) with an exact sum:
-    for a figure with few distinct values recorded mostly in bulk (`tally`), such as a
-    request's phases. Answers exactly as a LatencyHistogram of the same values."""
+    for a figure with few distinct values, such as a request's phases. Answers exactly
+    as a LatencyHistogram of the same values."""
 
     __slots__ = ("counts", "sum_us", "total")
 
@@ -339,14 +291,12 @@ class SparseHistogram:
         self.total += 1
         self.sum_us += us
 
-    def tally(self, values_us: Mapping[int, int]) -> None:
-        """Record values in whole microseconds (clamped here), given as {value: how many}."""
-        counts = self.counts
-        buckets, total, sum_us = bucketed(values_us)
-        for index, count in buckets.items():
-            counts[index] = counts.get(index, 0) + count
-        self.total += total
-        self.sum_us += sum_us
+    def __getstate__(self) -> tuple[dict[int, int], int, int]:
+        """The same state in either build (compiled or not: setup.py)."""
+        return self.counts, self.total, self.sum_us
+
+    def __setstate__(self, state: tuple[dict[int, int], int, int]) -> None:
+        self.counts, self.total, self.sum_us = state
 
     def merge(self, other: SparseHistogram) -> None:
         counts = self.counts

@@ -35,8 +35,8 @@ class EndpointStats:
     """Counts and latency for one endpoint (or for all of them)."""
 
     __slots__ = (
-        "_folded", "bytes_received", "errors", "failed", "failed_checks", "failed_latency",
-        "latency", "pending", "phases", "receives", "redirects", "succeeded", "waits",
+        "bytes_received", "errors", "failed", "failed_checks", "failed_latency", "latency",
+        "phases", "redirects", "succeeded",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -52,18 +52,6 @@ class EndpointStats:
         """Redirects followed by its requests."""
         self.phases = Phases()
         """Where the requests' time went (those that got a response, or a connection)."""
-        self.pending: list[int] = []
-        """Latencies (whole µs) of successes not counted in yet; `waits` and `receives`,
-        their phases. Only ScenarioStats.ok adds to them, and only ScenarioStats reads
-        an endpoint, after counting them in (`tally`)."""
-        self.waits: list[int] = []
-        self.receives: list[int] = []
-        self._folded: tuple[Counter[int], Counter[int], Counter[int]] = (
-            Counter(),
-            Counter(),
-            Counter(),
-        )
-        """The three lists' values folded (`fold`) by distinct value, not yet counted in."""
 
     @property
     def total(self) -> int:
@@ -108,41 +96,13 @@ class EndpointStats:
             self.phases.wait.record(wait)
             self.phases.receive.record(receive)
 
-    def fold(self) -> None:
-        """Fold the values kept aside into their counts by distinct value (in C: ~50 ns
-        a value), emptying the lists; `tally` buckets the counts, a Python step per
-        distinct value, which a second of requests has far fewer of than requests."""
-        latencies, waits, receives = self._folded
-        latencies.update(self.pending)
-        waits.update(self.waits)
-        receives.update(self.receives)
-        self.pending, self.waits, self.receives = [], [], []
-
-    def tally(self) -> tuple[int, dict[int, int]]:
-        """Count in the successes the fast path kept aside (see ScenarioStats.ok): how
-        many, and their latencies' {counts index: count}, for the timeline."""
-        self.fold()
-        latencies, waits, receives = self._folded
-        self._folded = (Counter(), Counter(), Counter())
-        self.phases.wait.tally(waits)
-        self.phases.receive.tally(receives)
-        indices, total = self.latency.tally(latencies)
-        self.succeeded += total
-        return total, indices
-
     def __getstate__(self) -> dict[str, object]:
         return attributes(self)  # the same in either build (see `attributes`)
 
     def __setstate__(self, state: dict[str, object]) -> None:
         restore(self, state)
 
-    @property
-    def kept_aside(self) -> bool:
-        """Whether successes wait to be counted in (`tally`)."""
-        return bool(self.pending or self._folded[0])
-
     def merge(self, other: EndpointStats) -> None:
-        assert not other.kept_aside, "successes left pending: read through ScenarioStats"
         self.succeeded += other.succeeded
         self.failed += other.failed
         self.bytes_received += other.bytes_received
@@ -270,15 +230,6 @@ class LiveFigures:
         return cls(**{**data, "error_kinds": dict(data["error_kinds"]), "latency": latency})
 
 
-FOLD_EVERY = 1024
-"""Successes an endpoint keeps in its lists at most before folding them into counts by
-distinct value (EndpointStats.fold, in C). Counting a second's worth in at once, from
-lists, held the event loop for 17 ms at 20,000 successes a second with latencies spread
-over 3 ms (send delays and service times too), and 41 ms at 50,000 (closed): a stall
-that delays the requests in flight. Folded, what is left at the second's end is a
-Python step per distinct value: 8 and 2.5 ms."""
-
-
 @mypyc_attr(allow_interpreted_subclasses=True)
 class ScenarioStats:
     """Everything measured about one scenario's requests, mergeable across workers.
@@ -306,17 +257,17 @@ class ScenarioStats:
         """The first measured request's intended start (see `first_start`)."""
         self._last = -math.inf
         """The last measured request's end (see `last_end`)."""
-        self._delays: list[int] = []
-        self._services: list[int] = []
-        """Open model: the send delays and service times (whole µs) of the successes
-        `ok`'s fast path kept aside, counted in with them (see `_tally`)."""
-        self._folded: tuple[Counter[int], Counter[int]] = (Counter(), Counter())
-        """The two lists' values folded by distinct value (`_fold`)."""
         self._lo = self._hi = -1.0
         self._steady = math.inf
         """`ok`'s fast path: a success that ends within [_lo, _hi) (the timeline's current
         second) and was intended at or after _steady (past the warm-up and the first
-        start) changes nothing but its endpoint's figures."""
+        start) is recorded into its endpoint, and its timeline entry waits in `_second`."""
+        self._second: dict[int, int] = {}
+        """The latencies ({counts index: count}) of the `_in_second` successes `ok`'s
+        fast path recorded in the timeline's current second, not yet handed to the
+        timeline (`_tally`): it is not compiled (setup.py), and a call into it would
+        cost more than the rest of a success."""
+        self._in_second = 0
         self.schedule_end: float | None = None
         self.paused = 0.0
         self.rests: list[tuple[float, float]] = []
@@ -390,13 +341,11 @@ class ScenarioStats:
     def service(self) -> LatencyHistogram:
         """Open model: successful requests from their actual send (what a closed-loop tool
         reports). In the closed model that is the latency itself, recorded once."""
-        self._tally()
         return self._service
 
     @property
     def send_delay(self) -> LatencyHistogram:
         """Open model: how long after its intended time each request went out."""
-        self._tally()
         return self._send_delay
 
     def service_time(self) -> LatencyHistogram:
@@ -411,14 +360,18 @@ class ScenarioStats:
 
     @property
     def endpoints(self) -> dict[str, EndpointStats]:
-        """Each endpoint's figures, by name (every success counted in)."""
-        self._tally()
+        """Each endpoint's figures, by name."""
         return self._endpoints
 
     @property
     def timeline(self) -> Timeline:
         self._tally()
         return self._timeline
+
+    @property
+    def on_hold(self) -> int:
+        """Successes `ok` recorded whose timeline entry waits (see `_tally`)."""
+        return self._in_second
 
     @property
     def first_start(self) -> float | None:
@@ -440,26 +393,10 @@ class ScenarioStats:
         when the response's first byte came: its phases (see Phases). `status` is
         kept only by what writes every request out (`StreamedStats`).
 
-        Almost every success (in the current second, past the warm-up) only leaves its
-        latency and phases in its endpoint (in the open model also its send delay and
-        service time), counted in (`_tally`) when the second ends or anything reads
-        the figures."""
-        if self._lo <= finished < self._hi and started - queued >= self._steady:
-            endpoint.pending.append(floor((queued + (finished - started)) * 1_000_000.0 + 0.5))
-            endpoint.waits.append(floor((first - sent) * 1_000_000.0 + 0.5))
-            endpoint.receives.append(floor((finished - first) * 1_000_000.0 + 0.5))
-            endpoint.bytes_received += size
-            if finished > self._last:
-                self._last = finished
-            if self.scheduled:
-                self._delays.append(floor(queued * 1_000_000.0 + 0.5))
-                self._services.append(floor((finished - started) * 1_000_000.0 + 0.5))
-            if len(endpoint.receives) >= FOLD_EVERY:
-                endpoint.fold()
-                if self.scheduled:
-                    self._fold()
-            return
-        self._tally()
+        Almost every success (in the timeline's current second, past the warm-up) goes
+        into its endpoint's figures at once, all compiled code, and waits for the
+        timeline in `_second`: no Python call per request, and no second's worth of
+        values counted in at once, which held the event loop for milliseconds."""
         latency = finished - started
         us = floor((queued + latency) * 1_000_000.0 + 0.5)
         if us < LOWEST_US:
@@ -467,8 +404,21 @@ class ScenarioStats:
         elif us > HIGHEST_US:
             us = HIGHEST_US
         index = index_of(us)
-        self._timeline.success(finished, index)
         intended = started - queued
+        if self._lo <= finished < self._hi and intended >= self._steady:
+            endpoint.success(index, us, size)
+            endpoint.phase(first - sent, finished - first)
+            if self.scheduled:
+                self._send_delay.record(queued)
+                self._service.record(latency)
+            if finished > self._last:
+                self._last = finished
+            second = self._second
+            second[index] = second.get(index, 0) + 1
+            self._in_second += 1
+            return
+        self._tally()
+        self._timeline.success(finished, index)
         if intended < self.warmup_end:
             self.warmup.success(index, us, size)
             self.warmup.phase(first - sent, finished - first)
@@ -499,29 +449,15 @@ class ScenarioStats:
         self._steady = max(self.warmup_end, self._first)
 
     def _tally(self) -> None:
-        """Count in the successes `ok` kept aside, into their endpoints and the timeline's
-        current second (where they all ended)."""
-        timeline = self._timeline
-        for endpoint in self._endpoints.values():
-            if endpoint.kept_aside:
-                if timeline.current[1] < 0:  # before anything is counted: nothing half done
-                    raise RuntimeError("successes kept aside, but no current second")
-                timeline.successes(*endpoint.tally())
-        self._fold()
-        delays, services = self._folded
-        if delays:
-            self._folded = (Counter(), Counter())
-            self._send_delay.tally(delays)
-            self._service.tally(services)
-
-    def _fold(self) -> None:
-        """The open model's send delays and service times kept aside, folded into their
-        counts by distinct value (see EndpointStats.fold)."""
-        if self._delays:
-            delays, services = self._folded
-            delays.update(self._delays)
-            services.update(self._services)
-            self._delays, self._services = [], []
+        """Hand the timeline the successes `ok` recorded in its current second (where
+        they all ended)."""
+        if self._in_second:
+            timeline = self._timeline
+            if timeline.current[1] < 0:  # before anything is counted: nothing half done
+                raise RuntimeError("successes waiting for the timeline, but no current second")
+            timeline.successes(self._in_second, self._second)
+            self._second.clear()
+            self._in_second = 0
 
     def record(self, result: RequestResult) -> None:
         self._tally()
@@ -564,7 +500,7 @@ class ScenarioStats:
             self.error_samples.setdefault(kind, detail)
 
     def __getstate__(self) -> dict[str, object]:
-        """Pickled with every success counted in (e.g. from a worker process). Pickling
+        """Pickled with every success on its timeline (e.g. from a worker process). Pickling
         settles the timeline (see Timeline.__getstate__): `ok`'s fast path closes."""
         self._tally()
         self._lo = self._hi = -1.0

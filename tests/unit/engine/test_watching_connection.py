@@ -155,6 +155,52 @@ def test_a_long_body_is_not_searched_for_headers(monkeypatch: pytest.MonkeyPatch
     ]
 
 
+def test_a_head_the_same_as_the_last_plain_one_is_not_searched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A head the same to the byte as the last one searched that held no header
+    watched is not searched again; one that differs in any byte is, and what it
+    holds is kept. A response whose body is kept is always searched (its
+    Content-Encoding)."""
+    ok = b"HTTP/1.1 200 OK\r\nDate: Tue, 01 Dec 2026 06:00:00 GMT\r\nContent-Length: 2\r\n\r\n"
+    later = ok.replace(b":00 GMT", b":01 GMT")
+    cookie = ok.replace(b"Date:", b"Set-Cookie: s=1\r\nDate:")
+    reads = [  # (bytes, keep_body, searched, cookies kept)
+        (ok + b"{}", False, True, []),
+        (ok + b"[]", False, False, []),  # another body: the head is the same
+        (later + b"{}", False, True, []),
+        (later + b"{}", False, False, []),
+        (cookie + b"{}", False, True, ["s=1"]),
+        (later + b"{}", True, True, []),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + later + b"{}", False, True, []),
+        (later + b"{}", False, False, []),
+    ]
+    real = fast_wire._WATCHED
+    searched: list[bool] = []
+
+    class Counting:
+        def search(self, data: bytes, *span: int) -> object:
+            searched[-1] = True
+            return real.search(data, *span)
+
+    monkeypatch.setattr(fast_wire, "_WATCHED", Counting())
+    monkeypatch.setattr(fast_wire, "_WATCHED_AND_ENCODING", Counting())
+    transport = FakeTransport()
+    conn = WatchingConnection()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    owner = _Owner()
+    try:
+        for wire, keep_body, _, _ in reads:
+            searched.append(False)
+            conn.request(b"GET / HTTP/1.1\r\n\r\n", owner, float("inf"), False, False,
+                         MAX_BODY if keep_body else 0)  # fmt: skip
+            conn.data_received(wire)
+    finally:
+        transport.close()
+    assert searched == [read[2] for read in reads]
+    assert [cookies for _, cookies, _ in owner.seen] == [read[3] for read in reads]
+
+
 class _Bodies(_Owner):
     def __init__(self) -> None:
         super().__init__()

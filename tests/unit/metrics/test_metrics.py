@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import random
-from collections import Counter
 
 import pytest
+from hdrh.histogram import HdrHistogram
 
 from perfrun.metrics.histogram import (
-    _LINEAR_END,
+    HIGHEST_US,
+    LOWEST_US,
     LatencyHistogram,
     SparseHistogram,
-    bucketed,
     clamp_us,
     index_of,
 )
@@ -209,41 +209,20 @@ def test_seconds_become_whole_microseconds_rounded_half_up_and_clamped(
     assert histogram.counts[index_of(us)] == 1
 
 
-def _bucketed_one_by_one(values_us: dict[int, int]) -> tuple[dict[int, int], int, int]:
-    buckets: Counter[int] = Counter()
-    total = sum_us = 0
-    for us, count in values_us.items():
-        clamped = clamp_us(us / 1e6)
-        buckets[index_of(clamped)] += count
-        total += count
-        sum_us += clamped * count
-    return dict(buckets), total, sum_us
+def test_values_under_2_ms_are_their_own_index() -> None:
+    """The layout's first bucket counts every microsecond up to 2,048."""
+    assert all(index_of(us) == us for us in range(1, 2048))
+    assert index_of(2049) == index_of(2048)  # past it, values share
 
 
-def test_values_under_the_linear_end_are_their_own_index() -> None:
-    assert _LINEAR_END == 2048
-    assert all(index_of(us) == us for us in range(1, _LINEAR_END))
-    assert index_of(_LINEAR_END + 1) == index_of(_LINEAR_END)  # past it, values share
-
-
-_RNG = random.Random(7)
-
-
-@pytest.mark.parametrize(
-    "values_us",
-    [
-        {},
-        {1: 3, 2047: 1},  # all linear: the C path
-        {2048: 1, 2049: 2, 4095: 1, 4096: 5},  # past it: two values share an index
-        {0: 2, -5: 1, 1: 4, 2: 1},  # clamped to 1, merged with the 1s
-        {3_600_000_001: 1, 10**12: 2, 5: 1, 2_000_000: 7},  # clamped to an hour
-        {_RNG.randrange(1, 3_000): _RNG.randrange(1, 9) for _ in range(2_000)},
-        {_RNG.randrange(-10, 10**7): _RNG.randrange(1, 9) for _ in range(2_000)},
-    ],
-)
-def test_bucketed_counts_as_recording_one_by_one(values_us: dict[int, int]) -> None:
-    buckets, total, sum_us = bucketed(Counter(values_us))
-    assert (buckets, total, sum_us) == _bucketed_one_by_one(values_us)
+def test_index_of_is_hdrhistograms_index() -> None:
+    """The shortcut for small values and the bucket arithmetic give the index
+    HdrHistogram itself gives, on both sides of every bucket's edge."""
+    hdr = HdrHistogram(LOWEST_US, HIGHEST_US, 3)
+    edges = [1 << shift for shift in range(1, 32)]
+    values = {1, 2047, 2048, 2049, HIGHEST_US} | {e + d for e in edges for d in (-1, 0, 1)}
+    for us in sorted(v for v in values if LOWEST_US <= v <= HIGHEST_US):
+        assert index_of(us) == hdr._counts_index_for(us), us
 
 
 def test_answers_follow_records_made_after_a_question() -> None:
@@ -256,16 +235,14 @@ def test_answers_follow_records_made_after_a_question() -> None:
 
 
 def test_sparse_histogram_answers_as_the_full_one() -> None:
-    """SparseHistogram (phases) counts in LatencyHistogram's buckets, one by one or in
-    bulk, clamped alike, with the same exact sum."""
+    """SparseHistogram (phases) counts in LatencyHistogram's buckets, clamped alike,
+    with the same exact sum."""
     rng = random.Random(7)
     values = [rng.choice((0.0, 1e-7, rng.uniform(1e-5, 2.0), 4000.0)) for _ in range(3000)]
-    full, one_by_one, bulk = LatencyHistogram(), SparseHistogram(), SparseHistogram()
+    full, sparse = LatencyHistogram(), SparseHistogram()
     for seconds in values:
         full.record(seconds)
-        one_by_one.record(seconds)
-    bulk.tally(Counter(int(seconds * 1_000_000.0 + 0.5) for seconds in values))
-    for sparse in (one_by_one, bulk):
-        assert {i: c for i, c in enumerate(full.counts) if c} == sparse.counts
-        assert (sparse.total, sparse.sum_us) == (full.total, full.sum_us)
-        assert sparse.summary_ms() == full.summary_ms()
+        sparse.record(seconds)
+    assert {i: c for i, c in enumerate(full.counts) if c} == sparse.counts
+    assert (sparse.total, sparse.sum_us) == (full.total, full.sum_us)
+    assert sparse.summary_ms() == full.summary_ms()

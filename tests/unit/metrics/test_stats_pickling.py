@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 
+from perfrun.metrics.histogram import LatencyHistogram, SparseHistogram
 from perfrun.metrics.result import ErrorKind, RequestResult
 from perfrun.metrics.stats import EndpointStats, ScenarioStats
 from perfrun.metrics.streamed import NamedEndpoint, Out
@@ -38,11 +39,26 @@ def test_the_pickled_state_names_every_attribute_in_either_build() -> None:
         state = kept.__reduce_ex__(4)[2]
         assert isinstance(state, dict)
     assert set(endpoint.__reduce_ex__(4)[2]) == {
-        "_folded", "bytes_received", "errors", "failed", "failed_checks", "failed_latency",
-        "latency", "pending", "phases", "receives", "redirects", "succeeded", "waits",
+        "bytes_received", "errors", "failed", "failed_checks", "failed_latency", "latency",
+        "phases", "redirects", "succeeded",
     }  # fmt: skip
     assert set(endpoint.phases.__reduce_ex__(4)[2]) == {"connect", "receive", "wait"}
     assert pickle.loads(pickle.dumps(endpoint)).succeeded == 3
+
+
+def test_histograms_pickle_one_state_in_either_build() -> None:
+    """The histograms are compiled too (setup.py): each pickles a state of plain values,
+    the same whichever build made it."""
+    dense, sparse = LatencyHistogram(), SparseHistogram()
+    for seconds in (0.0005, 0.003, 0.003, 2.5):
+        dense.record(seconds)
+        sparse.record(seconds)
+    assert dense.__reduce_ex__(4)[2] == dense.encode()
+    assert sparse.__reduce_ex__(4)[2] == (sparse.counts, 4, sparse.sum_us)
+    for histogram in (dense, sparse):
+        back = pickle.loads(pickle.dumps(histogram))
+        assert (back.total, back.sum_us) == (histogram.total, histogram.sum_us)
+        assert back.summary_ms() == histogram.summary_ms()
 
 
 def test_a_subclass_keeps_its_own_attributes_across_pickling() -> None:
