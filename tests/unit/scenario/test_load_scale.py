@@ -70,10 +70,16 @@ def test_a_flow_load_is_not_a_mix_load(tmp_path: Path) -> None:
         load_file(path, {})
 
 
-def cpu_seconds_to_load(path: Path) -> float:
-    started = time.process_time()
-    load_file(path, {})
-    return time.process_time() - started
+def cpu_seconds_to_load(path: Path, tries: int = 1) -> float:
+    """The least CPU time of `tries` loads: what else the process or the machine does
+    only adds. One load each: 25,000 stages took 0.43-0.89 s here and 50,000 took
+    0.84-1.55 s, ratios 1.7-2.5, and 3.1 once in a CI run beside a busy core."""
+    spent = []
+    for _ in range(tries):
+        started = time.process_time()
+        load_file(path, {})
+        spent.append(time.process_time() - started)
+    return min(spent)
 
 
 @pytest.mark.parametrize("kind", ["scenarios", "stages"])
@@ -92,7 +98,7 @@ def test_twice_the_file_takes_about_twice_the_time(tmp_path: Path, kind: str) ->
             path.write_text(
                 f"scenarios:\n  s:\n    requests: [{{path: /}}]\n    load:\n      stages:{stages}\n"
             )
-        times.append(cpu_seconds_to_load(path))
+        times.append(cpu_seconds_to_load(path, tries=2))
     assert times[1] / times[0] < 3, times
 
 
