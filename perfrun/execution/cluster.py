@@ -265,6 +265,7 @@ class _Run:
         """The shares not yet recorded (their figures, or lost)."""
         self.results: dict[int, tuple[ScenarioStats, ShareEvidence, Backoffs]] = {}
         self.lost: dict[int, ShareEvidence] = {}
+        self.why_lost: dict[int, str] = {}
         self.failures: dict[int, str] = {}
         """Shares whose task raised: what it raised."""
         self.interrupted = self.stopped = False
@@ -307,7 +308,7 @@ class _Run:
                     self.stop.set()
                     deadline = time.monotonic() + STOP_GRACE
         for future in list(self.pending):  # past the grace after a stop: lost
-            self.lose(future)
+            self.lose(future, f"no figures within {STOP_GRACE:g} s of the stop")
 
     def step(
         self, latest: dict[int, LiveFigures], on_progress: Callable[[list[LiveFigures]], None]
@@ -340,10 +341,9 @@ class _Run:
         return {index: address for index, address, _ in self.futures.values()}
 
     def scheduler_lost(self, exc: Exception) -> ClusterError:
-        first = (str(exc).strip().splitlines() or [""])[0]  # Dask's carry tracebacks
         return ClusterError(
             f"Dask scheduler {self.cluster.address} lost mid-run "
-            f"({type(exc).__name__}: {first}): the shares' figures are lost with it"
+            f"({_said(exc)}): the shares' figures are lost with it"
         )
 
     def collect(self, future: Any) -> None:
@@ -353,20 +353,22 @@ class _Run:
         if future.status == "error":
             error = future.exception()
             self.failures[index] = f"{type(error).__name__}: {error}"
-            self.lose(future)
+            self.lose(future, "it raised")
             return
         try:
             share_stats, evidence, aborted, backoffs = future.result()
-        except Exception:  # cancelled: its worker died under it
-            self.lose(future)
+        except Exception as exc:  # cancelled: its worker died under it
+            self.lose(future, f"its result did not come ({_said(exc)})")
             return
         self.results[index] = (share_stats, evidence, backoffs)
         self.pending.discard(future)
         if aborted is not None and self.abort is not None and not self.abort.aborted:
             self.abort.worker_aborted(aborted)
 
-    def lose(self, future: Any) -> None:
+    def lose(self, future: Any, why: str) -> None:
+        """The share's figures are gone; `why` is said in the scenario's message."""
         index, address, host = self.futures[future]
+        self.why_lost[index] = why
         share = Share(index, self.count)
         self.lost[index] = ShareEvidence(
             index, address, host, _load_words(self.scenario, share), 0, None, None, None, 0,
@@ -383,7 +385,7 @@ class _Run:
         except Exception as exc:
             raise self.scheduler_lost(exc) from None
         for future in [f for f in self.pending if self.futures[f][1] not in present]:
-            self.lose(future)
+            self.lose(future, "its worker left the cluster")
 
     def should_stop(self) -> bool:
         """Every share stops when the launched target exited, or an `abort: true`
@@ -428,13 +430,22 @@ class _Run:
                 evidence,
             )
         if self.lost and not self.interrupted:
-            names = ", ".join(f"share {e.index} on {e.worker}" for e in self.lost.values())
+            names = "; ".join(
+                f"share {e.index} on {e.worker}: {self.why_lost[e.index]}"
+                for e in self.lost.values()
+            )
             raise LostShares(
                 f"{len(self.lost)} of {self.count} shares lost with their Dask worker "
                 f"({names}): their part of the load is missing from the figures",
                 evidence,
             )
         return self.interrupted, evidence
+
+
+def _said(exc: BaseException) -> str:
+    """An exception's kind and first line (Dask's carry tracebacks)."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 class LostShares(TargetError):
