@@ -161,6 +161,21 @@ class Connection(asyncio.Protocol):
         """Decoded body bytes kept so far, of a compressed body kept (see `_kept_body`)."""
         self._decoder: Any = None
         """A compressed body's decoder, in the classes that keep bodies."""
+        self._known = b""
+        """The head of the last response llhttp parsed that came whole in one read, was
+        framed by its Content-Length, left the connection open, and said nothing this
+        connection reads (see `_plain_head`): a response whose read is this head and
+        `_known_size` bytes in all is that response again (see `data_received`)."""
+        self._known_size = -1
+        self._known_status = 0
+        self._one_read = False
+        """The response's bytes so far came in one read (its first)."""
+        self._may_skip = False
+        """The pending request may take a known response without llhttp: not HEAD, no
+        body to keep."""
+        self._plain_head = True
+        """The response's head says nothing this connection reads beyond its status and
+        its framing (always so here; a subclass that reads headers says per response)."""
 
     # --- asyncio.Protocol
 
@@ -171,8 +186,19 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self.first_byte:
             self.first_byte = _clock()
-        elif not self.status and self._head_grows(data):
-            return
+            if len(data) == self._known_size and self._may_skip and data.startswith(self._known):
+                # The known head to the byte, and its Content-Length of body after it: what
+                # llhttp said of that head it would say again (servers repeat their heads
+                # between changes of Date), so it is not asked.
+                self.status = self._known_status
+                self.size = len(data) - len(self._known)
+                self._complete()
+                return
+            self._one_read = True
+        else:
+            self._one_read = False
+            if not self.status and self._head_grows(data):
+                return
         self._last = data
         try:
             self._parser.feed_data(data)
@@ -219,6 +245,8 @@ class Connection(asyncio.Protocol):
         if self._interim:
             self._interim = False
             return
+        if self._one_read and self._may_skip and self._plain_head and self.reusable:
+            self._learn(self._last)
         owner = self._owner  # _complete(), inlined: once per request
         if owner is not None:
             self._owner = None
@@ -226,6 +254,17 @@ class Connection(asyncio.Protocol):
             self.answering = True
             owner.on_response(self)
             self.answering = False
+
+    def _learn(self, data: bytes) -> None:
+        """Keep the head of the response llhttp just completed, whose bytes `data` are,
+        when they are its head and its body only: then the body was framed by a
+        Content-Length (a chunked body's bytes are more than its size), and no interim
+        response came first (its head would be where the head is looked for)."""
+        end = data.find(b"\r\n\r\n") + 4
+        if end >= 4 and end + self.size == len(data):
+            self._known = data[:end]
+            self._known_size = len(data)
+            self._known_status = self.status
 
     def _framed(self) -> bool:
         """Whether the final response has a Content-Length or a chunked body, read from
@@ -296,6 +335,7 @@ class Connection(asyncio.Protocol):
         self.size = 0
         self.first_byte = 0.0
         self._is_head = head
+        self._may_skip = not head and not keep_body
         self.transport.write(payload)  # type: ignore[union-attr]  # set before any request
 
     def peer_closed(self) -> bool:
@@ -352,6 +392,7 @@ class FullConnection(Connection):
         self._keep_body = 0
         """The most body bytes to keep (0: none are kept)."""
         self._decoder: Any = None
+        self._plain_head = False  # its headers are read: every response is parsed
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.status:
@@ -443,6 +484,7 @@ class WatchingConnection(Connection):
             keep_body = self._keep_body
             plain = self._plain
             if plain and not keep_body and head.startswith(plain):
+                self._plain_head = True
                 Connection.on_headers_complete(self)  # the same head: nothing to read
                 return
             watched = _WATCHED_AND_ENCODING if keep_body else _WATCHED
@@ -454,6 +496,7 @@ class WatchingConnection(Connection):
                 found = watched.search(head, *_final_head(head))
             else:
                 found = watched.search(head)
+            self._plain_head = found is None and not keep_body
             if found is None and not keep_body and head.startswith(b"HTTP/1.1 2"):
                 end = head.find(b"\r\n\r\n")  # a final head from the first byte
                 if end > 0:
@@ -496,6 +539,7 @@ class RedirectWatchingConnection(WatchingConnection):
         if status < 200 or 300 <= status < 400 or self._keep_body:  # 1xx: the head goes on
             WatchingConnection.on_headers_complete(self)
         else:
+            self._plain_head = True
             Connection.on_headers_complete(self)
 
 
