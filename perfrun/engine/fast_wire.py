@@ -612,7 +612,10 @@ def _parser(protocol: object) -> Any:
     return parser
 
 
-@mypyc_attr(native_class=False)  # a Python class even when compiled: copied (copy.copy)
+# Compiled, copied (copy.copy) with its attributes. mypyc (2.4) leaves a serializable
+# class's __init__ uncalled when built from interpreted code unless it also allows
+# interpreted subclasses (its tp_init is then the one that calls it).
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class Prepared:
     """An endpoint's request, serialised once, and how its response is judged.
 
@@ -625,26 +628,6 @@ class Prepared:
     requester's `keep` before it is judged. Flows on the fast engine's callbacks build
     their bytes from a `perfrun.engine.fast_flow.StepPlan` instead.
     """
-
-    __slots__ = (
-        "_body",
-        "_host_header",
-        "_prefix",
-        "_spec",
-        "close",
-        "endpoint",
-        "expected",
-        "head",
-        "invalid",
-        "judge",
-        "keep_body",
-        "keep_headers",
-        "max_body",
-        "name",
-        "passes",
-        "payload",
-        "reads",
-    )
 
     def __init__(
         self, spec: RequestSpec, host_header: str, prefix: str, max_body: int = MAX_BODY
