@@ -156,13 +156,6 @@ class LatencyHistogram:
         self.total += 1
         self.sum_us += us
 
-    def add(self, index: int, us: int) -> None:
-        """Record a value already clamped to microseconds whose counts index the caller
-        computed (`index_of`): for a hot path that files one value in several places."""
-        self.counts[index] += 1
-        self.total += 1
-        self.sum_us += us
-
     def merge(self, other: LatencyHistogram) -> None:
         if not other.total:
             return

@@ -84,7 +84,8 @@ class EndpointStats:
         `record` does with its RequestResult, for ScenarioStats.ok."""
         self.succeeded += 1
         self.bytes_received += size
-        # LatencyHistogram.add, inlined: this runs for every request of a fast run.
+        # The histogram's record, from the index already computed, inline: this runs
+        # for every request of a fast run.
         latency = self.latency
         latency.counts[index] += 1
         latency.total += 1
@@ -406,11 +407,9 @@ class ScenarioStats:
         index = index_of(us)
         intended = started - queued
         if self._lo <= finished < self._hi and intended >= self._steady:
-            endpoint.success(index, us, size)
-            endpoint.phase(first - sent, finished - first)
-            if self.scheduled:
-                self._send_delay.record(queued)
-                self._service.record(latency)
+            self._counted(
+                endpoint, index, us, size, latency, queued, first - sent, finished - first
+            )
             if finished > self._last:
                 self._last = finished
             second = self._second
@@ -423,13 +422,24 @@ class ScenarioStats:
             self.warmup.success(index, us, size)
             self.warmup.phase(first - sent, finished - first)
         else:
-            endpoint.success(index, us, size)
-            endpoint.phase(first - sent, finished - first)
-            if self.scheduled:
-                self._send_delay.record(queued)
-                self._service.record(latency)
+            self._counted(
+                endpoint, index, us, size, latency, queued, first - sent, finished - first
+            )
             self._measured(intended, finished)
         self._settle()
+
+    def _counted(
+        self, endpoint: EndpointStats, index: int, us: int, size: int, latency: float,
+        queued: float, wait: float, receive: float,
+    ) -> None:  # fmt: skip
+        """A measured success into `endpoint` (queued + latency, clamped to µs, at counts
+        `index`; its phases `wait` and `receive`), and, under a schedule, its send delay
+        and its service time."""
+        endpoint.success(index, us, size)
+        endpoint.phase(wait, receive)
+        if self.scheduled:
+            self._send_delay.record(queued)
+            self._service.record(latency)
 
     def connected(self, endpoint: EndpointStats, intended: float, seconds: float) -> None:
         """A request to `endpoint` intended at `intended` opened a new connection, in

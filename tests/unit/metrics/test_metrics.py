@@ -16,7 +16,7 @@ from perfrun.metrics.histogram import (
     index_of,
 )
 from perfrun.metrics.result import ErrorKind, RequestResult
-from perfrun.metrics.stats import ScenarioStats
+from perfrun.metrics.stats import EndpointStats, ScenarioStats
 from perfrun.metrics.timeline import Timeline
 
 
@@ -171,13 +171,14 @@ def test_inlined_record_counts_exactly_like_hdrhistogram(values_us: list[int]) -
     assert hdr.get_total_count() == reference.get_total_count()
     assert hdr.get_min_value() == reference.get_min_value()
     assert hdr.get_max_value() == reference.get_max_value()
-    # The hot path's form (clamp, index, add) counts the same; so does a round trip.
-    added = LatencyHistogram()
+    # The hot path's form (clamp, index, EndpointStats.success) counts the same; so does
+    # a round trip.
+    endpoint = EndpointStats()
     for us in values_us:
         clamped = clamp_us(us / 1e6)
-        added.add(index_of(clamped), clamped)
-    assert added.counts == ours.counts
-    assert added.summary_ms() == ours.summary_ms()
+        endpoint.success(index_of(clamped), clamped, 0)
+    assert endpoint.latency.counts == ours.counts
+    assert endpoint.latency.summary_ms() == ours.summary_ms()
     for p in (0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 100.0):
         assert ours.percentile_ms(p) == reference.get_value_at_percentile(p) / 1000.0
     decoded = LatencyHistogram.decode(ours.encode())
