@@ -13,6 +13,12 @@ skipped and listed; nothing is installed (k6: see bench/README.md). Prints a mar
 
     python bench/compare.py [--seconds 10] [--connections 50] [--delay-ms 20]
         [--engines httpx,fast] [--tools wrk,ab,hey,k6,locust] [--quiet-wait S] [--json out.json]
+        [--request-id]
+
+nginx repeats its response head until the Date's second changes, and perfrun's fast
+engine does not parse a head it parsed last on that connection (docs/architecture.md).
+`--request-id` makes nginx add an X-Request-Id to every response: every head is parsed,
+as against a service whose every response carries an id of its own.
 """
 
 from __future__ import annotations
@@ -124,7 +130,9 @@ def render(rows: list[Row], args: argparse.Namespace, env: dict[str, str]) -> st
         f"perfrun vs other load generators, {env['date']}",
         "",
         *(f"- {key}: {value}" for key, value in env.items() if key != "date"),
-        f"- throughput: nginx 1 worker, GET / (3-byte body), {args.connections} connections, "
+        f"- throughput: nginx 1 worker, GET / (3-byte body"
+        f"{', an X-Request-Id in every head' if args.request_id else ''}), "
+        f"{args.connections} connections, "
         f"{args.seconds} s; latency: tests/servers/target.py --delay-ms {args.delay_ms:g}, "
         f"{args.latency_connections} connections, {args.seconds} s",
         "",
@@ -189,6 +197,11 @@ def parse_args() -> argparse.Namespace:
         default=1,
         help="run every generator this many times, interleaved, and report each one's median "
         "run (throughput by whole-process req/CPU-s, latency by p99): for noisy machines",
+    )
+    parser.add_argument(
+        "--request-id",
+        action="store_true",
+        help="nginx adds an X-Request-Id to every response: no two heads are the same",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
     args = parser.parse_args()
@@ -278,7 +291,7 @@ def main() -> int:
             if installed("nginx"):
                 port = free_port()
                 print(f"throughput: nginx on 127.0.0.1:{port}", file=sys.stderr)
-                with nginx(tmp, port) as pid:
+                with nginx(tmp, port, args.request_id) as pid:
                     run_phase("throughput", tools, rows, port, args.connections, args, pid, tmp)
             else:
                 skipped.append(Row("nginx", notes=["not installed: no throughput figures"]))

@@ -61,7 +61,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         default_type text/plain;
-        location / {{ return 200 "ok\\n"; }}
+        {extra}location / {{ return 200 "ok\\n"; }}
     }}
 }}
 """
@@ -239,11 +239,15 @@ def answers(port: int) -> bool:
         conn.close()
 
 
-def nginx(tmp: Path, port: int) -> contextlib.AbstractContextManager[int]:
+def nginx(tmp: Path, port: int, request_id: bool = False) -> contextlib.AbstractContextManager[int]:
+    """nginx answering `GET /` with 3 bytes; with `request_id`, every response's head
+    differs (an X-Request-Id header), as behind many proxies: no head repeats, so a
+    generator cannot skip parsing a head it has seen (perfrun's known heads)."""
     prefix = tmp / "nginx"
     (prefix / "tmp").mkdir(parents=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(port=port))
+    extra = "add_header X-Request-Id $request_id always;\n        " if request_id else ""
+    conf.write_text(NGINX_CONF.format(port=port, extra=extra))
     argv = ["nginx", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf),
             "-g", "daemon off;"]  # fmt: skip
     return serving(argv, port, prefix / "stdout.log")
