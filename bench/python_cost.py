@@ -13,11 +13,13 @@ runs' instruction counts over their difference in --requests is a figure that do
 drift with the VM.
 
 `--response` picks what the fake server answers: nginx's 11-byte JSON, the same with a
-Set-Cookie (the same one every time, as a load balancer's stickiness cookie), or a
-64 kB JSON body.
+Set-Cookie (the same one every time, as a load balancer's stickiness cookie), a
+64 kB JSON body, or two heads in turn that differ in an X-Request-Id. A head the same
+as the last one parsed on the connection is not parsed again (docs/architecture.md):
+`request-id` is the shape of a service that stamps every response, every head parsed.
 
     python bench/python_cost.py [--requests 300000] [--rounds 5] [--shape mix]
-        [--response nginx|set-cookie|64k]
+        [--response nginx|set-cookie|64k|request-id]
 """
 
 from __future__ import annotations
@@ -46,12 +48,15 @@ _HEAD = (
 )
 _ROW = b'{"id":12345,"name":"some name","tags":["a","b"]}'
 _BIG = b'{"ok":true,"rows":[%s]}' % b",".join([_ROW] * 1300)
+_ID = b"X-Request-Id: %032x\r\n"
 RESPONSES = {
-    "nginx": _HEAD % (b"", 11) + b'{"ok":true}',
-    "set-cookie": _HEAD % (b"Set-Cookie: AWSALB=a1b2c3d4e5; Expires=Tue, 08 Dec 2026 06:00:00 GMT;"
-                           b" Path=/\r\n", 11) + b'{"ok":true}',
-    "64k": _HEAD % (b"", len(_BIG)) + _BIG,
+    "nginx": (_HEAD % (b"", 11) + b'{"ok":true}',),
+    "set-cookie": (_HEAD % (b"Set-Cookie: AWSALB=a1b2c3d4e5; Expires=Tue, 08 Dec 2026 06:00:00 GMT;"
+                            b" Path=/\r\n", 11) + b'{"ok":true}',),
+    "64k": (_HEAD % (b"", len(_BIG)) + _BIG,),
+    "request-id": tuple(_HEAD % (_ID % n, 11) + b'{"ok":true}' for n in (1, 2)),
 }  # fmt: skip
+"""The responses the fake server answers in turn."""
 
 
 class _Socket:
@@ -100,7 +105,9 @@ SHAPES = {
 }
 
 
-async def cycle(requests: int, shape: str, response: bytes = RESPONSES["nginx"]) -> float:
+async def cycle(
+    requests: int, shape: str, responses: tuple[bytes, ...] = RESPONSES["nginx"]
+) -> float:
     """CPU seconds per request for `requests` requests of one user."""
     if shape == "mix":
         spec = RequestSpec(name="root")
@@ -132,9 +139,17 @@ async def cycle(requests: int, shape: str, response: bytes = RESPONSES["nginx"])
     else:
         user.resume_at(time.perf_counter())
     began = time.process_time()
-    while transport.pending:
-        transport.pending -= 1
-        conn.data_received(response)
+    if len(responses) == 1:  # no turns to take: the harness's cost as before
+        (response,) = responses
+        while transport.pending:
+            transport.pending -= 1
+            conn.data_received(response)
+    else:
+        turn, count = 0, len(responses)
+        while transport.pending:
+            transport.pending -= 1
+            conn.data_received(responses[turn])
+            turn = (turn + 1) % count
     spent = time.process_time() - began
     if stats.overall.succeeded != requests:
         raise SystemExit(f"{stats.overall.total} requests recorded, {requests} expected")

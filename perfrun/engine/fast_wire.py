@@ -48,6 +48,9 @@ _FRAMING: Final = re.compile(
 """A header that frames a body (see Connection._framed)."""
 _INTERIM: Final = re.compile(rb"HTTP/\d\.\d 1\d\d\b")
 """The status line of an interim (1xx) response."""
+UNUSED_LEARNS: Final = 8
+RELEARN_EVERY: Final = 64
+"""See `Connection._learn`."""
 _SHORT: Final = 1024
 """Bytes of a response's first read searched whole for the headers watched (see
 `WatchingConnection.on_headers_complete`)."""
@@ -168,6 +171,8 @@ class Connection(asyncio.Protocol):
         `_known_size` bytes in all is that response again (see `data_received`)."""
         self._known_size = -1
         self._known_status = 0
+        self._unused = 0
+        """Heads learned in a row that no response repeated (see `_learn`)."""
         self._one_read = False
         """The response's bytes so far came in one read (its first)."""
         self._may_skip = False
@@ -192,6 +197,7 @@ class Connection(asyncio.Protocol):
                 # between changes of Date), so it is not asked.
                 self.status = self._known_status
                 self.size = len(data) - len(self._known)
+                self._unused = 0
                 self._complete()
                 return
             self._one_read = True
@@ -259,7 +265,15 @@ class Connection(asyncio.Protocol):
         """Keep the head of the response llhttp just completed, whose bytes `data` are,
         when they are its head and its body only: then the body was framed by a
         Content-Length (a chunked body's bytes are more than its size), and no interim
-        response came first (its head would be where the head is looked for)."""
+        response came first (its head would be where the head is looked for).
+
+        A server that stamps every response (a request id) never repeats a head: after
+        UNUSED_LEARNS heads learned in vain, one response in RELEARN_EVERY is learned,
+        so such a server costs the find and the copy of a head ~never."""
+        unused = self._unused + 1
+        self._unused = unused
+        if unused > UNUSED_LEARNS and unused % RELEARN_EVERY:
+            return
         end = data.find(b"\r\n\r\n") + 4
         if end >= 4 and end + self.size == len(data):
             self._known = data[:end]
@@ -470,23 +484,15 @@ class WatchingConnection(Connection):
         self._keep_body = 0
         """The most body bytes to keep (0: none are kept)."""
         self._decoder: Any = None
-        self._plain = b""
-        """The last head searched that holds no header watched (up to its blank line),
-        from its status line: a head the same to the byte needs no search. A server's
-        heads repeat between changes of their Date (a second), unless they carry
-        something new for every response (a request id, a cookie)."""
 
     def on_headers_complete(self) -> None:
         if self._parser.get_status_code() >= 200:
             # The head's bytes, as `Connection` keeps them for `_framed`: no copy of a
-            # head that came in one read (nearly all), so watching costs one search.
+            # head that came in one read (nearly all), so watching costs one search. A
+            # head found plain is learned (see `Connection._known`): the same head again
+            # is neither parsed nor searched.
             head = self._spanned if self._head_of == self.first_byte else self._last
             keep_body = self._keep_body
-            plain = self._plain
-            if plain and not keep_body and head.startswith(plain):
-                self._plain_head = True
-                Connection.on_headers_complete(self)  # the same head: nothing to read
-                return
             watched = _WATCHED_AND_ENCODING if keep_body else _WATCHED
             # Searched in the head only: the regex tries every line of a body, ~50 µs
             # for 64 kB. Finding the head's end costs as much as the search of a short
@@ -497,10 +503,6 @@ class WatchingConnection(Connection):
             else:
                 found = watched.search(head)
             self._plain_head = found is None and not keep_body
-            if found is None and not keep_body and head.startswith(b"HTTP/1.1 2"):
-                end = head.find(b"\r\n\r\n")  # a final head from the first byte
-                if end > 0:
-                    self._plain = bytes(head[: end + 4])
             if found is not None:
                 response = self.response if self.response is not _NO_RESPONSE else Response()
                 encoding = _read_head(head, response)

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from perfrun.engine.fast_wire import (
+    RELEARN_EVERY,
+    UNUSED_LEARNS,
     Connection,
     FullConnection,
     RedirectWatchingConnection,
@@ -169,3 +171,19 @@ def test_a_head_request_is_parsed_though_its_head_is_known() -> None:
     finally:
         transport.close()
     assert owner.seen == [_ok(), _ok(size=0), _ok()]
+
+
+@pytest.mark.parametrize("kind", LEAN)
+def test_a_server_that_never_repeats_a_head_is_learned_from_rarely(
+    kind: type[Connection],
+) -> None:
+    """Heads stamped with a request id are learned in vain: after UNUSED_LEARNS such,
+    one response in RELEARN_EVERY is learned. A head that starts to repeat is known
+    again at the next of those, and skipped from then on."""
+    unique = 100
+    assert unique > UNUSED_LEARNS
+    stamped = [[NGINX.replace(b"nginx", b"n%04d" % i)] for i in range(unique)]
+    seen, parsed = exchange(kind, stamped + [[NGINX]] * 100)
+    assert seen == [_ok()] * (unique + 100)
+    learned_at = -(-(unique + 1) // RELEARN_EVERY) * RELEARN_EVERY - unique  # 28th NGINX
+    assert parsed == unique + learned_at

@@ -158,8 +158,9 @@ def test_a_long_body_is_not_searched_for_headers(monkeypatch: pytest.MonkeyPatch
 def test_a_head_the_same_as_the_last_plain_one_is_not_searched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A head the same to the byte as the last one searched that held no header
-    watched is not searched again; one that differs in any byte is, and what it
+    """A response whose one read is the head of the last one searched that held no
+    header watched, to the byte, and as many body bytes, is not searched again (nor
+    parsed: `Connection._known`); one whose head differs in any byte is, and what it
     holds is kept. A response whose body is kept is always searched (its
     Content-Encoding)."""
     ok = b"HTTP/1.1 200 OK\r\nDate: Tue, 01 Dec 2026 06:00:00 GMT\r\nContent-Length: 2\r\n\r\n"
