@@ -45,6 +45,10 @@ class Traced(Connection):
         else:
             self.witness = None
         super().request(payload, owner, deadline, head, keep_headers, keep_body)
+        if number is not None:
+            # Its head and body are shown from the parser's callbacks: a response the
+            # same as the last one is parsed too (see `Connection._known`).
+            self._may_skip = False
 
     def data_received(self, data: bytes) -> None:
         witness = self.witness

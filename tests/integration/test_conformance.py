@@ -316,6 +316,21 @@ MAIN = Series(
 )
 
 EDGES = (
+    # The same response to the byte, again: the fast engine takes it as known, unparsed
+    # (Connection._known: learned on a fresh connection); a HEAD's response (that head
+    # without its body) it parses.
+    Series(
+        (
+            Case("a_repeating_response_is_read", get("same", "/same/10"), OK_10),
+            Case("the_same_response_again_is_read_alike", get("same_again", "/same/10"), OK_10),
+            Case(
+                "head_of_a_repeating_response_has_no_body",
+                RequestSpec("same_head", method="HEAD", path="/same/10"),
+                Outcome(200, 0),
+            ),
+            Case("the_same_response_after_its_head_is_read", get("same_last", "/same/10"), OK_10),
+        )
+    ),
     # The server closes right after a keep-alive response (its keep-alive timeout or
     # request limit), and the next request follows at once: the FIN is already here.
     Series(

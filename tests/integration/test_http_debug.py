@@ -147,6 +147,21 @@ def test_bodies_only_when_asked_and_cut_at_2_kb(
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_every_exchange_shown_has_its_body_also_when_responses_repeat(
+    engine: str, server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One connection, the same response four times, to the byte: the fast engine
+    parses none but the first, unless it is shown (`Connection._known`)."""
+    load = LoadSpec(users=1, requests_per_user=4)
+    run(engine, server, load, RequestSpec(name="same", path="/same/10"), debug=4, bodies=True)
+
+    err = capsys.readouterr().err
+    assert len(exchanges(err)) == 4
+    assert err.count("< 000000000,") == 4, err
+    assert "body bytes shown" not in err
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_nothing_is_printed_when_off(
     engine: str, server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,6 +13,7 @@ so a test can see whether a client reused a connection or opened a new one.
 
     /status/{code}          that status, body {"status": code}; none for 1xx, 204, 304
     /sized/{n}              n bytes with Content-Length
+    /same/{n}               the same, without X-Nth: every response the same to the byte
     /chunked/{n}            n bytes chunked: chunks of 1000 and the remainder
     /chunked-trailer/{n}    the same, with an `X-Trailer: yes` trailer
     /empty                  200, Content-Length: 0
@@ -181,6 +182,14 @@ async def status(request: Request, writer: Writer, args: list[str]) -> bool:
 
 async def sized_body(request: Request, writer: Writer, args: list[str]) -> bool:
     writer.write(sized(request, 200, payload(int(args[0])), [("Content-Type", "text/plain")]))
+    return True
+
+
+async def same_body(request: Request, writer: Writer, args: list[str]) -> bool:
+    """/sized/{n}'s response with no X-Nth: a head that repeats, as most servers' do."""
+    body = payload(int(args[0]))
+    fields = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    writer.write(head(200, fields) + (b"" if request.head else body))  # in one write
     return True
 
 
@@ -619,6 +628,7 @@ async def spec(request: Request, writer: Writer, args: list[str]) -> bool:
 ROUTES: dict[str, Handler] = {
     "status": status,
     "sized": sized_body,
+    "same": same_body,
     "chunked": chunked,
     "chunked-trailer": chunked_trailer,
     "empty": empty,
