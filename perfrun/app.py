@@ -239,9 +239,10 @@ def run(config: RunConfig, progress: Progress) -> RunReport:
     options = replace(config.options, target_log=target_log(config.outputs.json))
     try:
         # closing: the run's launched targets stop even when this loop is left early.
+        # extend, not a loop of appends: each outcome is in the list before the generator
+        # resumes, with no step between in which a Ctrl-C could drop it.
         with contextlib.closing(run_scenarios(scenarios, options, progress)) as running:
-            for outcome in running:
-                outcomes.append(outcome)
+            outcomes.extend(running)
     except KeyboardInterrupt:
         interrupted = True
     interrupted = interrupted or any(o.status is ScenarioStatus.INTERRUPTED for o in outcomes)

@@ -88,3 +88,25 @@ class Interrupts:
         self.count += 1
         with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
             os.write(self._write, b"\0")
+
+
+class Held:
+    """Stop signals counted (an `Interrupts`) from `hold()` until `release()`, for a span
+    that starts mid-way through a block: e.g. from the end of a scenario's load until its
+    outcome is in the caller's hands. `hold()` twice holds once; `count` says how many
+    came, also after `release()` (which does nothing when nothing was held)."""
+
+    def __init__(self) -> None:
+        self._interrupts: Interrupts | None = None
+        self.count = 0
+
+    def hold(self) -> None:
+        if self._interrupts is None:
+            self._interrupts = Interrupts().__enter__()
+
+    def release(self) -> None:
+        if self._interrupts is not None:
+            self._interrupts.__exit__(None, None, None)
+            # Read after the handlers are put back: a signal pending until then is counted.
+            self.count = self._interrupts.count
+            self._interrupts = None

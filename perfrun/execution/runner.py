@@ -5,7 +5,10 @@ target process and its own monitor thread, so nothing one scenario leaves behind
 (pools, threads, a warmed-up or bloated target) can colour the next one's numbers.
 A launched `target:` is the exception the user chooses: `scope: run` shares one
 process among the scenarios (see perfrun.execution.target).
-Ctrl-C or SIGTERM stops the load at once; what was measured until then is kept.
+Ctrl-C or SIGTERM stops the load at once; what was measured until then is kept. From the
+end of a scenario's load until its outcome is handed on, stop signals are only counted
+(`Held`): one raised there would lose the scenario with every figure it measured; a
+counted one stops the run once the outcome is out.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from perfrun.execution.abort import AbortWatch
 from perfrun.execution.cluster import Cluster, LostShares, connected, run_cluster
 from perfrun.execution.data_out import DataPlan, DataRun, check_data_out
 from perfrun.execution.drive import drive, expected_load, unreachable
+from perfrun.execution.interrupts import Held
 from perfrun.execution.limits import check_open_files
 from perfrun.execution.monitor import Monitor, find_process, open_target
 from perfrun.execution.outcome import (
@@ -54,18 +58,25 @@ def run_scenarios(
     check_open_files(scenarios, options)
     with Targets(options.target_log) as targets, connected(options.cluster) as cluster:
         for index, scenario in enumerate(scenarios):
-            outcome = run_scenario(
-                scenario, options, progress, index, len(scenarios), targets, cluster
-            )
+            ending = Held()
+            try:
+                outcome = run_scenario(
+                    scenario, options, progress, ending, index, len(scenarios), targets, cluster
+                )
+            finally:
+                ending.release()
             yield outcome
             if outcome.status == ScenarioStatus.INTERRUPTED:
                 return
+            if ending.count:  # a Ctrl-C while the outcome was recorded: the run stops now
+                raise KeyboardInterrupt
 
 
 def run_scenario(
     scenario: Scenario,
     options: RunOptions,
     progress: Progress,
+    ending: Held,
     index: int = 0,
     count: int = 1,
     targets: Targets | None = None,
@@ -74,7 +85,8 @@ def run_scenario(
     """Run one scenario in a fresh event loop (or fresh worker processes, or the shares
     of a Dask `cluster`); never raises for a failure of the run: that is the outcome's
     status. `targets` holds the run's launched targets (default: this scenario's own,
-    stopped at its end)."""
+    stopped at its end). `ending` is held from the end of the load on (the caller
+    releases it): a stop signal then is counted there, never raised."""
     started_at = datetime.now(UTC)
     # Streaming stats when --out asks for files (parts > 0: the workers write them).
     data = DataRun(scenario, DataPlan.of(options), first=index == 0,
@@ -90,6 +102,7 @@ def run_scenario(
     backoffs = Backoffs()
 
     def outcome(status: ScenarioStatus, message: str) -> ScenarioOutcome:
+        ending.hold()
         data.close()
         if backoffs:
             message = "; ".join(part for part in (message, backed_off(backoffs)) if part)
@@ -140,6 +153,7 @@ def run_scenario(
                     cluster, backoffs,
                 )  # fmt: skip
             finally:
+                ending.hold()
                 monitor_result = monitor.stop()
     except LostShares as exc:
         shares = exc.evidence

@@ -42,7 +42,9 @@ def _status_line(snapshot: Snapshot) -> str:
 def _finished_line(outcome: ScenarioOutcome) -> str:
     overall = outcome.stats.overall
     if outcome.status is not ScenarioStatus.COMPLETED:
-        return f"{outcome.scenario.name}: {outcome.status}: {outcome.message}"
+        said = f"{outcome.status}: "  # once, also when the message starts with it
+        message = outcome.message.removeprefix(said)
+        return f"{outcome.scenario.name}: {said}{message}"
     return (
         f"{outcome.scenario.name}: done, {overall.total} requests, "
         f"{overall.failed} failed, in {outcome.stats.window:.1f}s"

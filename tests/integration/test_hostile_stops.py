@@ -1,4 +1,5 @@
-"""Hostile stops: a second Ctrl-C, a SIGKILL of perfrun, an fd limit, a target dying."""
+"""Hostile stops: a second Ctrl-C, a Ctrl-C as a scenario ends, a SIGKILL of perfrun, an fd
+limit, a target dying."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
+from perfrun import app
+from perfrun.app import RunConfig, Selection
+from perfrun.execution.outcome import RunOptions, ScenarioOutcome
+from perfrun.report.progress import QuietProgress
+from perfrun.scenario.model import ScenarioStatus
 from tests.support.bounds import connected
 from tests.support.perfrun_cli import (
     StartTarget,
@@ -54,6 +60,14 @@ def _wait_until_connected(
         time.sleep(0.05)
 
 
+def _workers(process: subprocess.Popen[str]) -> list[psutil.Process]:
+    """perfrun's worker processes (not the spawn start method's resource tracker)."""
+    return [
+        child for child in psutil.Process(process.pid).children()
+        if "resource_tracker" not in " ".join(child.cmdline())
+    ]  # fmt: skip
+
+
 def test_a_second_ctrl_c_during_the_collection_keeps_every_worker_s_figures(
     tmp_path: Path, target: StartTarget
 ) -> None:
@@ -66,9 +80,16 @@ def test_a_second_ctrl_c_during_the_collection_keeps_every_worker_s_figures(
     try:
         _wait_until_connected(process, urlsplit(server.url).port or 0, count=2)
         time.sleep(2.0)
+        workers = _workers(process)
+        assert len(workers) == 2
+        # A suspended worker cannot answer the stop, so the parent is surely still
+        # collecting when the second Ctrl-C comes (a fixed sleep would race its end).
+        workers[1].suspend()
         process.send_signal(signal.SIGINT)
-        time.sleep(0.1)  # the parent is collecting the workers' figures now
+        time.sleep(0.5)
         process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        workers[1].resume()  # within the grace: its figures are awaited, and come
         stdout, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
@@ -87,6 +108,34 @@ def test_a_second_ctrl_c_during_the_collection_keeps_every_worker_s_figures(
     assert 0 < s["requests"]["total"] <= seen <= s["schedule"]["sent"]
 
 
+class _CtrlCWhenFinished(QuietProgress):
+    """A Ctrl-C (a real SIGINT to this process) while each scenario's end is shown: after
+    its load, before its outcome is in the run's hands."""
+
+    def scenario_finished(self, outcome: ScenarioOutcome) -> None:
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(0.05)  # the handler runs here, at the latest
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_ctrl_c_while_a_scenario_ends_keeps_it_and_stops_the_run(
+    workers: int, tmp_path: Path, target: StartTarget
+) -> None:
+    server = target()
+    directory = tmp_path / "scenarios"
+    write_scenarios(
+        directory,
+        {name: scenario(server.url, users=2, requests_per_user=20) for name in ("a", "b")},
+    )
+    config = RunConfig(Selection(directory=directory), options=RunOptions(workers=workers))
+    report = app.run(config, _CtrlCWhenFinished())
+    assert report.interrupted
+    (only,) = report.scenarios  # kept, and "b" never started
+    assert only.name == "a"
+    assert only.status is ScenarioStatus.COMPLETED  # its load ran to its end
+    assert only.requests.total == 40
+
+
 def test_a_third_ctrl_c_abandons_a_silent_worker_and_writes_what_the_others_sent(
     tmp_path: Path, target: StartTarget
 ) -> None:
@@ -99,10 +148,7 @@ def test_a_third_ctrl_c_abandons_a_silent_worker_and_writes_what_the_others_sent
     try:
         _wait_until_connected(process, urlsplit(server.url).port or 0, count=2)
         time.sleep(0.5)
-        workers = [
-            child for child in psutil.Process(process.pid).children()
-            if "resource_tracker" not in " ".join(child.cmdline())
-        ]  # fmt: skip
+        workers = _workers(process)
         assert len(workers) == 2
         workers[1].suspend()  # it will never answer the stop within the grace (15 s)
         process.send_signal(signal.SIGINT)

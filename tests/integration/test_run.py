@@ -683,6 +683,7 @@ def test_signal_during_the_load_exits_130_with_an_interrupted_report(
     assert s["requests"]["total"] > 0
     assert sum(p["requests"] for p in s["timeline"]) == s["requests"]["total"]
     assert "INTERRUPTED" in stdout
+    assert "  long: interrupted: the figures cover the run until then\n" in stdout  # said once
 
 
 def test_sigint_ignored_when_perfrun_started_stays_ignored_during_the_load(

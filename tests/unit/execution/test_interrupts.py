@@ -8,7 +8,9 @@ import subprocess
 import sys
 from multiprocessing.connection import wait
 
-from perfrun.execution.interrupts import Interrupts
+import pytest
+
+from perfrun.execution.interrupts import Held, Interrupts
 
 
 def test_signals_are_counted_wake_a_wait_and_the_handlers_come_back() -> None:
@@ -40,3 +42,27 @@ def test_a_signal_ignored_when_perfrun_started_stays_ignored() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"
+
+
+def test_held_counts_from_hold_to_release_and_only_then() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    held = Held()
+    with pytest.raises(KeyboardInterrupt):  # not held yet: raised as ever
+        signal.raise_signal(signal.SIGINT)
+    held.hold()
+    held.hold()  # holds once: a second install would keep its own handler as "previous"
+    signal.raise_signal(signal.SIGINT)
+    signal.raise_signal(signal.SIGTERM)
+    held.release()
+    assert held.count == 2
+    assert signal.getsignal(signal.SIGINT) is before
+    held.release()  # released once
+    assert held.count == 2
+
+
+def test_held_never_held_releases_nothing() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    held = Held()
+    held.release()
+    assert held.count == 0
+    assert signal.getsignal(signal.SIGINT) is before
