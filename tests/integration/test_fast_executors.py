@@ -17,6 +17,7 @@ import pytest
 
 from perfrun.engine.factory import EngineRecipe
 from perfrun.engine.fast import FastEngine
+from perfrun.engine.open import LATE_AFTER
 from perfrun.engine.share import Share
 from perfrun.execution.drive import drive
 from perfrun.metrics.result import ErrorKind
@@ -154,6 +155,34 @@ def test_fast_open_model_sends_every_request_due_never_early(fast_target: Target
     sent = sorted(r.started for r in results)
     assert all(sent[i] >= start + i / 200 for i in range(200))  # none before its time
     assert all(r.ok for r in results)
+
+
+def test_fast_open_model_counts_what_it_sent_late_itself_as_its_own(
+    fast_target: TargetProcess,
+) -> None:
+    # 1,000/s for 0.4 s with 1,000 slots: never at the cap. A callback hogs the loop for
+    # 100 ms, as a saturated generator's do: the requests due in its first 90 ms (or more,
+    # wherever a busy machine puts it) go out over 10 ms late, with a slot free all along:
+    # perfrun's own lateness, the saturation guard's evidence, not the target's.
+    load = LoadSpec(model=LoadModel.OPEN, rate=1000, duration=0.4, max_in_flight=1000)
+    stats = RecordingStats.for_load(load)
+    counts = stats.schedule
+
+    async def go() -> None:
+        engine = FastEngine(fast_target.url, 5.0, (GET,))
+        asyncio.get_running_loop().call_later(0.15, time.sleep, 0.1)
+        try:
+            await engine.run_open(load, (GET,), stats, start=time.perf_counter() + 0.05)
+        finally:
+            await engine.aclose()
+
+    asyncio.run(go())
+
+    assert counts.due == counts.sent == len(stats.results) == 400
+    assert counts.capped == counts.dropped == 0
+    assert 89 <= counts.late_own == counts.late <= counts.sent
+    went_out_late = sum(1 for r in stats.results if r.queued > LATE_AFTER)
+    assert counts.late == went_out_late
 
 
 def test_fast_open_model_at_the_cap_sends_late_and_drops_the_rest(

@@ -409,11 +409,21 @@ def test_requests_beyond_max_in_flight_wait_and_those_left_waiting_are_dropped(
 # --- the saturation guard ---------------------------------------------------------------------
 
 
+def flood(target: TargetProcess) -> dict[str, Any]:
+    """A load only perfrun can be short of: 200,000/s on the httpx engine, which sends a few
+    thousand a second on a core, against a target that answers some 60,000 (measured
+    2026-12-02). Not the fast engine: it outruns this target, whose answers then fill the
+    max_in_flight slots: rightly seen as the target holding the load back (perfrun at
+    73-81 % of its core, capped requests not counted as its own lateness), so no test of
+    the guard. The guard's fast-engine evidence (its own lateness) is tested in
+    test_fast_executors.py."""
+    return scenario_with_load(target.url, open_load(200000, "1s"))
+
+
 def test_overloaded_generator_is_flagged_and_warns_without_failing_by_default(
     run_perfrun: RunPerfrun, plain_target: TargetProcess
 ) -> None:
-    # 200 000/s is several times what either engine sends on one core.
-    run = run_perfrun({"flood": scenario_with_load(plain_target.url, open_load(200000, "1s"))})
+    run = run_perfrun({"flood": flood(plain_target)}, "--engine", "httpx")
 
     assert run.exit_code == 0, run.output
     assert "GENERATOR SATURATED" in run.output
@@ -432,8 +442,9 @@ def test_overloaded_generator_is_flagged_and_warns_without_failing_by_default(
 def test_overloaded_generator_fails_the_scenario_with_on_saturation_fail(
     run_perfrun: RunPerfrun, plain_target: TargetProcess
 ) -> None:
-    flood = scenario_with_load(plain_target.url, open_load(200000, "1s"))
-    run = run_perfrun({"flood": flood}, "--on-saturation", "fail")
+    run = run_perfrun(
+        {"flood": flood(plain_target)}, "--engine", "httpx", "--on-saturation", "fail"
+    )
 
     assert run.exit_code == 1, run.output
     s = only_scenario(run.report)
