@@ -417,18 +417,19 @@ def flood(target: TargetProcess) -> dict[str, Any]:
     73-81 % of its core, capped requests not counted as its own lateness), so no test of
     the guard. The guard's fast-engine evidence (its own lateness) is tested in
     test_fast_executors.py."""
-    return scenario_with_load(target.url, open_load(200000, "1s"))
+    return {**scenario_with_load(target.url, open_load(200000, "1s")), "engine": "httpx"}
 
 
 def test_overloaded_generator_is_flagged_and_warns_without_failing_by_default(
     run_perfrun: RunPerfrun, plain_target: TargetProcess
 ) -> None:
-    run = run_perfrun({"flood": flood(plain_target)}, "--engine", "httpx")
+    run = run_perfrun({"flood": flood(plain_target)})
 
     assert run.exit_code == 0, run.output
     assert "GENERATOR SATURATED" in run.output
     s = only_scenario(run.report)
     generator, schedule = s["generator"], s["schedule"]
+    assert s["engine"] == "httpx"  # the premise: the engine a core holds back
     assert generator["saturated"] is True
     assert generator["reasons"]
     assert generator["fails_run"] is False
@@ -442,9 +443,7 @@ def test_overloaded_generator_is_flagged_and_warns_without_failing_by_default(
 def test_overloaded_generator_fails_the_scenario_with_on_saturation_fail(
     run_perfrun: RunPerfrun, plain_target: TargetProcess
 ) -> None:
-    run = run_perfrun(
-        {"flood": flood(plain_target)}, "--engine", "httpx", "--on-saturation", "fail"
-    )
+    run = run_perfrun({"flood": flood(plain_target)}, "--on-saturation", "fail")
 
     assert run.exit_code == 1, run.output
     s = only_scenario(run.report)
